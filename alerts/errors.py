@@ -1,0 +1,54 @@
+"""The exceptions rulewatch raises on purpose.
+
+    RulewatchError
+    ├── ConfigError        config.toml (or the environment) is wrong; carries every problem found
+    ├── ExtractionError    an input could not be read as notices at all (not "no dates found")
+    ├── StoreError         the database refused or is unreachable
+    └── DeliveryError      a channel could not be reached (used by the dispatcher)
+
+The library raises these; the CLI turns them into a message and an exit status and the API
+into an HTTP status, each in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RulewatchError(Exception):
+    """Base class of every error rulewatch raises deliberately."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong in a config file: where it is and what is wrong."""
+
+    path: str  # file the problem is in
+    key: str  # dotted key path, e.g. "channels[1].url"
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(RulewatchError):
+    """The configuration cannot be used. ``problems`` lists everything found, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ExtractionError(RulewatchError):
+    """An input could not be read as notices (bad JSON line, unknown format, unreadable file)."""
+
+
+class StoreError(RulewatchError):
+    """The store refused an operation or could not be reached."""
+
+
+class DeliveryError(RulewatchError):
+    """A channel could not deliver a message."""
