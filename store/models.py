@@ -1,0 +1,85 @@
+"""The tables: rules, their changes, the notices each change was read from, and the links.
+
+These are storage shapes only. Domain values live in alerts/ (ChangeCandidate, the timeline's
+ChangeState) and API schemas in alerts/api.py, even where fields overlap.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from store.types import AwareDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Rule(SQLModel, table=True):
+    """A platform rule (规则/规范) identified by its canonical key, e.g. 1688商家发货行为管理规范."""
+
+    __tablename__ = "rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=200)
+    name: str = Field(max_length=200)  # as first written, without 《》
+    platform: str | None = Field(default=None, max_length=40, index=True)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class RuleChange(SQLModel, table=True):
+    """One change of a rule: announced (公示) on one date, effective (生效) on a later one.
+
+    ``uid`` never changes once given; a moved effective date raises ``revision`` instead, so
+    calendars and receivers see the same event move rather than a new one.
+    """
+
+    __tablename__ = "rule_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(index=True, unique=True, max_length=64)
+    rule_id: int = Field(foreign_key="rule.id", index=True)
+    platform: str | None = Field(default=None, max_length=40)
+    kind: str = Field(max_length=20)
+    title: str = Field(default="", max_length=500)
+    summary: str = Field(default="", sa_type=Text)
+    announced_on: date | None = Field(default=None, index=True)
+    effective_on: date | None = Field(default=None, index=True)
+    effective_at: time | None = None
+    tentative: bool = False
+    status: str = Field(default="active", max_length=20)  # active | withdrawn
+    revision: int = 0
+    postponed_from: date | None = None
+    # The publish time of the notice whose dates the change now carries: an older notice
+    # imported later must not move the dates back.
+    dated_by: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class Notice(SQLModel, table=True):
+    """The source text a change was read from, kept whole so it can be read again later."""
+
+    __tablename__ = "notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_hash: str = Field(index=True, unique=True, max_length=64)
+    title: str = Field(default="", max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    published_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    text: str = Field(default="", sa_type=Text)
+    origin: str = Field(default="", max_length=200)  # file name, "api", "manual", …
+    problem: str | None = Field(default=None, sa_type=Text)  # why nothing could be read from it, when that is so
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class ChangeNotice(SQLModel, table=True):
+    """Which notices reported which change (a change may have several sources)."""
+
+    __tablename__ = "change_notice"
+
+    change_id: int = Field(foreign_key="rule_change.id", primary_key=True, ondelete="CASCADE")
+    notice_id: int = Field(foreign_key="notice.id", primary_key=True, ondelete="CASCADE")

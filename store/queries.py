@@ -1,0 +1,210 @@
+"""Reads and writes of the timeline tables. Every function takes the session explicitly.
+
+All writes to these tables go through here; callers never call ``session.add`` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from store.models import ChangeNotice, Notice, Rule, RuleChange, utcnow
+
+
+@dataclass(frozen=True)
+class ChangeFields:
+    """The stored fields of a change, as the timeline decided them."""
+
+    uid: str
+    kind: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    revision: int
+    postponed_from: date | None
+    dated_by: datetime | None
+
+
+def find_notice(session: Session, *, content_hash: str) -> Notice | None:
+    return session.exec(select(Notice).where(Notice.content_hash == content_hash)).first()
+
+
+def add_notice(
+    session: Session,
+    *,
+    content_hash: str,
+    title: str,
+    text: str,
+    published_at: datetime | None,
+    url: str | None,
+    origin: str,
+    problem: str | None = None,
+) -> Notice:
+    notice = Notice(
+        content_hash=content_hash,
+        title=title[:500],
+        text=text,
+        published_at=published_at,
+        url=url,
+        origin=origin[:200],
+        problem=problem,
+        created_at=utcnow(),
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def get_or_add_rule(session: Session, *, key: str, name: str, platform: str | None) -> Rule:
+    rule = session.exec(select(Rule).where(Rule.key == key)).first()
+    if rule is None:
+        rule = Rule(key=key, name=name, platform=platform, created_at=utcnow())
+        session.add(rule)
+        session.flush()
+    return rule
+
+
+def changes_of_rule(session: Session, *, rule_id: int) -> list[tuple[RuleChange, list[Notice]]]:
+    """The rule's changes, each with the notices it was read from, oldest first."""
+    changes = session.exec(
+        select(RuleChange).where(RuleChange.rule_id == rule_id).order_by(col(RuleChange.id))
+    ).all()
+    notices = notices_of_changes(session, change_ids=[_id(change) for change in changes])
+    return [(change, notices[_id(change)]) for change in changes]
+
+
+def notices_of_change(session: Session, *, change_id: int) -> list[Notice]:
+    statement = (
+        select(Notice)
+        .join(ChangeNotice, col(ChangeNotice.notice_id) == col(Notice.id))
+        .where(ChangeNotice.change_id == change_id)
+        .order_by(col(Notice.published_at))
+    )
+    return list(session.exec(statement).all())
+
+
+def save_change(
+    session: Session,
+    *,
+    rule: Rule,
+    fields: ChangeFields,
+    title: str,
+    summary: str,
+    notice: Notice,
+) -> RuleChange:
+    """Insert the change or update the one with the same uid, and link it to ``notice``."""
+    change = session.exec(select(RuleChange).where(RuleChange.uid == fields.uid)).first()
+    now = utcnow()
+    if change is None:
+        change = RuleChange(
+            uid=fields.uid,
+            rule_id=_id(rule),
+            platform=rule.platform,
+            title=title[:500],
+            summary=summary,
+            created_at=now,
+            updated_at=now,
+            kind=fields.kind,
+        )
+    values = {
+        "kind": fields.kind,
+        "announced_on": fields.announced_on,
+        "effective_on": fields.effective_on,
+        "effective_at": fields.effective_at,
+        "tentative": fields.tentative,
+        "revision": fields.revision,
+        "postponed_from": fields.postponed_from,
+        "dated_by": fields.dated_by,
+    }
+    if change.id is not None and any(getattr(change, k) != v for k, v in values.items()):
+        change.updated_at = now
+        if fields.dated_by == notice.published_at:
+            # The notice that now dates the change describes it best.
+            change.title, change.summary = title[:500], summary
+    for key, value in values.items():
+        setattr(change, key, value)
+    session.add(change)
+    session.flush()
+    link = session.get(ChangeNotice, (change.id, notice.id))
+    if link is None:
+        session.add(ChangeNotice(change_id=_id(change), notice_id=_id(notice)))
+        session.flush()
+    return change
+
+
+def list_changes(
+    session: Session,
+    *,
+    effective_from: date | None = None,
+    rule: str | None = None,
+    platform: str | None = None,
+    include_withdrawn: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[tuple[RuleChange, Rule]]:
+    """Changes with their rule, ordered by effective date (undated last), then announcement.
+
+    ``rule`` matches a part of the rule's key or name; ``platform`` matches exactly.
+    """
+    statement = select(RuleChange, Rule).join(Rule, col(Rule.id) == col(RuleChange.rule_id))
+    if effective_from is not None:
+        statement = statement.where(col(RuleChange.effective_on) >= effective_from)
+    if rule:
+        pattern = f"%{rule}%"
+        statement = statement.where(or_(col(Rule.key).like(pattern), col(Rule.name).like(pattern)))
+    if platform:
+        statement = statement.where(Rule.platform == platform)
+    if not include_withdrawn:
+        statement = statement.where(RuleChange.status != "withdrawn")
+    statement = statement.order_by(
+        col(RuleChange.effective_on).is_(None),
+        col(RuleChange.effective_on),
+        col(RuleChange.announced_on),
+        col(RuleChange.id),
+    ).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [(change, rule_row) for change, rule_row in session.exec(statement).all()]
+
+
+def list_rules(session: Session) -> list[tuple[Rule, int]]:
+    """Every rule with the number of its changes, by platform and key."""
+    count = func.count(col(RuleChange.id))
+    statement = (
+        select(Rule, count)
+        .join(RuleChange, col(RuleChange.rule_id) == col(Rule.id), isouter=True)
+        .group_by(col(Rule.id))
+        .order_by(col(Rule.platform), col(Rule.key))
+    )
+    return [(rule, int(n)) for rule, n in session.exec(statement).all()]
+
+
+def count_changes(session: Session) -> int:
+    return int(session.exec(select(func.count(col(RuleChange.id)))).one())
+
+
+def notices_of_changes(session: Session, *, change_ids: Sequence[int]) -> dict[int, list[Notice]]:
+    """The notices of several changes in one query, keyed by change id."""
+    if not change_ids:
+        return {}
+    statement = (
+        select(ChangeNotice.change_id, Notice)
+        .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
+        .where(col(ChangeNotice.change_id).in_(change_ids))
+        .order_by(col(Notice.published_at))
+    )
+    found: dict[int, list[Notice]] = {change_id: [] for change_id in change_ids}
+    for change_id, notice in session.exec(statement).all():
+        found[change_id].append(notice)
+    return found
+
+
+def _id(row: Rule | RuleChange | Notice) -> int:
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id: flush it before linking")
+    return row.id
