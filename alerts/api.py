@@ -1,0 +1,83 @@
+"""The HTTP face: a FastAPI app over the store.
+
+Built by :func:`create_app` from settings and an engine, never at import time, so tests and
+the server each make their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from alerts import clock
+from alerts.errors import RulewatchError, StoreError
+from alerts.views import change_views
+from store.db import session_scope
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
+
+
+def create_app(settings: Settings, engine: Engine) -> FastAPI:
+    """The rulewatch HTTP app on ``engine``; the schema must already be upgraded."""
+    app = FastAPI(
+        title="rulewatch",
+        summary="Platform rule changes: 公示 and 生效 dates, reminders and a calendar feed.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RulewatchError)
+    async def _domain_error(_request: Request, exc: RulewatchError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    app.get("/healthz", summary="Is the service up and its store reachable?")(_healthz)
+    app.get("/api/changes", summary="The timeline of rule changes, by effective date.")(
+        _list_changes
+    )
+    return app
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _healthz(session: SessionDep) -> dict[str, Any]:
+    session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    return {"status": "ok", "store": "ok"}
+
+
+def _list_changes(
+    request: Request,
+    session: SessionDep,
+    upcoming: Annotated[bool, Query(description="Only changes effective today or later.")] = False,
+    rule: Annotated[str | None, Query(description="Part of the rule's name or key.")] = None,
+    platform: Annotated[str | None, Query(description="Platform, e.g. 1688.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, object]]:
+    settings: Settings = request.app.state.settings
+    views = change_views(
+        session,
+        today=clock.today(settings.service.tz),
+        upcoming=upcoming,
+        rule=rule,
+        platform=platform,
+        limit=limit,
+        offset=offset,
+    )
+    return [view.as_json() for view in views]

@@ -1,0 +1,347 @@
+"""The `rulewatch` command.
+
+Each command parses its arguments, calls one library function and prints the result. Heavy
+packages (SQLModel, FastAPI, icalendar) are imported inside the commands that use them, so
+`rulewatch --help` and `rulewatch extract` stay fast for cron.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from alerts.errors import ConfigError, RulewatchError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from alerts.config import Settings
+    from alerts.ingest import IngestReport
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class _Group(typer.core.TyperGroup):
+    """Turns the library's errors into a message and an exit status, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            err.print(f"[bold red]config error[/] in {len(exc.problems)} place(s):", markup=True)
+            for problem in exc.problems:
+                err.print(f"  {problem}", markup=False)
+            raise SystemExit(2) from exc
+        except RulewatchError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise SystemExit(1) from exc
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Track platform rule changes: 公示 and 生效 dates, reminders and a calendar feed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@dataclass
+class _Context:
+    config: Path | None
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="config.toml to use; default $RULEWATCH_CONFIG, else ./config.toml.",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = _Context(config=config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    from alerts.config import load_settings, resolve_config_path
+
+    return load_settings(resolve_config_path(ctx.ensure_object(_Context).config, os.environ))
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Any]:
+    from store.db import connect, session_scope, upgrade
+
+    engine = connect(settings.service.database)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        yield session
+    engine.dispose()
+
+
+class Format(StrEnum):
+    auto = "auto"
+    listing = "listing"
+    article = "article"
+    html = "html"
+    jsonl = "jsonl"
+
+
+def _parse_published(value: str | None) -> datetime | date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time", param_hint="--published"
+        ) from None
+
+
+def _read_input(path: str) -> tuple[str, str]:
+    from alerts.errors import ExtractionError
+
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExtractionError(f"cannot read {path}: {exc}") from exc
+
+
+@app.command("extract")
+def extract_command(
+    path: Annotated[str, typer.Argument(help="A file of notices, or - for standard input.")] = "-",
+    published: Annotated[
+        str | None,
+        typer.Option(help="Publish time (ISO 8601) for an article without one."),
+    ] = None,
+    format: Annotated[Format, typer.Option(help="How the input is laid out.")] = Format.auto,
+) -> None:
+    """Print the changes read from notices as JSON lines; touches no database."""
+    from alerts.extract import extract, read_notices
+
+    text, _ = _read_input(path)
+    notices = read_notices(text, format=format.value, published_at=_parse_published(published))
+    for notice in notices:
+        line: dict[str, Any] = {} if notice.id is None else {"id": notice.id}
+        line |= {
+            "title": notice.title,
+            "published_at": _iso(notice.published_at),
+            "changes": [candidate.as_json() for candidate in extract(notice)],
+        }
+        out.print(json.dumps(line, ensure_ascii=False), markup=False)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files of notices.")] = None,
+    sample: Annotated[bool, typer.Option(help="Import the bundled sample listing.")] = False,
+    format: Annotated[Format, typer.Option(help="How the input is laid out.")] = Format.auto,
+) -> None:
+    """Extract notices from files and store them; importing a file twice changes nothing."""
+    from alerts.ingest import IngestReport, import_files, sample_path
+
+    files = [*(paths or []), *([sample_path()] if sample else [])]
+    if not files:
+        raise typer.BadParameter("give at least one file, or --sample", param_hint="PATHS")
+    settings = _settings(ctx)
+    with _session(settings) as session, _progress(len(files)) as advance:
+        report = IngestReport()
+        for path in files:
+            report.extend(
+                import_files(session, [path], format=format.value, tz=settings.service.tz)
+            )
+            advance(path.name)
+    _print_report(report)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    from rich.progress import Progress
+
+    if total < 3:
+        yield lambda _name: None
+        return
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=total)
+        yield lambda name: progress.update(task, advance=1, description=name)
+
+
+def _print_report(report: IngestReport) -> None:
+    for change in report.changes:
+        if change.action == "merged":
+            continue
+        moved = f" (moved from {change.postponed_from})" if change.postponed_from else ""
+        dates = f"公示 {change.announced_on or '-'}  生效 {change.effective_on or '-'}"
+        out.print(f"{change.action:6}  {change.rule_key}  {dates}{moved}", markup=False)
+    for title, reason in report.unreadable:
+        err.print(f"unreadable: {title}: {reason}", markup=False)
+    out.print(
+        f"{report.notices_added} notice(s) stored, {report.notices_known} already known; "
+        f"changes: {report.count('added')} added, {report.count('merged')} merged, "
+        f"{report.count('moved')} moved",
+        markup=False,
+    )
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Option(help="Rule name, e.g. 1688商家发货行为管理规范.")],
+    effective: Annotated[str, typer.Option(help="生效 date, YYYY-MM-DD.")],
+    platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688, 淘宝.")] = None,
+    announced: Annotated[str | None, typer.Option(help="公示 date, YYYY-MM-DD.")] = None,
+    at: Annotated[str | None, typer.Option("--time", help="Time of day it takes effect, HH:MM.")] = None,
+    title: Annotated[str | None, typer.Option(help="Title of the change.")] = None,
+    url: Annotated[str | None, typer.Option(help="Link to the announcement.")] = None,
+    tentative: Annotated[bool, typer.Option(help="The date is only expected (预计).")] = False,
+) -> None:
+    """Enter a change by hand."""
+    from alerts import clock
+    from alerts.ingest import add_change
+
+    settings = _settings(ctx)
+    with _session(settings) as session:
+        report = add_change(
+            session,
+            rule=rule,
+            platform=platform,
+            effective_on=_date_option(effective, "--effective"),
+            announced_on=_date_option(announced, "--announced") if announced else None,
+            effective_at=_time_option(at) if at else None,
+            title=title,
+            url=url,
+            tentative=tentative,
+            now=clock.now(),
+            tz=settings.service.tz,
+        )
+    _print_report(report)
+
+
+def _date_option(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint=name) from None
+
+
+def _time_option(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a time HH:MM", param_hint="--time") from None
+
+
+@app.command("changes")
+def changes_command(
+    ctx: typer.Context,
+    upcoming: Annotated[bool, typer.Option(help="Only changes taking effect today or later.")] = False,
+    rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
+    platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the timeline of rule changes, by effective date."""
+    from alerts import clock
+    from alerts.views import change_views
+
+    settings = _settings(ctx)
+    today = clock.today(settings.service.tz)
+    with _session(settings) as session:
+        views = change_views(
+            session, today=today, upcoming=upcoming, rule=rule, platform=platform
+        )
+    if as_json:
+        out.print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2), markup=False)
+        return
+    from rich.table import Table
+
+    table = Table("生效", "days", "公示", "rule", "platform", "kind", "title")
+    for view in views:
+        days = "" if view.days_left is None else str(view.days_left)
+        effective = f"{view.effective_on or '?'}{' (预计)' if view.tentative else ''}"
+        table.add_row(
+            effective, days, str(view.announced_on or ""), view.rule, view.platform or "",
+            view.kind, view.title,
+        )
+    out.print(table)
+
+
+@app.command("rules")
+def rules_command(ctx: typer.Context) -> None:
+    """List the rules in the store with how many changes each has."""
+    from rich.table import Table
+
+    from store.queries import list_rules
+
+    with _session(_settings(ctx)) as session:
+        rows = list_rules(session)
+    table = Table("rule", "platform", "changes")
+    for rule, count in rows:
+        table.add_row(rule.key, rule.platform or "", str(count))
+    out.print(table)
+
+
+@app.command("check-config")
+def check_config_command(ctx: typer.Context) -> None:
+    """Validate config.toml and report every problem at once."""
+    settings = _settings(ctx)
+    out.print(
+        f"config OK: {len(settings.watches)} watch(es), {len(settings.channels)} channel(s), "
+        f"database {settings.redacted()['service']['database']}",
+        markup=False,
+    )
+
+
+@app.command("serve")
+def serve_command(ctx: typer.Context) -> None:
+    """Run the HTTP service (upgrades the database first)."""
+    from alerts.server import serve
+
+    serve(_settings(ctx))
+
+
+@db_app.command("upgrade")
+def db_upgrade_command(ctx: typer.Context) -> None:
+    """Bring the database schema up to date."""
+    from store.db import connect, current_revision, redact_url, upgrade
+
+    settings = _settings(ctx)
+    engine = _engine(settings)
+    upgrade(engine)
+    revision = current_revision(engine)
+    out.print(f"{redact_url(settings.service.database)} is at revision {revision}", markup=False)
+
+
+def _engine(settings: Settings) -> Engine:
+    from store.db import connect
+
+    return connect(settings.service.database)
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def main() -> None:
+    app()

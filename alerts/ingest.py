@@ -1,0 +1,248 @@
+"""Notices into the store: extract, place each change on its rule's timeline, save.
+
+This is the one write path for rule changes, used by `rulewatch import`, `rulewatch add` and
+the API alike. It is idempotent: a notice already stored (same content hash) changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from alerts.errors import ExtractionError
+from alerts.extract import extract, read_notices
+from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
+from alerts.extract.rules import canonical_rule
+from alerts.timeline import Action, ChangeState, place
+from store import queries
+from store.models import Notice as NoticeRow
+from store.models import RuleChange
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    """What happened to one change because of one notice."""
+
+    action: str  # "added", "merged", "moved"
+    uid: str
+    rule_key: str
+    effective_on: date | None
+    announced_on: date | None
+    postponed_from: date | None = None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of storing a batch of notices."""
+
+    notices_added: int = 0
+    notices_known: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (title, reason)
+    changes: list[ChangeReport] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    def extend(self, other: IngestReport) -> None:
+        self.notices_added += other.notices_added
+        self.notices_known += other.notices_known
+        self.unreadable.extend(other.unreadable)
+        self.changes.extend(other.changes)
+
+
+def ingest(session: Session, notices: Iterable[Notice], *, origin: str, tz: ZoneInfo) -> IngestReport:
+    """Store each notice and the changes read from it; return what was added, merged or moved."""
+    report = IngestReport()
+    for notice in notices:
+        report.extend(ingest_notice(session, notice, origin=origin, tz=tz))
+    return report
+
+
+def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo) -> IngestReport:
+    """Store one notice (unless already stored) and place the changes extracted from it."""
+    return _store(session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice))
+
+
+def add_change(
+    session: Session,
+    *,
+    rule: str,
+    platform: str | None,
+    effective_on: date,
+    announced_on: date | None = None,
+    effective_at: time | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    tentative: bool = False,
+    kind: ChangeKind = ChangeKind.amendment,
+    now: datetime,
+    tz: ZoneInfo,
+) -> IngestReport:
+    """Enter a change by hand; it is stored with a notice saying so, like any other source.
+
+    Entering the same change twice changes nothing.
+    """
+    name, key, platform = canonical_rule(rule, platform)
+    candidate = ChangeCandidate(
+        rule=name,
+        rule_key=key,
+        platform=platform,
+        kind=kind,
+        announced_on=announced_on,
+        effective_on=effective_on,
+        effective_at=effective_at,
+        tentative=tentative,
+    )
+    fields = {key: str(value) for key, value in candidate.as_json().items()} | {"url": str(url)}
+    text = "\n".join(f"{key}: {value}" for key, value in fields.items())
+    notice = Notice(title=title or name, text=text, published_at=now, url=url)
+    digest = _digest(["manual", text, title or ""])
+    return _store(session, notice, [candidate], origin="manual", tz=tz, digest=digest)
+
+
+def content_hash(notice: Notice) -> str:
+    """The identity of a notice's content: the same text from the same time is the same notice."""
+    published = notice.published_at.isoformat() if notice.published_at else None
+    return _digest([notice.title, notice.text, published, notice.url])
+
+
+def _digest(parts: list[str | None]) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def _store(
+    session: Session,
+    notice: Notice,
+    candidates: list[ChangeCandidate],
+    *,
+    origin: str,
+    tz: ZoneInfo,
+    digest: str,
+) -> IngestReport:
+    if queries.find_notice(session, content_hash=digest) is not None:
+        return IngestReport(notices_known=1)
+    published_at = _instant(notice.published_at, tz)
+    row = queries.add_notice(
+        session,
+        content_hash=digest,
+        title=notice.title,
+        text=notice.text,
+        published_at=published_at,
+        url=notice.url,
+        origin=origin,
+        problem=None if candidates else "no rule name found in the text",
+    )
+    report = IngestReport(notices_added=1)
+    if not candidates:
+        report.unreadable.append((notice.title, "no rule name found in the text"))
+    local_published = published_at.astimezone(tz) if published_at else None
+    for candidate in candidates:
+        rule = queries.get_or_add_rule(
+            session, key=candidate.rule_key, name=candidate.rule, platform=candidate.platform
+        )
+        known = _known_states(session, rule_id=_rule_id(rule.id), tz=tz)
+        placement = place(
+            candidate, rule_key=candidate.rule_key, published_at=local_published, known=known
+        )
+        state = placement.change
+        queries.save_change(
+            session,
+            rule=rule,
+            fields=queries.ChangeFields(
+                uid=state.uid,
+                kind=state.kind.value,
+                announced_on=state.announced_on,
+                effective_on=state.effective_on,
+                effective_at=state.effective_at,
+                tentative=state.tentative,
+                revision=state.revision,
+                postponed_from=state.postponed_from,
+                dated_by=state.dated_by,
+            ),
+            title=notice.title,
+            summary=notice.text[:2000],
+            notice=row,
+        )
+        report.changes.append(
+            ChangeReport(
+                action=placement.action.value,
+                uid=state.uid,
+                rule_key=candidate.rule_key,
+                effective_on=state.effective_on,
+                announced_on=state.announced_on,
+                postponed_from=state.postponed_from if placement.action is Action.moved else None,
+            )
+        )
+    return report
+
+
+def _known_states(session: Session, *, rule_id: int, tz: ZoneInfo) -> list[ChangeState]:
+    return [
+        _state(change, notices, tz)
+        for change, notices in queries.changes_of_rule(session, rule_id=rule_id)
+    ]
+
+
+def _state(change: RuleChange, notices: list[NoticeRow], tz: ZoneInfo) -> ChangeState:
+    return ChangeState(
+        uid=change.uid,
+        kind=ChangeKind(change.kind),
+        announced_on=change.announced_on,
+        effective_on=change.effective_on,
+        effective_at=change.effective_at,
+        tentative=change.tentative,
+        revision=change.revision,
+        postponed_from=change.postponed_from,
+        dated_by=change.dated_by.astimezone(tz) if change.dated_by else None,
+        published_days=frozenset(
+            n.published_at.astimezone(tz).date() for n in notices if n.published_at
+        ),
+    )
+
+
+def _instant(value: datetime | date | None, tz: ZoneInfo) -> datetime | None:
+    """An aware instant for a publish time; naive times and bare dates are in the service zone."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(), tzinfo=tz)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _rule_id(value: int | None) -> int:
+    if value is None:
+        raise RuntimeError("rule was not flushed")
+    return value
+
+
+def import_files(
+    session: Session, paths: Iterable[Path], *, format: str = "auto", tz: ZoneInfo
+) -> IngestReport:
+    """Read notices from each file and store them, naming the file as their origin.
+
+    Raises ExtractionError when a file cannot be read or is not in the given format.
+    """
+    report = IngestReport()
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ExtractionError(f"cannot read {path}: {exc}") from exc
+        try:
+            notices = read_notices(text, format=format)
+        except ExtractionError as exc:
+            raise ExtractionError(f"{path}: {exc}") from exc
+        report.extend(ingest(session, notices, origin=path.name, tz=tz))
+    return report
+
+
+def sample_path() -> Path:
+    """The bundled sample listing (1688 rules, in the seed listing's layout)."""
+    return Path(__file__).parent / "sample" / "1688-rules.txt"

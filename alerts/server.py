@@ -1,0 +1,35 @@
+"""`rulewatch serve`: upgrade the store, then run the HTTP app under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from store.db import connect, redact_url, session_scope, upgrade
+from store.queries import count_changes
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
+
+log = logging.getLogger("rulewatch")
+
+
+def serve(settings: Settings) -> None:
+    """Run the service until interrupted. Raises StoreError if the database is unreachable."""
+    import uvicorn
+
+    from alerts.api import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = connect(settings.service.database)
+    upgrade(engine)
+    log.info("store %s is up to date", redact_url(settings.service.database))
+    with session_scope(engine) as session:
+        if count_changes(session) == 0:
+            log.info(
+                "the store is empty: `rulewatch import --sample` loads a sample timeline of 1688 "
+                "rules, `rulewatch import FILE` your own notices"
+            )
+    host, port = settings.service.listen_host, settings.service.listen_port
+    log.info("serving on http://%s:%d", host, port)
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")

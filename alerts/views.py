@@ -1,0 +1,112 @@
+"""The timeline as the faces show it: one read model for `rulewatch changes --json` and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlmodel import Session
+
+from store import queries
+from store.models import Notice, Rule, RuleChange
+
+
+@dataclass(frozen=True)
+class SourceView:
+    title: str
+    url: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A change with its rule and sources, and the days left until it takes effect."""
+
+    uid: str
+    rule: str
+    rule_key: str
+    platform: str | None
+    kind: str
+    title: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    status: str
+    revision: int
+    postponed_from: date | None
+    days_left: int | None
+    sources: tuple[SourceView, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "uid": self.uid,
+            "rule": self.rule,
+            "rule_key": self.rule_key,
+            "platform": self.platform,
+            "kind": self.kind,
+            "title": self.title,
+            "announced_on": _iso(self.announced_on),
+            "effective_on": _iso(self.effective_on),
+            "effective_at": self.effective_at.strftime("%H:%M") if self.effective_at else None,
+            "tentative": self.tentative,
+            "status": self.status,
+            "revision": self.revision,
+            "postponed_from": _iso(self.postponed_from),
+            "days_left": self.days_left,
+            "sources": [
+                {"title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
+                for s in self.sources
+            ],
+        }
+
+
+def change_views(
+    session: Session,
+    *,
+    today: date,
+    upcoming: bool = False,
+    rule: str | None = None,
+    platform: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ChangeView]:
+    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later."""
+    rows = queries.list_changes(
+        session,
+        effective_from=today if upcoming else None,
+        rule=rule,
+        platform=platform,
+        limit=limit,
+        offset=offset,
+    )
+    notices = queries.notices_of_changes(
+        session, change_ids=[change.id for change, _ in rows if change.id is not None]
+    )
+    return [
+        _view(change, rule_row, notices.get(change.id or 0, []), today) for change, rule_row in rows
+    ]
+
+
+def _view(change: RuleChange, rule: Rule, notices: list[Notice], today: date) -> ChangeView:
+    return ChangeView(
+        uid=change.uid,
+        rule=rule.name,
+        rule_key=rule.key,
+        platform=rule.platform,
+        kind=change.kind,
+        title=change.title,
+        announced_on=change.announced_on,
+        effective_on=change.effective_on,
+        effective_at=change.effective_at,
+        tentative=change.tentative,
+        status=change.status,
+        revision=change.revision,
+        postponed_from=change.postponed_from,
+        days_left=(change.effective_on - today).days if change.effective_on else None,
+        sources=tuple(SourceView(n.title, n.url, n.published_at) for n in notices),
+    )
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
