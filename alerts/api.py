@@ -74,6 +74,7 @@ def _list_changes(
     views = change_views(
         session,
         today=clock.today(settings.service.tz),
+        tz=settings.service.tz,
         upcoming=upcoming,
         rule=rule,
         platform=platform,

@@ -269,7 +269,12 @@ def changes_command(
     today = clock.today(settings.service.tz)
     with _session(settings) as session:
         views = change_views(
-            session, today=today, upcoming=upcoming, rule=rule, platform=platform
+            session,
+            today=today,
+            tz=settings.service.tz,
+            upcoming=upcoming,
+            rule=rule,
+            platform=platform,
         )
     if as_json:
         out.print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2), markup=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 
 from sqlmodel import Session
 
@@ -65,13 +65,17 @@ def change_views(
     session: Session,
     *,
     today: date,
+    tz: tzinfo,
     upcoming: bool = False,
     rule: str | None = None,
     platform: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[ChangeView]:
-    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later."""
+    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later.
+
+    Publish times are shown in ``tz``, the service time zone.
+    """
     rows = queries.list_changes(
         session,
         effective_from=today if upcoming else None,
@@ -84,11 +88,14 @@ def change_views(
         session, change_ids=[change.id for change, _ in rows if change.id is not None]
     )
     return [
-        _view(change, rule_row, notices.get(change.id or 0, []), today) for change, rule_row in rows
+        _view(change, rule_row, notices.get(change.id or 0, []), today, tz)
+        for change, rule_row in rows
     ]
 
 
-def _view(change: RuleChange, rule: Rule, notices: list[Notice], today: date) -> ChangeView:
+def _view(
+    change: RuleChange, rule: Rule, notices: list[Notice], today: date, tz: tzinfo
+) -> ChangeView:
     return ChangeView(
         uid=change.uid,
         rule=rule.name,
@@ -104,7 +111,10 @@ def _view(change: RuleChange, rule: Rule, notices: list[Notice], today: date) ->
         revision=change.revision,
         postponed_from=change.postponed_from,
         days_left=(change.effective_on - today).days if change.effective_on else None,
-        sources=tuple(SourceView(n.title, n.url, n.published_at) for n in notices),
+        sources=tuple(
+            SourceView(n.title, n.url, n.published_at.astimezone(tz) if n.published_at else None)
+            for n in notices
+        ),
     )
 
 

@@ -33,7 +33,7 @@ SHIPPING_DATES = [
 
 def timeline(engine: Engine, rule: str = SHIPPING) -> list:
     with session_scope(engine) as session:
-        return [v for v in change_views(session, today=date(2026, 1, 1), rule=rule) if v.rule_key == rule]
+        return [v for v in change_views(session, today=date(2026, 1, 1), tz=TZ, rule=rule) if v.rule_key == rule]
 
 
 def test_migrations_create_exactly_the_models_tables(engine: Engine):

@@ -1,0 +1,95 @@
+"""The HTTP face: in-process through TestClient, and `rulewatch serve` on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from alerts.api import create_app
+from alerts.config import load_settings
+from alerts.ingest import import_files
+from store.db import session_scope
+
+
+@pytest.fixture
+def client(tmp_path: Path, engine: Engine, seed_listing: Path):
+    config = tmp_path / "config.toml"
+    config.write_text('[service]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    settings = load_settings(config)
+    with session_scope(engine) as session:
+        import_files(session, [seed_listing], tz=ZoneInfo("Asia/Shanghai"))
+    with TestClient(create_app(settings, engine)) as client:
+        yield client
+
+
+def test_healthz_reports_the_store(client: TestClient):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["store"] == "ok"
+
+
+@time_machine.travel("2024-03-10 12:00 +0800", tick=False)
+def test_changes_lists_the_timeline_with_days_left(client: TestClient):
+    changes = client.get("/api/changes", params={"rule": "发货行为"}).json()
+    by_date = {c["effective_on"]: c for c in changes}
+    assert by_date["2024-03-14"]["days_left"] == 4
+    assert by_date["2024-03-14"]["announced_on"] == "2024-03-06"
+    assert by_date["2024-03-14"]["sources"][0]["published_at"].== "2024-03-06T16:55:35+08:00"
+    upcoming = client.get("/api/changes", params={"upcoming": True}).json()
+    assert [c["effective_on"] for c in upcoming] == ["2024-03-14", "2024-03-25", "2024-12-05", "2025-02-18"]
+    page = client.get("/api/changes", params={"limit": 2, "offset": 1}).json()
+    assert len(page) == 2 and page[0] == client.get("/api/changes").json()[1]
+
+
+def test_bad_query_parameters_get_422_naming_the_field(client: TestClient):
+    response = client.get("/api/changes", params={"limit": 0})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_on_loopback_and_hints_at_the_sample(tmp_path: Path):
+    port = _free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\nlisten = "127.0.0.1:{port}"\n', encoding="utf-8")
+    rulewatch = Path(sys.executable).with_name("rulewatch")
+    process = subprocess.Popen(
+        [str(rulewatch), "--config", str(config), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"serve did not come up: {process.stdout.read()}") from None
+                time.sleep(0.1)  # waiting for a process to listen, not for the clock
+        assert response.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/changes").json() == []
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert "rulewatch import --sample" in output
+    assert (tmp_path / "rulewatch.db").exists()
