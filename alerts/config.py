@@ -250,12 +250,12 @@ class ServiceSettings(_Section):
         return ZoneInfo(self.timezone)
 
     @property
-    def host(self) -> str:
+    def listen_host(self) -> str:
         """The host part of ``listen`` (an IPv6 address without brackets)."""
         return _split_listen(self.listen)[0]
 
     @property
-    def port(self) -> int:
+    def listen_port(self) -> int:
         """The port part of ``listen``."""
         return _split_listen(self.listen)[1]
 
