@@ -88,8 +88,15 @@ def _non_empty(value: str) -> str:
     return value.strip()
 
 
+def _check_name(value: str) -> str:
+    value = _non_empty(value)
+    if len(value) > 64:
+        raise _problem(f"is {len(value)} characters long; names have at most 64")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_non_empty)]
-Name = Annotated[str, AfterValidator(_non_empty), Field(max_length=64)]
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 def _check_lead_days(value: list[int]) -> list[int]:
@@ -124,9 +131,7 @@ def _parse_time(value: object) -> object:
         if match and int(match[1]) < 24 and int(match[2]) < 60:
             return time(int(match[1]), int(match[2]))
         raise _problem('is not a time of day; write "HH:MM" from "00:00" to "23:59"')
-    if isinstance(value, time) and value.tzinfo is None:
-        return value
-    return value  # let pydantic report the type
+    return value  # a TOML time passes; anything else gets pydantic's type error
 
 
 def _parse_date(value: object) -> object:
@@ -855,9 +860,11 @@ def parse_settings(text: str, *, path: Path, environ: Mapping[str, str] = os.env
     unresolved = [parts for parts, _ in found]
     found += _cross_check(data)
     context = {"base_dir": path.parent.absolute(), "cross_checked": True}
+    cause: ValidationError | None = None
     try:
         settings = Settings.model_validate(data, context=context)
     except ValidationError as exc:
+        cause = exc
         for error in exc.errors(include_url=False):
             parts, message = _translate(error, data, sourced)
             # An unresolved env: reference already has its own, clearer problem.
@@ -868,7 +875,8 @@ def parse_settings(text: str, *, path: Path, environ: Mapping[str, str] = os.env
             ConfigProblem(where, _format_parts(parts), message, lines.line_of(parts)): None
             for parts, message in found
         }
-        raise ConfigError(sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.key)))
+        ordered = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.key))
+        raise ConfigError(ordered) from cause
     settings._path = path
     return settings
 
