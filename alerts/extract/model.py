@@ -53,7 +53,7 @@ class ChangeCandidate:
     postponed_from: date | None = None  # the effective date this notice moves away from
 
     def as_json(self) -> dict[str, object]:
-        """The JSON shape printed by ``rulewatch extract`` (dates as YYYY-MM-DD, null if unknown)."""
+        """The JSON printed by ``rulewatch extract``: dates as YYYY-MM-DD, null if unknown."""
         return {
             "rule": self.rule,
             "rule_key": self.rule_key,

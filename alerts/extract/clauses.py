@@ -1,0 +1,30 @@
+"""Sentence and clause boundaries of a normalized text.
+
+Which rule a date is said about is decided within a sentence (。；！？, a line break, or an
+English full stop); which role a date plays is read within its clause (also ，and ,).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+
+__all__ = ["CLAUSE_END", "Sentences"]
+
+_SENTENCE_END = re.compile(r"[。；;！？!?\n]|\.(?=\s+[A-Z\"“]|\s*$)")
+CLAUSE_END = re.compile(r"[，,。；;！？!?\n]")
+
+
+class Sentences:
+    """Sentence numbers of the positions of one text."""
+
+    def __init__(self, doc: str) -> None:
+        self._starts = [0] + [m.end() for m in _SENTENCE_END.finditer(doc)]
+
+    def index(self, pos: int) -> int:
+        """The number of the sentence ``pos`` falls in."""
+        return bisect_right(self._starts, pos) - 1
+
+    def start(self, pos: int) -> int:
+        """Where the sentence holding ``pos`` begins."""
+        return self._starts[self.index(pos)]

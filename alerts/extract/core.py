@@ -1,0 +1,161 @@
+"""From one notice to its change candidates: find the rules, read the dates, give each rule
+the dates said about it.
+
+With one rule every date belongs to it. With several, a date belongs to the rule (or the list
+of rules, 《A》和《B》) named last before it in its sentence, else first after it in its
+sentence, else last before it in the text; a date before any rule (a headline date) belongs to
+all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from alerts.extract.clauses import Sentences
+from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
+from alerts.extract.dates import arabize, find_dates
+from alerts.extract.kinds import kind_of
+from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
+from alerts.extract.normalize import normalize
+from alerts.extract.rules import Rule, find_rules
+
+__all__ = ["extract"]
+
+_LIST_GAP_CHARS = frozenset(' \t\n、,，/&和及与以或》《「」“”"')
+
+
+def extract(notice: Notice) -> list[ChangeCandidate]:
+    """The rule changes ``notice`` announces: one candidate per distinct rule, in text order.
+
+    Pure and total: any title and text give a (possibly empty) list, never an exception.
+    Fields the text does not state are None (or False), never guessed.
+    """
+    title = arabize(normalize(notice.title or ""))
+    text = arabize(normalize(notice.text or ""))
+    doc = f"{title}\n{text}"
+    title_end = len(title)
+    sentences = Sentences(doc)
+    rules = find_rules(doc, title_end, sentences)
+    if not rules:
+        return []
+    readings = read_roles(doc, find_dates(doc, notice.published_on))
+    periods = notice_periods(doc)
+    owners = _Owners(doc, rules, sentences)
+    said: list[list[Reading]] = [[] for _ in rules]
+    for reading in readings:
+        for index in owners.at(reading.mention.start):
+            said[index].append(reading)
+    lengths: list[list[NoticeDays]] = [[] for _ in rules]
+    for period in periods:
+        for index in owners.at(period.pos):
+            lengths[index].append(period)
+    return [
+        _candidate(rule, said[i], lengths[i], kind_of(doc, rule, title_end))
+        for i, rule in enumerate(rules)
+    ]
+
+
+class _Owners:
+    """Which rules a position of the text speaks about."""
+
+    def __init__(self, doc: str, rules: list[Rule], sentences: Sentences) -> None:
+        self._sentences = sentences
+        spans = sorted((m.start, m.end, i) for i, rule in enumerate(rules) for m in rule.mentions)
+        self._spans = spans
+        self._everyone = set(range(len(rules)))
+        # Mentions joined only by list words (《A》、《B》和《C》) form one group.
+        self._group: list[int] = []
+        for k, (start, _, _) in enumerate(spans):
+            joined = k > 0 and all(ch in _LIST_GAP_CHARS for ch in doc[spans[k - 1][1] : start])
+            self._group.append(self._group[-1] if joined else k)
+
+    def _members(self, k: int) -> set[int]:
+        group = self._group[k]
+        return {i for j, (_, _, i) in enumerate(self._spans) if self._group[j] == group}
+
+    def at(self, pos: int) -> set[int]:
+        if len(self._everyone) == 1:
+            return self._everyone
+        sentence = self._sentences.index(pos)
+        same = [
+            k for k, (s, _, _) in enumerate(self._spans) if self._sentences.index(s) == sentence
+        ]
+        before = [k for k in same if self._spans[k][1] <= pos]
+        if before:
+            return self._members(before[-1])
+        after = [k for k in same if self._spans[k][0] >= pos]
+        if after:
+            return self._members(after[0])
+        prior = [k for k, (_, end, _) in enumerate(self._spans) if end <= pos]
+        return self._members(prior[-1]) if prior else self._everyone
+
+
+def _best(readings: list[Reading]) -> Reading | None:
+    if not readings:
+        return None
+    # Said with a verb beats a bare "X起"; a written year beats an inferred one; then text order.
+    return min(
+        readings,
+        key=lambda r: (not r.strong, not r.mention.explicit_year, r.mention.start),
+    )
+
+
+def _add_days(start: date, days: int, working: bool) -> date:
+    if not working:
+        return start + timedelta(days=days)
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+def _candidate(
+    rule: Rule, readings: list[Reading], periods: list[NoticeDays], kind: ChangeKind
+) -> ChangeCandidate:
+    def having(role: Role, moved: bool | None = None) -> list[Reading]:
+        return [r for r in readings if r.role is role and (moved is None or r.moved_to is moved)]
+
+    announced = _best(having(Role.announced))
+    old = having(Role.postponed_from)
+    moved = _best(having(Role.effective, moved=True))
+    plain = having(Role.effective, moved=False)
+    effective = moved or _best(plain)
+    postponed_from = old[0].mention.on if old else None
+    if moved is not None and postponed_from is None:
+        postponed_from = next(
+            (r.mention.on for r in plain if r.mention.on != moved.mention.on), None
+        )
+    effective_on = effective.mention.on if effective else None
+    if effective_on is None:
+        effective_on = _after_notice(announced, having(Role.notice_ends), periods)
+    if postponed_from == effective_on:
+        postponed_from = None
+    return ChangeCandidate(
+        rule=rule.name,
+        rule_key=rule.key,
+        platform=rule.platform,
+        kind=kind,
+        announced_on=announced.mention.on if announced else None,
+        effective_on=effective_on,
+        effective_at=effective.mention.at if effective else None,
+        tentative=effective.tentative if effective else False,
+        postponed_from=postponed_from,
+    )
+
+
+def _after_notice(
+    announced: Reading | None, ends: list[Reading], periods: list[NoticeDays]
+) -> date | None:
+    """The effective day implied by the 公示 period, when no effective day is written.
+
+    The 公示 period ends before the change takes effect: a period ending on Y takes effect on
+    Y+1, and N days from an announced day A take effect on A+N (公示 3月18日, 7天 → 3月25日, as
+    the platforms' own notices count).
+    """
+    if ends:
+        return ends[0].mention.on + timedelta(days=1)
+    if announced is not None and periods:
+        return _add_days(announced.mention.on, periods[0].days, periods[0].working_days)
+    return None

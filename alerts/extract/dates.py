@@ -1,0 +1,307 @@
+"""Where a text names a calendar day, and which day it is.
+
+Reads 2024年3月18日 (号 for 日, spaces, zero padding, 2-digit years), 2024-03-18 / 2024/3/18 /
+2024.3.18, 3月18日 without a year, Chinese numerals (二〇二四年十二月五日), English dates
+(August 2, 2016 / 9 January 2024), 今日/今天/明日/次日/即日/自发布之日 relative to the publish
+date, a time of day after a date (10:00, 10点, 上午10时) and ranges (X至Y, X-Y, X至7日).
+
+What a date *means* (公示 or 生效) is not decided here; see ``cues``. A mention whose day cannot
+be known (no year anywhere and no publish date, 2月30日) is left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+__all__ = ["DateMention", "arabize", "cn_int", "find_dates"]
+
+_CN_VALUE = {
+    "〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+
+
+def cn_int(numeral: str) -> int | None:
+    """The value of a small Chinese numeral (十二, 二十五, 廿一, 二〇二四), or None."""
+    if not numeral:
+        return None
+    if numeral.isdigit() and numeral.isascii():
+        return int(numeral)
+    text = numeral.replace("廿", "二十").replace("卅", "三十")
+    if "十" not in text:
+        # Digit by digit, as years are written: 二〇二四.
+        digits = [_CN_VALUE.get(ch) for ch in text]
+        if any(d is None for d in digits):
+            return None
+        return int("".join(str(d) for d in digits))
+    tens, _, units = text.partition("十")
+    if "十" in units or len(tens) > 1 or len(units) > 1:
+        return None
+    ten = _CN_VALUE.get(tens, -1) if tens else 1
+    unit = _CN_VALUE.get(units, -1) if units else 0
+    if ten < 0 or unit < 0:
+        return None
+    return ten * 10 + unit
+
+
+_NUM = "〇○零一二三四五六七八九十廿卅两"
+_CN_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})(?=\s*年)")
+_CN_MONTH_DAY = re.compile(
+    rf"(?<![{_NUM}])([一二三四五六七八九十]{{1,2}}|\d{{1,2}})(\s*月\s*)"
+    rf"([一二三四五六七八九十廿卅]{{1,3}}|\d{{1,2}})(?=\s*[日号])"
+)
+_CN_TIME = re.compile(
+    r"(?<=[日号])(\s*(?:上午|下午|晚上|凌晨|中午|早上)?\s*)([零〇一二三四五六七八九十两]{1,3})"
+    r"(\s*[点时])([零〇一二三四五六七八九十]{1,3}(?=\s*分))?"
+)
+
+
+def _arabic(match: re.Match[str], *groups: int) -> str:
+    if all((match.group(index) or "").isascii() for index in groups):
+        return match.group(0)
+    parts = []
+    for index in range(1, (match.lastindex or 0) + 1):
+        piece = match.group(index) or ""
+        if index in groups:
+            value = cn_int(piece)
+            piece = piece if value is None else str(value)
+        parts.append(piece)
+    return "".join(parts)
+
+
+def arabize(text: str) -> str:
+    """Rewrite the Chinese numerals of dates and times of day as ASCII digits."""
+    if not any(ch in _NUM for ch in text):
+        return text
+    text = _CN_YEAR.sub(lambda m: _arabic(m, 1), text)
+    text = _CN_MONTH_DAY.sub(lambda m: _arabic(m, 1, 3), text)
+    return _CN_TIME.sub(lambda m: _arabic(m, 2, 4), text)
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    """A day named in the text, at ``doc[start:end]`` (a range covers both of its ends)."""
+
+    start: int
+    end: int
+    on: date
+    at: time | None = None
+    explicit_year: bool = True
+    relative: bool = False  # 今日, 即日, 自发布之日, immediately …
+    until: date | None = None  # the last day, when the mention is a range
+
+
+_EN_MONTHS = {
+    "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
+    "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}  # fmt: skip
+_MONTH_NAME = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
+)
+_YEAR = r"(?:19|20)\d{2}"
+
+# One alternation so that the leftmost form wins and forms never overlap.
+_DATE = re.compile(
+    # 2024年3月18日, 24年3月18日, 今年3月18日, 3月18日 (日 or 号)
+    rf"(?:(?:(?P<y>{_YEAR})|(?<!\d)(?P<y2>\d{{2}})|(?P<ry>今|明|去|次|来))\s*年\s*)?"
+    r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]"
+    # 2024-03-18, 2024/3/18, 2024.3.18
+    rf"|(?<![\d.:/-])(?P<ny>{_YEAR})\s*(?P<sep>[-/.])\s*(?P<nm>\d{{1,2}})\s*(?P=sep)\s*"
+    r"(?P<nd>\d{1,2})(?![\d])(?:\s*[日号])?"
+    # August 2, 2016 / Aug. 2nd
+    rf"|(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
+    # 9 January 2024 / 9th of January
+    rf"|(?<![\dA-Za-z])(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_MONTH_NAME})"
+    rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?"
+    # days named relative to the publish date
+    r"|(?P<rel>今日(?!头条)|今天|明日|明天|次日|翌日|昨日|昨天|即日"
+    r"|(?:本)?(?:公告|通知|规则|规范|细则|协议)?(?:发布|公布|颁布|印发|公告|公示)之日"
+    r"|(?<![A-Za-z])(?:[Tt]oday|[Tt]omorrow|[Ii]mmediately|immediate effect)(?![A-Za-z]))"
+)
+_REL_OFFSET = {"明日": 1, "明天": 1, "次日": 1, "翌日": 1, "昨日": -1, "昨天": -1, "tomorrow": 1}
+# 次日 after 期满/结束 counts from the end of a period, not from the publish date.
+_AFTER_EVENT = re.compile(r"(?:期满|结束|届满|到期|截止|后|之|的|当)\s*$")
+_TIME = re.compile(
+    r"\s*(?:[(（]\s*(?:北京时间|GMT\+8|UTC\+8|周.|星期.)\s*[)）])?\s*(?:,?\s*at\s+)?"
+    r"(?:(?P<ap>上午|下午|晚上|凌晨|中午|早上|晚间|夜间|傍晚)\s*)?"
+    r"(?P<h>\d{1,2})\s*(?:[:：]\s*(?P<mi>\d{2})(?:\s*[:：]\s*\d{2})?"
+    r"|[点时](?:\s*(?P<mi2>\d{1,2})\s*分|(?P<half>半)|整)?)(?![\d:])"
+    r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\b\.?))?"
+)
+_RANGE_LINK = re.compile(r"\s*(?:起|开始)?\s*(?:-|~|～|—|–|至|到|\bto\b|\buntil\b|\bthrough\b)\s*")
+_DAY_ONLY = re.compile(r"(?P<d>\d{1,2})\s*[日号]")
+
+# A month-day without a year is read as the year that puts it within this window of the
+# reference day: announcements look ahead (December news about 1月5日 means next January),
+# while a 公示 date may lie a few months back.
+_LOOK_BACK = timedelta(days=150)
+_LOOK_AHEAD = timedelta(days=215)
+
+
+@dataclass(slots=True)
+class _Raw:
+    start: int
+    end: int
+    year: int | None
+    month: int
+    day: int
+    year_shift: int | None = None  # 今年/明年/去年, against the publish year
+    relative: int | None = None  # days after the publish date
+    at: time | None = None
+    carry: int = 0  # 24:00 is the next day's 00:00
+    until: tuple[int | None, int, int] | None = None
+
+
+def _valid(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _near(month: int, day: int, reference: date) -> date | None:
+    for year in (reference.year, reference.year + 1, reference.year - 1):
+        candidate = _valid(year, month, day)
+        if candidate is not None and -_LOOK_BACK <= candidate - reference <= _LOOK_AHEAD:
+            return candidate
+    # Only 2月29日 can fall through: take the nearest leap year that fits, else nothing.
+    return _valid(reference.year, month, day)
+
+
+def _time_after(doc: str, pos: int) -> tuple[time | None, int, int]:
+    """The time of day written right after a date, with the end position and a day carry."""
+    match = _TIME.match(doc, pos)
+    if match is None:
+        return None, pos, 0
+    hour = int(match["h"])
+    minute = int(match["mi"] or match["mi2"] or (30 if match["half"] else 0))
+    marker = match["ap"] or ""
+    ampm = (match["ampm"] or "").lower().replace(".", "")
+    if (marker in {"下午", "晚上", "晚间", "夜间", "傍晚"} or ampm == "pm") and hour < 12:
+        hour += 12
+    elif (marker == "凌晨" or ampm == "am") and hour == 12:
+        hour = 0
+    if hour == 24 and minute == 0:
+        return time(0, 0), match.end(), 1
+    if hour > 23 or minute > 59:
+        return None, pos, 0
+    return time(hour, minute), match.end(), 0
+
+
+def _raw_mentions(doc: str) -> list[_Raw]:
+    found: list[_Raw] = []
+    for match in _DATE.finditer(doc):
+        group = match.groupdict()
+        raw: _Raw | None
+        if group["m"]:
+            year: int | None = None
+            if group["y"]:
+                year = int(group["y"])
+            elif group["y2"]:
+                year = 2000 + int(group["y2"])
+            shift = {"今": 0, "明": 1, "来": 1, "次": 1, "去": -1}.get(group["ry"] or "")
+            raw = _Raw(match.start(), match.end(), year, int(group["m"]), int(group["d"]), shift)
+        elif group["ny"]:
+            raw = _Raw(
+                match.start(),
+                match.end(),
+                int(group["ny"]),
+                int(group["nm"]),
+                int(group["nd"]),
+            )
+        elif group["em"] or group["fm"]:
+            month = _EN_MONTHS[(group["em"] or group["fm"])[:3]]
+            day = int(group["ed"] or group["fd"])
+            ey = group["ey"] or group["fy"]
+            raw = _Raw(match.start(), match.end(), int(ey) if ey else None, month, day)
+        else:
+            word = group["rel"]
+            if word == "次日" and _AFTER_EVENT.search(
+                doc, max(0, match.start() - 3), match.start()
+            ):
+                continue
+            raw = _Raw(match.start(), match.end(), None, 0, 0, relative=_REL_OFFSET.get(word, 0))
+        at, end, carry = _time_after(doc, raw.end)
+        if at is not None:
+            raw.at, raw.end, raw.carry = at, end, carry
+        found.append(raw)
+    _join_ranges(doc, found)
+    return [raw for raw in found if raw.month >= 0]
+
+
+def _join_ranges(doc: str, found: list[_Raw]) -> None:
+    """Fold "X至Y", "X-Y" and "X至7日" into one mention of X carrying Y as its last day."""
+    for index, raw in enumerate(found):
+        if raw.month < 0:
+            continue
+        link = _RANGE_LINK.match(doc, raw.end)
+        if link is None:
+            continue
+        nxt = found[index + 1] if index + 1 < len(found) else None
+        if nxt is not None and nxt.start == link.end() and nxt.relative is None:
+            raw.until = (nxt.year, nxt.month, nxt.day)
+            raw.end = nxt.end
+            nxt.month = -1  # consumed
+            continue
+        day_only = _DAY_ONLY.match(doc, link.end())
+        if day_only is not None and raw.relative is None:
+            raw.until = (raw.year, raw.month, int(day_only["d"]))
+            raw.end = day_only.end()
+
+
+def find_dates(doc: str, published: date | None) -> list[DateMention]:
+    """Every day named in ``doc`` whose date can be known, in text order.
+
+    A year-less month-day takes its year from the nearest date in the same text that has
+    one, else from ``published``; without either it is left out. Never raises.
+    """
+    raws = _raw_mentions(doc)
+    anchors = [
+        (raw.start, d) for raw in raws if raw.year and (d := _valid(raw.year, raw.month, raw.day))
+    ]
+    mentions: list[DateMention] = []
+    for raw in raws:
+        on = _resolve(raw, anchors, published)
+        if on is None:
+            continue
+        on += timedelta(days=raw.carry)
+        until = None
+        if raw.until is not None:
+            year, month, day = raw.until
+            until = _valid(year, month, day) if year else _near(month, day, on)
+            if until is not None and until < on:
+                until = None
+        mentions.append(
+            DateMention(
+                start=raw.start,
+                end=raw.end,
+                on=on,
+                at=raw.at,
+                explicit_year=raw.year is not None,
+                relative=raw.relative is not None,
+                until=until,
+            )
+        )
+    return mentions
+
+
+def _resolve(raw: _Raw, anchors: list[tuple[int, date]], published: date | None) -> date | None:
+    if raw.relative is not None:
+        return published + timedelta(days=raw.relative) if published else None
+    if raw.year is not None:
+        return _valid(raw.year, raw.month, raw.day)
+    if raw.year_shift is not None:
+        return _valid(published.year + raw.year_shift, raw.month, raw.day) if published else None
+    reference = _nearest_anchor(raw.start, anchors) or published
+    return _near(raw.month, raw.day, reference) if reference else None
+
+
+def _nearest_anchor(pos: int, anchors: list[tuple[int, date]]) -> date | None:
+    before = [day for start, day in anchors if start < pos]
+    if before:
+        return before[-1]
+    return anchors[0][1] if anchors else None

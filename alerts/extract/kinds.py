@@ -1,0 +1,106 @@
+"""What a notice says happens to a rule: consultation, new rule, amendment or repeal.
+
+The verb nearest to the rule's name decides (标题 first, then the text); 发布/上线 only count when
+no other verb is near, since "发布《X》更新调整通知" announces an amendment. A consultation word
+(征求意见) in the title makes the whole notice a consultation. With no verb anywhere the
+notice is read as an amendment, the most common case.
+"""
+
+from __future__ import annotations
+
+import re
+
+from alerts.extract.model import ChangeKind
+from alerts.extract.rules import Rule
+
+__all__ = ["kind_of"]
+
+_I = re.IGNORECASE
+# Ordered by precedence: on a tie in distance the earlier entry wins.
+_VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
+    (
+        ChangeKind.consultation,
+        re.compile(
+            r"征求意见|征集意见|意见征集|征询意见|公开征求|征求.{0,8}意见|意见稿|"
+            r"solicit\w*|consultation|draft for comments?|public comments?",
+            _I,
+        ),
+    ),
+    (
+        ChangeKind.repeal,
+        re.compile(
+            r"废止|废除|停止施行|停止执行|停止适用|不再适用|不再执行|同时失效|下线|"
+            r"repeal\w*|abolish\w*|revok\w*|rescind\w*|discontinu\w*|retir\w*",
+            _I,
+        ),
+    ),
+    (
+        ChangeKind.amendment,
+        re.compile(
+            r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|"
+            r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*",
+            _I,
+        ),
+    ),
+    (
+        ChangeKind.new,
+        re.compile(
+            r"制定|出台|推出|颁布|印发|新增|新规|起草|introduc\w*|launch\w*|formulat\w*|\bnew\b", _I
+        ),
+    ),
+]
+_WEAK_NEW = re.compile(r"发布|上线|publish\w*|releas\w*|issu\w*", _I)
+_WINDOW = 14
+_STOP = re.compile(r"[。；;！？!?\n]")
+
+
+def _near(doc: str, start: int, end: int) -> ChangeKind | None:
+    """The kind of the verb closest to ``doc[start:end]`` within its sentence."""
+    left = max(0, start - _WINDOW)
+    stops = list(_STOP.finditer(doc, left, start))
+    if stops:
+        left = stops[-1].end()
+    right_stop = _STOP.search(doc, end, end + _WINDOW)
+    right = right_stop.start() if right_stop else min(len(doc), end + _WINDOW)
+    best: tuple[int, int, ChangeKind] | None = None
+    for rank, (kind, pattern) in enumerate(_VERBS):
+        for match in pattern.finditer(doc, left, start):
+            candidate = (start - match.end(), rank, kind)
+            best = candidate if best is None or candidate < best else best
+        for match in pattern.finditer(doc, end, right):
+            candidate = (match.start() - end, rank, kind)
+            best = candidate if best is None or candidate < best else best
+    if best is not None:
+        return best[2]
+    if _WEAK_NEW.search(doc, left, start) or _WEAK_NEW.search(doc, end, right):
+        return ChangeKind.new
+    return None
+
+
+def _anywhere(text: str) -> ChangeKind | None:
+    for kind, pattern in _VERBS:
+        if pattern.search(text):
+            return kind
+    return ChangeKind.new if _WEAK_NEW.search(text) else None
+
+
+def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
+    """The kind of change ``doc`` announces for ``rule``."""
+    title = doc[:title_end]
+    if _VERBS[0][1].search(title):
+        return ChangeKind.consultation
+    in_title = [m for m in rule.mentions if m.start < title_end]
+    in_text = [m for m in rule.mentions if m.start >= title_end]
+    for group in (in_title, in_text):
+        for mention in group:
+            kind = _near(doc, mention.start, mention.end)
+            if kind is not None:
+                return kind
+    kind = _anywhere(title)
+    if kind is None and in_text:
+        first = in_text[0].start
+        stops = list(_STOP.finditer(doc, title_end, first))
+        sentence_start = stops[-1].end() if stops else title_end
+        sentence_end = _STOP.search(doc, first)
+        kind = _anywhere(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
+    return kind or ChangeKind.amendment
