@@ -354,7 +354,8 @@ class SmtpSettings(_Section):
     @classmethod
     def _default_port(cls, data: Any) -> Any:
         if isinstance(data, dict) and "port" not in data:
-            port = {"tls": 465, "none": 25}.get(data.get("security", "starttls"), 587)
+            security = data.get("security")
+            port = {"tls": 465, "none": 25}.get(security, 587) if isinstance(security, str) else 587
             data = {**data, "port": port}
         return data
 
