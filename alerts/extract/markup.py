@@ -23,7 +23,7 @@ _BLOCK = frozenset(
         "time",
     }
 )  # fmt: skip
-_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+_SPACES = re.compile(r"[ \t\r\n\f\v\xa0\u3000]+")
 
 
 class HtmlText(HTMLParser):

@@ -90,8 +90,8 @@ def _read_html(text: str, published_at: datetime | date | None, title: str | Non
         return read_listing(plain)
     lines = list(page.lines)
     heading = title or page.heading or page.title
-    if heading and title is None and lines and lines[0] == heading:
-        lines.pop(0)  # the <h1> heads the text it already titles
+    if heading and title is None and heading in lines:
+        lines.remove(heading)  # the <h1> is the title; the text is what follows it
     return _read_article(lines, published_at, heading or None)
 
 
