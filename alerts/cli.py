@@ -18,7 +18,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -37,7 +36,7 @@ err = Console(stderr=True, highlight=False)
 class _Group(typer.core.TyperGroup):
     """Turns the library's errors into a message and an exit status, in one place."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -212,7 +211,9 @@ def add_command(
     effective: Annotated[str, typer.Option(help="生效 date, YYYY-MM-DD.")],
     platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688, 淘宝.")] = None,
     announced: Annotated[str | None, typer.Option(help="公示 date, YYYY-MM-DD.")] = None,
-    at: Annotated[str | None, typer.Option("--time", help="Time of day it takes effect, HH:MM.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--time", help="Time of day it takes effect, HH:MM.")
+    ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the change.")] = None,
     url: Annotated[str | None, typer.Option(help="Link to the announcement.")] = None,
     tentative: Annotated[bool, typer.Option(help="The date is only expected (预计).")] = False,
@@ -256,7 +257,9 @@ def _time_option(value: str) -> time:
 @app.command("changes")
 def changes_command(
     ctx: typer.Context,
-    upcoming: Annotated[bool, typer.Option(help="Only changes taking effect today or later.")] = False,
+    upcoming: Annotated[
+        bool, typer.Option(help="Only changes taking effect today or later.")
+    ] = False,
     rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
     platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -277,17 +280,32 @@ def changes_command(
             platform=platform,
         )
     if as_json:
-        out.print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2), markup=False)
+        out.print(
+            json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2), markup=False
+        )
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("生效", "days", "公示", "rule", "platform", "kind", "title")
+    table = Table(
+        Column("生效", no_wrap=True),
+        Column("days", justify="right"),
+        Column("公示", no_wrap=True),
+        Column("rule", no_wrap=True),
+        Column("platform", no_wrap=True),
+        Column("kind", no_wrap=True),
+        Column("title", overflow="ellipsis", no_wrap=True, ratio=1),
+    )
     for view in views:
         days = "" if view.days_left is None else str(view.days_left)
         effective = f"{view.effective_on or '?'}{' (预计)' if view.tentative else ''}"
         table.add_row(
-            effective, days, str(view.announced_on or ""), view.rule, view.platform or "",
-            view.kind, view.title,
+            effective,
+            days,
+            str(view.announced_on or ""),
+            view.rule_key,
+            view.platform or "",
+            view.kind,
+            view.title,
         )
     out.print(table)
 
@@ -329,7 +347,7 @@ def serve_command(ctx: typer.Context) -> None:
 @db_app.command("upgrade")
 def db_upgrade_command(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
-    from store.db import connect, current_revision, redact_url, upgrade
+    from store.db import current_revision, redact_url, upgrade
 
     settings = _settings(ctx)
     engine = _engine(settings)

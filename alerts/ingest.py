@@ -57,7 +57,9 @@ class IngestReport:
         self.changes.extend(other.changes)
 
 
-def ingest(session: Session, notices: Iterable[Notice], *, origin: str, tz: ZoneInfo) -> IngestReport:
+def ingest(
+    session: Session, notices: Iterable[Notice], *, origin: str, tz: ZoneInfo
+) -> IngestReport:
     """Store each notice and the changes read from it; return what was added, merged or moved."""
     report = IngestReport()
     for notice in notices:
@@ -67,7 +69,9 @@ def ingest(session: Session, notices: Iterable[Notice], *, origin: str, tz: Zone
 
 def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it."""
-    return _store(session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice))
+    return _store(
+        session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice)
+    )
 
 
 def add_change(

@@ -20,7 +20,9 @@ def serve(settings: Settings) -> None:
 
     from alerts.api import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     engine = connect(settings.service.database)
     upgrade(engine)
     log.info("store %s is up to date", redact_url(settings.service.database))

@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class Rule(SQLModel, table=True):
-    """A platform rule (规则/规范) identified by its canonical key, e.g. 1688商家发货行为管理规范."""
+    """A platform rule (规则/规范) known by its canonical key, e.g. 1688商家发货行为管理规范."""
 
     __tablename__ = "rule"
 
@@ -72,7 +72,9 @@ class Notice(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
     text: str = Field(default="", sa_type=Text)
     origin: str = Field(default="", max_length=200)  # file name, "api", "manual", …
-    problem: str | None = Field(default=None, sa_type=Text)  # why nothing could be read from it, when that is so
+    problem: str | None = Field(
+        default=None, sa_type=Text
+    )  # why nothing could be read from it, when that is so
     created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
 
 

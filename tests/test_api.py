@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import time_machine
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from alerts.api import create_app
@@ -29,31 +28,39 @@ def client(tmp_path: Path, engine: Engine, seed_listing: Path):
     settings = load_settings(config)
     with session_scope(engine) as session:
         import_files(session, [seed_listing], tz=ZoneInfo("Asia/Shanghai"))
-    with TestClient(create_app(settings, engine)) as client:
-        yield client
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    return httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test")
 
 
-def test_healthz_reports_the_store(client: TestClient):
-    response = client.get("/healthz")
+@pytest.mark.anyio
+async def test_healthz_reports_the_store(client: httpx.AsyncClient):
+    response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["store"] == "ok"
 
 
+@pytest.mark.anyio
 @time_machine.travel("2024-03-10 12:00 +0800", tick=False)
-def test_changes_lists_the_timeline_with_days_left(client: TestClient):
-    changes = client.get("/api/changes", params={"rule": "发货行为"}).json()
+async def test_changes_lists_the_timeline_with_days_left(client: httpx.AsyncClient):
+    changes = (await client.get("/api/changes", params={"rule": "发货行为"})).json()
     by_date = {c["effective_on"]: c for c in changes}
     assert by_date["2024-03-14"]["days_left"] == 4
     assert by_date["2024-03-14"]["announced_on"] == "2024-03-06"
-    assert by_date["2024-03-14"]["sources"][0]["published_at"].== "2024-03-06T16:55:35+08:00"
-    upcoming = client.get("/api/changes", params={"upcoming": True}).json()
-    assert [c["effective_on"] for c in upcoming] == ["2024-03-14", "2024-03-25", "2024-12-05", "2025-02-18"]
-    page = client.get("/api/changes", params={"limit": 2, "offset": 1}).json()
-    assert len(page) == 2 and page[0] == client.get("/api/changes").json()[1]
+    assert by_date["2024-03-14"]["sources"][0]["published_at"] == "2024-03-06T16:55:35+08:00"
+    upcoming = (await client.get("/api/changes", params={"upcoming": True})).json()
+    assert [c["effective_on"] for c in upcoming] == [
+        "2024-03-14",
+        "2024-03-25",
+        "2024-12-05",
+        "2025-02-18",
+    ]
+    page = (await client.get("/api/changes", params={"limit": 2, "offset": 1})).json()
+    assert len(page) == 2 and page[0] == (await client.get("/api/changes")).json()[1]
 
 
-def test_bad_query_parameters_get_422_naming_the_field(client: TestClient):
-    response = client.get("/api/changes", params={"limit": 0})
+@pytest.mark.anyio
+async def test_bad_query_parameters_get_422_naming_the_field(client: httpx.AsyncClient):
+    response = await client.get("/api/changes", params={"limit": 0})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "limit"]
 
@@ -84,7 +91,9 @@ def test_serve_runs_on_loopback_and_hints_at_the_sample(tmp_path: Path):
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not come up: {process.stdout.read()}") from None
+                    raise AssertionError(
+                        f"serve did not come up: {process.stdout.read()}"
+                    ) from None
                 time.sleep(0.1)  # waiting for a process to listen, not for the clock
         assert response.json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/api/changes").json() == []

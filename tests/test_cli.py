@@ -34,7 +34,9 @@ def test_help_does_not_load_the_heavy_packages():
         "print(sorted(m for m in ('fastapi', 'sqlmodel', 'sqlalchemy', 'icalendar', 'uvicorn') "
         "if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.strip() == "[]"
 
 
@@ -62,8 +64,18 @@ def test_extract_prints_one_json_line_per_notice(seed_listing: Path):
 
 def test_extract_reads_json_lines_from_stdin_and_keeps_ids():
     lines = [
-        {"id": "a", "published_at": "2025-12-20T09:00:00+08:00", "title": "《拼多多商品描述规范》调整", "text": "新规1月5日起生效。"},
-        {"id": "b", "published_at": None, "title": "《拼多多商品描述规范》调整", "text": "新规1月5日起生效。"},
+        {
+            "id": "a",
+            "published_at": "2025-12-20T09:00:00+08:00",
+            "title": "《拼多多商品描述规范》调整",
+            "text": "新规1月5日起生效。",
+        },
+        {
+            "id": "b",
+            "published_at": None,
+            "title": "《拼多多商品描述规范》调整",
+            "text": "新规1月5日起生效。",
+        },
     ]
     stdin = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     result = runner.invoke(app, ["extract", "-", "--format", "jsonl"], input=stdin)
@@ -75,7 +87,11 @@ def test_extract_reads_json_lines_from_stdin_and_keeps_ids():
 
 
 def test_extract_names_the_bad_json_line():
-    result = runner.invoke(app, ["extract", "-", "--format", "jsonl"], input='{"id": "1", "title": "x", "text": "y"}\nnot json\n')
+    result = runner.invoke(
+        app,
+        ["extract", "-", "--format", "jsonl"],
+        input='{"id": "1", "title": "x", "text": "y"}\nnot json\n',
+    )
     assert result.exit_code == 1
     assert "line 2" in result.stderr
 
@@ -102,8 +118,20 @@ def test_import_twice_then_show_the_timeline(config: Path, seed_listing: Path):
 @time_machine.travel("2026-11-27 10:00 +0800", tick=False)
 def test_add_then_upcoming_shows_days_left(config: Path):
     added = run(
-        config, "add", "--rule", "商品发布规范", "--platform", "淘宝", "--announced", "2026-11-20",
-        "--effective", "2026-12-04", "--time", "10:00", "--title", "淘宝商品发布规范调整",
+        config,
+        "add",
+        "--rule",
+        "商品发布规范",
+        "--platform",
+        "淘宝",
+        "--announced",
+        "2026-11-20",
+        "--effective",
+        "2026-12-04",
+        "--time",
+        "10:00",
+        "--title",
+        "淘宝商品发布规范调整",
     )
     assert added.exit_code == 0, added.output
     assert "added" in added.stdout

@@ -33,13 +33,19 @@ SHIPPING_DATES = [
 
 def timeline(engine: Engine, rule: str = SHIPPING) -> list:
     with session_scope(engine) as session:
-        return [v for v in change_views(session, today=date(2026, 1, 1), tz=TZ, rule=rule) if v.rule_key == rule]
+        return [
+            v
+            for v in change_views(session, today=date(2026, 1, 1), tz=TZ, rule=rule)
+            if v.rule_key == rule
+        ]
 
 
 def test_migrations_create_exactly_the_models_tables(engine: Engine):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
-    assert {"rule", "rule_change", "notice", "change_notice"} <= set(inspect(engine).get_table_names())
+    assert {"rule", "rule_change", "notice", "change_notice"} <= set(
+        inspect(engine).get_table_names()
+    )
     upgrade(engine)  # upgrading an up-to-date store is a no-op
 
 
@@ -71,7 +77,9 @@ def test_import_is_idempotent(engine: Engine, seed_listing: Path):
 def test_order_of_import_does_not_change_the_timeline(engine: Engine, shared: Path):
     items = json.loads((shared / "dev" / "seed_items.json").read_text(encoding="utf-8"))
     notices = [
-        Notice(title=i["title"], text=i["text"], published_at=datetime.fromisoformat(i["published_at"]))
+        Notice(
+            title=i["title"], text=i["text"], published_at=datetime.fromisoformat(i["published_at"])
+        )
         for i in sorted(items, key=lambda i: i["published_at"], reverse=True)
     ]
     with session_scope(engine) as session:
@@ -134,7 +142,13 @@ def test_instants_come_back_time_zone_aware(engine: Engine):
     with session_scope(engine) as session:
         ingest(
             session,
-            [Notice(title="《抖店商品发布规范》变更", text="2025年3月8日生效。", published_at=published)],
+            [
+                Notice(
+                    title="《抖店商品发布规范》变更",
+                    text="2025年3月8日生效。",
+                    published_at=published,
+                )
+            ],
             origin="test",
             tz=TZ,
         )

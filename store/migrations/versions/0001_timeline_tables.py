@@ -78,7 +78,10 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column(
-            "notice_id", sa.Integer(), sa.ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True
+            "notice_id",
+            sa.Integer(),
+            sa.ForeignKey("notice.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
     )
 
