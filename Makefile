@@ -11,7 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $@
 
+# The sample import is idempotent: on a store that has it already, it changes nothing.
 run: $(VENV)/.installed
+	$(VENV)/bin/rulewatch --config $(CONFIG) import --sample
 	$(VENV)/bin/rulewatch --config $(CONFIG) serve
 
 test: $(VENV)/.installed

@@ -155,7 +155,9 @@ def extract_command(
 def import_command(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files of notices.")] = None,
-    sample: Annotated[bool, typer.Option(help="Import the bundled sample listing.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Import the bundled sample listing.")
+    ] = False,
     format: Annotated[Format, typer.Option(help="How the input is laid out.")] = Format.auto,
 ) -> None:
     """Extract notices from files and store them; importing a file twice changes nothing."""
@@ -216,7 +218,9 @@ def add_command(
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the change.")] = None,
     url: Annotated[str | None, typer.Option(help="Link to the announcement.")] = None,
-    tentative: Annotated[bool, typer.Option(help="The date is only expected (预计).")] = False,
+    tentative: Annotated[
+        bool, typer.Option("--tentative", help="The date is only expected (预计).")
+    ] = False,
 ) -> None:
     """Enter a change by hand."""
     from alerts import clock
@@ -258,7 +262,7 @@ def _time_option(value: str) -> time:
 def changes_command(
     ctx: typer.Context,
     upcoming: Annotated[
-        bool, typer.Option(help="Only changes taking effect today or later.")
+        bool, typer.Option("--upcoming", help="Only changes taking effect today or later.")
     ] = False,
     rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
     platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688.")] = None,
