@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
 from alerts.extract.dates import arabize, find_dates
-from alerts.extract.kinds import kind_of
+from alerts.extract.kinds import is_changed, kind_of
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize
 from alerts.extract.rules import Rule, find_rules
@@ -38,6 +38,11 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     rules = find_rules(doc, title_end, sentences)
     if not rules:
         return []
+    masked = _mask(doc, rules)
+    if any(m.start < title_end for rule in rules for m in rule.mentions):
+        # The title says which rules the notice is about; a rule only the text names is kept
+        # when the text says something happens to it, not when it is named in passing.
+        rules = [rule for rule in rules if is_changed(masked, rule, title_end)]
     readings = read_roles(doc, find_dates(doc, notice.published_on))
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences)
@@ -50,9 +55,18 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         for index in owners.at(period.pos):
             lengths[index].append(period)
     return [
-        _candidate(rule, said[i], lengths[i], kind_of(doc, rule, title_end))
+        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
         for i, rule in enumerate(rules)
     ]
+
+
+def _mask(doc: str, rules: list[Rule]) -> str:
+    """``doc`` with every rule name blanked out, so the words inside names are not read."""
+    chars = list(doc)
+    for rule in rules:
+        for mention in rule.mentions:
+            chars[mention.start : mention.end] = "□" * (mention.end - mention.start)
+    return "".join(chars)
 
 
 class _Owners:

@@ -103,6 +103,7 @@ _TENTATIVE = re.compile(
     r"暂定|初定|有望|expected|tentative|plans?\s+to|planned|proposed",
     _I,
 )
+_CONSULTING = re.compile(r"征求|征集|意见|comment|consultation", _I)
 _TENTATIVE_AFTER = re.compile(r"^\s*[(（](?:暂定|待定|预计|tentative)[)）]", _I)
 _NOTICE_DAYS = re.compile(
     r"(?:公示期|公示时间|公示)(?:为|是|共|有)?\s*(?P<n>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*"
@@ -174,8 +175,8 @@ def _roles(
         role, strong = Role.effective, False
     if role is None:
         return []
-    if role is Role.announced and mention.until is not None:
-        # 公示期为X-Y: X opens the 公示 period, Y closes it.
+    if role is Role.announced and mention.until is not None and not _CONSULTING.search(before):
+        # 公示期为X-Y: X opens the 公示 period, Y closes it (a comment period implies nothing).
         closing = DateMention(mention.end, mention.end, mention.until)
         return [Reading(mention, role), Reading(closing, Role.notice_ends)]
     return [Reading(mention, role, strong=strong, tentative=tentative)]

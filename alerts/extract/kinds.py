@@ -13,7 +13,7 @@ import re
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["kind_of"]
+__all__ = ["is_changed", "kind_of"]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -52,6 +52,26 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
 _WEAK_NEW = re.compile(r"发布|上线|publish\w*|releas\w*|issu\w*", _I)
 _WINDOW = 14
 _STOP = re.compile(r"[。；;！？!?\n]")
+_CLAUSE_STOP = re.compile(r"[，,。；;！？!?\n]")
+_TAKES_EFFECT = re.compile(r"生效|施行|实施|执行|take[sn]? effect|effective", _I)
+_SUBJECT_WINDOW = 24
+
+
+def is_changed(doc: str, rule: Rule, title_end: int) -> bool:
+    """Whether the text says something happens to ``rule`` (a verb in the clause of a mention),
+    as opposed to naming it in passing (与《B》保持一致)."""
+    for mention in rule.mentions:
+        if mention.start < title_end:
+            return True
+        left = max(title_end, mention.start - _SUBJECT_WINDOW)
+        stops = list(_CLAUSE_STOP.finditer(doc, left, mention.start))
+        left = stops[-1].end() if stops else left
+        right_stop = _CLAUSE_STOP.search(doc, mention.end, mention.end + _SUBJECT_WINDOW)
+        right = right_stop.start() if right_stop else mention.end + _SUBJECT_WINDOW
+        for window in (doc[left : mention.start], doc[mention.end : right]):
+            if _anywhere(window) is not None or _TAKES_EFFECT.search(window):
+                return True
+    return False
 
 
 def _near(doc: str, start: int, end: int) -> ChangeKind | None:
@@ -85,7 +105,11 @@ def _anywhere(text: str) -> ChangeKind | None:
 
 
 def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
-    """The kind of change ``doc`` announces for ``rule``."""
+    """The kind of change ``doc`` announces for ``rule``.
+
+    ``doc`` should have the rule names masked (see ``core``), so that 发布 in 商品发布规范 is no
+    verb.
+    """
     title = doc[:title_end]
     if _VERBS[0][1].search(title):
         return ChangeKind.consultation

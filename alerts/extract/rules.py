@@ -66,9 +66,16 @@ _LAW = re.compile(
 _NOTICE_DOC = re.compile(r"(?:公告|通知|通告|公示|报告|白皮书|解读|答疑|问答)$")
 _LIST_GAP = re.compile(r"^[\s、,，/&]*(?:和|及|与|以及|或|and|or)?[\s、,，]*$")
 
+# 关于 is no verb, but "关于评价规范变更的公告" names the rule right after it.
 _VERB = re.compile(
     r"修订|修改|调整|制定|发布|变更|更新|出台|升级|推出|颁布|印发|优化|完善|新增|新设|废止|下线"
-    r"|实施|施行|公示|起草|更改|迭代|上线|重申|明确"
+    r"|实施|施行|公示|起草|更改|迭代|上线|重申|明确|关于"
+)
+# "淘宝网评价规范变更公示": a title that opens with the name, then says what happens to it.
+_NAME_FIRST = re.compile(
+    r"^\s*(?:【[^】]{0,12}】|\[[^\]]{0,12}\])?\s*(?P<name>[^\s，,。:：;；!?！？“”\"'、（）()《》【】]{2,40}?"
+    r"(?:规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则))"
+    r"(?=的?(?:变更|修订|调整|更新|修改|升级|废止|下线|公示|正式|将|于|自|生效|施行|实施|征求|\d))"
 )
 # Where a title's name ends at the latest: punctuation, a date, or the words about timing.
 _TAIL_STOP = re.compile(
@@ -164,6 +171,14 @@ def _verb_names(doc: str, start: int, end: int) -> list[RuleMention]:
     return found
 
 
+def _name_first(doc: str, title_end: int) -> list[RuleMention]:
+    match = _NAME_FIRST.match(doc, 0, title_end)
+    if match is None:
+        return []
+    name = compact_name(match["name"])
+    return [RuleMention(match.start("name"), match.end("name"), name)]
+
+
 def _english_names(doc: str) -> list[RuleMention]:
     found = []
     for match in _EN_NAME.finditer(doc):
@@ -178,7 +193,7 @@ def _english_names(doc: str) -> list[RuleMention]:
 def _mentions(doc: str, title_end: int) -> list[RuleMention]:
     bracketed = _bracketed(doc)
     in_title = any(m.start < title_end for m in bracketed)
-    title_names = [] if in_title else _verb_names(doc, 0, title_end)
+    title_names = [] if in_title else _verb_names(doc, 0, title_end) or _name_first(doc, title_end)
     if bracketed:
         bare = {_bare(m.name) for m in bracketed}
         # A title name that is not one of the text's 《》 names is more likely a paraphrase.
@@ -194,7 +209,7 @@ def _pos(mention: RuleMention) -> int:
 
 def _bare(name: str) -> str:
     _, prefix = leading_platform(name)
-    return name[len(prefix) :] or name
+    return name[len(prefix) :].lstrip() or name
 
 
 def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
