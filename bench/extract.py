@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alerts.extract import Notice, extract  # noqa: E402
+from alerts.extract import Notice, extract
 
 REPEAT = 500
 

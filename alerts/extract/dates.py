@@ -47,6 +47,7 @@ def cn_int(numeral: str) -> int | None:
 
 
 _NUM = "〇○零一二三四五六七八九十廿卅两"
+_ANY_NUM = re.compile(f"[{_NUM}]")
 _CN_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})(?=\s*年)")
 _CN_MONTH_DAY = re.compile(
     rf"(?<![{_NUM}])([一二三四五六七八九十]{{1,2}}|\d{{1,2}})(\s*月\s*)"
@@ -73,7 +74,7 @@ def _arabic(match: re.Match[str], *groups: int) -> str:
 
 def arabize(text: str) -> str:
     """Rewrite the Chinese numerals of dates and times of day as ASCII digits."""
-    if not any(ch in _NUM for ch in text):
+    if not _ANY_NUM.search(text):
         return text
     text = _CN_YEAR.sub(lambda m: _arabic(m, 1), text)
     text = _CN_MONTH_DAY.sub(lambda m: _arabic(m, 1, 3), text)
@@ -103,24 +104,27 @@ _MONTH_NAME = (
 )
 _YEAR = r"(?:19|20)\d{2}"
 
-# One alternation so that the leftmost form wins and forms never overlap.
+# One alternation so that the leftmost form wins and forms never overlap. Each branch opens
+# with something cheap to reject: the engine tries every branch at every position.
 _DATE = re.compile(
-    # 2024年3月18日, 24年3月18日, 今年3月18日, 3月18日 (日 or 号)
-    rf"(?:(?:(?P<y>{_YEAR})|(?<!\d)(?P<y2>\d{{2}})|(?P<ry>今|明|去|次|来))\s*年\s*)?"
+    # 3月18日 (日 or 号); its year, if any, is read backwards by _YEAR_BEFORE
     r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]"
     # 2024-03-18, 2024/3/18, 2024.3.18
     rf"|(?<![\d.:/-])(?P<ny>{_YEAR})\s*(?P<sep>[-/.])\s*(?P<nm>\d{{1,2}})\s*(?P=sep)\s*"
     r"(?P<nd>\d{1,2})(?![\d])(?:\s*[日号])?"
     # August 2, 2016 / Aug. 2nd
-    rf"|(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
     rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
     # 9 January 2024 / 9th of January
     rf"|(?<![\dA-Za-z])(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_MONTH_NAME})"
     rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?"
     # days named relative to the publish date
-    r"|(?P<rel>今日(?!头条)|今天|明日|明天|次日|翌日|昨日|昨天|即日"
+    r"|(?=[今明次翌昨即本公通规细协发颁印TtIi])(?P<rel>今日(?!头条)|今天|明日|明天|次日|翌日|昨日|昨天|即日"
     r"|(?:本)?(?:公告|通知|规则|规范|细则|协议)?(?:发布|公布|颁布|印发|公告|公示)之日"
     r"|(?<![A-Za-z])(?:[Tt]oday|[Tt]omorrow|[Ii]mmediately|immediate effect)(?![A-Za-z]))"
+)
+_YEAR_BEFORE = re.compile(
+    rf"(?:(?P<y>{_YEAR})|(?<!\d)(?P<y2>\d{{2}})|(?P<ry>今|明|去|次|来))\s*年\s*$"
 )
 _REL_OFFSET = {"明日": 1, "明天": 1, "次日": 1, "翌日": 1, "昨日": -1, "昨天": -1, "tomorrow": 1}
 # 次日 after 期满/结束 counts from the end of a period, not from the publish date.
@@ -199,12 +203,18 @@ def _raw_mentions(doc: str) -> list[_Raw]:
         raw: _Raw | None
         if group["m"]:
             year: int | None = None
-            if group["y"]:
-                year = int(group["y"])
-            elif group["y2"]:
-                year = 2000 + int(group["y2"])
-            shift = {"今": 0, "明": 1, "来": 1, "次": 1, "去": -1}.get(group["ry"] or "")
-            raw = _Raw(match.start(), match.end(), year, int(group["m"]), int(group["d"]), shift)
+            shift: int | None = None
+            start = match.start()
+            before = _YEAR_BEFORE.search(doc, max(0, start - 12), start)
+            if before is not None:
+                start = before.start()
+                if before["y"]:
+                    year = int(before["y"])
+                elif before["y2"]:
+                    year = 2000 + int(before["y2"])
+                else:
+                    shift = {"今": 0, "明": 1, "来": 1, "次": 1, "去": -1}[before["ry"]]
+            raw = _Raw(start, match.end(), year, int(group["m"]), int(group["d"]), shift)
         elif group["ny"]:
             raw = _Raw(
                 match.start(),
