@@ -21,7 +21,7 @@ from alerts.extract.rules import Rule, find_rules
 
 __all__ = ["extract"]
 
-_LIST_GAP_CHARS = frozenset(' \t\n、,，/&和及与以或》《「」“”"')
+_LIST_GAP_CHARS = frozenset(' \t\n、/&和及与以或》《「」“”"')
 
 
 def extract(notice: Notice) -> list[ChangeCandidate]:
@@ -39,10 +39,11 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     if not rules:
         return []
     masked = _mask(doc, rules)
-    if any(m.start < title_end for rule in rules for m in rule.mentions):
-        # The title says which rules the notice is about; a rule only the text names is kept
-        # when the text says something happens to it, not when it is named in passing.
-        rules = [rule for rule in rules if is_changed(masked, rule, title_end)]
+    # A rule named in the title is what the notice is about; one only the text names is kept
+    # when the text says something happens to it, not when it is named in passing (与《B》一致)
+    # — unless no rule at all is said to change.
+    spans = sorted((m.start, m.end) for rule in rules for m in rule.mentions)
+    rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
     readings = read_roles(doc, find_dates(doc, notice.published_on))
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences)

@@ -55,23 +55,40 @@ _STOP = re.compile(r"[。；;！？!?\n]")
 _CLAUSE_STOP = re.compile(r"[，,。；;！？!?\n]")
 _TAKES_EFFECT = re.compile(r"生效|施行|实施|执行|take[sn]? effect|effective", _I)
 _SUBJECT_WINDOW = 24
+_LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")
 
 
-def is_changed(doc: str, rule: Rule, title_end: int) -> bool:
+def is_changed(doc: str, rule: Rule, title_end: int, spans: list[tuple[int, int]]) -> bool:
     """Whether the text says something happens to ``rule`` (a verb in the clause of a mention),
-    as opposed to naming it in passing (与《B》保持一致)."""
+    as opposed to naming it in passing (与《B》保持一致).
+
+    ``spans`` are all rule names of the text, in order: a list (《A》和《B》将于…生效) is read
+    as one name, so the verb after the list counts for each rule in it.
+    """
     for mention in rule.mentions:
         if mention.start < title_end:
             return True
-        left = max(title_end, mention.start - _SUBJECT_WINDOW)
-        stops = list(_CLAUSE_STOP.finditer(doc, left, mention.start))
+        first, last = _listed(doc, spans, mention.start, mention.end)
+        left = max(title_end, first - _SUBJECT_WINDOW)
+        stops = list(_CLAUSE_STOP.finditer(doc, left, first))
         left = stops[-1].end() if stops else left
-        right_stop = _CLAUSE_STOP.search(doc, mention.end, mention.end + _SUBJECT_WINDOW)
-        right = right_stop.start() if right_stop else mention.end + _SUBJECT_WINDOW
-        for window in (doc[left : mention.start], doc[mention.end : right]):
+        right_stop = _CLAUSE_STOP.search(doc, last, last + _SUBJECT_WINDOW)
+        right = right_stop.start() if right_stop else last + _SUBJECT_WINDOW
+        for window in (doc[left:first], doc[last:right]):
             if _anywhere(window) is not None or _TAKES_EFFECT.search(window):
                 return True
     return False
+
+
+def _listed(doc: str, spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    """The start and end of the list of names that the name at ``start:end`` is part of."""
+    for span_start, span_end in spans:
+        if span_start >= end and _LIST_GAP.fullmatch(doc, end, span_start):
+            end = span_end
+    for span_start, span_end in reversed(spans):
+        if span_end <= start and _LIST_GAP.fullmatch(doc, span_end, start):
+            start = span_start
+    return start, end
 
 
 def _near(doc: str, start: int, end: int) -> ChangeKind | None:
