@@ -85,3 +85,67 @@ class ChangeNotice(SQLModel, table=True):
 
     change_id: int = Field(foreign_key="rule_change.id", primary_key=True, ondelete="CASCADE")
     notice_id: int = Field(foreign_key="notice.id", primary_key=True, ondelete="CASCADE")
+
+
+class Channel(SQLModel, table=True):
+    """A channel as the store knows it: deliveries name it, and it remembers when it appeared.
+
+    Config is the source of truth for a channel's settings; this row records that it exists,
+    since when (a new channel gets no backlog) and whether it is still configured.
+    """
+
+    __tablename__ = "channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(max_length=20)
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class Reminder(SQLModel, table=True):
+    """The outbox: one message to send to one channel about one change, before it is sent.
+
+    ``dedupe_key`` makes planning idempotent; ``uid`` is the event id receivers see, the same
+    on every retry. A claimed row carries a lease: when it runs out (a crash mid-send), the
+    row is claimed again.
+    """
+
+    __tablename__ = "reminder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(index=True, unique=True, max_length=64)
+    dedupe_key: str = Field(index=True, unique=True, max_length=300)
+    change_id: int = Field(foreign_key="rule_change.id", index=True)
+    channel: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=20)  # announced | lead | changed
+    lead_days: int | None = None
+    revision: int = 0  # the change's revision this reminder was planned for
+    due_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False, index=True))
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    leased_by: str | None = Field(default=None, max_length=100)
+    context: str = Field(default="{}", sa_type=Text)  # JSON: what the message must say
+    reason: str | None = Field(default=None, sa_type=Text)  # why it ended as it did
+    sent_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One attempt to send a reminder, whatever came of it."""
+
+    __tablename__ = "delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(foreign_key="reminder.id", index=True, ondelete="CASCADE")
+    attempt: int
+    started_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    duration_ms: int
+    outcome: str = Field(max_length=20)  # delivered | retry | failed
+    status_code: int | None = None
+    reply: str | None = Field(default=None, max_length=500)
+    error: str | None = Field(default=None, sa_type=Text)

@@ -1,0 +1,130 @@
+"""A reminder rendered for people and machines: subject, text, HTML and the webhook body.
+
+Pure apart from loading the Jinja2 templates once. The webhook body is documented in the
+README; change it only together with that description.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from notifiers.base import Message
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReminderFacts:
+    """Everything a message says, gathered by the dispatcher from the store."""
+
+    reminder_uid: str
+    kind: str  # announced | lead | changed
+    lead_days: int | None
+    context: dict[str, Any]
+    due_at: datetime
+    change_uid: str
+    rule_name: str
+    rule_key: str
+    platform: str | None
+    change_kind: str
+    title: str
+    summary: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    status: str
+    revision: int
+    postponed_from: date | None
+    sources: tuple[Source, ...]
+    link: str
+
+
+def render(facts: ReminderFacts, *, today: date) -> Message:
+    """The message for ``facts``, with days left counted from ``today`` (service time zone)."""
+    days_left = (facts.effective_on - today).days if facts.effective_on else None
+    values = {"f": facts, "days_left": days_left, "headline": _headline(facts, days_left)}
+    env = _environment()
+    return Message(
+        id=facts.reminder_uid,
+        subject=_one_line(f"{values['headline']} {facts.rule_key}"),
+        text=env.get_template("reminder.txt.j2").render(values),
+        html=env.get_template("reminder.html.j2").render(values),
+        payload=payload(facts, days_left=days_left),
+    )
+
+
+def payload(facts: ReminderFacts, *, days_left: int | None) -> dict[str, Any]:
+    """The JSON body a webhook receives."""
+    body: dict[str, Any] = {
+        "id": facts.reminder_uid,
+        "type": f"rule_change.{facts.kind}",
+        "kind": facts.kind,
+        "days_left": days_left,
+        "lead_days": facts.lead_days,
+        "due_at": facts.due_at.isoformat(),
+        "rule": {"name": facts.rule_name, "key": facts.rule_key, "platform": facts.platform},
+        "change": {
+            "uid": facts.change_uid,
+            "kind": facts.change_kind,
+            "title": facts.title,
+            "summary": facts.summary,
+            "announced_on": _iso(facts.announced_on),
+            "effective_on": _iso(facts.effective_on),
+            "effective_at": facts.effective_at.strftime("%H:%M") if facts.effective_at else None,
+            "tentative": facts.tentative,
+            "status": facts.status,
+            "revision": facts.revision,
+            "postponed_from": _iso(facts.postponed_from),
+        },
+        "sources": [
+            {"title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
+            for s in facts.sources
+        ],
+        "link": facts.link,
+    }
+    if facts.kind == "changed":
+        body["changed"] = facts.context
+    # Round-trip so the body holds only JSON types, exactly as it will be sent.
+    return dict(json.loads(json.dumps(body, ensure_ascii=False)))
+
+
+def _headline(facts: ReminderFacts, days_left: int | None) -> str:
+    if facts.kind == "announced":
+        return "【新公示】"
+    if facts.kind == "changed":
+        return "【已撤回】" if facts.context.get("withdrawn") else "【生效日期变更】"
+    if days_left is None or days_left > 0:
+        return f"【{days_left}天后生效】"
+    return "【今日生效】"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("alerts", "templates"),
+        autoescape=select_autoescape(["html.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

@@ -1,0 +1,92 @@
+"""Planning into the outbox: read the store, ask the planner, write what it decided.
+
+Run on every dispatch tick and after imports; it is idempotent, so running it often costs
+queries, never duplicate reminders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from alerts.config import Settings
+from alerts.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
+from alerts.watch import ChangeFacts
+from alerts.workdays import previous_workday
+from store import outbox
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    created: int
+    cancelled: int
+
+
+def timing(settings: Settings) -> Timing:
+    """``[reminders]`` as the planner needs it."""
+    return Timing(
+        tz=settings.service.tz,
+        at=settings.reminders.at,
+        default_lead_days=settings.reminders.lead_days,
+        shift=previous_workday if settings.reminders.shift == "previous_workday" else None,
+    )
+
+
+def sync_channels(session: Session, settings: Settings, *, now: datetime) -> list[ChannelState]:
+    """Record the configured channels in the store (a new one gets no backlog)."""
+    rows = outbox.sync_channels(
+        session, [(channel.name, channel.kind) for channel in settings.channels], now=now
+    )
+    return [ChannelState(name=r.name, active=r.active, created_at=r.created_at) for r in rows]
+
+
+def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> PlanReport:
+    """Bring the outbox in line with the watched changes, channels and lead times."""
+    channels = sync_channels(session, settings, now=now)
+    # A day of slack: "today" in the service zone may still be yesterday in UTC.
+    rows = outbox.planning_rows(session, effective_from=now - timedelta(days=1))
+    changes = [
+        PlannedChange(
+            id=change.id or 0,
+            uid=change.uid,
+            facts=ChangeFacts(
+                rule_key=rule.key,
+                rule_name=rule.name,
+                platform=rule.platform,
+                title=change.title,
+                summary=change.summary,
+                effective_on=change.effective_on,
+            ),
+            status=change.status,
+            revision=change.revision,
+            postponed_from=change.postponed_from,
+            created_at=change.created_at,
+            updated_at=change.updated_at,
+        )
+        for change, rule in rows
+    ]
+    known = [
+        KnownReminder(
+            id=r.id or 0,
+            dedupe_key=r.dedupe_key,
+            change_id=r.change_id,
+            channel=r.channel,
+            kind=r.kind,
+            revision=r.revision,
+            status=r.status,
+        )
+        for r in outbox.reminders_of_changes(session, change_ids=[c.id for c in changes])
+    ]
+    decided = plan(
+        changes,
+        watches=settings.watches,
+        channels=channels,
+        known=known,
+        timing=timing(settings),
+        now=now,
+    )
+    created = outbox.add_reminders(session, decided.create, now=now)
+    cancelled = outbox.cancel_reminders(session, decided.cancel, now=now)
+    return PlanReport(created=created, cancelled=cancelled)

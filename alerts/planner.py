@@ -1,0 +1,228 @@
+"""Watched changes × channels × lead times → reminder rows for the outbox.
+
+Pure: the changes, channels and existing reminders come in as values, with ``now``; the
+rows to create and the ones to cancel go out. Every row has a dedupe key, so planning the
+same state twice creates nothing new.
+
+Reminder kinds:
+
+- ``announced`` — a watched change was first stored; sent at once, only while its
+  effective date is ahead, and only to channels that existed when it was stored;
+- ``lead`` — N days before 生效 at ``[reminders] at`` local time (moved to the previous
+  working day with ``shift = "previous_workday"``); never for an instant before the change
+  (or its current date) was known, nor before the channel existed;
+- ``changed`` — the effective date moved, or the change was withdrawn: pending reminders
+  for the old date are cancelled and one message says old → new.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.config import Watch
+from alerts.watch import ChangeFacts, routes
+
+_UID_NAMESPACE = uuid.UUID("0b8f3b1e-52c4-4f0e-9d7c-6a1e2f3c4d5b")
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What the planner needs to know of a stored change."""
+
+    id: int
+    uid: str
+    facts: ChangeFacts
+    status: str  # active | withdrawn
+    revision: int
+    postponed_from: date | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def effective_on(self) -> date | None:
+        return self.facts.effective_on
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    name: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KnownReminder:
+    id: int
+    dedupe_key: str
+    change_id: int
+    channel: str
+    kind: str
+    revision: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ReminderDraft:
+    """A reminder row to insert."""
+
+    uid: str
+    dedupe_key: str
+    change_id: int
+    channel: str
+    kind: str  # announced | lead | changed
+    due_at: datetime
+    revision: int
+    lead_days: int | None = None
+    context: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    create: list[ReminderDraft]
+    cancel: list[tuple[int, str]]  # (reminder id, reason)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When lead reminders go out: ``[reminders]`` resolved for the planner."""
+
+    tz: ZoneInfo
+    at: time
+    default_lead_days: Sequence[int]
+    shift: Callable[[date], date] | None = None  # e.g. workdays.previous_workday
+
+
+def plan(
+    changes: Iterable[PlannedChange],
+    *,
+    watches: Sequence[Watch],
+    channels: Sequence[ChannelState],
+    known: Iterable[KnownReminder],
+    timing: Timing,
+    now: datetime,
+) -> Plan:
+    """The reminders to create and to cancel so the outbox matches the current state."""
+    by_name = {channel.name: channel for channel in channels}
+    known_by_change: dict[int, list[KnownReminder]] = {}
+    for reminder in known:
+        known_by_change.setdefault(reminder.change_id, []).append(reminder)
+    today = now.astimezone(timing.tz).date()
+    create: list[ReminderDraft] = []
+    cancel: list[tuple[int, str]] = []
+    for change in changes:
+        existing = known_by_change.get(change.id, [])
+        keys = {reminder.dedupe_key for reminder in existing}
+        wanted: list[ReminderDraft] = []
+        routed: set[str] = set()
+        for route in routes(watches, change.facts, default_lead_days=timing.default_lead_days):
+            channel = by_name.get(route.channel)
+            if channel is None or not channel.active:
+                continue
+            routed.add(channel.name)
+            wanted.extend(_drafts(change, channel, route.lead_days, timing, today))
+        create.extend(draft for draft in wanted if draft.dedupe_key not in keys)
+        cancel.extend(_stale(change, existing, routed, by_name))
+    return Plan(create=create, cancel=cancel)
+
+
+def _drafts(
+    change: PlannedChange,
+    channel: ChannelState,
+    lead_days: Iterable[int],
+    timing: Timing,
+    today: date,
+) -> Iterable[ReminderDraft]:
+    effective_on = change.effective_on
+    if effective_on is None or effective_on < today:
+        return
+    prefix = f"{change.uid}:{channel.name}"
+    if change.status == "withdrawn":
+        if change.updated_at >= channel.created_at:
+            yield _draft(
+                change,
+                channel,
+                f"{prefix}:withdrawn",
+                "changed",
+                change.updated_at,
+                context={"withdrawn": True, "effective_on": effective_on.isoformat()},
+            )
+        return
+    if change.created_at >= channel.created_at:
+        yield _draft(change, channel, f"{prefix}:announced", "announced", change.created_at)
+    moved = change.revision > 0 and change.postponed_from is not None
+    if moved and change.updated_at >= channel.created_at:
+        old = change.postponed_from.isoformat() if change.postponed_from else None
+        yield _draft(
+            change,
+            channel,
+            f"{prefix}:changed:r{change.revision}",
+            "changed",
+            change.updated_at,
+            context={"from": old, "to": effective_on.isoformat()},
+        )
+    # Leads for the current date are due only from when that date was known.
+    known_since = max(change.updated_at if moved else change.created_at, channel.created_at)
+    for days in sorted(lead_days, reverse=True):
+        due_on = effective_on - timedelta(days=days)
+        if timing.shift is not None:
+            due_on = timing.shift(due_on)
+        due_at = datetime.combine(due_on, timing.at, tzinfo=timing.tz)
+        if due_at < known_since:
+            continue
+        yield _draft(
+            change,
+            channel,
+            f"{prefix}:lead:{days}:r{change.revision}",
+            "lead",
+            due_at,
+            lead_days=days,
+        )
+
+
+def _draft(
+    change: PlannedChange,
+    channel: ChannelState,
+    key: str,
+    kind: str,
+    due_at: datetime,
+    *,
+    lead_days: int | None = None,
+    context: dict[str, object] | None = None,
+) -> ReminderDraft:
+    return ReminderDraft(
+        uid=uuid.uuid5(_UID_NAMESPACE, key).hex,
+        dedupe_key=key,
+        change_id=change.id,
+        channel=channel.name,
+        kind=kind,
+        due_at=due_at,
+        revision=change.revision,
+        lead_days=lead_days,
+        context=context or {},
+    )
+
+
+def _stale(
+    change: PlannedChange,
+    existing: Iterable[KnownReminder],
+    routed: set[str],
+    channels: dict[str, ChannelState],
+) -> Iterable[tuple[int, str]]:
+    for reminder in existing:
+        if reminder.status != PENDING:
+            continue
+        channel = channels.get(reminder.channel)
+        if channel is None or not channel.active:
+            yield reminder.id, f"channel {reminder.channel} was removed from the config"
+        elif reminder.channel not in routed:
+            yield reminder.id, "the change is no longer watched for this channel"
+        elif change.status == "withdrawn" and reminder.kind != "changed":
+            yield reminder.id, "the change was withdrawn"
+        elif reminder.kind == "lead" and reminder.revision < change.revision:
+            yield reminder.id, f"the change now takes effect on {change.effective_on}"
