@@ -85,6 +85,7 @@ _TAIL_STOP = re.compile(
 _SUFFIX_CN = re.compile(
     r"规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则"
 )
+_GENERIC = re.compile(r"^(?:平台|相关|部分|多项|两项|几项|各项|该|本|新|现行|以下|上述|系列)\w{0,2}$")
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
@@ -164,16 +165,22 @@ def _verb_names(doc: str, start: int, end: int) -> list[RuleMention]:
         if filler:
             name_start += filler.end()
         name = compact_name(doc[name_start : last.end()])
-        if len(name) - len(last.group(0)) < 2 or _VERB.fullmatch(name[:2]):
+        if not _specific(name) or _VERB.fullmatch(name[:2]):
             continue
         found.append(RuleMention(name_start, last.end(), name))
         taken = last.end()
     return found
 
 
+def _specific(name: str) -> bool:
+    """Whether an unbracketed name names one rule, not rules in general (天猫规则, 相关规则)."""
+    bare = _bare(name)
+    return len(bare) >= 4 and not _GENERIC.match(bare)
+
+
 def _name_first(doc: str, title_end: int) -> list[RuleMention]:
     match = _NAME_FIRST.match(doc, 0, title_end)
-    if match is None:
+    if match is None or not _specific(compact_name(match["name"])):
         return []
     name = compact_name(match["name"])
     return [RuleMention(match.start("name"), match.end("name"), name)]

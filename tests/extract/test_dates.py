@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from alerts.extract import ChangeKind, Notice, extract
+from alerts.extract import Notice, extract
 
 NOON = datetime(2024, 3, 18, 12, 0)
 
@@ -407,63 +407,3 @@ def test_traditional_text_gives_simplified_names_and_platform():
         "淘宝网市场管理与违规处理规范",
         "淘宝",
     )
-
-
-@pytest.mark.parametrize(
-    ("title", "text", "kind"),
-    [
-        pytest.param(
-            "淘宝就修订《淘宝网评价规范》公开征求意见",
-            "",
-            ChangeKind.consultation,
-            id="consultation",
-        ),
-        pytest.param("京东制定《京东直播管理规范》", "", ChangeKind.new, id="new"),
-        pytest.param("拼多多出台《拼多多新品保护规则》", "", ChangeKind.new, id="new-chutai"),
-        pytest.param("《抖店商品发布规范》升级", "", ChangeKind.amendment, id="amendment"),
-        pytest.param("快手废止《快手小店旧版保证金规则》", "", ChangeKind.repeal, id="repeal"),
-        pytest.param(
-            "小红书发布《小红书商家违规管理规则》修订通知",
-            "",
-            ChangeKind.amendment,
-            id="fabu-of-amendment",
-        ),
-    ],
-)
-def test_kinds(title, text, kind):
-    assert only(title, text).kind is kind
-
-
-@pytest.mark.parametrize(
-    ("title", "text", "platform", "key"),
-    [
-        pytest.param(
-            "抖店更新《商品发布规范》", "", "抖音", "抖音商品发布规范", id="doudian-is-douyin"
-        ),
-        pytest.param("天猫修订《营销活动规范》", "", "天猫", "天猫营销活动规范", id="tmall"),
-        pytest.param(
-            "《淘宝网营销活动规范》", "", "淘宝", "淘宝网营销活动规范", id="taobao-prefixed"
-        ),
-        pytest.param(
-            "速卖通更新《卖家规则》",
-            "1666发布公告称速卖通将更新规则。",
-            "速卖通",
-            "速卖通卖家规则",
-            id="typo-platform",
-        ),
-    ],
-)
-def test_platforms_and_keys(title, text, platform, key):
-    found = only(title, text)
-    assert (found.platform, found.rule_key) == (platform, key)
-
-
-def test_cited_law_is_not_a_rule():
-    found = extract(
-        Notice(
-            title="淘宝修订《淘宝网商品发布规范》",
-            text="根据《中华人民共和国电子商务法》，淘宝修订《淘宝网商品发布规范》，2024年5月1日生效。",
-            published_at=NOON,
-        )
-    )
-    assert [c.rule for c in found] == ["淘宝网商品发布规范"]
