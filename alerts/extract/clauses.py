@@ -28,3 +28,8 @@ class Sentences:
     def start(self, pos: int) -> int:
         """Where the sentence holding ``pos`` begins."""
         return self._starts[self.index(pos)]
+
+    def end(self, pos: int) -> int | None:
+        """Where the sentence holding ``pos`` ends (None for the last one)."""
+        index = self.index(pos) + 1
+        return self._starts[index] if index < len(self._starts) else None

@@ -9,6 +9,7 @@ all of them.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
@@ -21,6 +22,7 @@ from alerts.extract.rules import Rule, find_rules
 
 __all__ = ["extract"]
 
+_RESPECTIVELY = re.compile(r"分别|各自|respectively", re.IGNORECASE)
 _LIST_GAP_CHARS = frozenset(' \t\n、/&和及与以或》《「」“”"')
 
 
@@ -47,10 +49,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     readings = read_roles(doc, find_dates(doc, notice.published_on))
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences)
-    said: list[list[Reading]] = [[] for _ in rules]
-    for reading in readings:
-        for index in owners.at(reading.mention.start):
-            said[index].append(reading)
+    said = owners.assign(readings)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
     for period in periods:
         for index in owners.at(period.pos):
@@ -74,6 +73,7 @@ class _Owners:
     """Which rules a position of the text speaks about."""
 
     def __init__(self, doc: str, rules: list[Rule], sentences: Sentences) -> None:
+        self._doc = doc
         self._sentences = sentences
         spans = sorted((m.start, m.end, i) for i, rule in enumerate(rules) for m in rule.mentions)
         self._spans = spans
@@ -87,6 +87,37 @@ class _Owners:
     def _members(self, k: int) -> set[int]:
         group = self._group[k]
         return {i for j, (_, _, i) in enumerate(self._spans) if self._group[j] == group}
+
+    def assign(self, readings: list[Reading]) -> list[list[Reading]]:
+        """The readings said about each rule."""
+        said: list[list[Reading]] = [[] for _ in self._everyone]
+        for reading in readings:
+            owners = self.at(reading.mention.start)
+            respective = self._respective(reading, readings, owners)
+            for index in owners if respective is None else (respective,):
+                said[index].append(reading)
+        return said
+
+    def _respective(
+        self, reading: Reading, readings: list[Reading], owners: set[int]
+    ) -> int | None:
+        """The one rule a date is for in "《A》和《B》分别于X和Y生效" (X for A, Y for B)."""
+        pos = reading.mention.start
+        start, end = self._sentences.start(pos), self._sentences.end(pos)
+        if len(owners) < 2 or not _RESPECTIVELY.search(self._doc, start, end or len(self._doc)):
+            return None
+        sentence = self._sentences.index(pos)
+        peers = [
+            r
+            for r in readings
+            if r.role is reading.role
+            and self._sentences.index(r.mention.start) == sentence
+            and self.at(r.mention.start) == owners
+        ]
+        if len(peers) != len(owners):
+            return None
+        first = {i: min(s for s, _, j in self._spans if j == i) for i in owners}
+        return sorted(owners, key=first.__getitem__)[peers.index(reading)]
 
     def at(self, pos: int) -> set[int]:
         if len(self._everyone) == 1:

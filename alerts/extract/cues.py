@@ -115,6 +115,7 @@ _NOTICE_DAYS = re.compile(
     _I,
 )
 _WINDOW = 24
+_DATE_LIST = re.compile(r"\s*(?:和|及|与|、|以及|或|,?\s*and|or)\s*", _I)
 
 
 def _prefix(doc: str, mention: DateMention, floor: int) -> str:
@@ -130,8 +131,11 @@ def _suffix(doc: str, mention: DateMention, ceiling: int) -> str:
 
 
 def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
-    """The role of each mention that has one, in text order."""
-    readings: list[Reading] = []
+    """The role of each mention that has one, in text order.
+
+    Dates listed together (X和Y生效, 生效时间分别为X、Y) share the role of the one that has it.
+    """
+    found: list[list[Reading]] = []
     for index, mention in enumerate(mentions):
         floor = mentions[index - 1].end if index else 0
         ceiling = mentions[index + 1].start if index + 1 < len(mentions) else len(doc)
@@ -139,8 +143,23 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         after = _suffix(doc, mention, ceiling)
         tentative = bool(_TENTATIVE.search(before) or _TENTATIVE_AFTER.match(after))
         immediate = mention.relative and "mmediate" in doc[mention.start : mention.end]
-        readings.extend(_roles(mention, before, after, tentative=tentative, immediate=immediate))
-    return readings
+        found.append(_roles(mention, before, after, tentative=tentative, immediate=immediate))
+    listed = [
+        index + 1 < len(mentions)
+        and _DATE_LIST.fullmatch(doc, mentions[index].end, mentions[index + 1].start) is not None
+        for index in range(len(mentions))
+    ]
+    for index in reversed(range(len(mentions) - 1)):
+        if listed[index] and not found[index] and len(found[index + 1]) == 1:
+            found[index] = [_like(mentions[index], found[index + 1][0])]
+    for index in range(1, len(mentions)):
+        if listed[index - 1] and not found[index] and len(found[index - 1]) == 1:
+            found[index] = [_like(mentions[index], found[index - 1][0])]
+    return [reading for readings in found for reading in readings]
+
+
+def _like(mention: DateMention, other: Reading) -> Reading:
+    return Reading(mention, other.role, other.strong, other.tentative, other.moved_to)
 
 
 def _roles(

@@ -85,7 +85,9 @@ _TAIL_STOP = re.compile(
 _SUFFIX_CN = re.compile(
     r"规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则"
 )
-_GENERIC = re.compile(r"^(?:平台|相关|部分|多项|两项|几项|各项|该|本|新|现行|以下|上述|系列)\w{0,2}$")
+_GENERIC = re.compile(
+    r"^(?:平台|相关|部分|多项|两项|几项|各项|该|本|新|现行|以下|上述|系列)\w{0,2}$"
+)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"

@@ -407,3 +407,20 @@ def test_traditional_text_gives_simplified_names_and_platform():
         "淘宝网市场管理与违规处理规范",
         "淘宝",
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "《快手小店发货规则》和《快手小店退款规则》将分别于2024年4月1日和2024年4月15日生效。",
+            id="fenbie",
+        ),
+    ],
+)
+def test_respectively_gives_each_rule_its_own_date(text):
+    found = extract(Notice(title="快手调整两项规则", text=text, published_at=NOON))
+    assert [(c.rule, c.effective_on) for c in found] == [
+        ("快手小店发货规则", D(2024, 4, 1)),
+        ("快手小店退款规则", D(2024, 4, 15)),
+    ]
