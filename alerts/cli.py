@@ -284,9 +284,7 @@ def changes_command(
             platform=platform,
         )
     if as_json:
-        out.print(
-            json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2), markup=False
-        )
+        out.print(_json([v.as_json() for v in views]), markup=False)
         return
     from rich.table import Column, Table
 
@@ -348,6 +346,117 @@ def serve_command(ctx: typer.Context) -> None:
     serve(_settings(ctx))
 
 
+class ReminderFilter(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+@app.command("reminders")
+def reminders_command(
+    ctx: typer.Context,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Only reminders still to send.")
+    ] = False,
+    sent: Annotated[bool, typer.Option("--sent", help="Only reminders sent.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only dead reminders.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List reminders in the outbox with their status and last delivery."""
+    from alerts.reminders import reminder_views
+
+    wanted = [name for name, on in (("pending", pending), ("sent", sent), ("failed", failed)) if on]
+    settings = _settings(ctx)
+    with _session(settings) as session:
+        views = reminder_views(session, tz=settings.service.tz, show=wanted)
+    if as_json:
+        out.print(_json([v.as_json() for v in views]), markup=False)
+        return
+    from rich.table import Column, Table
+
+    table = Table(
+        Column("due", no_wrap=True),
+        "kind",
+        "channel",
+        Column("rule", no_wrap=True),
+        "生效",
+        "status",
+        "tries",
+        Column("reason", overflow="fold", ratio=1),
+    )
+    for v in views:
+        table.add_row(
+            v.due_at.strftime("%Y-%m-%d %H:%M"),
+            v.label,
+            v.channel,
+            v.rule_key,
+            str(v.effective_on or ""),
+            v.status,
+            str(v.attempts),
+            v.reason or "",
+        )
+    out.print(table)
+
+
+@app.command("run-due")
+def run_due_command(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if it were this instant (ISO 8601 with offset).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; change nothing.")
+    ] = False,
+) -> None:
+    """Plan reminders and send what is due, once, then exit (for cron)."""
+    from alerts import clock
+    from alerts.reminders import run_due
+
+    settings = _settings(ctx)
+    instant = _instant_option(now) if now else clock.now()
+    lines = run_due(settings, now=instant, dry_run=dry_run)
+    for line in lines:
+        out.print(line, markup=False)
+
+
+def _instant_option(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 instant with an offset, e.g. 2026-12-08T09:00+08:00",
+            param_hint="--now",
+        )
+    return instant
+
+
+channels_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+
+
+@channels_app.command("test")
+def channels_test_command(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The channel's name.")]
+) -> None:
+    """Send a test message to one channel and print what came back."""
+    from alerts.reminders import test_channel
+
+    outcome = test_channel(_settings(ctx), name)
+    out.print(f"{name}: {outcome.verdict.value} — {outcome.reason}", markup=False)
+    if outcome.verdict.value != "delivered":
+        raise typer.Exit(1)
+
+
+@channels_app.command("new-secret")
+def channels_new_secret_command() -> None:
+    """Print a fresh webhook signing secret (whsec_…) for a channel's `secret`."""
+    from notifiers.webhook import new_secret
+
+    out.print(new_secret(), markup=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade_command(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
@@ -364,6 +473,10 @@ def _engine(settings: Settings) -> Engine:
     from store.db import connect
 
     return connect(settings.service.database)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 def _iso(value: datetime | date | None) -> str | None:

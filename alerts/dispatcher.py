@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -101,6 +101,22 @@ def triage(
     return coalesced, missed
 
 
+def triage_rows(
+    rows: Iterable[tuple[Reminder, RuleChange, Rule]], *, today: date
+) -> list[tuple[int, str]]:
+    """The due reminders :func:`triage` would not send, with the reason, for a dry run."""
+    coalesced, missed = triage(_due(rows), today=today)
+    return coalesced + missed
+
+
+def _due(rows: Iterable[tuple[Reminder, RuleChange, Rule]]) -> list[_Due]:
+    return [
+        _Due(r.id or 0, r.change_id, r.channel, r.kind, r.due_at, c.effective_on)
+        for r, c, _ in rows
+        if r.status == outbox.PENDING
+    ]
+
+
 class Dispatcher:
     """Sends what the outbox holds, for one process; several may share a PostgreSQL outbox."""
 
@@ -144,12 +160,8 @@ class Dispatcher:
 
     def _triage(self, now: datetime) -> tuple[int, int]:
         with session_scope(self._engine) as session:
-            due = [
-                _Due(r.id or 0, r.change_id, r.channel, r.kind, r.due_at, c.effective_on)
-                for r, c, _ in outbox.due_reminders(session, now=now, limit=None)
-                if r.status == outbox.PENDING
-            ]
-            coalesced, missed = triage(due, today=now.astimezone(self._tz).date())
+            rows = outbox.due_reminders(session, now=now, limit=None)
+            coalesced, missed = triage(_due(rows), today=now.astimezone(self._tz).date())
             return (
                 outbox.mark(session, coalesced, status=outbox.COALESCED, now=now),
                 outbox.mark(session, missed, status=outbox.MISSED, now=now),

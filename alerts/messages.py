@@ -103,6 +103,8 @@ def payload(facts: ReminderFacts, *, days_left: int | None) -> dict[str, Any]:
 def _headline(facts: ReminderFacts, days_left: int | None) -> str:
     if facts.kind == "announced":
         return "【新公示】"
+    if facts.kind == "test":
+        return "【测试】"
     if facts.kind == "changed":
         return "【已撤回】" if facts.context.get("withdrawn") else "【生效日期变更】"
     if days_left is None or days_left > 0:

@@ -1,0 +1,220 @@
+"""Reminder operations the faces share: list the outbox, run one tick, test a channel."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from alerts.config import Settings
+from alerts.dispatcher import reminder_facts, triage_rows
+from alerts.messages import ReminderFacts, render
+from alerts.outbox import plan_reminders
+from alerts.scheduler import ReminderEngine, notifiers_for
+from notifiers.base import Message, Outcome
+from store import outbox, queries
+from store.db import connect, upgrade
+from store.models import Delivery
+
+# What `--failed` means to a person: it did not go out and will not by itself.
+_SHOW = {
+    "pending": (outbox.PENDING, outbox.SENDING),
+    "sent": (outbox.SENT,),
+    "failed": (outbox.DEAD,),
+}
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    """A reminder as the faces show it, with its last delivery attempt."""
+
+    uid: str
+    change_uid: str
+    rule_key: str
+    channel: str
+    kind: str
+    lead_days: int | None
+    due_at: datetime
+    effective_on: date | None
+    status: str
+    attempts: int
+    reason: str | None
+    sent_at: datetime | None
+    last_delivery: Delivery | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.lead_days}d" if self.lead_days is not None else self.kind
+
+    def as_json(self) -> dict[str, object]:
+        last = self.last_delivery
+        return {
+            "uid": self.uid,
+            "change_uid": self.change_uid,
+            "rule_key": self.rule_key,
+            "channel": self.channel,
+            "kind": self.kind,
+            "lead_days": self.lead_days,
+            "due_at": self.due_at.isoformat(),
+            "effective_on": self.effective_on.isoformat() if self.effective_on else None,
+            "status": self.status,
+            "attempts": self.attempts,
+            "reason": self.reason,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "last_delivery": None
+            if last is None
+            else {
+                "outcome": last.outcome,
+                "status_code": last.status_code,
+                "reply": last.reply,
+                "error": last.error,
+                "duration_ms": last.duration_ms,
+            },
+        }
+
+
+def reminder_views(
+    session: Session, *, tz: ZoneInfo, show: Sequence[str] = ()
+) -> list[ReminderView]:
+    """The outbox by due time; ``show`` picks any of pending, sent and failed (default all)."""
+    statuses = [status for name in show for status in _SHOW[name]]
+    rows = outbox.list_reminders(session, statuses=statuses)
+    deliveries = outbox.deliveries_of(session, reminder_ids=[r.id or 0 for r, _, _ in rows])
+    return [
+        ReminderView(
+            uid=reminder.uid,
+            change_uid=change.uid,
+            rule_key=rule.key,
+            channel=reminder.channel,
+            kind=reminder.kind,
+            lead_days=reminder.lead_days,
+            due_at=reminder.due_at.astimezone(tz),
+            effective_on=change.effective_on,
+            status=reminder.status,
+            attempts=reminder.attempts,
+            reason=reminder.reason,
+            sent_at=reminder.sent_at.astimezone(tz) if reminder.sent_at else None,
+            last_delivery=_last(deliveries.get(reminder.id or 0, [])),
+        )
+        for reminder, change, rule in rows
+    ]
+
+
+def _last(deliveries: Sequence[Delivery]) -> Delivery | None:
+    return deliveries[-1] if deliveries else None
+
+
+def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:
+    """Plan and send what is due at ``now`` once; with ``dry_run``, only say what would go.
+
+    Returns lines for a person to read.
+    """
+    engine = connect(settings.service.database)
+    upgrade(engine)
+    try:
+        if dry_run:
+            return _preview(settings, engine, now)
+        return asyncio.run(_tick(settings, engine, now))
+    finally:
+        engine.dispose()
+
+
+async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
+    async with httpx.AsyncClient() as http:
+        reminder_engine = ReminderEngine(settings, engine, http=http)
+        report = await reminder_engine.tick(now)
+    lines = [
+        f"{channel}: {outcome.verdict.value} — {message.subject} ({outcome.reason})"
+        for channel, message, outcome in report.dispatch.messages
+    ]
+    d = report.dispatch
+    lines.append(
+        f"planned {report.plan.created}, cancelled {report.plan.cancelled}; sent {d.sent}, "
+        f"retrying {d.retrying}, dead {d.dead}, coalesced {d.coalesced}, missed {d.missed}"
+    )
+    return lines
+
+
+def _preview(settings: Settings, engine: Engine, now: datetime) -> list[str]:
+    tz = settings.service.tz
+    with Session(engine) as session:
+        planned = plan_reminders(session, settings, now=now)
+        rows = outbox.due_reminders(session, now=now, limit=None)
+        skip = {rid: why for rid, why in triage_rows(rows, today=now.astimezone(tz).date())}
+        sources = queries.notices_of_changes(session, change_ids=[c.id or 0 for _, c, _ in rows])
+        lines = []
+        for reminder, change, rule in rows:
+            if reminder.id in skip:
+                lines.append(f"{reminder.channel}: would skip — {skip[reminder.id or 0]}")
+                continue
+            facts = reminder_facts(
+                reminder,
+                change,
+                rule,
+                sources.get(change.id or 0, []),
+                settings.service.base_url,
+                tz,
+            )
+            message = render(facts, today=now.astimezone(tz).date())
+            lines.append(f"{reminder.channel}: would send — {message.subject}")
+        session.rollback()  # a dry run leaves the outbox as it was
+    lines.append(
+        f"dry run: {planned.created} would be planned, {len(rows) - len(skip)} would be sent"
+    )
+    return lines
+
+
+def test_channel(settings: Settings, name: str) -> Outcome:
+    """Send a test message to the channel called ``name`` and return the outcome.
+
+    Raises RulewatchError when the config has no such channel.
+    """
+    from alerts.errors import RulewatchError
+
+    try:
+        settings.channel(name)
+    except KeyError:
+        names = ", ".join(c.name for c in settings.channels) or "none"
+        raise RulewatchError(
+            f"no channel named {name!r} in the config (channels: {names})"
+        ) from None
+    return asyncio.run(_send_test(settings, name))
+
+
+async def _send_test(settings: Settings, name: str) -> Outcome:
+    from alerts import clock
+
+    now = clock.now().astimezone(settings.service.tz)
+    facts = ReminderFacts(
+        reminder_uid=f"test-{uuid.uuid4().hex}",
+        kind="test",
+        lead_days=None,
+        context={},
+        due_at=now,
+        change_uid="test",
+        rule_name="rulewatch 测试消息",
+        rule_key="rulewatch 测试消息",
+        platform=None,
+        change_kind="test",
+        title="这是一条测试消息",
+        summary="收到这条消息，说明这个通知渠道已配置正确。",
+        announced_on=now.date(),
+        effective_on=now.date(),
+        effective_at=None,
+        tentative=False,
+        status="active",
+        revision=0,
+        postponed_from=None,
+        sources=(),
+        link=settings.service.base_url,
+    )
+    message: Message = render(facts, today=now.date())
+    async with httpx.AsyncClient() as http:
+        return await notifiers_for(settings, http=http)[name].send(message)

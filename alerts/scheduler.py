@@ -1,0 +1,109 @@
+"""The reminder engine's clockwork: one tick plans the outbox and sends what is due.
+
+``serve`` runs the tick from an APScheduler AsyncIOScheduler. Its only job lives in the
+scheduler's memory: the reminders themselves are rows in our outbox, so there is nothing for
+a persistent job store to keep (and APScheduler's job stores cannot be shared between
+processes anyway). `rulewatch run-due` calls the same tick once, for cron.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from ssl import SSLContext
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlalchemy import Engine
+
+from alerts import clock
+from alerts.config import Settings
+from alerts.dispatcher import Dispatcher, DispatchReport, RetryPolicy
+from alerts.outbox import PlanReport, plan_reminders
+from notifiers import build_notifier
+from notifiers.base import Notifier
+from store.db import session_scope
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+TICK_EVERY = timedelta(seconds=15)
+DISPATCH_JOB = "dispatch"
+
+
+@dataclass(frozen=True)
+class TickReport:
+    plan: PlanReport
+    dispatch: DispatchReport
+
+
+def notifiers_for(
+    settings: Settings, *, http: httpx.AsyncClient, tls_context: SSLContext | None = None
+) -> dict[str, Notifier]:
+    """One ready notifier per configured channel, by name."""
+    return {
+        channel.name: build_notifier(
+            channel, http=http, smtp=settings.smtp, tls_context=tls_context, now=clock.now
+        )
+        for channel in settings.channels
+    }
+
+
+class ReminderEngine:
+    """Planning and dispatch for one process, sharing one HTTP client between channels."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        http: httpx.AsyncClient,
+        tls_context: SSLContext | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.dispatcher = Dispatcher(
+            engine,
+            notifiers_for(settings, http=http, tls_context=tls_context),
+            tz=settings.service.tz,
+            base_url=settings.service.base_url,
+            policy=RetryPolicy(max_attempts=settings.reminders.max_attempts),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            concurrency=concurrency,
+        )
+
+    def plan(self, now: datetime) -> PlanReport:
+        with session_scope(self.engine) as session:
+            return plan_reminders(session, self.settings, now=now)
+
+    async def tick(self, now: datetime | None = None) -> TickReport:
+        """Plan, then send everything due at ``now`` (default: the clock's now)."""
+        now = now or clock.now()
+        import asyncio
+
+        planned = await asyncio.to_thread(self.plan, now)
+        return TickReport(plan=planned, dispatch=await self.dispatcher.run_once(now=now))
+
+
+def start_scheduler(engine: ReminderEngine, *, every: timedelta = TICK_EVERY) -> AsyncIOScheduler:
+    """Run ``engine.tick`` every ``every`` on the running event loop; returns the scheduler."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(timezone=engine.settings.service.tz)
+    scheduler.add_job(
+        engine.tick,
+        "interval",
+        seconds=every.total_seconds(),
+        id=DISPATCH_JOB,
+        next_run_time=clock.now(),
+        # After a pause (suspend, a long tick) run once, late, rather than dropping the run
+        # (the default grace of 1 s would) or running every missed one.
+        coalesce=True,
+        misfire_grace_time=None,
+        max_instances=1,
+    )
+    scheduler.start()
+    return scheduler
