@@ -72,7 +72,7 @@ _BEFORE_OLD = re.compile(
 )
 _BEFORE_MOVED = re.compile(
     r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delayed|deferred|"
-    r"pushed\s+back|moved|rescheduled|extended)\s*(?:生效)?\s*(?:日期|时间)?\s*"
+    r"pushed\s+back|moved|rescheduled)\s*(?:生效)?\s*(?:日期|时间)?\s*"
     r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$",
     _I,
 )
@@ -89,14 +89,14 @@ _BEFORE_NOTICE_END = re.compile(
 _BEFORE_ANNOUNCED = re.compile(
     r"(?:公示(?:开始)?(?:时间|日期|期)?|发布(?:时间|日期)|公布(?:时间|日期)|征求意见(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
-    r"publicity\s+period|notice\s+period)\s*(?:[:：]|为|是|自|从|于|on|from|of)?\s*(?:[:：]|自|从)?\s*$",
+    r"publicity\s+period|notice\s+period)(?:\s*(?:[:：]|为|是|自|从|于|on|from|of))*\s*$",
     _I,
 )
 _BEFORE_EFFECTIVE = re.compile(
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+force|in\s+force|go(?:es)?\s+live|starting|starts?|beginning|as\s+of)"
-    r"\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since)?\s*(?:[:：])?\s*$",
+    r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*\s*$",
     _I,
 )
 _TENTATIVE = re.compile(
