@@ -6,7 +6,8 @@ the server each make their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -19,17 +20,25 @@ from alerts.errors import RulewatchError, StoreError
 from alerts.views import change_views
 from store.db import session_scope
 
+DISPATCH_JOB = "dispatch"  # alerts.scheduler's job id; not imported, to keep the app light
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
 if TYPE_CHECKING:
     from alerts.config import Settings
 
 
-def create_app(settings: Settings, engine: Engine) -> FastAPI:
-    """The rulewatch HTTP app on ``engine``; the schema must already be upgraded."""
+def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """The rulewatch HTTP app on ``engine``; the schema must already be upgraded.
+
+    ``lifespan`` runs around the app's life (``serve`` starts the reminder scheduler in it).
+    """
     app = FastAPI(
         title="rulewatch",
         summary="Platform rule changes: 公示 and 生效 dates, reminders and a calendar feed.",
         version="0.1.0",
+        lifespan=lifespan,
     )
+    app.state.scheduler = None
     app.state.settings = settings
     app.state.engine = engine
 
@@ -56,9 +65,16 @@ def _session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(_session)]
 
 
-def _healthz(session: SessionDep) -> dict[str, Any]:
+def _healthz(request: Request, session: SessionDep) -> dict[str, Any]:
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-    return {"status": "ok", "store": "ok"}
+    scheduler = request.app.state.scheduler
+    job = scheduler.get_job(DISPATCH_JOB) if scheduler is not None else None
+    return {
+        "status": "ok",
+        "store": "ok",
+        "scheduler": "running" if scheduler is not None and scheduler.running else "stopped",
+        "next_dispatch": job.next_run_time.isoformat() if job and job.next_run_time else None,
+    }
 
 
 def _list_changes(

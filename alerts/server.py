@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from alerts.api import Lifespan
+from alerts.scheduler import ReminderEngine, start_scheduler
 from store.db import connect, redact_url, session_scope, upgrade
 from store.queries import count_changes
 
@@ -34,4 +42,23 @@ def serve(settings: Settings) -> None:
             )
     host, port = settings.service.listen_host, settings.service.listen_port
     log.info("serving on http://%s:%d", host, port)
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+    app = create_app(settings, engine, lifespan=_reminders(settings, engine))
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _reminders(settings: Settings, engine: Engine) -> Lifespan:
+    """Run the reminder scheduler for as long as the app runs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient() as http:
+            scheduler = start_scheduler(ReminderEngine(settings, engine, http=http))
+            app.state.scheduler = scheduler
+            log.info("reminder scheduler started (%d channel(s))", len(settings.channels))
+            try:
+                yield
+            finally:
+                scheduler.shutdown(wait=False)
+                app.state.scheduler = None
+
+    return lifespan

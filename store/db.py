@@ -87,6 +87,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def head_revision() -> str | None:
+    """The newest revision the migrations know: what `upgrade` brings a database to."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced, safe for logs and errors."""
     from sqlalchemy.engine import make_url

@@ -96,6 +96,8 @@ def test_serve_runs_on_loopback_and_hints_at_the_sample(tmp_path: Path):
                     ) from None
                 time.sleep(0.1)  # waiting for a process to listen, not for the clock
         assert response.json()["status"] == "ok"
+        assert response.json()["scheduler"] == "running"
+        assert response.json()["next_dispatch"] is not None
         assert httpx.get(f"http://127.0.0.1:{port}/api/changes").json() == []
     finally:
         process.terminate()
