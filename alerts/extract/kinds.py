@@ -37,7 +37,7 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
     (
         ChangeKind.amendment,
         re.compile(
-            r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|"
+            r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|新版|"
             r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*",
             _I,
         ),
@@ -91,8 +91,9 @@ def _listed(doc: str, spans: list[tuple[int, int]], start: int, end: int) -> tup
     return start, end
 
 
-def _near(doc: str, start: int, end: int) -> ChangeKind | None:
-    """The kind of the verb closest to ``doc[start:end]`` within its sentence."""
+def _near(doc: str, start: int, end: int) -> tuple[ChangeKind, bool] | None:
+    """The kind of the verb closest to ``doc[start:end]`` within its sentence, and whether the
+    verb was a strong one (not 发布/上线)."""
     left = max(0, start - _WINDOW)
     stops = list(_STOP.finditer(doc, left, start))
     if stops:
@@ -108,9 +109,9 @@ def _near(doc: str, start: int, end: int) -> ChangeKind | None:
             candidate = (match.start() - end, rank, kind)
             best = candidate if best is None or candidate < best else best
     if best is not None:
-        return best[2]
+        return best[2], True
     if _WEAK_NEW.search(doc, left, start) or _WEAK_NEW.search(doc, end, right):
-        return ChangeKind.new
+        return ChangeKind.new, False
     return None
 
 
@@ -132,11 +133,15 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
         return ChangeKind.consultation
     in_title = [m for m in rule.mentions if m.start < title_end]
     in_text = [m for m in rule.mentions if m.start >= title_end]
-    for group in (in_title, in_text):
-        for mention in group:
-            kind = _near(doc, mention.start, mention.end)
-            if kind is not None:
-                return kind
+    weak: ChangeKind | None = None
+    for mention in in_title + in_text:
+        near = _near(doc, mention.start, mention.end)
+        if near is not None and near[1]:
+            return near[0]
+        if near is not None and weak is None:
+            weak = near[0]
+    if weak is not None:
+        return weak
     kind = _anywhere(title)
     if kind is None and in_text:
         first = in_text[0].start

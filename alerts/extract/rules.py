@@ -88,6 +88,7 @@ _SUFFIX_CN = re.compile(
 _GENERIC = re.compile(
     r"^(?:平台|相关|部分|多项|两项|几项|各项|该|本|新|现行|以下|上述|系列)\w{0,2}$"
 )
+_DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
@@ -97,10 +98,26 @@ _EN_NAME = re.compile(
 _EN_LEAD = re.compile(r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+")
 
 
+def _undrafted(name: str) -> str:
+    return _DRAFT.sub("", unicodedata.normalize("NFKC", compact_name(name)))
+
+
+def _stem(name: str) -> str:
+    """What two spellings of one rule share: no platform prefix, no draft mark, NFKC."""
+    return _bare(_undrafted(name))
+
+
+def _preference(name: str) -> tuple[bool, int]:
+    return _DRAFT.search(unicodedata.normalize("NFKC", name)) is None, len(name)
+
+
 def rule_key(name: str, platform: str | None) -> str:
-    """The canonical key of a rule: its name, prefixed by its platform unless it starts with one."""
-    key = unicodedata.normalize("NFKC", compact_name(name))
-    key = re.sub(r"\((?:征求意见稿|草案|修订稿|草稿|讨论稿)\)$", "", key)
+    """The canonical key of a rule: its name, prefixed by its platform unless it starts with one.
+
+    The key is NFKC-normalized and drops a draft mark, so a consultation draft and the rule it
+    becomes share one key.
+    """
+    key = _undrafted(name)
     lead, _ = leading_platform(key)
     if lead is not None or not platform:
         return key
@@ -224,7 +241,8 @@ def _bare(name: str) -> str:
 def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
     """The distinct rules named in ``doc`` (title first, then text), in order of first mention.
 
-    Names that differ only by a platform prefix are one rule; the fuller name is kept.
+    Names that differ only by a platform prefix or a draft mark (（征求意见稿）) are one rule;
+    the fuller name is kept, a name without the draft mark before one with it.
     """
     rules: list[Rule] = []
     by_bare: dict[tuple[str, str | None], Rule] = {}
@@ -232,14 +250,14 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
     for mention in _mentions(doc, title_end):
         platform, _ = leading_platform(mention.name)
         if platform is None:
-            unprefixed.append((mention, _bare(mention.name)))
+            unprefixed.append((mention, _stem(mention.name)))
             continue
-        key = (_bare(mention.name), platform)
+        key = (_stem(mention.name), platform)
         rule = by_bare.get(key)
         if rule is None:
             rule = by_bare[key] = Rule(mention.name, rule_key(mention.name, platform), platform)
             rules.append(rule)
-        elif len(mention.name) > len(rule.name):
+        elif _preference(mention.name) > _preference(rule.name):
             rule.name = mention.name
         rule.mentions.append(mention)
     for mention, bare in unprefixed:
@@ -250,6 +268,8 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
         if rule is None:
             rule = by_bare[(bare, near)] = Rule(mention.name, rule_key(mention.name, near), near)
             rules.append(rule)
+        elif _preference(mention.name) > _preference(rule.name):
+            rule.name = mention.name
         rule.mentions.append(mention)
     for rule in rules:
         rule.mentions.sort(key=_pos)

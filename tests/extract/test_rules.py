@@ -165,3 +165,21 @@ def test_no_rule_no_candidate():
 )
 def test_canonical_rule_for_hand_entered_changes(name, platform, expected):
     assert canonical_rule(name, platform) == expected
+
+
+def test_consultation_draft_and_its_rule_are_one_rule():
+    found = only(
+        "抖音电商发布《电商创作者违规行为管理规则》征求意见稿",
+        "抖音电商近日发布《电商创作者违规行为管理规则（征求意见稿）》，"
+        "征求意见期为2024年3月20日至3月27日，拟于2024年4月10日生效。",
+    )
+    assert (found.rule, found.rule_key, found.kind) == (
+        "电商创作者违规行为管理规则",
+        "抖音电商创作者违规行为管理规则",
+        ChangeKind.consultation,
+    )
+    assert (found.announced_on, found.effective_on, found.tentative) == (
+        date(2024, 3, 20),
+        date(2024, 4, 10),
+        True,
+    )
