@@ -10,6 +10,7 @@ all of them.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
@@ -80,13 +81,17 @@ class _Owners:
         self._everyone = set(range(len(rules)))
         # Mentions joined only by list words (《A》、《B》和《C》) form one group.
         self._group: list[int] = []
-        for k, (start, _, _) in enumerate(spans):
+        self._in_group: dict[int, set[int]] = {}
+        for k, (start, _, rule) in enumerate(spans):
             joined = k > 0 and all(ch in _LIST_GAP_CHARS for ch in doc[spans[k - 1][1] : start])
-            self._group.append(self._group[-1] if joined else k)
+            group = self._group[-1] if joined else k
+            self._group.append(group)
+            self._in_group.setdefault(group, set()).add(rule)
+        self._sentence_of = [sentences.index(start) for start, _, _ in spans]
+        self._ends = [end for _, end, _ in spans]
 
     def _members(self, k: int) -> set[int]:
-        group = self._group[k]
-        return {i for j, (_, _, i) in enumerate(self._spans) if self._group[j] == group}
+        return self._in_group[self._group[k]]
 
     def assign(self, readings: list[Reading]) -> list[list[Reading]]:
         """The readings said about each rule."""
@@ -123,17 +128,14 @@ class _Owners:
         if len(self._everyone) == 1:
             return self._everyone
         sentence = self._sentences.index(pos)
-        same = [
-            k for k, (s, _, _) in enumerate(self._spans) if self._sentences.index(s) == sentence
-        ]
-        before = [k for k in same if self._spans[k][1] <= pos]
-        if before:
-            return self._members(before[-1])
-        after = [k for k in same if self._spans[k][0] >= pos]
-        if after:
-            return self._members(after[0])
-        prior = [k for k, (_, end, _) in enumerate(self._spans) if end <= pos]
-        return self._members(prior[-1]) if prior else self._everyone
+        # Spans are in text order: the last one ending before pos, and the one after it.
+        prior = bisect_right(self._ends, pos) - 1
+        if prior >= 0 and self._sentence_of[prior] == sentence:
+            return self._members(prior)
+        following = prior + 1
+        if following < len(self._spans) and self._sentence_of[following] == sentence:
+            return self._members(following)
+        return self._members(prior) if prior >= 0 else self._everyone
 
 
 def _best(readings: list[Reading]) -> Reading | None:

@@ -12,6 +12,7 @@ be known (no year anywhere and no publish date, 2月30日) is left out rather th
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -311,7 +312,8 @@ def _resolve(raw: _Raw, anchors: list[tuple[int, date]], published: date | None)
 
 
 def _nearest_anchor(pos: int, anchors: list[tuple[int, date]]) -> date | None:
-    before = [day for start, day in anchors if start < pos]
-    if before:
-        return before[-1]
-    return anchors[0][1] if anchors else None
+    """The date with a year written last before ``pos``, else the first one after it."""
+    if not anchors:
+        return None
+    index = bisect_left(anchors, pos, key=lambda anchor: anchor[0]) - 1
+    return anchors[max(index, 0)][1]
