@@ -230,6 +230,27 @@ CASES = [
         id="time-afternoon",
     ),
     pytest.param(
+        "《拼多多商家客服管理规则》更新",
+        "新规则于2024年3月22日上午10时起执行。",
+        NOON,
+        expect(effective_on=D(2024, 3, 22), effective_at=time(10, 0)),
+        id="time-morning",
+    ),
+    pytest.param(
+        "《京东开放平台商品发布规范》修订",
+        "本次修订于2024年3月15日（星期五）公示，公示期为5个工作日。",
+        NOON,
+        expect(announced_on=D(2024, 3, 15), effective_on=D(2024, 3, 22)),
+        id="notice-period-working-days",
+    ),
+    pytest.param(
+        "《抖店商家违规行为管理规则》修订",
+        "修订后的规则自公示期满后（即2024年3月25日）生效。",
+        NOON,
+        expect(effective_on=D(2024, 3, 25)),
+        id="date-in-brackets",
+    ),
+    pytest.param(
         "《快手电商直播管理规范》更新",
         "修订内容于2024年3月31日24时起生效。",
         NOON,
