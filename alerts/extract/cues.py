@@ -51,7 +51,7 @@ _I = re.IGNORECASE
 _BRACKET = r"(?:[)）]\s*)?(?:[(（][^()（）]{0,12}[)）]\s*)?"
 _FILLER = (
     r"(?:将|会|已|正式|全面|统一|逐步|陆续|开始|进行|完成|予以|同步|变更|调整|更新|修订|升级|起|再|对外"
-    r"|当天|当日|零点|整|之后)*"
+    r"|当天|当日|零点|整|之后|止)*"
 )
 _AFTER = re.compile(
     rf"^\s*{_BRACKET}(?:起|开始)?\s*{_FILLER}\s*"
@@ -87,7 +87,8 @@ _BEFORE_NOTICE_END = re.compile(
     _I,
 )
 _BEFORE_ANNOUNCED = re.compile(
-    r"(?:公示(?:开始)?(?:时间|日期|期)?|发布(?:时间|日期)|公布(?:时间|日期)|征求意见(?:时间|期)?|"
+    r"(?:公示(?:开始)?(?:时间|日期|期)?|发布(?:时间|日期)|公布(?:时间|日期)|"
+    r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
     r"publicity\s+period|notice\s+period)(?:\s*(?:[:：]|为|是|自|从|于|on|from|of))*\s*$",
     _I,
