@@ -26,14 +26,29 @@ _BLOCK = frozenset(
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0\u3000]+")
 
 
+_PUBLISHED_META = frozenset(
+    {"article:published_time", "pubdate", "publishdate", "publish_date", "datepublished", "date"}
+)
+
+
+def _says_published(values: dict[str, str]) -> bool:
+    # A <time> in the body may be the effective date itself: only one marked as the publish
+    # time counts.
+    marks = " ".join(values.get(name, "") for name in ("itemprop", "class", "id")).lower()
+    return "pubdate" in values or "publish" in marks or "datepublished" in marks
+
+
 class HtmlText(HTMLParser):
-    """Collects the visible text of a page, its <title> and its first <h1>."""
+    """Collects the visible text of a page, its <title>, its first <h1>, and the publish time
+    its metadata states (``<meta property="article:published_time">`` or a ``<time datetime>``
+    marked as the publish time), as written."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = []
         self.title = ""
         self.heading = ""
+        self.published = ""
         self._line: list[str] = []
         self._skipping: list[str] = []
         self._in_title = False
@@ -46,7 +61,18 @@ class HtmlText(HTMLParser):
             self.lines.append(line)
         self._line = []
 
+    def _note_time(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "meta":
+            name = values.get("property") or values.get("name") or values.get("itemprop", "")
+            if name.lower() in _PUBLISHED_META and values.get("content"):
+                self.published = self.published or values["content"]
+        elif tag == "time" and values.get("datetime") and _says_published(values):
+            self.published = self.published or values["datetime"]
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"meta", "time"}:
+            self._note_time(tag, attrs)
         if tag == "title":
             self._in_title = True
         if tag in _SKIP:
@@ -57,6 +83,8 @@ class HtmlText(HTMLParser):
             self._break()
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"meta", "time"}:
+            self._note_time(tag, attrs)
         if tag in _BLOCK:
             self._break()
 

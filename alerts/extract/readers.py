@@ -33,7 +33,8 @@ def read_notices(
 ) -> list[Notice]:
     """Read ``text`` as notices in the given format (see ``FORMATS``).
 
-    ``published_at`` and ``title`` apply to an article (and an HTML article); listing items
+    ``published_at`` and ``title`` apply to an article (and an HTML article, which otherwise
+    takes its <h1> or <title>, and the publish time of its metadata if ISO 8601); listing items
     carry their own timestamps (naive, as printed) and JSON lines their own fields, with
     ``published_at`` as the default where a line has no such key.
 
@@ -89,10 +90,21 @@ def _read_html(text: str, published_at: datetime | date | None, title: str | Non
     if looks_like_listing(plain):
         return read_listing(plain)
     lines = list(page.lines)
+    if published_at is None and page.published:
+        published_at = _page_time(page.published)
     heading = title or page.heading or page.title
     if heading and title is None and heading in lines:
         lines.remove(heading)  # the <h1> is the title; the text is what follows it
     return _read_article(lines, published_at, heading or None)
+
+
+def _page_time(value: str) -> datetime | date | None:
+    """A page's own publish time, when it is ISO 8601; anything else is ignored, not an error."""
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _parse_time(value: object, where: str) -> datetime | date | None:

@@ -178,3 +178,16 @@ def test_bad_jsonl_line_names_its_number_and_problem(bad_line, message):
 def test_unknown_format_is_an_extraction_error():
     with pytest.raises(ExtractionError, match="unknown format 'pdf'"):
         read_notices("x", format="pdf")
+
+
+def test_html_article_takes_its_publish_time_from_its_metadata():
+    page = (
+        '<html><head><meta property="article:published_time" content="2024-12-20T09:00:00+08:00">'
+        "<title>站点</title></head><body><h1>《快手小店售后服务规范》调整</h1>"
+        "<p>调整后的规范1月5日起生效。</p></body></html>"
+    )
+    [notice] = read_notices(page)
+    assert notice.published_at == datetime(2024, 12, 20, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert extract(notice)[0].effective_on == date(2025, 1, 5)
+    [given] = read_notices(page, published_at=date(2024, 6, 1))
+    assert given.published_at == date(2024, 6, 1)
