@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from alerts.config import Settings
     from alerts.ingest import IngestReport
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (cron mail, grep) is not cut to 80 columns; a terminal gets its own width.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 
@@ -88,11 +89,16 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Any]:
+    from alerts import clock
+    from alerts.outbox import sync_channels
     from store.db import connect, session_scope, upgrade
 
     engine = connect(settings.service.database)
     upgrade(engine)
     with session_scope(engine) as session:
+        # A channel dates from the first command that saw it in the config, so changes
+        # stored after that are announced on it.
+        sync_channels(session, settings, now=clock.now())
         yield session
     engine.dispose()
 
@@ -258,6 +264,22 @@ def _time_option(value: str) -> time:
         raise typer.BadParameter(f"{value!r} is not a time HH:MM", param_hint="--time") from None
 
 
+@app.command("withdraw")
+def withdraw_command(
+    ctx: typer.Context, uid: Annotated[str, typer.Argument(help="The change's uid.")]
+) -> None:
+    """Mark a change withdrawn: its reminders are cancelled and channels are told once."""
+    from alerts import clock
+    from alerts.errors import RulewatchError
+    from store.queries import withdraw_change
+
+    with _session(_settings(ctx)) as session:
+        change = withdraw_change(session, uid=uid, now=clock.now())
+    if change is None:
+        raise RulewatchError(f"no change has uid {uid!r}; `rulewatch changes --json` lists them")
+    out.print(f"withdrawn: {change.uid} (revision {change.revision})", markup=False)
+
+
 @app.command("changes")
 def changes_command(
     ctx: typer.Context,
@@ -375,13 +397,9 @@ def reminders_command(
     from rich.table import Column, Table
 
     table = Table(
-        Column("due", no_wrap=True),
-        "kind",
-        "channel",
-        Column("rule", no_wrap=True),
-        "生效",
-        "status",
-        "tries",
+        *(Column(name, no_wrap=True) for name in ("due", "kind", "channel", "rule", "生效")),
+        Column("status", no_wrap=True),
+        Column("tries", justify="right"),
         Column("reason", overflow="fold", ratio=1),
     )
     for v in views:

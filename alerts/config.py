@@ -44,7 +44,7 @@ from pydantic_core import PydanticCustomError
 
 from alerts.errors import ConfigError, ConfigProblem
 from notifiers import CHANNEL_MODELS, ChannelConfig, channel_union
-from notifiers.email import EmailAddress
+from notifiers.email import SmtpSettings
 from notifiers.webhook import check_http_url
 
 __all__ = [
@@ -337,27 +337,6 @@ class Watch(_Section):
     def patterns(self) -> list[re.Pattern[str]]:
         """``regex`` compiled (already checked to compile at load time)."""
         return [re.compile(p) for p in self.regex]
-
-
-class SmtpSettings(_Section):
-    """``[smtp]``: the mail server every email channel sends through."""
-
-    host: Text
-    port: int = Field(ge=1, le=65535)  # default set from ``security`` below
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    sender: EmailAddress = Field(alias="from")
-    timeout: float = Field(default=30.0, gt=0, le=300)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_port(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "port" not in data:
-            security = data.get("security")
-            port = {"tls": 465, "none": 25}.get(security, 587) if isinstance(security, str) else 587
-            data = {**data, "port": port}
-        return data
 
 
 class CalendarSettings(_Section):

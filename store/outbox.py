@@ -98,10 +98,13 @@ def add_reminders(session: Session, drafts: Iterable[ReminderDraft], *, now: dat
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Reminder).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = cast(CursorResult[Any], session.execute(statement, values))
-    session.flush()
-    return max(result.rowcount, 0)
+    statement = (
+        insert(Reminder)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(col(Reminder.id))
+    )
+    # Core execution: RETURNING counts only the rows this planner actually inserted.
+    return len(session.connection().execute(statement, values).all())
 
 
 def cancel_reminders(session: Session, cancels: Iterable[tuple[int, str]], *, now: datetime) -> int:

@@ -137,6 +137,20 @@ def save_change(
     return change
 
 
+def withdraw_change(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
+    """Mark the change withdrawn (it leaves the feed; pending reminders are cancelled by the
+    planner). Returns None when no change has that uid; withdrawing twice changes nothing."""
+    change = session.exec(select(RuleChange).where(RuleChange.uid == uid)).first()
+    if change is None or change.status == "withdrawn":
+        return change
+    change.status = "withdrawn"
+    change.revision += 1
+    change.updated_at = now
+    session.add(change)
+    session.flush()
+    return change
+
+
 def list_changes(
     session: Session,
     *,
