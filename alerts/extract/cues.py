@@ -56,8 +56,12 @@ _FILLER = (
 _AFTER = re.compile(
     rf"^\s*{_BRACKET}(?:起|开始)?\s*{_FILLER}\s*"
     r"(?P<cue>开始生效|生效|施行|实施|执行|实行|启用|上线|落地|适用|起效|公示|发布|公布|"
-    r"征求意见|征集意见|onwards?\b|takes? effect|comes? into (?:effect|force))",
+    r"征求意见|征集意见|onwards?\b|takes? effect|(?:comes?|goes?) into (?:effect|force))",
     _I,
+)
+# "2024年4月1日为新规生效日": the date is named as the day of something.
+_AFTER_IS = re.compile(
+    r"^\s*(?:为|是|即|作为)\s*[^，,。；;]{0,8}?(?P<cue>生效|施行|实施|公示)(?:日|日期|时间|之日)"
 )
 _ANNOUNCING = {"公示", "发布", "公布", "征求意见", "征集意见"}
 _AFTER_QI = re.compile(rf"^\s*{_BRACKET}(?:起|开始)")
@@ -87,15 +91,15 @@ _BEFORE_NOTICE_END = re.compile(
     _I,
 )
 _BEFORE_ANNOUNCED = re.compile(
-    r"(?:公示(?:开始)?(?:时间|日期|期)?|发布(?:时间|日期)|公布(?:时间|日期)|"
+    r"(?:公示(?:开始)?的?(?:时间|日期|期)?|发布的?(?:时间|日期)|公布的?(?:时间|日期)|"
     r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
-    r"publicity\s+period|notice\s+period)(?:\s*(?:[:：]|为|是|自|从|于|on|from|of))*\s*$",
+    r"publicity\s+period|notice\s+period|publication\s+date)(?:\s*(?:[:：]|为|是|自|从|于|on|from|of))*\s*$",
     _I,
 )
 _BEFORE_EFFECTIVE = re.compile(
-    r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)(?:时间|日期|日)|effective\s+(?:date|time)|"
-    r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes)\s+into\s+(?:effect|force)|"
+    r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
+    r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+force|in\s+force|go(?:es)?\s+live|starting|starts?|beginning|as\s+of)"
     r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*\s*$",
     _I,
@@ -179,7 +183,7 @@ def _roles(
         return [Reading(mention, Role.effective, tentative=tentative, moved_to=True)]
     role: Role | None = None
     strong = True
-    cue = _AFTER.match(after)
+    cue = _AFTER.match(after) or _AFTER_IS.match(after)
     if cue is not None:
         role = Role.announced if cue["cue"] in _ANNOUNCING else Role.effective
     elif _BEFORE_NOTICE_END.search(before):
