@@ -173,7 +173,8 @@ def _near(month: int, day: int, reference: date) -> date | None:
         candidate = _valid(year, month, day)
         if candidate is not None and -_LOOK_BACK <= candidate - reference <= _LOOK_AHEAD:
             return candidate
-    # Only 2月29日 can fall through: take the nearest leap year that fits, else nothing.
+    # Only 2月29日 can miss the window (no leap year inside it): keep it if the reference
+    # year is a leap year, else drop it.
     return _valid(reference.year, month, day)
 
 
@@ -235,7 +236,7 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 doc, max(0, match.start() - 3), match.start()
             ):
                 continue
-            raw = _Raw(match.start(), match.end(), None, 0, 0, relative=_REL_OFFSET.get(word, 0))
+            raw = _Raw(match.start(), match.end(), None, 0, 0, relative=_REL_OFFSET.get(word.lower(), 0))
         at, end, carry = _time_after(doc, raw.end)
         if at is not None:
             raw.at, raw.end, raw.carry = at, end, carry
