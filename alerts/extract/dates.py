@@ -236,7 +236,9 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 doc, max(0, match.start() - 3), match.start()
             ):
                 continue
-            raw = _Raw(match.start(), match.end(), None, 0, 0, relative=_REL_OFFSET.get(word.lower(), 0))
+            raw = _Raw(
+                match.start(), match.end(), None, 0, 0, relative=_REL_OFFSET.get(word.lower(), 0)
+            )
         at, end, carry = _time_after(doc, raw.end)
         if at is not None:
             raw.at, raw.end, raw.carry = at, end, carry

@@ -5,7 +5,8 @@ Names come from 《》 (or 「」/“” around a name that ends like a rule), e
 English title-case names ("AliExpress Seller Rules"). Laws and rules only cited as a basis
 (根据《电子商务法》) are not the subject of a change and are skipped.
 
-A name keeps its spelling (after normalization, without spaces or line breaks); its key adds
+A name keeps its spelling after normalization (so simplified characters, ASCII digits) without
+spaces or line breaks; its key adds
 the platform where the name lacks it, so 《商家发货行为管理规范》 in a 1688 notice and
 《1688商家发货行为管理规范》 are one rule.
 """
@@ -64,6 +65,8 @@ _LAW = re.compile(
     r"^中华人民共和国|(?<![办方做玩打算说])法$|法律|条例$|司法解释|^关于.*(?:意见|决定)$"
 )
 _NOTICE_DOC = re.compile(r"(?:公告|通知|通告|公示|报告|白皮书|解读|答疑|问答)$")
+# Quotes also mark emphasis: “违规将按照平台规则处理” is a clause, not a name.
+_QUOTED_CLAUSE = re.compile(r"[，,。;；:：!?！？]|将|按照|需要|须|应当|可以|会被|请|如果|若")
 _LIST_GAP = re.compile(r"^[\s、,，/&]*(?:和|及|与|以及|或|and|or)?[\s、,，]*$")
 
 # 关于 is no verb, but "关于评价规范变更的公告" names the rule right after it.
@@ -152,7 +155,9 @@ def _bracketed(doc: str) -> list[RuleMention]:
         name = compact_name(raw)
         if not 2 <= len(name) <= 60 or _LAW.search(name) or _NOTICE_DOC.search(name):
             continue
-        if quoted and not _ENDS_LIKE_RULE.search(name):
+        if quoted and not (
+            _ENDS_LIKE_RULE.search(name) and _specific(name) and not _QUOTED_CLAUSE.search(name)
+        ):
             continue
         before = doc[max(0, match.start() - 8) : match.start()]
         if _CITED.search(before) or (
