@@ -5,10 +5,9 @@ Names come from 《》 (or 「」/“” around a name that ends like a rule), e
 English title-case names ("AliExpress Seller Rules"). Laws and rules only cited as a basis
 (根据《电子商务法》) are not the subject of a change and are skipped.
 
-A name keeps its spelling after normalization (so simplified characters, ASCII digits) without
-spaces or line breaks; its key adds
-the platform where the name lacks it, so 《商家发货行为管理规范》 in a 1688 notice and
-《1688商家发货行为管理规范》 are one rule.
+A name keeps its spelling after normalization (simplified characters, ASCII digits), without
+spaces or line breaks; its key adds the platform where the name lacks it, so
+《商家发货行为管理规范》 in a 1688 notice and 《1688商家发货行为管理规范》 are one rule.
 """
 
 from __future__ import annotations
