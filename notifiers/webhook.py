@@ -1,20 +1,42 @@
 """Webhook channel: POST a signed JSON body to a URL (Standard Webhooks signatures).
 
-This module holds the channel's configuration model, ``WebhookChannel``; the sender that
-uses it comes with the reminder engine. The secret is written ``whsec_<base64>`` as the
-Standard Webhooks spec says, and its decoded bytes are the HMAC key.
+``WebhookChannel`` is the channel's configuration, ``WebhookNotifier`` the sender. The secret
+is written ``whsec_<base64>`` as the Standard Webhooks spec says, and its decoded bytes are
+the HMAC key. Each request carries ``webhook-id`` (the message id, the same on every retry,
+so receivers can drop repeats), ``webhook-timestamp`` (Unix seconds) and, with a secret,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import json
 import re
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
+
+from notifiers.base import (
+    Deps,
+    Message,
+    Outcome,
+    Verdict,
+    classify_http,
+    one_line,
+    origin,
+    redact,
+    url_secrets,
+    utc_now,
+)
 
 SECRET_PREFIX = "whsec_"
 # The spec recommends 24 to 64 bytes; shorter keys are refused rather than silently weak.
@@ -100,6 +122,9 @@ class WebhookChannel(BaseModel):
                 raise _problem(f"{name!r} is set by rulewatch itself and cannot be configured")
             if any(c in header_value.get_secret_value() for c in "\r\n"):
                 raise _problem(f"the value of header {name!r} contains a line break")
+            if not header_value.get_secret_value().isascii():
+                # HTTP/1.1 clients send header values as ASCII; httpx refuses anything else.
+                raise _problem(f"the value of header {name!r} must be ASCII text")
         return value
 
     def signing_key(self) -> bytes | None:
@@ -107,3 +132,138 @@ class WebhookChannel(BaseModel):
         if self.secret is None:
             return None
         return base64.b64decode(self.secret.get_secret_value().removeprefix(SECRET_PREFIX))
+
+
+def new_secret() -> str:
+    """A fresh signing secret, ``whsec_`` + base64 of 32 random bytes (what
+    ``rulewatch channels new-secret`` prints)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value for one request: ``v1,<base64 HMAC-SHA256>``."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+# Enough of an error body to say what the receiver objected to; a receiver that answers
+# with megabytes is not read to the end.
+_BODY_EXCERPT_BYTES = 64 * 1024
+_USER_AGENT = "rulewatch-webhook"
+# A header value must be visible ASCII; the id goes into one and into the signed content.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class WebhookNotifier:
+    """Sends each message as one signed POST to the channel's URL.
+
+    ``client`` is shared and owned by the caller (its connection pool is reused across
+    channels); ``now`` is the clock read for ``webhook-timestamp``.
+    """
+
+    def __init__(
+        self,
+        config: WebhookChannel,
+        client: httpx.AsyncClient,
+        *,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self._client = client
+        self._now = now
+        self._origin = origin(config.url)
+        self._key = config.signing_key()
+        self._headers = {name: value.get_secret_value() for name, value in config.headers.items()}
+        if not any(name.lower() == "user-agent" for name in self._headers):
+            self._headers["user-agent"] = _USER_AGENT
+        self._secrets = self._collect_secrets()
+
+    @classmethod
+    def build(cls, config: WebhookChannel, deps: Deps) -> WebhookNotifier:
+        """The registry's factory: a notifier on the shared HTTP client and clock."""
+        return cls(config, deps.http, now=deps.now)
+
+    def _collect_secrets(self) -> list[str]:
+        found = url_secrets(self.config.url)
+        if self.config.secret is not None:
+            raw = self.config.secret.get_secret_value()
+            found += [raw, raw.removeprefix(SECRET_PREFIX)]
+        for value in self._headers.values():
+            # "Bearer abc": the credential alone may be echoed back by a receiver too.
+            found += [value, value.partition(" ")[2]]
+        return found
+
+    async def send(self, message: Message) -> Outcome:
+        """POST ``message.payload`` once and say what came of it; never raises for a
+        delivery failure (an unserializable payload or unusable id is a ``failed`` outcome)."""
+        if not _HEADER_SAFE.fullmatch(message.id):
+            return Outcome(
+                Verdict.failed, "the message id is empty or not visible ASCII; it cannot be sent"
+            )
+        try:
+            # Serialized once: the signature covers exactly these bytes.
+            body = json.dumps(
+                message.payload, ensure_ascii=False, separators=(",", ":"), default=_json_default
+            ).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            return Outcome(Verdict.failed, f"the payload is not JSON: {exc}")
+        now = self._now()
+        timestamp = int(now.timestamp())
+        headers = {
+            **self._headers,
+            "content-type": "application/json",
+            "webhook-id": message.id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if self._key is not None:
+            headers["webhook-signature"] = sign(self._key, message.id, timestamp, body)
+        try:
+            async with self._client.stream(
+                "POST", self.config.url, content=body, headers=headers, timeout=self.config.timeout
+            ) as response:
+                excerpt = await _read_excerpt(response)
+        except httpx.TimeoutException as exc:
+            return self._transport_failure(
+                f"{self._origin} did not answer within {self.config.timeout:g} s", exc
+            )
+        except httpx.ConnectError as exc:
+            return self._transport_failure(f"could not connect to {self._origin}", exc)
+        except httpx.HTTPError as exc:
+            return self._transport_failure(f"the request to {self._origin} failed", exc)
+        outcome = classify_http(response.status_code, response.headers, now=self._now())
+        if outcome.verdict is Verdict.delivered or not excerpt:
+            return outcome
+        said = one_line(redact(excerpt, self._secrets))
+        return Outcome(
+            outcome.verdict,
+            f"{outcome.reason}; it said: {said}",
+            status_code=outcome.status_code,
+            retry_after=outcome.retry_after,
+        )
+
+    def _transport_failure(self, what: str, exc: httpx.HTTPError) -> Outcome:
+        # Every transport failure may pass: a receiver restarting, a network blip, a
+        # certificate about to be fixed. httpx's messages rarely hold the URL, but a proxy
+        # or TLS error may, so they are redacted like everything else.
+        detail = one_line(redact(str(exc), self._secrets))
+        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return Outcome(Verdict.retry, f"{what} ({detail})")
+
+
+async def _read_excerpt(response: httpx.Response) -> str:
+    """Up to ``_BODY_EXCERPT_BYTES`` of the body as text; the rest is left unread."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _BODY_EXCERPT_BYTES:
+            break
+    return b"".join(chunks)[:_BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")

@@ -1,0 +1,41 @@
+"""Fixtures for the notifier tests: a webhook receiver, mail servers, a CA, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from mailserver import TestCA
+from receiver import WHSEC, Receiver
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # aiosmtplib is asyncio only, and so is the service (APScheduler's AsyncIOScheduler).
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[Receiver]:
+    # One server for the session: stopping uvicorn takes a few tenths of a second.
+    with Receiver(secret=WHSEC) as rx:
+        yield rx
+
+
+@pytest.fixture
+def receiver(_receiver_server: Receiver) -> Receiver:
+    """A receiver verifying signatures made with ``WHSEC``, with nothing received yet."""
+    _receiver_server.clear()
+    return _receiver_server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def ca() -> TestCA:
+    return TestCA()
