@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from typing import get_args
+from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from mailserver import TestCA
+from receiver import WHSEC
 
 import notifiers
 from notifiers import CHANNEL_MODELS, CHANNELS, EmailChannel, WebhookChannel, build_notifier
+from notifiers.base import Message
 from notifiers.email import EmailNotifier, SmtpSettings
-from notifiers.webhook import WebhookNotifier
+from notifiers.webhook import WebhookNotifier, new_secret
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +76,32 @@ def test_notifiers_import_neither_alerts_nor_store():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "channels.md"
+
+
+def test_every_kind_has_a_section_in_docs_channels_md():
+    text = DOCS.read_text(encoding="utf-8")
+    missing = [kind for kind in CHANNELS if f'## kind = "{kind}"' not in text]
+    assert not missing, f"docs/channels.md has no section for {missing}"
+
+
+async def test_the_by_hand_verification_in_the_docs_accepts_a_real_request(receiver, http):
+    text = DOCS.read_text(encoding="utf-8")
+    block = re.search(r"<!-- verify-by-hand.*?-->\n```python\n(.*?)```", text, re.S)
+    assert block, "the verify-by-hand block is missing from docs/channels.md"
+    namespace: dict[str, Any] = {}
+    exec(block[1], namespace)
+    verify = namespace["verify"]
+
+    channel = WebhookChannel.model_validate(
+        {"name": "hook", "kind": "webhook", "url": receiver.url, "secret": WHSEC}
+    )
+    await build_notifier(channel, http=http, smtp=None).send(
+        Message(id="rmd_doc", subject="s", text="t", html="h", payload={"规则": "1688"})
+    )
+    (got,) = receiver.wait_for(1)
+    assert verify(WHSEC, got.headers, got.body)
+    assert not verify(new_secret(), got.headers, got.body)
+    assert not verify(WHSEC, got.headers, got.body + b" ")
