@@ -121,12 +121,16 @@ def parse_mailbox(value: str) -> Address:
         raise ValueError(f"{addr.strip()!r} is not an address that can be mailed") from exc
 
 
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")  # RFC 5322 §3.2.3
+
+
 def _message_id(message_id: str, domain: str) -> str:
     # Stable across retries, like webhook-id: if a server took the message but the
     # connection broke before its 250, the copy sent again has the same Message-ID and
     # mail programs show it once. Ids that are not a plain dot-atom get a random one.
-    if re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}", message_id) and domain:
-        return f"<{message_id.strip('.')}@{domain}>"
+    if domain and len(message_id) <= 200 and _DOT_ATOM.fullmatch(message_id):
+        return f"<{message_id}@{domain}>"
     return make_msgid(domain=domain or None)
 
 

@@ -16,7 +16,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -155,7 +155,10 @@ _USER_AGENT = "rulewatch-webhook"
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
-def _json_default(value: object) -> str:
+def _json_default(value: object) -> object:
+    # The payload is typed Mapping: a read-only view or a frozen mapping must serialize too.
+    if isinstance(value, Mapping):
+        return dict(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -96,12 +96,14 @@ async def test_the_message_id_is_the_same_on_every_retry():
     assert first.message["Message-ID"] == again.message["Message-ID"]
 
 
-async def test_an_id_unfit_for_a_message_id_gets_a_random_one():
+@pytest.mark.parametrize("odd_id", ["a b@c", "a..b", ".a", "事件"])
+async def test_an_id_unfit_for_a_message_id_gets_a_random_one(odd_id):
     with MailServer() as mx:
-        await EmailNotifier(channel(), smtp(mx.port)).send(message(id="a b@c"))
+        await EmailNotifier(channel(), smtp(mx.port)).send(message(id=odd_id))
         (mail,) = mx.wait_for(1)
-    assert mail.message["Message-ID"].endswith("@example.com>")
-    assert mail.message["X-Rulewatch-Event"] == "a b@c"
+    msgid = mail.message["Message-ID"]
+    assert msgid.endswith("@example.com>") and odd_id not in msgid
+    assert mail.message["X-Rulewatch-Event"] == odd_id
 
 
 async def test_the_date_header_comes_from_the_injected_clock():

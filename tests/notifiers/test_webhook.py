@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -32,7 +34,7 @@ def hook(url: str, **extra: Any) -> WebhookChannel:
     return WebhookChannel.model_validate({"name": "hook", "kind": "webhook", "url": url, **extra})
 
 
-def message(payload: dict[str, Any] | None = None, id: str = "rmd_01HQ7Z") -> Message:
+def message(payload: Mapping[str, Any] | None = None, id: str = "rmd_01HQ7Z") -> Message:
     return Message(
         id=id,
         subject="【生效提醒】1688商家发货行为管理规范 7天后生效",
@@ -208,6 +210,11 @@ async def test_dates_in_the_payload_are_sent_as_iso_8601(receiver, http):
     payload = {"effective_on": datetime(2024, 3, 1, tzinfo=UTC).date()}
     await WebhookNotifier(hook(receiver.url), http).send(message(payload))
     assert receiver.wait_for(1)[0].json() == {"effective_on": "2024-03-01"}
+
+
+async def test_a_read_only_payload_is_sent(receiver, http):
+    await WebhookNotifier(hook(receiver.url), http).send(message(MappingProxyType(PAYLOAD)))
+    assert receiver.wait_for(1)[0].json() == PAYLOAD
 
 
 @pytest.mark.parametrize("bad_id", ["", "two words", "line\r\nX-Evil: 1", "事件"])
