@@ -11,7 +11,7 @@ import alerts.extract
 from alerts.errors import ExtractionError
 from alerts.extract import Notice, extract, read_notices
 
-from .conftest import SEED_LISTINGS, seed_items
+from .seed import SEED_LISTINGS, seed_items
 
 
 def test_public_surface_is_pinned():

@@ -8,7 +8,7 @@ import pytest
 
 from alerts.extract import Notice, extract
 
-from .conftest import seed_items
+from .seed import seed_items
 
 FIELDS = ("rule", "rule_key", "platform", "announced_on", "effective_on", "tentative")
 

@@ -1,4 +1,4 @@
-"""Where the shared seed data lives for the extractor tests (beside the repo, as in CI)."""
+"""Where the shared seed data lives for the extractor tests: beside the repo, as in CI."""
 
 from __future__ import annotations
 
