@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from alerts import clock
+from alerts import clock, feed, page
 from alerts.errors import RulewatchError, StoreError
 from alerts.views import change_views
 from store.db import session_scope
@@ -54,6 +54,8 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.get("/api/changes", summary="The timeline of rule changes, by effective date.")(
         _list_changes
     )
+    app.include_router(feed.router)
+    app.include_router(page.router)
     return app
 
 

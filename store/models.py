@@ -149,3 +149,17 @@ class Delivery(SQLModel, table=True):
     status_code: int | None = None
     reply: str | None = Field(default=None, max_length=500)
     error: str | None = Field(default=None, sa_type=Text)
+
+
+class StoredWatch(SQLModel, table=True):
+    """A watch added through the API; used together with the ``[[watch]]`` entries of config.
+
+    ``definition`` is the watch as JSON, in the same shape as a ``[[watch]]`` table.
+    """
+
+    __tablename__ = "watch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    definition: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))

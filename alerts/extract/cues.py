@@ -53,8 +53,11 @@ _FILLER = (
     r"(?:将|会|已|正式|全面|统一|逐步|陆续|开始|进行|完成|予以|同步|变更|调整|更新|修订|升级|起|再|对外"
     r"|当天|当日|零点|整|之后|止)*"
 )
+_SPAN = r"(?:\d{1,3}\s*(?:个)?\s*(?:自然日|工作日|天|日)的?)"  # 起进行7天公示
+# "3月18日在规则中心公示", "3月18日通过商家后台发布": where or how, between the date and verb.
+_PLACE = r"(?:(?:在|通过|于|经)[^，,。；;\d]{1,10}?)?"
 _AFTER = re.compile(
-    rf"^\s*{_BRACKET}(?:起|开始)?\s*{_FILLER}\s*"
+    rf"^\s*{_BRACKET}(?:起|开始)?\s*{_PLACE}{_FILLER}\s*(?:{_SPAN}\s*)?"
     r"(?P<cue>开始生效|生效|施行|实施|执行|实行|启用|上线|落地|适用|起效|公示|发布|公布|"
     r"征求意见|征集意见|onwards?\b|takes? effect|(?:comes?|goes?) into (?:effect|force))",
     _I,
@@ -94,7 +97,9 @@ _BEFORE_ANNOUNCED = re.compile(
     r"(?:公示(?:开始)?的?(?:时间|日期|期)?|发布的?(?:时间|日期)|公布的?(?:时间|日期)|"
     r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
-    r"publicity\s+period|notice\s+period|publication\s+date)(?:\s*(?:[:：]|为|是|自|从|于|on|from|of))*\s*$",
+    r"publicity\s+period|notice\s+period|publication\s+date)"
+    r"(?:\s+(?:runs|lasts|will\s+run|will\s+last|starts|begins))?"
+    r"(?:\s*(?:[:：]|为|是|自|从|于|on|from|of|is))*\s*$",
     _I,
 )
 _BEFORE_EFFECTIVE = re.compile(
@@ -116,7 +121,11 @@ _NOTICE_DAYS = re.compile(
     r"(?:个)?\s*(?P<u>自然日|工作日|天|日)"
     r"|为期\s*(?P<n2>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u2>自然日|工作日|天|日)的公示"
     r"|(?:public\s+notice|publicity|notice)\s+period\s+(?:of|is)\s+(?P<n3>\d{1,3})\s+"
-    r"(?P<u3>(?:calendar\s+|working\s+|business\s+)?days)",
+    r"(?P<u3>(?:calendar\s+|working\s+|business\s+)?days)"
+    # 公示时间为3月18日，为期7天 / 7天公示期
+    r"|公示[^。；;\n]{0,24}?为期\s*(?P<n4>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*"
+    r"(?P<u4>自然日|工作日|天|日)"
+    r"|(?<!\d)(?P<n5>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u5>自然日|工作日|天|日)的?公示",
     _I,
 )
 _WINDOW = 24
@@ -211,8 +220,8 @@ def notice_periods(doc: str) -> list[NoticeDays]:
     """Every 公示 period given as a length: 公示期7天, 为期5个工作日的公示, a 7-day period."""
     found = []
     for match in _NOTICE_DAYS.finditer(doc):
-        number = match["n"] or match["n2"] or match["n3"]
-        unit = match["u"] or match["u2"] or match["u3"] or ""
+        number = match["n"] or match["n2"] or match["n3"] or match["n4"] or match["n5"]
+        unit = match["u"] or match["u2"] or match["u3"] or match["u4"] or match["u5"] or ""
         days = cn_int(number)
         if days:
             working = "工作日" in unit or "working" in unit or "business" in unit
