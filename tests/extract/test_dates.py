@@ -167,6 +167,20 @@ CASES = [
         id="notice-period-days",
     ),
     pytest.param(
+        "《天猫商品信息发布规范》变更",
+        "本次变更于2024年4月1日在天猫规则频道公示，为期7天，公示期满后生效。",
+        NOON,
+        expect(announced_on=D(2024, 4, 1), effective_on=D(2024, 4, 8)),
+        id="notice-period-weiqi",
+    ),
+    pytest.param(
+        "《小红书商家违规管理规则》变更",
+        "2024年4月1日起进行7天公示，公示期满后生效。本次变更4月1日公示的内容包括……",
+        NOON,
+        expect(announced_on=D(2024, 4, 1), effective_on=D(2024, 4, 8)),
+        id="notice-period-days-first",
+    ),
+    pytest.param(
         "《京东物流服务规范》调整",
         "本次调整公示期至2024年4月7日，请商家知悉。",
         NOON,
