@@ -11,12 +11,13 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from alerts import clock, feed, page
 from alerts.errors import RulewatchError, StoreError
+from alerts.metrics import CONTENT_TYPE, Metrics
 from alerts.views import change_views
 from store.db import session_scope
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.state.scheduler = None
     app.state.settings = settings
     app.state.engine = engine
+    app.state.metrics = Metrics(engine)
 
     @app.exception_handler(StoreError)
     async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
@@ -54,6 +56,7 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.get("/api/changes", summary="The timeline of rule changes, by effective date.")(
         _list_changes
     )
+    app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
     app.include_router(feed.router)
     app.include_router(page.router)
     return app
@@ -65,6 +68,11 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _metrics(request: Request) -> PlainTextResponse:
+    metrics: Metrics = request.app.state.metrics
+    return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
 
 def _healthz(request: Request, session: SessionDep) -> dict[str, Any]:

@@ -246,6 +246,11 @@ def count_by_status(session: Session) -> dict[str, int]:
     return {status: int(n) for status, n in session.exec(statement).all()}
 
 
+def count_deliveries_by_outcome(session: Session) -> dict[str, int]:
+    statement = select(Delivery.outcome, func.count(col(Delivery.id))).group_by(Delivery.outcome)
+    return {outcome: int(n) for outcome, n in session.exec(statement).all()}
+
+
 def _set_status(
     session: Session,
     reminder_id: int,
