@@ -1,31 +1,41 @@
-"""The HTTP face: a FastAPI app over the store.
+"""The HTTP face: a FastAPI app over the store, and the JSON API under /api.
 
 Built by :func:`create_app` from settings and an engine, never at import time, so tests and
-the server each make their own.
+the server each make their own. The calendar feed (alerts/feed.py) and the timeline page
+(alerts/page.py) are routers of the same app. Domain errors become HTTP statuses here and
+nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
 from sqlalchemy import Engine, text
-from sqlmodel import Session
 
-from alerts import clock, feed, page
+from alerts import clock, feed, page, schemas
+from alerts.deps import SessionDep, SettingsDep, WriteAccess
 from alerts.errors import RulewatchError, StoreError
+from alerts.extract.model import Notice
+from alerts.ingest import IngestReport, add_change, ingest_notice
 from alerts.metrics import CONTENT_TYPE, Metrics
-from alerts.views import change_views
-from store.db import session_scope
-
-DISPATCH_JOB = "dispatch"  # alerts.scheduler's job id; not imported, to keep the app light
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+from alerts.outbox import current_watches
+from alerts.reminders import ReminderView, reminder_views
+from alerts.views import ChangeView, change_views
+from store import outbox, queries
+from store import watches as stored_watches
 
 if TYPE_CHECKING:
     from alerts.config import Settings
+
+DISPATCH_JOB = "dispatch"  # alerts.scheduler's job id; not imported, to keep the app light
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
 def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None = None) -> FastAPI:
@@ -36,6 +46,10 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app = FastAPI(
         title="rulewatch",
         summary="Platform rule changes: 公示 and 生效 dates, reminders and a calendar feed.",
+        description=(
+            "Reads are open. Writes need `Authorization: Bearer <token>` with the `[api] token` "
+            "of config.toml; without a configured token the API takes no writes."
+        ),
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -52,22 +66,55 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     async def _domain_error(_request: Request, exc: RulewatchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    app.get("/healthz", summary="Is the service up and its store reachable?")(_healthz)
-    app.get("/api/changes", summary="The timeline of rule changes, by effective date.")(
-        _list_changes
+    app.get("/healthz", summary="Is the service up, its store reachable, its scheduler running?")(
+        _healthz
     )
     app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
+    app.include_router(api)
     app.include_router(feed.router)
     app.include_router(page.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     return app
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.engine) as session:
-        yield session
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not they say their size."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        detail = f"request body larger than {self.max_bytes} bytes ([api] max_body_bytes)"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+class _TooLarge(Exception):
+    pass
 
 
 def _metrics(request: Request) -> PlainTextResponse:
@@ -75,36 +122,251 @@ def _metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
 
-def _healthz(request: Request, session: SessionDep) -> dict[str, Any]:
+def _healthz(request: Request, session: SessionDep) -> schemas.Health:
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     scheduler = request.app.state.scheduler
     job = scheduler.get_job(DISPATCH_JOB) if scheduler is not None else None
-    return {
-        "status": "ok",
-        "store": "ok",
-        "scheduler": "running" if scheduler is not None and scheduler.running else "stopped",
-        "next_dispatch": job.next_run_time.isoformat() if job and job.next_run_time else None,
-    }
+    return schemas.Health(
+        status="ok",
+        store="ok",
+        scheduler="running" if scheduler is not None and scheduler.running else "stopped",
+        next_dispatch=job.next_run_time if job else None,
+    )
 
 
-def _list_changes(
-    request: Request,
+api = APIRouter(prefix="/api", tags=["api"])
+
+
+@api.get("/changes", summary="The timeline of rule changes, by effective date.")
+def list_changes(
+    response: Response,
     session: SessionDep,
+    settings: SettingsDep,
     upcoming: Annotated[bool, Query(description="Only changes effective today or later.")] = False,
     rule: Annotated[str | None, Query(description="Part of the rule's name or key.")] = None,
     platform: Annotated[str | None, Query(description="Platform, e.g. 1688.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[dict[str, object]]:
-    settings: Settings = request.app.state.settings
-    views = change_views(
-        session,
-        today=clock.today(settings.service.tz),
-        tz=settings.service.tz,
-        upcoming=upcoming,
-        rule=rule,
-        platform=platform,
-        limit=limit,
-        offset=offset,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[schemas.Change]:
+    """Changes ordered by 生效 (undated last); page with ``limit`` and ``offset``.
+
+    The ``X-Total-Count`` header gives the number of changes the filters select.
+    """
+    tz = settings.service.tz
+    filters: dict[str, Any] = {"upcoming": upcoming, "rule": rule, "platform": platform}
+    today = clock.today(tz)
+    views = change_views(session, today=today, tz=tz, limit=limit, offset=offset, **filters)
+    response.headers["X-Total-Count"] = str(
+        queries.count_changes(
+            session, effective_from=today if upcoming else None, rule=rule, platform=platform
+        )
     )
-    return [view.as_json() for view in views]
+    return [_change(view) for view in views]
+
+
+@api.get("/changes/{uid}", summary="One change with its notices, reminders and deliveries.")
+def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.ChangeDetail:
+    found = queries.get_change(session, uid=uid)
+    if found is None:
+        raise HTTPException(404, f"no change has uid {uid!r}")
+    change, _ = found
+    tz = settings.service.tz
+    notices = queries.notices_of_change(session, change_id=change.id or 0)
+    view = change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0]
+    reminders = reminder_views(session, tz=tz, change_id=change.id)
+    return schemas.ChangeDetail(
+        **_change(view).model_dump(),
+        summary=change.summary,
+        notices=[
+            schemas.Notice(
+                title=n.title,
+                url=n.url,
+                published_at=n.published_at.astimezone(tz) if n.published_at else None,
+                text=n.text,
+                origin=n.origin,
+                problem=n.problem,
+            )
+            for n in notices
+        ],
+        reminders=_with_deliveries(session, reminders),
+    )
+
+
+@api.post(
+    "/changes",
+    status_code=201,
+    dependencies=[WriteAccess],
+    summary="Enter a change by hand (entering the same change twice changes nothing).",
+)
+def post_change(
+    body: schemas.ChangeIn, session: SessionDep, settings: SettingsDep
+) -> schemas.IngestResult:
+    report = add_change(
+        session,
+        rule=body.rule,
+        platform=body.platform,
+        announced_on=body.announced_on,
+        effective_on=body.effective_on,
+        effective_at=body.effective_at,
+        title=body.title,
+        url=body.url,
+        tentative=body.tentative,
+        now=clock.now(),
+        tz=settings.service.tz,
+    )
+    return _ingested(report)
+
+
+@api.post(
+    "/changes/{uid}/withdraw",
+    dependencies=[WriteAccess],
+    summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
+)
+def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
+    if queries.withdraw_change(session, uid=uid, now=clock.now()) is None:
+        raise HTTPException(404, f"no change has uid {uid!r}")
+    tz = settings.service.tz
+    return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
+
+
+@api.post(
+    "/notices",
+    status_code=201,
+    dependencies=[WriteAccess],
+    summary="Submit an announcement text: its changes are read and stored.",
+)
+def post_notice(
+    body: schemas.NoticeIn, session: SessionDep, settings: SettingsDep
+) -> schemas.IngestResult:
+    notice = Notice(title=body.title, text=body.text, published_at=body.published_at, url=body.url)
+    report = ingest_notice(session, notice, origin="api", tz=settings.service.tz)
+    return _ingested(report)
+
+
+@api.get("/watches", summary="The watches: config.toml's and those added here.")
+def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Watch]:
+    from_config = {watch.name for watch in settings.watches}
+    return [
+        schemas.Watch(
+            **watch.model_dump(exclude={"regex"}),
+            regex=list(watch.regex),
+            source="config" if watch.name in from_config else "api",
+        )
+        for watch in current_watches(session, settings)
+    ]
+
+
+@api.post(
+    "/watches",
+    status_code=201,
+    dependencies=[WriteAccess],
+    summary="Add a watch; it persists in the store and is used with config.toml's.",
+)
+def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:
+    from alerts.config import Watch
+
+    definition = body.model_dump(exclude_none=True)
+    try:
+        Watch.model_validate(definition)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    channels = {channel.name for channel in settings.channels}
+    for index, name in enumerate(body.channels):
+        if name not in channels:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", "channels", index),
+                        "msg": f"no channel named {name!r} in config.toml",
+                        "input": name,
+                    }
+                ]
+            )
+    taken = {watch.name for watch in current_watches(session, settings)}
+    if body.name in taken or not stored_watches.add_watch(
+        session, name=body.name, definition=definition, now=clock.now()
+    ):
+        raise HTTPException(409, f"a watch named {body.name!r} exists already")
+    return schemas.Watch(**body.model_dump(), source="api")
+
+
+@api.delete(
+    "/watches/{name}",
+    status_code=204,
+    dependencies=[WriteAccess],
+    summary="Remove a watch added through the API.",
+)
+def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:
+    if any(watch.name == name for watch in settings.watches):
+        raise HTTPException(409, f"watch {name!r} is defined in config.toml; remove it there")
+    if not stored_watches.remove_watch(session, name=name):
+        raise HTTPException(404, f"no watch named {name!r}")
+
+
+@api.get("/reminders", summary="The reminder outbox, by due time.")
+def list_reminders(
+    session: SessionDep,
+    settings: SettingsDep,
+    status: Annotated[
+        list[schemas.ReminderShow] | None,
+        Query(description="pending, sent or failed; repeat for several. Default: all."),
+    ] = None,
+) -> list[schemas.Reminder]:
+    views = reminder_views(session, tz=settings.service.tz, show=status or ())
+    return [schemas.Reminder(**_reminder_fields(view)) for view in views]
+
+
+@api.get("/deliveries/failed", summary="Reminders that failed for good, with every attempt.")
+def failed_deliveries(
+    session: SessionDep, settings: SettingsDep
+) -> list[schemas.ReminderWithDeliveries]:
+    return _with_deliveries(
+        session, reminder_views(session, tz=settings.service.tz, show=["failed"])
+    )
+
+
+def _change(view: ChangeView) -> schemas.Change:
+    data = view.as_json()
+    return schemas.Change.model_validate(data)
+
+
+def _reminder_fields(view: ReminderView) -> dict[str, Any]:
+    data = view.as_json()
+    data.pop("last_delivery")
+    return data
+
+
+def _with_deliveries(
+    session: Any, views: list[ReminderView]
+) -> list[schemas.ReminderWithDeliveries]:
+    found = outbox.deliveries_of(session, reminder_ids=[v.id for v in views])
+    return [
+        schemas.ReminderWithDeliveries(
+            **_reminder_fields(view),
+            deliveries=[
+                schemas.Delivery.model_validate(d, from_attributes=True) for d in found[view.id]
+            ],
+        )
+        for view in views
+    ]
+
+
+def _ingested(report: IngestReport) -> schemas.IngestResult:
+    return schemas.IngestResult(
+        stored=report.notices_added > 0,
+        changes=[
+            schemas.ChangeResult(
+                action=c.action,
+                uid=c.uid,
+                rule_key=c.rule_key,
+                announced_on=c.announced_on,
+                effective_on=c.effective_on,
+                postponed_from=c.postponed_from,
+            )
+            for c in report.changes
+        ],
+        problem=report.unreadable[0][1] if report.unreadable else None,
+    )

@@ -35,6 +35,7 @@ _SHOW = {
 class ReminderView:
     """A reminder as the faces show it, with its last delivery attempt."""
 
+    id: int
     uid: str
     change_uid: str
     rule_key: str
@@ -81,14 +82,15 @@ class ReminderView:
 
 
 def reminder_views(
-    session: Session, *, tz: ZoneInfo, show: Sequence[str] = ()
+    session: Session, *, tz: ZoneInfo, show: Sequence[str] = (), change_id: int | None = None
 ) -> list[ReminderView]:
     """The outbox by due time; ``show`` picks any of pending, sent and failed (default all)."""
     statuses = [status for name in show for status in _SHOW[name]]
-    rows = outbox.list_reminders(session, statuses=statuses)
+    rows = outbox.list_reminders(session, statuses=statuses, change_id=change_id)
     deliveries = outbox.deliveries_of(session, reminder_ids=[r.id or 0 for r, _, _ in rows])
     return [
         ReminderView(
+            id=reminder.id or 0,
             uid=reminder.uid,
             change_uid=change.uid,
             rule_key=rule.key,

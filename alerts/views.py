@@ -69,6 +69,7 @@ def change_views(
     upcoming: bool = False,
     rule: str | None = None,
     platform: str | None = None,
+    uid: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[ChangeView]:
@@ -81,6 +82,7 @@ def change_views(
         effective_from=today if upcoming else None,
         rule=rule,
         platform=platform,
+        uid=uid,
         limit=limit,
         offset=offset,
     )

@@ -212,7 +212,11 @@ def get_reminder(session: Session, reminder_id: int) -> Reminder | None:
 
 
 def list_reminders(
-    session: Session, *, statuses: Sequence[str] = (), limit: int | None = None
+    session: Session,
+    *,
+    statuses: Sequence[str] = (),
+    change_id: int | None = None,
+    limit: int | None = None,
 ) -> list[tuple[Reminder, RuleChange, Rule]]:
     statement = (
         select(Reminder, RuleChange, Rule)
@@ -222,6 +226,8 @@ def list_reminders(
     )
     if statuses:
         statement = statement.where(col(Reminder.status).in_(statuses))
+    if change_id is not None:
+        statement = statement.where(col(Reminder.change_id) == change_id)
     if limit is not None:
         statement = statement.limit(limit)
     return [(r, c, rule) for r, c, rule in session.exec(statement).all()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -137,6 +138,17 @@ def save_change(
     return change
 
 
+def get_change(session: Session, *, uid: str) -> tuple[RuleChange, Rule] | None:
+    """The change with this uid and its rule, or None."""
+    statement = (
+        select(RuleChange, Rule)
+        .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
+        .where(RuleChange.uid == uid)
+    )
+    row = session.exec(statement).first()
+    return (row[0], row[1]) if row else None
+
+
 def withdraw_change(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
     """Mark the change withdrawn (it leaves the feed; pending reminders are cancelled by the
     planner). Returns None when no change has that uid; withdrawing twice changes nothing."""
@@ -157,24 +169,24 @@ def list_changes(
     effective_from: date | None = None,
     rule: str | None = None,
     platform: str | None = None,
+    uid: str | None = None,
     include_withdrawn: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[tuple[RuleChange, Rule]]:
     """Changes with their rule, ordered by effective date (undated last), then announcement.
 
-    ``rule`` matches a part of the rule's key or name; ``platform`` matches exactly.
+    ``rule`` matches a part of the rule's key or name; ``platform`` matches exactly. A change
+    asked for by ``uid`` is returned even when withdrawn.
     """
-    statement = select(RuleChange, Rule).join(Rule, col(Rule.id) == col(RuleChange.rule_id))
-    if effective_from is not None:
-        statement = statement.where(col(RuleChange.effective_on) >= effective_from)
-    if rule:
-        pattern = f"%{rule}%"
-        statement = statement.where(or_(col(Rule.key).like(pattern), col(Rule.name).like(pattern)))
-    if platform:
-        statement = statement.where(Rule.platform == platform)
-    if not include_withdrawn:
-        statement = statement.where(RuleChange.status != "withdrawn")
+    statement = _filtered(
+        select(RuleChange, Rule),
+        effective_from=effective_from,
+        rule=rule,
+        platform=platform,
+        uid=uid,
+        include_withdrawn=include_withdrawn or uid is not None,
+    )
     statement = statement.order_by(
         col(RuleChange.effective_on).is_(None),
         col(RuleChange.effective_on),
@@ -184,6 +196,52 @@ def list_changes(
     if limit is not None:
         statement = statement.limit(limit)
     return [(change, rule_row) for change, rule_row in session.exec(statement).all()]
+
+
+def count_changes(
+    session: Session,
+    *,
+    effective_from: date | None = None,
+    rule: str | None = None,
+    platform: str | None = None,
+    include_withdrawn: bool = False,
+) -> int:
+    """How many changes :func:`list_changes` selects with the same filters, all pages."""
+    statement = _filtered(
+        select(func.count(col(RuleChange.id))),
+        effective_from=effective_from,
+        rule=rule,
+        platform=platform,
+        uid=None,
+        include_withdrawn=include_withdrawn,
+    )
+    return int(session.exec(statement).one())
+
+
+def _filtered(
+    statement: Any,
+    *,
+    effective_from: date | None,
+    rule: str | None,
+    platform: str | None,
+    uid: str | None,
+    include_withdrawn: bool,
+) -> Any:
+    statement = statement.select_from(RuleChange).join(
+        Rule, col(Rule.id) == col(RuleChange.rule_id)
+    )
+    if effective_from is not None:
+        statement = statement.where(col(RuleChange.effective_on) >= effective_from)
+    if rule:
+        pattern = f"%{rule}%"
+        statement = statement.where(or_(col(Rule.key).like(pattern), col(Rule.name).like(pattern)))
+    if platform:
+        statement = statement.where(Rule.platform == platform)
+    if uid is not None:
+        statement = statement.where(RuleChange.uid == uid)
+    if not include_withdrawn:
+        statement = statement.where(RuleChange.status != "withdrawn")
+    return statement
 
 
 def list_rules(session: Session) -> list[tuple[Rule, int]]:
@@ -196,10 +254,6 @@ def list_rules(session: Session) -> list[tuple[Rule, int]]:
         .order_by(col(Rule.platform), col(Rule.key))
     )
     return [(rule, int(n)) for rule, n in session.exec(statement).all()]
-
-
-def count_changes(session: Session) -> int:
-    return int(session.exec(select(func.count(col(RuleChange.id)))).one())
 
 
 def notices_of_changes(session: Session, *, change_ids: Sequence[int]) -> dict[int, list[Notice]]:

@@ -1,0 +1,157 @@
+"""The JSON API's request and response bodies (they document the OpenAPI schema).
+
+Kept apart from the tables (store/models.py) and the read models (alerts/views.py) even
+where fields overlap: the API's shape is a promise to clients, the others may move.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(BaseModel):
+    title: str
+    url: str | None
+    published_at: datetime | None
+
+
+class Change(BaseModel):
+    """A rule change on the timeline."""
+
+    uid: str = Field(description="Stable identity: the calendar UID and the webhook event id.")
+    rule: str
+    rule_key: str
+    platform: str | None
+    kind: str = Field(description="consultation | new | amendment | repeal")
+    title: str
+    announced_on: date | None = Field(description="公示: the day the change was announced.")
+    effective_on: date | None = Field(description="生效: the day it takes effect.")
+    effective_at: str | None = Field(description="Time of day it takes effect, HH:MM.")
+    tentative: bool = Field(description="The date is only expected (预计).")
+    status: str = Field(description="active | withdrawn")
+    revision: int = Field(description="Raised each time the effective date moves.")
+    postponed_from: date | None
+    days_left: int | None = Field(description="Days until 生效, in the service time zone.")
+    sources: list[Source]
+
+
+class Notice(BaseModel):
+    title: str
+    url: str | None
+    published_at: datetime | None
+    text: str
+    origin: str
+    problem: str | None
+
+
+class Delivery(BaseModel):
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str = Field(description="delivered | retry | failed")
+    status_code: int | None
+    reply: str | None
+    error: str | None
+
+
+ReminderShow = Literal["pending", "sent", "failed"]
+
+
+class Reminder(BaseModel):
+    uid: str = Field(description="The event id receivers see (webhook-id).")
+    change_uid: str
+    rule_key: str
+    channel: str
+    kind: str = Field(description="announced | lead | changed")
+    lead_days: int | None
+    due_at: datetime
+    effective_on: date | None
+    status: str = Field(
+        description="pending | sending | sent | dead | cancelled | coalesced | missed"
+    )
+    attempts: int
+    reason: str | None
+    sent_at: datetime | None
+
+
+class ReminderWithDeliveries(Reminder):
+    deliveries: list[Delivery]
+
+
+class ChangeDetail(Change):
+    """A change with the notices it was read from and its reminders and their deliveries."""
+
+    summary: str
+    notices: list[Notice]
+    reminders: list[ReminderWithDeliveries]
+
+
+class ChangeIn(_In):
+    """A change entered by hand."""
+
+    rule: str = Field(min_length=1, max_length=200, examples=["1688商家发货行为管理规范"])
+    platform: str | None = Field(default=None, max_length=40, examples=["1688"])
+    announced_on: date | None = None
+    effective_on: date
+    effective_at: time | None = None
+    title: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    tentative: bool = False
+
+
+class NoticeIn(_In):
+    """An announcement text to read and store."""
+
+    title: str = Field(default="", max_length=500)
+    text: str = Field(min_length=1, max_length=200_000)
+    published_at: AwareDatetime | date | None = Field(
+        default=None, description="Publish time; relative dates (今日, 3月18日) are read from it."
+    )
+    url: str | None = Field(default=None, max_length=2000)
+
+
+class ChangeResult(BaseModel):
+    action: Literal["added", "merged", "moved"]
+    uid: str
+    rule_key: str
+    announced_on: date | None
+    effective_on: date | None
+    postponed_from: date | None
+
+
+class IngestResult(BaseModel):
+    stored: bool = Field(description="False when the same notice was stored before.")
+    changes: list[ChangeResult]
+    problem: str | None = Field(description="Why nothing could be read, when that is so.")
+
+
+class WatchIn(_In):
+    """A watch, as a ``[[watch]]`` table of config.toml."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")
+    rules: list[str] = []
+    platforms: list[str] = []
+    keywords: list[str] = []
+    regex: list[str] = []
+    tags: list[str] = []
+    channels: list[str] = []
+    lead_days: list[int] | None = None
+    since: date | None = None
+
+
+class Watch(WatchIn):
+    source: Literal["config", "api"] = Field(description="config watches cannot be removed here.")
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+    scheduler: str
+    next_dispatch: datetime | None
