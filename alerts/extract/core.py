@@ -188,7 +188,11 @@ def _candidate(
         announced_on=announced.mention.on if announced else None,
         effective_on=effective_on,
         effective_at=effective.mention.at if effective else None,
-        tentative=effective.tentative if effective else False,
+        # "预计9月23日生效" in the headline stays tentative when the text repeats the day plainly.
+        tentative=effective is not None
+        and any(
+            r.tentative for r in having(Role.effective) if r.mention.on == effective.mention.on
+        ),
         postponed_from=postponed_from,
     )
 
