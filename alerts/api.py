@@ -94,27 +94,33 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
+        refused = False
 
         async def counted() -> Any:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
+            if seen > self.max_bytes and not refused:
+                # The app may be mid-parse and would turn an exception into a 400: answer
+                # 413 here, then tell it the client left, and drop whatever it sends after.
+                refused = True
+                await self._refuse(scope, receive, send)
+                return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Any) -> None:
+            if not refused:
+                await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         detail = f"request body larger than {self.max_bytes} bytes ([api] max_body_bytes)"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _metrics(request: Request) -> PlainTextResponse:

@@ -334,6 +334,12 @@ class Watch(_Section):
     lead_days: LeadDays | None = None
     since: Annotated[date | None, BeforeValidator(_parse_date)] = None
 
+    @model_validator(mode="after")
+    def _selects_something(self) -> Watch:
+        if not (self.rules or self.platforms or self.keywords or self.regex):
+            raise _problem("selects nothing: give rules, platforms, keywords or regex")
+        return self
+
     def patterns(self) -> list[re.Pattern[str]]:
         """``regex`` compiled (already checked to compile at load time)."""
         return [re.compile(p) for p in self.regex]
@@ -480,10 +486,6 @@ def _cross_check(raw: Mapping[str, Any]) -> list[tuple[Parts, str]]:
             elif isinstance(name, str):
                 names[name] = i
     for i, watch in _entries(raw.get("watch")):
-        if not any(watch.get(k) for k in ("rules", "platforms", "keywords", "regex")):
-            found.append(
-                (("watch", i), "selects nothing: give rules, platforms, keywords or regex")
-            )
         refs = watch.get("channels")
         for k, ref in enumerate(refs if isinstance(refs, list) else []):
             if isinstance(ref, str) and ref not in channel_names:

@@ -1,0 +1,243 @@
+"""The JSON API's writes, details and checks, in-process over httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+from sqlalchemy import Engine
+
+from alerts.api import create_app
+from alerts.config import parse_settings
+from alerts.scheduler import ReminderEngine
+
+TOKEN = "test-token-0123456789abcdef"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+CONFIG = f"""
+[api]
+token = "{TOKEN}"
+max_body_bytes = 4096
+
+[[watch]]
+name = "shipping"
+rules = ["1688商家发货行为管理规范"]
+channels = ["hook"]
+
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    return parse_settings(CONFIG, path=tmp_path / "config.toml", environ={})
+
+
+@pytest.fixture
+async def client(settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+        yield client
+
+
+NOTICE = {
+    "title": "《淘宝网商品发布规范》变更公示",
+    "text": "本次变更于2026年11月20日公示，2026年12月15日生效。",
+    "published_at": "2026-11-20T10:00:00+08:00",
+}
+
+
+@pytest.mark.anyio
+async def test_writes_need_the_bearer_token(client: httpx.AsyncClient):
+    assert (await client.post("/api/notices", json=NOTICE)).status_code == 401
+    wrong = {"Authorization": "Bearer nope-nope-nope-nope"}
+    response = await client.post("/api/notices", json=NOTICE, headers=wrong)
+    assert response.status_code == 401
+    assert TOKEN not in response.text
+
+
+@pytest.mark.anyio
+async def test_without_a_configured_token_writes_are_refused(tmp_path: Path, engine: Engine):
+    settings = parse_settings("", path=tmp_path / "config.toml", environ={})
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+        response = await client.post("/api/notices", json=NOTICE, headers=HEADERS)
+    assert response.status_code == 403
+    assert "[api] token" in response.json()["detail"]
+
+
+@pytest.mark.anyio
+@time_machine.travel(datetime(2026, 11, 27, 2, tzinfo=UTC), tick=False)
+async def test_a_submitted_notice_is_read_stored_and_shown_in_detail(client: httpx.AsyncClient):
+    response = await client.post("/api/notices", json=NOTICE, headers=HEADERS)
+    assert response.status_code == 201
+    result = response.json()
+    assert result["stored"] is True
+    (change,) = result["changes"]
+    assert (change["action"], change["rule_key"], change["effective_on"]) == (
+        "added",
+        "淘宝网商品发布规范",
+        "2026-12-15",
+    )
+    again = (await client.post("/api/notices", json=NOTICE, headers=HEADERS)).json()
+    assert (again["stored"], again["changes"]) == (False, [])
+
+    detail = (await client.get(f"/api/changes/{change['uid']}")).json()
+    assert (detail["announced_on"], detail["days_left"]) == ("2026-11-20", 18)
+    assert detail["notices"][0]["text"] == NOTICE["text"]
+    assert detail["notices"][0]["origin"] == "api"
+    assert (await client.get("/api/changes/nope")).status_code == 404
+
+
+@pytest.mark.anyio
+@time_machine.travel(datetime(2026, 11, 27, 2, tzinfo=UTC), tick=False)
+async def test_a_hand_entered_change_gets_reminders_visible_in_its_detail(
+    client: httpx.AsyncClient, settings, engine: Engine
+):
+    body = {
+        "rule": "商家发货行为管理规范",
+        "platform": "1688",
+        "effective_on": "2026-12-15",
+        "effective_at": "10:00",
+    }
+    response = await client.post("/api/changes", json=body, headers=HEADERS)
+    assert response.status_code == 201, response.text
+    uid = response.json()["changes"][0]["uid"]
+    async with httpx.AsyncClient() as http:
+        ReminderEngine(settings, engine, http=http).plan(datetime.now(UTC))
+    detail = (await client.get(f"/api/changes/{uid}")).json()
+    assert detail["rule_key"] == "1688商家发货行为管理规范"
+    assert detail["effective_at"] == "10:00"
+    kinds = sorted(
+        (r["kind"], r["lead_days"] if r["lead_days"] is not None else -1)
+        for r in detail["reminders"]
+    )
+    assert kinds == [("announced", -1), ("lead", 0), ("lead", 1), ("lead", 7)]
+    listed = (await client.get("/api/reminders", params={"status": "pending"})).json()
+    assert len(listed) == 4
+    assert (await client.get("/api/deliveries/failed")).json() == []
+
+
+@pytest.mark.anyio
+async def test_bad_bodies_get_422_naming_the_field(client: httpx.AsyncClient):
+    response = await client.post(
+        "/api/changes", json={"rule": "x规范", "effective_on": "2026-13-01"}, headers=HEADERS
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "effective_on"]
+    unknown = await client.post(
+        "/api/changes",
+        json={"rule": "x规范", "effective_on": "2026-12-01", "colour": 1},
+        headers=HEADERS,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "colour"]
+
+
+@pytest.mark.anyio
+async def test_oversized_bodies_are_refused(client: httpx.AsyncClient):
+    big = {**NOTICE, "text": "生效" * 3000}
+    response = await client.post("/api/notices", json=big, headers=HEADERS)
+    assert response.status_code == 413
+    assert "max_body_bytes" in response.json()["detail"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 1000
+
+    streamed = await client.post("/api/notices", content=chunks(), headers=HEADERS)
+    assert streamed.status_code == 413
+
+
+@pytest.mark.anyio
+async def test_watches_added_through_the_api_persist_and_are_used(
+    client: httpx.AsyncClient, settings, engine: Engine
+):
+    watch = {"name": "taobao", "platforms": ["淘宝"], "channels": ["hook"], "tags": ["tb"]}
+    assert (await client.post("/api/watches", json=watch, headers=HEADERS)).status_code == 201
+    assert (await client.post("/api/watches", json=watch, headers=HEADERS)).status_code == 409
+    listed = {w["name"]: w["source"] for w in (await client.get("/api/watches")).json()}
+    assert listed == {"shipping": "config", "taobao": "api"}
+
+    # A new app on the same store still has it, and the planner routes by it.
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as fresh:
+        names = [w["name"] for w in (await fresh.get("/api/watches")).json()]
+    assert names == ["shipping", "taobao"]
+    await client.post(
+        "/api/notices",
+        json={**NOTICE, "text": "2099年1月1日生效。", "published_at": "2098-12-01"},
+        headers=HEADERS,
+    )
+    async with httpx.AsyncClient() as http:
+        ReminderEngine(settings, engine, http=http).plan(datetime.now(UTC))
+    reminders = (await client.get("/api/reminders")).json()
+    assert {r["rule_key"] for r in reminders} == {"淘宝网商品发布规范"}
+
+    assert (await client.delete("/api/watches/shipping", headers=HEADERS)).status_code == 409
+    assert (await client.delete("/api/watches/taobao", headers=HEADERS)).status_code == 204
+    assert (await client.delete("/api/watches/taobao", headers=HEADERS)).status_code == 404
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "watch, loc",
+    [
+        pytest.param(
+            {"name": "w", "regex": ["("], "channels": []}, ["body", "regex", 0], id="bad-regex"
+        ),
+        pytest.param(
+            {"name": "w", "platforms": ["淘宝"], "channels": ["nope"]},
+            ["body", "channels", 0],
+            id="unknown-channel",
+        ),
+        pytest.param({"name": "w", "tags": ["x"]}, ["body"], id="matches-nothing"),
+        pytest.param({"name": "bad name!", "platforms": ["淘宝"]}, ["body", "name"], id="bad-name"),
+    ],
+)
+async def test_bad_watches_are_refused_naming_the_field(client: httpx.AsyncClient, watch, loc):
+    response = await client.post("/api/watches", json=watch, headers=HEADERS)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][: len(loc)] == loc
+
+
+@pytest.mark.anyio
+async def test_changes_are_paged_with_a_total(client: httpx.AsyncClient, seed_listing: Path):
+    text = seed_listing.read_text(encoding="utf-8")
+    from alerts.extract import read_notices
+
+    for notice in read_notices(text, format="listing"):
+        body = {
+            "title": notice.title,
+            "text": notice.text or notice.title,
+            "published_at": notice.published_at.isoformat() + "+08:00",
+        }
+        assert (await client.post("/api/notices", json=body, headers=HEADERS)).status_code == 201
+    first = await client.get("/api/changes", params={"limit": 5})
+    total = int(first.headers["X-Total-Count"])
+    assert total == 17
+    pages = [first.json()]
+    for offset in range(5, total, 5):
+        pages.append(
+            (await client.get("/api/changes", params={"limit": 5, "offset": offset})).json()
+        )
+    uids = [c["uid"] for page in pages for c in page]
+    assert len(uids) == len(set(uids)) == total
+
+
+@pytest.mark.anyio
+async def test_metrics_count_reminders_and_deliveries(client: httpx.AsyncClient):
+    text = (await client.get("/metrics")).text
+    assert 'rulewatch_reminders{status="pending"} 0.0' in text
+    assert "rulewatch_deliveries" in text and "rulewatch_feed_requests" in text
