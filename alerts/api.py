@@ -140,7 +140,19 @@ def _healthz(request: Request, session: SessionDep) -> schemas.Health:
     )
 
 
-api = APIRouter(prefix="/api", tags=["api"])
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        401: "No valid bearer token.",
+        403: "Writes are disabled: no [api] token is configured.",
+        404: "No such item.",
+        409: "It exists already, or belongs to config.toml.",
+        413: "The request body is larger than [api] max_body_bytes.",
+    }
+    return {code: {"model": schemas.Problem, "description": text[code]} for code in codes}
+
+
+_WRITE = (401, 403, 413)
+api = APIRouter(prefix="/api", tags=["api"], responses=_errors(413))
 
 
 @api.get("/changes", summary="The timeline of rule changes, by effective date.")
@@ -170,7 +182,11 @@ def list_changes(
     return [_change(view) for view in views]
 
 
-@api.get("/changes/{uid}", summary="One change with its notices, reminders and deliveries.")
+@api.get(
+    "/changes/{uid}",
+    summary="One change with its notices, reminders and deliveries.",
+    responses=_errors(404),
+)
 def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.ChangeDetail:
     found = queries.get_change(session, uid=uid)
     if found is None:
@@ -202,6 +218,7 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
     "/changes",
     status_code=201,
     dependencies=[WriteAccess],
+    responses=_errors(*_WRITE),
     summary="Enter a change by hand (entering the same change twice changes nothing).",
 )
 def post_change(
@@ -226,6 +243,7 @@ def post_change(
 @api.post(
     "/changes/{uid}/withdraw",
     dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 404),
     summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
 )
 def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
@@ -239,6 +257,7 @@ def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Ch
     "/notices",
     status_code=201,
     dependencies=[WriteAccess],
+    responses=_errors(*_WRITE),
     summary="Submit an announcement text: its changes are read and stored.",
 )
 def post_notice(
@@ -266,6 +285,7 @@ def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Wat
     "/watches",
     status_code=201,
     dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 409),
     summary="Add a watch; it persists in the store and is used with config.toml's.",
 )
 def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:
@@ -303,6 +323,7 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
     "/watches/{name}",
     status_code=204,
     dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 404, 409),
     summary="Remove a watch added through the API.",
 )
 def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:

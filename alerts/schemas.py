@@ -150,6 +150,12 @@ class Watch(WatchIn):
     source: Literal["config", "api"] = Field(description="config watches cannot be removed here.")
 
 
+class Problem(BaseModel):
+    """What went wrong, for a person to read."""
+
+    detail: str
+
+
 class Health(BaseModel):
     status: str
     store: str
