@@ -8,6 +8,7 @@ processes anyway). `rulewatch run-due` calls the same tick once, for cron.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from dataclasses import dataclass
@@ -82,8 +83,6 @@ class ReminderEngine:
     async def tick(self, now: datetime | None = None) -> TickReport:
         """Plan, then send everything due at ``now`` (default: the clock's now)."""
         now = now or clock.now()
-        import asyncio
-
         planned = await asyncio.to_thread(self.plan, now)
         return TickReport(plan=planned, dispatch=await self.dispatcher.run_once(now=now))
 
