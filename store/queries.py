@@ -276,3 +276,89 @@ def _id(row: Rule | RuleChange | Notice) -> int:
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id: flush it before linking")
     return row.id
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """A fingerprint of everything the calendar feed is made of, read in one cheap query.
+
+    Any write the feed can show moves it: a change added (count), moved, retitled or
+    withdrawn (revision total, newest update), a source linked (link count), a watch added
+    or removed through the API (count, id total, newest creation).
+    """
+
+    changes: int
+    revisions: int
+    changes_updated_at: datetime | None
+    links: int
+    watches: int
+    watch_ids: int
+    watches_created_at: datetime | None
+
+
+def data_version(session: Session) -> DataVersion:
+    """The store's :class:`DataVersion`: aggregates only, no row is sent back."""
+    from store.models import StoredWatch  # imported here to leave the module's head alone
+
+    aggregates = (
+        func.count(col(RuleChange.id)),
+        func.coalesce(func.sum(col(RuleChange.revision)), 0),
+        func.max(col(RuleChange.updated_at)),
+        func.count(col(ChangeNotice.notice_id)),
+        func.count(col(StoredWatch.id)),
+        func.coalesce(func.sum(col(StoredWatch.id)), 0),
+        func.max(col(StoredWatch.created_at)),
+    )
+    statement = select(*(select(a).scalar_subquery() for a in aggregates))
+    row = session.exec(statement).one()
+    return DataVersion(
+        changes=int(row[0]),
+        revisions=int(row[1]),
+        changes_updated_at=_aware(row[2]),
+        links=int(row[3]),
+        watches=int(row[4]),
+        watch_ids=int(row[5]),
+        watches_created_at=_aware(row[6]),
+    )
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """What the feed shows of a change's source notice, and when it was stored."""
+
+    title: str
+    url: str | None
+    created_at: datetime
+
+
+def sources_of_changes(
+    session: Session, *, change_ids: Sequence[int]
+) -> dict[int, list[SourceRow]]:
+    """Title, URL and storage time of each change's notices, oldest publication first,
+    without their texts (the feed has no use for them)."""
+    found: dict[int, list[SourceRow]] = {change_id: [] for change_id in change_ids}
+    ids = list(change_ids)
+    for start in range(0, len(ids), 1000):  # stay far below every backend's parameter limit
+        statement = (
+            select(ChangeNotice.change_id, Notice.title, Notice.url, Notice.created_at)
+            .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
+            .where(col(ChangeNotice.change_id).in_(ids[start : start + 1000]))
+            .order_by(col(Notice.published_at), col(Notice.id))
+        )
+        for change_id, title, url, created_at in session.exec(statement).all():
+            found[change_id].append(SourceRow(title=title, url=url, created_at=created_at))
+    return found
+
+
+def _aware(value: object) -> datetime | None:
+    # A max() over an aware column comes back as the driver gives it: a naive UTC datetime
+    # on SQLite (sometimes as text), an aware one on PostgreSQL.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {value!r}")
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
