@@ -1,0 +1,351 @@
+"""The calendar feed as bytes: changes in, one iCalendar (RFC 5545) VCALENDAR out.
+
+Pure: no session, no clock. Every byte comes from the changes and the settings given, so
+unchanged data gives identical bytes (DTSTAMP is the change's last update, never "now").
+
+Each change gives a 公示 event and a 生效 event where it has those dates: all-day
+(VALUE=DATE, DTEND the next day), or, for a 生效 with a time of day, a timed event in the
+service time zone with its VTIMEZONE. UIDs are the change's uid plus the event kind and
+SEQUENCE is its revision, so a postponed change moves in a subscriber's calendar.
+
+Serializing is cached twice: :class:`EventCache` keeps each event's block, keyed by
+everything that goes into it, so a changed rule re-serializes only its own events, and
+:class:`FeedCache` keeps whole feeds per data version and filters, so an unchanged feed is
+answered without rendering anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+
+PRODID = "-//rulewatch//calendar feed//ZH"
+SUMMARY_CHARS = 300  # of a change's text in a description: 10,000 changes stay a few MB
+TIMED_LENGTH = timedelta(hours=1)  # a 生效 at a time of day is drawn as a block this long
+MAX_ALARMS = 5
+# What ?alarm= accepts, as its OpenAPI schema states it: one to five lead times.
+ALARM_PATTERN = r"^\d{1,3}[wdhm](,\d{1,3}[wdhm]){0,4}$"
+
+
+class EventKind(StrEnum):
+    """Which date of a change an event marks."""
+
+    announced = "announced"  # 公示
+    effective = "effective"  # 生效
+
+
+LABELS = {EventKind.announced: "公示", EventKind.effective: "生效"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A notice a change was read from, as a description lists it."""
+
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class CalendarChange:
+    """What the feed shows of one change. Hashable: it is part of its events' cache key."""
+
+    uid: str
+    rule: str  # the rule's canonical name, e.g. 1688商家发货行为管理规范
+    platform: str | None
+    title: str
+    summary: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    revision: int
+    postponed_from: date | None
+    updated_at: datetime  # aware
+    sources: tuple[Source, ...] = ()
+    tags: tuple[str, ...] = ()  # of the watches that cover the change, sorted
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    """The calendar's own properties, from ``[calendar]`` and ``[service]``."""
+
+    name: str
+    description: str
+    timezone: str  # IANA name
+    refresh: timedelta
+    base_url: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A serialized feed with the validators HTTP answers carry."""
+
+    body: bytes
+    etag: str  # quoted, strong
+    last_modified: datetime  # aware UTC, whole seconds
+
+
+Alarms = tuple[timedelta, ...]
+
+_ALARM = re.compile(r"(\d{1,3})([wdhm])")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_alarms(text: str) -> Alarms:
+    """``"1d,2h"`` as the lead times of alarms before each 生效, largest first.
+
+    Raises ValueError naming the part that is not a number (up to 999) followed by w, d, h
+    or m, or when there are more than five.
+    """
+    found: set[timedelta] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _ALARM.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{part!r} is not a lead time such as 1d, 2h, 30m or 1w")
+        found.add(timedelta(**{_UNITS[match[2]]: int(match[1])}))
+    if len(found) > MAX_ALARMS:
+        raise ValueError(f"at most {MAX_ALARMS} alarms; {len(found)} were given")
+    return tuple(sorted(found, reverse=True))
+
+
+def event_kinds(change: CalendarChange, kinds: Collection[EventKind]) -> list[EventKind]:
+    """The events ``change`` gives among ``kinds``: one per date it has."""
+    dates = {EventKind.announced: change.announced_on, EventKind.effective: change.effective_on}
+    return [kind for kind in EventKind if kind in kinds and dates[kind] is not None]
+
+
+def render_calendar(
+    changes: Iterable[CalendarChange],
+    info: CalendarInfo,
+    *,
+    kinds: Collection[EventKind] = frozenset(EventKind),
+    alarms: Alarms = (),
+    cache: EventCache | None = None,
+) -> bytes:
+    """The VCALENDAR of ``changes``, in the order given."""
+    cache = cache if cache is not None else EventCache(0)  # nothing kept
+    blocks: list[bytes] = []
+    timed: list[date] = []
+    for change in changes:
+        for kind in event_kinds(change, kinds):
+            blocks.append(cache.block(change, kind, alarms, info))
+            if kind is EventKind.effective and change.effective_at and change.effective_on:
+                timed.append(change.effective_on)
+    zone = _vtimezone(info.timezone, min(timed).year, max(timed).year) if timed else b""
+    return _head(info) + zone + b"".join(blocks) + b"END:VCALENDAR\r\n"
+
+
+def render_event(
+    change: CalendarChange, kind: EventKind, alarms: Alarms, info: CalendarInfo
+) -> bytes:
+    """One VEVENT block, folded, with CRLF line ends."""
+    event = Event()
+    # Set explicitly: icalendar's Event.new() would invent a random UID and DTSTAMP=now.
+    event.add("uid", f"{change.uid}-{kind.value}")
+    event.add("dtstamp", change.updated_at)
+    event.add("last-modified", change.updated_at)
+    event.add("sequence", change.revision)
+    summary = f"【{LABELS[kind]}】{change.rule}{'（预计）' if change.tentative else ''}"
+    event.add("summary", summary)
+    event.add("description", _description(change, info))
+    event.add("url", f"{info.base_url}/changes/{change.uid}")
+    categories = [c for c in (change.platform, *change.tags) if c]
+    if categories:
+        event.add("categories", categories)
+    event.add("status", "TENTATIVE" if change.tentative else "CONFIRMED")
+    # A date to know, not time spent: it must not mark the subscriber busy.
+    event.add("transp", "TRANSPARENT")
+    day = change.announced_on if kind is EventKind.announced else change.effective_on
+    if day is None:
+        raise ValueError(f"change {change.uid} has no {kind.value} date")
+    if kind is EventKind.effective and change.effective_at is not None:
+        start = datetime.combine(day, change.effective_at, tzinfo=ZoneInfo(info.timezone))
+        event.add("dtstart", start)
+        event.add("dtend", start + TIMED_LENGTH)
+    else:
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+    if kind is EventKind.effective:
+        for lead in alarms:
+            alarm = Alarm()  # not Alarm.new(): that adds a random UID
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", summary)
+            alarm.add("trigger", -lead)
+            event.add_component(alarm)
+    return bytes(event.to_ical())
+
+
+def _description(change: CalendarChange, info: CalendarInfo) -> str:
+    lines = [change.title] if change.title else []
+    text = " ".join(change.summary.split())
+    if text and text != change.title:
+        lines.append(text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…")
+    dates = [
+        f"{LABELS[kind]} {day.isoformat()}"
+        for kind, day in (
+            (EventKind.announced, change.announced_on),
+            (EventKind.effective, change.effective_on),
+        )
+        if day is not None
+    ]
+    if change.effective_at is not None and dates:
+        dates[-1] += change.effective_at.strftime(" %H:%M")
+    if change.announced_on and change.effective_on:
+        dates.append(f"相隔 {(change.effective_on - change.announced_on).days} 天")
+    lines.append("，".join(dates) + ("（预计）" if change.tentative else ""))
+    if change.postponed_from:
+        lines.append(f"原定 {change.postponed_from.isoformat()} 生效，已延期")
+    for source in change.sources:
+        # A source is most often the notice the title came from: then its link says enough.
+        parts = [source.title if source.title != change.title else "", source.url or ""]
+        if any(parts):
+            lines.append("来源：" + " ".join(part for part in parts if part))
+    lines.append(f"{info.base_url}/changes/{change.uid}")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=16)
+def _head(info: CalendarInfo) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.calendar_name = info.name  # NAME and X-WR-CALNAME
+    calendar.description = info.description  # DESCRIPTION and X-WR-CALDESC
+    calendar.add("x-wr-timezone", info.timezone)
+    # RFC 7986 requires VALUE=DURATION, which icalendar leaves out; and it writes an
+    # X- property's timedelta as "1:00:00" unless given as a duration.
+    calendar.add("refresh-interval", vDuration(info.refresh), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(info.refresh))
+    whole = bytes(calendar.to_ical())
+    end = b"END:VCALENDAR\r\n"
+    if not whole.endswith(end):
+        raise RuntimeError("icalendar wrote a calendar that does not end with END:VCALENDAR")
+    return whole[: -len(end)]
+
+
+@lru_cache(maxsize=16)
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> bytes:
+    if tzid == "UTC":
+        return b""  # icalendar writes UTC times with Z; no VTIMEZONE is referenced
+    zone = Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    return bytes(zone.to_ical())
+
+
+class _Lru:
+    """A mapping bounded by the bytes it holds, forgetting the least recently used first;
+    thread-safe."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[Hashable, tuple[bytes | Feed, int]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | Feed | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: bytes | Feed) -> None:
+        size = len(value) if isinstance(value, bytes) else len(value.body)
+        with self._lock:
+            if key in self._items:
+                self._held -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self._held += size
+            while self._held > self.budget and self._items:
+                self._held -= self._items.popitem(last=False)[1][1]
+
+
+class EventCache:
+    """Serialized event blocks, keyed by the change's every shown field, the kind, the
+    alarms and the calendar info: a hit can never be stale, whatever changed."""
+
+    def __init__(self, budget: int = 64 << 20) -> None:
+        self._blocks = _Lru(budget)
+        self.hits = 0
+        self.misses = 0
+
+    def block(
+        self, change: CalendarChange, kind: EventKind, alarms: Alarms, info: CalendarInfo
+    ) -> bytes:
+        key = (change, kind, alarms, info)
+        found = self._blocks.get(key)
+        if isinstance(found, bytes):
+            self.hits += 1
+            return found
+        self.misses += 1
+        block = render_event(change, kind, alarms, info)
+        self._blocks.put(key, block)
+        return block
+
+
+class FeedCache:
+    """Whole feeds by (data version, filters), and the events they are made of.
+
+    Builds run one at a time, so subscribers polling together after a change wait for one
+    build instead of each starting their own.
+    """
+
+    def __init__(self, *, feed_bytes: int = 64 << 20, event_bytes: int = 64 << 20) -> None:
+        self.events = EventCache(event_bytes)
+        self._feeds = _Lru(feed_bytes)
+        # The validators last given per filters, to keep Last-Modified moving forward.
+        self._last: OrderedDict[Hashable, tuple[str, datetime]] = OrderedDict()
+        self._build_lock = threading.Lock()
+        self.builds = 0
+
+    def get(
+        self,
+        version: Hashable,
+        filters: Hashable,
+        build: Callable[[EventCache], tuple[bytes, datetime]],
+    ) -> Feed:
+        """The feed for ``filters`` at ``version``; ``build`` makes the body and the instant
+        of its newest content when it is not cached."""
+        key = (version, filters)
+        found = self._feeds.get(key)
+        if isinstance(found, Feed):
+            return found
+        with self._build_lock:
+            found = self._feeds.get(key)
+            if isinstance(found, Feed):
+                return found
+            self.builds += 1
+            body, modified = build(self.events)
+            feed = self._validated(filters, body, modified)
+            self._feeds.put(key, feed)
+            return feed
+
+    def _validated(self, filters: Hashable, body: bytes, modified: datetime) -> Feed:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        modified = modified.astimezone(UTC).replace(microsecond=0)
+        previous = self._last.get(filters)
+        if previous is not None and previous[0] == etag:
+            modified = previous[1]
+        elif previous is not None and modified <= previous[1]:
+            # Content went without a newer timestamp (a change withdrawn, a watch removed):
+            # the date must still move, or If-Modified-Since would match stale content.
+            modified = previous[1] + timedelta(seconds=1)
+        self._last[filters] = (etag, modified)
+        self._last.move_to_end(filters)
+        while len(self._last) > 1024:
+            self._last.popitem(last=False)
+        return Feed(body=body, etag=etag, last_modified=modified)
