@@ -475,6 +475,39 @@ def channels_new_secret_command() -> None:
     out.print(new_secret(), markup=False)
 
 
+@app.command("ics")
+def ics_command(
+    ctx: typer.Context,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write here (atomically); default stdout.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
+    tag: Annotated[
+        str | None, typer.Option(help="Only changes a watch with this tag covers.")
+    ] = None,
+    watch: Annotated[str | None, typer.Option(help="Only changes this watch covers.")] = None,
+    kind: Annotated[str | None, typer.Option(help="announced (公示) or effective (生效).")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every change, not only those a watch covers.")
+    ] = False,
+) -> None:
+    """Write the iCalendar feed, the same as GET /calendar.ics serves."""
+    from alerts.calendar import EventKind
+    from alerts.feed import FeedQuery, build_feed, write_feed
+
+    if kind not in (None, *EventKind):
+        raise typer.BadParameter("is announced or effective", param_hint="--kind")
+    query = FeedQuery(platform, rule, tag, watch, EventKind(kind) if kind else None, every)
+    settings = _settings(ctx)
+    with _session(settings) as session:
+        feed = build_feed(session, settings, query)
+    if out_file is None:
+        sys.stdout.buffer.write(feed.body)
+    else:
+        write_feed(out_file, feed.body)
+
+
 @db_app.command("upgrade")
 def db_upgrade_command(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
