@@ -1,0 +1,544 @@
+"""The calendar feed: real bytes from the app, read by three independent parsers.
+
+The store holds the seed listing plus a timed change with a long Chinese name (so its
+SUMMARY folds), a withdrawn change and a tentative one; the app is served in-process.
+ical.js runs under node from tests/js (`npm ci --prefix tests/js` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import icalendar
+import pytest
+import vobject
+from sqlalchemy import Engine, event
+from typer.testing import CliRunner
+
+from alerts.api import create_app
+from alerts.calendar import parse_alarms
+from alerts.cli import app as cli_app
+from alerts.config import Settings, load_settings, parse_settings
+from alerts.extract.model import Notice
+from alerts.ingest import add_change, import_files, ingest
+from store import queries
+from store.db import connect, session_scope
+
+TZ = ZoneInfo("Asia/Shanghai")
+JS = Path(__file__).parent / "js"
+LONG_RULE = "淘宝网商品发布管理规范之虚假交易与不当获利行为认定及处理细则"  # 93 octets
+TITLE = "淘宝调整商品发布规范, 虚假交易认定; 处理细则"  # a comma and a semicolon, ASCII
+SHIPPING = "1688商家发货行为管理规范"
+WITHDRAWN = "1688直播平台管理规范"  # its one change is withdrawn
+UNWATCHED = "1688多渠道分销及销售市场管理规范"  # no watch covers it
+TOKEN = "feed-token-0123456789abcdef"
+
+pytestmark = pytest.mark.anyio
+
+
+def config(token: str | None = None) -> str:
+    return (
+        '[service]\ntimezone = "Asia/Shanghai"\nbase_url = "https://rw.example.com"\n\n'
+        '[[watch]]\nname = "shipping"\nrules = ["1688商家发货行为管理规范"]\n'
+        'tags = ["logistics"]\n\n'
+        '[[watch]]\nname = "service"\nrules = ["1688商家服务管理规范", "1688直播平台管理规范"]\n'
+        'tags = ["service"]\n\n'
+        '[[watch]]\nname = "taobao"\nplatforms = ["淘宝"]\ntags = ["taobao", "发布"]\n\n'
+        '[calendar]\nname = "规则日历"\nrefresh = "PT30M"\n'
+        + (f'token = "{token}"\n' if token else "")
+    )
+
+
+def settings_for(tmp_path: Path, token: str | None = None) -> Settings:
+    return parse_settings(config(token), path=tmp_path / "config.toml", environ={})
+
+
+@pytest.fixture
+def store(engine: Engine, seed_listing: Path) -> Engine:
+    with session_scope(engine) as session:
+        import_files(session, [seed_listing], tz=TZ)
+        add_change(
+            session,
+            rule=LONG_RULE,
+            platform="淘宝",
+            announced_on=date(2026, 12, 1),
+            effective_on=date(2026, 12, 15),
+            effective_at=time(10, 0),
+            title=TITLE,
+            url="https://rules.example.com/notice?id=1&lang=zh",
+            now=datetime(2026, 12, 1, 9, 0, tzinfo=TZ),
+            tz=TZ,
+        )
+        add_change(
+            session,
+            rule="1688商家服务管理规范",
+            platform="1688",
+            effective_on=date(2027, 3, 1),
+            tentative=True,
+            title="1688商家服务管理规范预计3月1日生效",
+            now=datetime(2026, 12, 2, 9, 0, tzinfo=TZ),
+            tz=TZ,
+        )
+        (live,) = [c for c, rule in queries.list_changes(session) if rule.key == WITHDRAWN]
+        queries.withdraw_change(session, uid=live.uid, now=datetime(2026, 12, 3, tzinfo=TZ))
+    return engine
+
+
+def client_for(settings: Settings, engine: Engine) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    return httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test")
+
+
+@pytest.fixture
+def client(tmp_path: Path, store: Engine) -> httpx.AsyncClient:
+    return client_for(settings_for(tmp_path), store)
+
+
+def announce_shipping(engine: Engine) -> None:
+    """A change of the shipping rule: 公示 2026-11-27, 生效 2026-12-15."""
+    text = "本次变更于2026年11月27日公示，2026年12月15日生效。"
+    _ingest(engine, f"《{SHIPPING}》变更", f"《{SHIPPING}》{text}", "2026-11-27 10:00")
+
+
+def postpone_shipping(engine: Engine) -> None:
+    """A notice that moves that change's 生效 by two weeks."""
+    text = "原定于2026年12月15日生效，现延期至2026年12月31日生效。"
+    _ingest(engine, f"《{SHIPPING}》生效时间调整", f"《{SHIPPING}》{text}", "2026-12-01 10:00")
+
+
+def _ingest(engine: Engine, title: str, text: str, published: str) -> None:
+    instant = datetime.fromisoformat(published).replace(tzinfo=TZ)
+    with session_scope(engine) as session:
+        ingest(session, [Notice(title=title, text=text, published_at=instant)], origin="t", tz=TZ)
+
+
+# --- the three parsers, each read into the same shape -----------------------------------
+
+
+def _when(value: date | datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, datetime) else str(value)
+
+
+def read_icalendar(body: bytes) -> list[dict[str, object]]:
+    calendar = icalendar.Calendar.from_ical(body)
+    return [
+        {
+            "uid": str(e["UID"]),
+            "summary": str(e["SUMMARY"]),
+            "description": str(e["DESCRIPTION"]),
+            "sequence": int(e["SEQUENCE"]),
+            "start": _when(e.decoded("DTSTART")),
+            "end": _when(e.decoded("DTEND")),
+        }
+        for e in calendar.walk("VEVENT")
+    ]
+
+
+def read_vobject(body: bytes) -> list[dict[str, object]]:
+    calendar = vobject.readOne(body.decode("utf-8"))
+    return [
+        {
+            "uid": e.uid.value,
+            "summary": e.summary.value,
+            "description": e.description.value,
+            "sequence": int(e.sequence.value),
+            "start": _when(e.dtstart.value),
+            "end": _when(e.dtend.value),
+        }
+        for e in calendar.vevent_list
+    ]
+
+
+@pytest.fixture(scope="session")
+def icaljs() -> Path:
+    """tests/js/parse.mjs, checked runnable: missing node or ical.js fails, never skips."""
+    if shutil.which("node") is None or not (JS / "node_modules" / "ical.js").is_dir():
+        pytest.fail(
+            "node or the ical.js package is missing: the feed must be checked by Thunderbird's "
+            "parser. Install it with `npm ci --prefix tests/js` (node and npm from the system)."
+        )
+    return JS / "parse.mjs"
+
+
+def run_icaljs(script: Path, body: bytes) -> dict[str, object]:
+    done = subprocess.run(
+        ["node", str(script)], input=body, capture_output=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def read_icaljs(script: Path, body: bytes) -> list[dict[str, object]]:
+    return [
+        {
+            "uid": e["uid"],
+            "summary": e["summary"],
+            "description": e["description"],
+            "sequence": e["sequence"],
+            "start": e["start"],
+            "end": e["end"],
+        }
+        for e in run_icaljs(script, body)["events"]  # type: ignore[attr-defined]
+    ]
+
+
+def physical_lines(body: bytes) -> list[bytes]:
+    assert body.endswith(b"\r\n")
+    return body[:-2].split(b"\r\n")
+
+
+def unfolded(body: bytes) -> list[str]:
+    return body.decode().replace("\r\n ", "").split("\r\n")
+
+
+# --- content --------------------------------------------------------------------------
+
+
+async def test_three_parsers_read_the_same_events(client, store, icaljs):
+    response = await client.get("/calendar.ics", params={"all": "1"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    body = response.content
+    by_icalendar = read_icalendar(body)
+    assert by_icalendar == read_vobject(body) == read_icaljs(icaljs, body)
+
+    with session_scope(store) as session:
+        rows = queries.list_changes(session)  # withdrawn ones left out
+    expected = sum((c.announced_on is not None) + (c.effective_on is not None) for c, _ in rows)
+    assert len(by_icalendar) == expected > 20
+    events = {e["uid"]: e for e in by_icalendar}
+    timed = [e for e in by_icalendar if e["summary"] == f"【生效】{LONG_RULE}"]
+    assert len(timed) == 1
+    assert (timed[0]["start"], timed[0]["end"]) == ("2026-12-15T10:00:00", "2026-12-15T11:00:00")
+    description = str(timed[0]["description"])
+    assert TITLE in description and "\n" in description
+    assert "公示 2026-12-01，生效 2026-12-15 10:00，相隔 14 天" in description
+    assert "https://rules.example.com/notice?id=1&lang=zh" in description
+    announced = events[str(timed[0]["uid"]).replace("-effective", "-announced")]
+    assert (announced["start"], announced["end"]) == ("2026-12-01", "2026-12-02")
+    assert announced["summary"] == f"【公示】{LONG_RULE}"
+    assert all(WITHDRAWN not in str(e["summary"]) for e in by_icalendar)
+    assert any(UNWATCHED in str(e["summary"]) for e in by_icalendar)
+
+
+async def test_icaljs_sees_the_zone_alarms_and_calendar_properties(client, icaljs):
+    body = (await client.get("/calendar.ics", params={"alarm": "1d,2h"})).content
+    read = run_icaljs(icaljs, body)
+    assert read["name"] == "规则日历" and read["refresh"] == "PT30M"
+    events = read["events"]
+    (timed,) = [e for e in events if e["tzid"]]  # type: ignore[union-attr]
+    assert timed["tzid"] == "Asia/Shanghai"
+    # 10:00 in Shanghai is 02:00 UTC: ical.js resolved the VTIMEZONE we sent.
+    assert timed["utc_start"] == datetime(2026, 12, 15, 2, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    for e in events:  # type: ignore[union-attr]
+        effective = e["summary"].startswith("【生效】")
+        assert e["alarms"] == (["-P1D", "-PT2H"] if effective else [])
+
+
+async def test_bytes_are_crlf_folded_at_75_octets_between_characters(client):
+    body = (await client.get("/calendar.ics", params={"all": "1"})).content
+    assert body.count(b"\n") == body.count(b"\r\n") and body.count(b"\r") == body.count(b"\r\n")
+    lines = physical_lines(body)
+    assert max(len(line) for line in lines) <= 75
+    for line in lines:
+        line.decode("utf-8")  # raises when a fold split a character
+    summary = f"SUMMARY:【生效】{LONG_RULE}"
+    assert len(summary.encode()) > 75
+    assert summary in unfolded(body)
+    assert summary.encode() not in body  # so it was folded
+    assert any(line.startswith(b" ") and not line[1:].isascii() for line in lines)
+
+
+async def test_event_properties_and_calendar_header(client, store):
+    body = (await client.get("/calendar.ics", params={"all": "1"})).content
+    text = unfolded(body)
+    head = text[: text.index("BEGIN:VEVENT")]
+    for line in (
+        "VERSION:2.0",
+        "NAME:规则日历",
+        "X-WR-CALNAME:规则日历",
+        "X-WR-TIMEZONE:Asia/Shanghai",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT30M",
+        "X-PUBLISHED-TTL:PT30M",
+    ):
+        assert line in head
+    assert any(line.startswith("PRODID:") for line in head)
+    assert any(line.startswith("X-WR-CALDESC:") for line in head)
+    assert not any(line.startswith(("UID:", "DTSTAMP:")) for line in head)
+    assert text.count("BEGIN:VTIMEZONE") == 1 and "TZID:Asia/Shanghai" in text
+
+    calendar = icalendar.Calendar.from_ical(body)
+    with session_scope(store) as session:
+        rows = {c.uid: (c, rule) for c, rule in queries.list_changes(session)}
+    for e in calendar.walk("VEVENT"):
+        uid, kind = str(e["UID"]).rsplit("-", 1)
+        change, rule = rows[uid]
+        assert kind in ("announced", "effective")
+        assert e.decoded("DTSTAMP") == change.updated_at.replace(microsecond=0)
+        assert e.decoded("LAST-MODIFIED") == change.updated_at.replace(microsecond=0)
+        assert int(e["SEQUENCE"]) == change.revision
+        assert str(e["URL"]) == f"https://rw.example.com/changes/{uid}"
+        assert str(e["STATUS"]) == ("TENTATIVE" if change.tentative else "CONFIRMED")
+        categories = [str(c) for c in e["CATEGORIES"].cats]
+        assert categories[0] == rule.platform
+        if not isinstance(e.decoded("DTSTART"), datetime):
+            assert e.decoded("DTEND") - e.decoded("DTSTART") == timedelta(days=1)
+    tentative = [e for e in calendar.walk("VEVENT") if str(e["STATUS"]) == "TENTATIVE"]
+    assert len(tentative) >= 2 and all("（预计）" in str(e["SUMMARY"]) for e in tentative)
+    taobao = [e for e in calendar.walk("VEVENT") if LONG_RULE in str(e["SUMMARY"])]
+    assert [str(c) for c in taobao[0]["CATEGORIES"].cats] == ["淘宝", "taobao", "发布"]
+
+
+async def test_unchanged_data_gives_identical_bytes_even_in_a_new_app(tmp_path, client, store):
+    first = (await client.get("/calendar.ics")).content
+    assert (await client.get("/calendar.ics")).content == first
+    async with client_for(settings_for(tmp_path), store) as fresh:
+        assert (await fresh.get("/calendar.ics")).content == first
+
+
+# --- selection --------------------------------------------------------------------------
+
+
+def summaries(body: bytes) -> list[str]:
+    return [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+
+
+@pytest.mark.parametrize(
+    ("params", "wanted"),
+    [
+        pytest.param({}, {SHIPPING, "1688商家服务管理规范", LONG_RULE}, id="watched-only"),
+        pytest.param({"all": "true"}, {SHIPPING, UNWATCHED, LONG_RULE}, id="all"),
+        pytest.param({"platform": "淘宝"}, {LONG_RULE}, id="platform"),
+        pytest.param({"rule": "发货行为"}, {SHIPPING}, id="rule"),
+        pytest.param({"tag": "logistics"}, {SHIPPING}, id="tag"),
+        pytest.param({"watch": "service"}, {"1688商家服务管理规范"}, id="watch"),
+        pytest.param({"watch": "no-such-watch"}, set(), id="unknown-watch"),
+    ],
+)
+async def test_filters_narrow_the_feed(client, params, wanted):
+    response = await client.get("/calendar.ics", params=params)
+    assert response.status_code == 200
+    found = {s.split("】", 1)[1].removesuffix("（预计）") for s in summaries(response.content)}
+    assert wanted <= found if params.get("all") else found == wanted
+
+
+async def test_kind_keeps_one_date_of_each_change(client):
+    announced = summaries((await client.get("/calendar.ics?kind=announced")).content)
+    effective = summaries((await client.get("/calendar.ics?kind=effective")).content)
+    both = summaries((await client.get("/calendar.ics")).content)
+    assert announced and all(s.startswith("【公示】") for s in announced)
+    assert effective and all(s.startswith("【生效】") for s in effective)
+    assert sorted(announced + effective) == sorted(both)
+
+
+async def test_alarms_go_before_each_effective_event_only(client):
+    calendar = icalendar.Calendar.from_ical(
+        (await client.get("/calendar.ics", params={"alarm": "2h,1d"})).content
+    )
+    for e in calendar.walk("VEVENT"):
+        triggers = [a.decoded("TRIGGER") for a in e.walk("VALARM")]
+        if str(e["SUMMARY"]).startswith("【生效】"):
+            assert triggers == [-timedelta(days=1), -timedelta(hours=2)]
+            assert all(str(a["ACTION"]) == "DISPLAY" for a in e.walk("VALARM"))
+        else:
+            assert triggers == []
+
+
+@pytest.mark.parametrize("alarm", ["1x", "1000d", "1d,2d,3d,4d,5d,6d", "-1d", "1d,"])
+async def test_a_bad_alarm_is_422_naming_it(client, alarm):
+    response = await client.get("/calendar.ics", params={"alarm": alarm})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "alarm"]
+
+
+def test_parse_alarms_reads_units_largest_first():
+    assert parse_alarms("30m, 1w,2h,1d,2h") == (
+        timedelta(weeks=1),
+        timedelta(days=1),
+        timedelta(hours=2),
+        timedelta(minutes=30),
+    )
+
+
+# --- postponement, HTTP validators, token --------------------------------------------------
+
+
+async def test_postponing_keeps_the_uid_and_raises_the_sequence(client, store, icaljs):
+    announce_shipping(store)
+    before = await client.get("/calendar.ics", params={"rule": "发货行为"})
+    postpone_shipping(store)
+    after = await client.get(
+        "/calendar.ics",
+        params={"rule": "发货行为"},
+        headers={"If-None-Match": before.headers["etag"]},
+    )
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+
+    def moved(body: bytes) -> list[dict[str, object]]:
+        return [e for e in read_icaljs(icaljs, body) if "2026-12" in str(e["start"])]
+
+    (old,) = [e for e in moved(before.content) if str(e["uid"]).endswith("-effective")]
+    (new,) = [e for e in moved(after.content) if str(e["uid"]).endswith("-effective")]
+    assert new["uid"] == old["uid"]
+    assert int(new["sequence"]) > int(old["sequence"])  # type: ignore[call-overload]
+    assert (old["start"], new["start"]) == ("2026-12-15", "2026-12-31")
+    assert "原定 2026-12-15 生效，已延期" in str(new["description"])
+    assert len(read_icaljs(icaljs, after.content)) == len(read_icaljs(icaljs, before.content))
+
+
+async def test_etag_and_last_modified_answer_304(client):
+    first = await client.get("/calendar.ics")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    again = await client.get("/calendar.ics", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")
+    assert again.headers["etag"] == etag and again.headers["last-modified"] == modified
+    assert (
+        await client.get("/calendar.ics", headers={"If-None-Match": f"W/{etag}"})
+    ).status_code == 304
+    assert (
+        await client.get("/calendar.ics", headers={"If-Modified-Since": modified})
+    ).status_code == 304
+    stale = await client.get("/calendar.ics", headers={"If-None-Match": '"other"'})
+    assert stale.status_code == 200 and stale.content == first.content
+    older = format_datetime(first_modified(first) - timedelta(days=1), usegmt=True)
+    assert (
+        await client.get("/calendar.ics", headers={"If-Modified-Since": older})
+    ).status_code == 200
+    # Another feed (other filters) has its own validators.
+    other = await client.get("/calendar.ics", params={"all": "1"})
+    assert other.headers["etag"] != etag
+    metrics = (await client.get("/metrics")).text
+    assert 'rulewatch_feed_requests_total{status="304"} 3.0' in metrics
+    assert 'rulewatch_feed_requests_total{status="200"} 4.0' in metrics
+
+
+def first_modified(response: httpx.Response) -> datetime:
+    from email.utils import parsedate_to_datetime
+
+    return parsedate_to_datetime(response.headers["last-modified"])
+
+
+async def test_validators_change_only_with_the_content(client, store):
+    first = await client.get("/calendar.ics", params={"platform": "淘宝"})
+    with session_scope(store) as session:  # a change outside this feed
+        add_change(
+            session,
+            rule="1688商家服务管理规范",
+            platform="1688",
+            effective_on=date(2027, 5, 1),
+            now=datetime(2026, 12, 5, tzinfo=TZ),
+            tz=TZ,
+        )
+    same = await client.get("/calendar.ics", params={"platform": "淘宝"})
+    assert same.content == first.content
+    assert same.headers["etag"] == first.headers["etag"]
+    assert same.headers["last-modified"] == first.headers["last-modified"]
+    with session_scope(store) as session:  # the one change in it leaves
+        ((change, _),) = queries.list_changes(session, platform="淘宝")
+        queries.withdraw_change(session, uid=change.uid, now=datetime(2026, 12, 6, tzinfo=TZ))
+    gone = await client.get(
+        "/calendar.ics",
+        params={"platform": "淘宝"},
+        headers={"If-Modified-Since": first.headers["last-modified"]},
+    )
+    assert gone.status_code == 200 and "VEVENT" not in gone.text
+    assert first_modified(gone) > first_modified(first)
+
+
+async def test_the_token_guards_the_feed(tmp_path, store):
+    async with client_for(settings_for(tmp_path, TOKEN), store) as guarded:
+        for url in (
+            "/calendar.ics",
+            "/calendar.ics?token=wrong-token-0123456789",
+            "/calendar/wrong-token-0123456789.ics",
+            f"/calendar/{TOKEN}x.ics",
+        ):
+            response = await guarded.get(url)
+            assert response.status_code == 404, url
+            assert "VCALENDAR" not in response.text
+        in_path = await guarded.get(f"/calendar/{TOKEN}.ics", params={"kind": "effective"})
+        in_query = await guarded.get("/calendar.ics", params={"token": TOKEN, "kind": "effective"})
+        assert in_path.status_code == in_query.status_code == 200
+        assert in_path.content == in_query.content and b"BEGIN:VEVENT" in in_path.content
+        assert in_path.headers["cache-control"] == "private, no-cache"
+        metrics = (await guarded.get("/metrics")).text
+        assert 'rulewatch_feed_requests_total{status="404"} 4.0' in metrics
+    async with client_for(settings_for(tmp_path), store) as open_feed:
+        assert (await open_feed.get(f"/calendar/{TOKEN}.ics")).status_code == 404
+        assert (await open_feed.get("/calendar.ics")).status_code == 200
+
+
+# --- cost ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def statements(store: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(store, "before_cursor_execute", record)
+    yield seen
+    event.remove(store, "before_cursor_execute", record)
+
+
+async def test_an_unchanged_feed_costs_one_query_and_no_rendering(client, statements):
+    first = await client.get("/calendar.ics")
+    cache = client._transport.app.state.feed_cache  # type: ignore[attr-defined]
+    assert cache.builds == 1
+    misses = cache.events.misses
+    statements.clear()
+    for _ in range(3):
+        again = await client.get("/calendar.ics", headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304
+        assert (await client.get("/calendar.ics")).content == first.content
+    assert cache.builds == 1 and cache.events.misses == misses
+    assert len(statements) == 6  # the data-version query, once per request
+
+
+async def test_changing_one_rule_reserializes_only_its_events(client, store):
+    announce_shipping(store)
+    await client.get("/calendar.ics", params={"alarm": "1d"})
+    cache = client._transport.app.state.feed_cache  # type: ignore[attr-defined]
+    total = cache.events.misses
+    assert total > 10 and cache.events.hits == 0
+    postpone_shipping(store)
+    body = (await client.get("/calendar.ics", params={"alarm": "1d"})).content
+    assert cache.builds == 2
+    assert cache.events.misses - total == 2  # its 公示 and its 生效
+    assert cache.events.hits == len(summaries(body)) - 2
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+async def test_ics_command_writes_what_http_serves(tmp_path, seed_listing):
+    database = tmp_path / "rulewatch.db"
+    path = tmp_path / "config.toml"
+    text = config().replace("[service]\n", f'[service]\ndatabase = "sqlite:///{database}"\n', 1)
+    path.write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["-c", str(path), "import", str(seed_listing)]).exit_code == 0
+    out = tmp_path / "feed.ics"
+    done = runner.invoke(cli_app, ["-c", str(path), "ics", "--out", str(out), "--tag", "logistics"])
+    assert done.exit_code == 0, done.output
+    body = out.read_bytes()
+    assert summaries(body) and all(SHIPPING in s for s in summaries(body))
+    engine = connect(f"sqlite:///{database}")
+    async with client_for(load_settings(path), engine) as http:
+        served = await http.get("/calendar.ics", params={"tag": "logistics"})
+    assert served.content == body
+    engine.dispose()
+    printed = runner.invoke(cli_app, ["-c", str(path), "ics", "--kind", "effective", "--all"])
+    assert printed.exit_code == 0, printed.output
+    assert "BEGIN:VCALENDAR" in printed.stdout and "【公示】" not in printed.stdout
+    assert runner.invoke(cli_app, ["-c", str(path), "ics", "--kind", "someday"]).exit_code == 2
