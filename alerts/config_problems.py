@@ -1,0 +1,222 @@
+"""What is wrong with a config: pydantic errors and cross-entry checks as ``ConfigProblem``s.
+
+``translate`` turns one pydantic error into the key path as written in TOML and a message
+that says what is allowed and what was given: redacted, or not shown at all when the value
+came from the environment or belongs to a secret. ``cross_check`` finds what no single model
+can see: repeated names, watches naming channels that do not exist, email without
+``[smtp]``. ``to_problems`` gives each problem its file and line, in file order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr
+
+from alerts.config_source import KeyLines, KeyProblem, Parts, format_parts
+from alerts.config_values import quote, redact_url
+from alerts.errors import ConfigProblem
+from notifiers import CHANNEL_MODELS
+
+_PLAIN_MESSAGES = {
+    "string_type": "should be a string (in quotes)",
+    "int_type": "should be a whole number",
+    "float_type": "should be a number",
+    "bool_type": "should be true or false",
+    "list_type": 'should be an array, e.g. ["a", "b"]',
+    "dict_type": "should be a table",
+    "model_type": "should be a table",
+    "date_type": "should be a date, e.g. 2024-03-01",
+    "time_type": 'should be a time of day, e.g. "09:00"',
+}
+
+
+def translate(
+    error: Mapping[str, Any],
+    *,
+    model: type[BaseModel],
+    raw: Mapping[str, Any],
+    sourced: Mapping[Parts, str],
+) -> KeyProblem:
+    """One error of ``model.model_validate(raw)`` as a key path and a message.
+
+    ``sourced`` names the environment variable each key path took its value from.
+    """
+    # The discriminated union adds the channel kind to the location; the user never wrote it.
+    loc = [p for p in error["loc"] if p != "[key]"]
+    parts: Parts = tuple(
+        p
+        for i, p in enumerate(loc)
+        if not (i == 2 and loc[0] == "channels" and isinstance(p, str) and p in CHANNEL_MODELS)
+    )
+    kind, value = error["type"], error.get("input")
+    kinds = ", ".join(CHANNEL_MODELS)
+    if kind == "extra_forbidden":
+        parent = _annotation_at(model, parts[:-1], raw)
+        allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
+        close = difflib.get_close_matches(str(parts[-1]), allowed, n=1)
+        hint = f"did you mean {quote(close[0])}? " if close else ""
+        return parts, f"unknown key; {hint}allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        return parts, "is required but missing"
+    if kind == "union_tag_not_found":
+        return (*parts, "kind"), f"is required but missing; one of: {kinds}"
+    if kind == "union_tag_invalid":
+        given = _describe(value.get("kind")) if isinstance(value, dict) else "?"
+        return (
+            *parts,
+            "kind",
+        ), f"is not a channel kind rulewatch knows; one of: {kinds}; got {given}"
+    if kind in ("rulewatch_shown", "too_short"):
+        message = str(error["msg"])
+        if kind == "too_short":
+            message = "cannot be empty" if not value else message.replace("List should", "should")
+        return parts, message
+    if kind == "rulewatch":
+        message = str(error["msg"])
+    elif kind == "literal_error":
+        message = "should be " + str(error["ctx"]["expected"]).replace("'", '"')
+    else:
+        message = _PLAIN_MESSAGES.get(kind) or str(error["msg"]).replace("Input should", "should")
+    if parts in sourced:
+        return parts, f"{message}; got the value of ${sourced[parts]} (not shown)"
+    if _annotation_at(model, parts, raw) is SecretStr:
+        return parts, message
+    return parts, f"{message}; got {_describe(value)}"
+
+
+def _annotation_at(model: type[BaseModel], parts: Parts, raw: Any) -> Any:
+    """The type expected at ``parts``; a channel's model is chosen by its ``kind``."""
+    annotation: Any = model
+    node = raw
+    for part in parts:
+        annotation = _pick(annotation, node)
+        if isinstance(part, int) and get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            if part not in fields:
+                return None
+            annotation = fields[part].annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return None
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return _pick(annotation, node)
+
+
+def _pick(annotation: Any, node: Any) -> Any:
+    annotation = _strip(annotation)
+    if get_origin(annotation) in (Union, types.UnionType):
+        kind = node.get("kind") if isinstance(node, dict) else None
+        return CHANNEL_MODELS.get(kind) if isinstance(kind, str) else None
+    return annotation
+
+
+def _strip(annotation: Any) -> Any:
+    while True:
+        origin = get_origin(annotation)
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if origin is Annotated or (origin in (Union, types.UnionType) and len(args) == 1):
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = redact_url(value)
+        return quote(shown if len(shown) <= 80 else shown[:77] + "...")
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime):
+        return f"the date-time {value.isoformat()}"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return repr(value)
+
+
+# --- checks across entries ---------------------------------------------------------------
+
+
+def _entries(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
+    """Problems that span entries: duplicate names, dangling references, missing [smtp]."""
+    found: list[KeyProblem] = []
+    channel_names: dict[str, int] = {}
+    for section, names in (("channels", channel_names), ("watch", {})):
+        for i, entry in _entries(raw.get(section)):
+            name = entry.get("name")
+            if isinstance(name, str) and name in names:
+                found.append(
+                    (
+                        (section, i, "name"),
+                        f"{quote(name)} is already the name of {section}[{names[name]}]; "
+                        "names must be unique",
+                    )
+                )
+            elif isinstance(name, str):
+                names[name] = i
+    for i, watch in _entries(raw.get("watch")):
+        refs = watch.get("channels")
+        for k, ref in enumerate(refs if isinstance(refs, list) else []):
+            if isinstance(ref, str) and ref not in channel_names:
+                close = difflib.get_close_matches(ref, list(channel_names), n=1)
+                hint = f"; did you mean {quote(close[0])}?" if close else ""
+                known = ", ".join(channel_names) or "none"
+                found.append(
+                    (
+                        ("watch", i, "channels", k),
+                        f"no [[channels]] entry is named {quote(ref)}{hint} (defined: {known})",
+                    )
+                )
+    smtp = raw.get("smtp")
+    if smtp is None:
+        for i, channel in _entries(raw.get("channels")):
+            if channel.get("kind") == "email":
+                found.append(
+                    (
+                        ("channels", i),
+                        f"email channel {quote(channel.get('name'))} needs an [smtp] section "
+                        "with at least host and from",
+                    )
+                )
+    elif isinstance(smtp, dict):
+        for given, other in (("username", "password"), ("password", "username")):
+            if smtp.get(given) is not None and smtp.get(other) is None:
+                found.append(
+                    (("smtp", other), f"is missing: smtp.{given} is set, give both or neither")
+                )
+    return found
+
+
+# --- with file and line ------------------------------------------------------------------
+
+
+def to_problems(where: str, found: Iterable[KeyProblem], lines: KeyLines) -> list[ConfigProblem]:
+    """``found`` in the file ``where``: each with its line, repeats dropped, in file order
+    (problems without a line last)."""
+    problems = {
+        ConfigProblem(where, format_parts(parts), message, lines.line_of(parts)): None
+        for parts, message in found
+    }
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.key))
