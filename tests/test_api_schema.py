@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from server import running
 
 from alerts.api import create_app
@@ -52,6 +54,15 @@ def api_schema(base_url: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
 
 
+def _not_expressible(case: schemathesis.Case) -> list[Any]:
+    # A watch must select something and name channels that exist in config.toml, and its
+    # regexes must compile: rules a JSON schema cannot state, so a "valid" generated watch
+    # may rightly get 422. Every other check still runs on it.
+    if case.operation.label == "POST /api/watches":
+        return [positive_data_acceptance]
+    return []
+
+
 def test_no_generated_request_breaks_the_api(api_schema, base_url: str) -> None:
     # schemathesis's own pytest plugin does not run on this pytest; hypothesis drives each
     # operation's strategy directly instead.
@@ -64,6 +75,10 @@ def test_no_generated_request_breaks_the_api(api_schema, base_url: str) -> None:
             max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"})
+            case.call_and_validate(
+                base_url=base_url,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                excluded_checks=_not_expressible(case),
+            )
 
         check()
