@@ -248,6 +248,27 @@ async def test_control_characters_in_filters_are_dropped(client):
     assert set(re.findall(r'data-rule="([^"]+)"', response.text)) == {SHIPPING}
 
 
+@pytest.fixture(params=[None, TOKEN], ids=["open", "token"])
+def feed_settings(request, clock, engine, seed_listing, tmp_path) -> Settings:
+    return stock(engine, seed_listing, tmp_path, token=request.param)
+
+
+@pytest.mark.anyio
+async def test_the_subscribe_button_leads_to_the_feed(feed_settings, engine):
+    settings = feed_settings
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test") as c:
+        html = (await c.get("/", params={"tag": "发货"})).text
+        webcal = re.search(r'id="subscribe-webcal" href="([^"]+)"', html)
+        assert webcal, "no subscribe button"
+        address = webcal.group(1).replace("&amp;", "&")
+        assert address.startswith("webcal://rules.example.com/calendar")
+        feed = await c.get(address.removeprefix("webcal://rules.example.com"))
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    assert feed.text.count("【生效】1688商家发货行为管理规范") == len(SHIPPING_DATES)
+
+
 @pytest.mark.anyio
 async def test_an_empty_store_says_how_to_fill_it(engine, tmp_path):
     settings = parse_settings("", path=tmp_path / "config.toml", environ={})
