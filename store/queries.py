@@ -298,19 +298,38 @@ class DataVersion:
 
 def data_version(session: Session) -> DataVersion:
     """The store's :class:`DataVersion`: aggregates only, no row is sent back."""
+    from sqlalchemy import select as sql_select
+    from sqlalchemy import true
+
     from store.models import StoredWatch  # imported here to leave the module's head alone
 
-    aggregates = (
-        func.count(col(RuleChange.id)),
-        func.coalesce(func.sum(col(RuleChange.revision)), 0),
-        func.max(col(RuleChange.updated_at)),
-        func.count(col(ChangeNotice.notice_id)),
-        func.count(col(StoredWatch.id)),
-        func.coalesce(func.sum(col(StoredWatch.id)), 0),
-        func.max(col(StoredWatch.created_at)),
+    # One pass over each table, whatever its size: the three single-row aggregates joined.
+    changes = select(
+        func.count(col(RuleChange.id)).label("n"),
+        func.coalesce(func.sum(col(RuleChange.revision)), 0).label("revisions"),
+        func.max(col(RuleChange.updated_at)).label("updated_at"),
+    ).subquery()
+    links = select(func.count(col(ChangeNotice.notice_id)).label("n")).subquery()
+    watches = select(
+        func.count(col(StoredWatch.id)).label("n"),
+        func.coalesce(func.sum(col(StoredWatch.id)), 0).label("ids"),
+        func.max(col(StoredWatch.created_at)).label("created_at"),
+    ).subquery()
+    statement = (
+        sql_select(  # sqlmodel's select is typed for at most four columns
+            changes.c.n,
+            changes.c.revisions,
+            changes.c.updated_at,
+            links.c.n,
+            watches.c.n,
+            watches.c.ids,
+            watches.c.created_at,
+        )
+        .select_from(changes)
+        .join(links, true())
+        .join(watches, true())
     )
-    statement = select(*(select(a).scalar_subquery() for a in aggregates))
-    row = session.exec(statement).one()
+    row = session.connection().execute(statement).one()
     return DataVersion(
         changes=int(row[0]),
         revisions=int(row[1]),
