@@ -155,7 +155,7 @@ def render_event(
     event.add("dtstamp", change.updated_at)
     event.add("last-modified", change.updated_at)
     event.add("sequence", change.revision)
-    summary = f"【{LABELS[kind]}】{change.rule}{'（预计）' if change.tentative else ''}"
+    summary = event_summary(change, kind)
     event.add("summary", summary)
     event.add("description", _description(change, info))
     event.add("url", f"{info.base_url}/changes/{change.uid}")
@@ -176,13 +176,25 @@ def render_event(
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
     if kind is EventKind.effective:
-        for lead in alarms:
-            alarm = Alarm()  # not Alarm.new(): that adds a random UID
-            alarm.add("action", "DISPLAY")
-            alarm.add("description", summary)
-            alarm.add("trigger", -lead)
+        for alarm in _alarms(summary, alarms):
             event.add_component(alarm)
     return bytes(event.to_ical())
+
+
+def event_summary(change: CalendarChange, kind: EventKind) -> str:
+    """【生效】1688商家发货行为管理规范, with （预计） when the date is only expected."""
+    return f"【{LABELS[kind]}】{change.rule}{'（预计）' if change.tentative else ''}"
+
+
+def _alarms(summary: str, alarms: Alarms) -> list[Alarm]:
+    found = []
+    for lead in alarms:
+        alarm = Alarm()  # not Alarm.new(): that adds a random UID
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", summary)
+        alarm.add("trigger", -lead)
+        found.append(alarm)
+    return found
 
 
 def _description(change: CalendarChange, info: CalendarInfo) -> str:
@@ -275,8 +287,10 @@ class _Lru:
 
 
 class EventCache:
-    """Serialized event blocks, keyed by the change's every shown field, the kind, the
-    alarms and the calendar info: a hit can never be stale, whatever changed."""
+    """Serialized event blocks, keyed by the change's every shown field, the kind and the
+    calendar info, so a hit can never be stale whatever changed. Alarms are kept apart and
+    spliced in before END:VEVENT, the place icalendar writes them: a subscriber asking for
+    other alarms re-serializes no event. ``misses`` counts events serialized."""
 
     def __init__(self, budget: int = 64 << 20) -> None:
         self._blocks = _Lru(budget)
@@ -286,15 +300,25 @@ class EventCache:
     def block(
         self, change: CalendarChange, kind: EventKind, alarms: Alarms, info: CalendarInfo
     ) -> bytes:
-        key = (change, kind, alarms, info)
+        key = (change, kind, info)
         found = self._blocks.get(key)
         if isinstance(found, bytes):
             self.hits += 1
+        else:
+            self.misses += 1
+            found = render_event(change, kind, (), info)
+            self._blocks.put(key, found)
+        if not alarms or kind is not EventKind.effective:
             return found
-        self.misses += 1
-        block = render_event(change, kind, alarms, info)
-        self._blocks.put(key, block)
-        return block
+        summary = event_summary(change, kind)
+        spliced = self._blocks.get((summary, alarms))
+        if not isinstance(spliced, bytes):
+            spliced = b"".join(bytes(alarm.to_ical()) for alarm in _alarms(summary, alarms))
+            self._blocks.put((summary, alarms), spliced)
+        return found[: -len(_END_EVENT)] + spliced + _END_EVENT
+
+
+_END_EVENT = b"END:VEVENT\r\n"
 
 
 class FeedCache:

@@ -24,7 +24,15 @@ from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
 from alerts.api import create_app
-from alerts.calendar import parse_alarms
+from alerts.calendar import (
+    CalendarChange,
+    CalendarInfo,
+    EventCache,
+    EventKind,
+    Source,
+    parse_alarms,
+    render_event,
+)
 from alerts.cli import app as cli_app
 from alerts.config import Settings, load_settings, parse_settings
 from alerts.extract.model import Notice
@@ -542,3 +550,30 @@ async def test_ics_command_writes_what_http_serves(tmp_path, seed_listing):
     assert printed.exit_code == 0, printed.output
     assert "BEGIN:VCALENDAR" in printed.stdout and "【公示】" not in printed.stdout
     assert runner.invoke(cli_app, ["-c", str(path), "ics", "--kind", "someday"]).exit_code == 2
+
+
+def test_spliced_alarms_are_the_bytes_icalendar_writes():
+    info = CalendarInfo("日历", "", "Asia/Shanghai", timedelta(hours=1), "https://rw.example.com")
+    change = CalendarChange(
+        uid="c1",
+        rule=LONG_RULE,
+        platform="淘宝",
+        title=TITLE,
+        summary="第一行,\n第二行; 第三行",
+        announced_on=date(2026, 12, 1),
+        effective_on=date(2026, 12, 15),
+        effective_at=time(10, 0),
+        tentative=True,
+        revision=3,
+        postponed_from=date(2026, 12, 8),
+        updated_at=datetime(2026, 12, 1, 9, 30, tzinfo=TZ),
+        sources=(Source("来源, 一", "https://rules.example.com/1"),),
+        tags=("a,b", "c;d"),
+    )
+    cache = EventCache()
+    for alarms in [(), parse_alarms("1d,2h"), parse_alarms("30m")]:
+        for kind in EventKind:
+            assert cache.block(change, kind, alarms, info) == render_event(
+                change, kind, alarms, info
+            )
+    assert cache.misses == 2 and cache.hits == 4
