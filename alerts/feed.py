@@ -266,6 +266,18 @@ def calendar_feed_at_token(
     return _answer(request, session, settings, query)
 
 
+# HEAD as GET (link checkers and some calendar apps ask it first), left out of the schema
+# where it would only repeat the GET operations.
+for _route in (calendar_feed, calendar_feed_at_token):
+    router.add_api_route(
+        "/calendar.ics" if _route is calendar_feed else "/calendar/{token}.ics",
+        _route,
+        methods=["HEAD"],
+        response_class=Response,
+        include_in_schema=False,
+    )
+
+
 def _token_matches(settings: Settings, given: str | None) -> bool:
     expected = settings.calendar.token
     if expected is None or given is None:

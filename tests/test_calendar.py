@@ -20,6 +20,7 @@ import httpx
 import icalendar
 import pytest
 import vobject
+from server import running
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
@@ -577,3 +578,19 @@ def test_spliced_alarms_are_the_bytes_icalendar_writes():
                 change, kind, alarms, info
             )
     assert cache.misses == 2 and cache.hits == 4
+
+
+def test_served_by_uvicorn_on_loopback(tmp_path, store):
+    app = create_app(settings_for(tmp_path, TOKEN), store)
+    with running(app, lifespan="off") as base, httpx.Client(base_url=base) as http:
+        url = f"/calendar/{TOKEN}.ics"
+        full = http.get(url)
+        assert full.status_code == 200 and full.content.startswith(b"BEGIN:VCALENDAR\r\n")
+        assert int(full.headers["content-length"]) == len(full.content)
+        head = http.head(url)
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["etag"] == full.headers["etag"]
+        again = http.get(url, headers={"If-None-Match": full.headers["etag"]})
+        assert (again.status_code, again.content) == (304, b"")
+        assert http.get("/calendar.ics").status_code == 404
+        assert http.head("/calendar.ics").status_code == 404
