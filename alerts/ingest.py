@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from alerts.errors import ExtractionError
+from alerts.errors import ExtractionError, RulewatchError
 from alerts.extract import extract, read_notices
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule
@@ -91,8 +91,14 @@ def add_change(
 ) -> IngestReport:
     """Enter a change by hand; it is stored with a notice saying so, like any other source.
 
-    Entering the same change twice changes nothing.
+    Entering the same change twice changes nothing. Raises RulewatchError for a date outside
+    1970–2199.
     """
+    for label, value in (("effective date", effective_on), ("announcement date", announced_on)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise RulewatchError(
+                f"{label} {value} is outside the dates rulewatch keeps (1970–2199)"
+            )
     name, key, platform = canonical_rule(rule, platform)
     candidate = ChangeCandidate(
         rule=name,
@@ -109,6 +115,10 @@ def add_change(
     notice = Notice(title=title or name, text=text, published_at=now, url=url)
     digest = _digest(["manual", text, title or ""])
     return _store(session, notice, [candidate], origin="manual", tz=tz, digest=digest)
+
+
+# Dates outside these are typos or test data, and would overflow the feed and the planner.
+EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 
 
 def content_hash(notice: Notice) -> str:
@@ -133,6 +143,11 @@ def _store(
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)
     published_at = _instant(notice.published_at, tz)
+    problem = None if candidates else "no rule name found in the text"
+    if published_at is not None and not EARLIEST <= published_at.date() <= LATEST:
+        published_at, candidates = None, []
+        problem = f"publish time {notice.published_at} is outside 1970–2199"
+    candidates = [_in_range(candidate) for candidate in candidates]
     row = queries.add_notice(
         session,
         content_hash=digest,
@@ -141,11 +156,11 @@ def _store(
         published_at=published_at,
         url=notice.url,
         origin=origin,
-        problem=None if candidates else "no rule name found in the text",
+        problem=problem,
     )
     report = IngestReport(notices_added=1)
-    if not candidates:
-        report.unreadable.append((notice.title, "no rule name found in the text"))
+    if problem is not None:
+        report.unreadable.append((notice.title, problem))
     local_published = published_at.astimezone(tz) if published_at else None
     for candidate in candidates:
         rule = queries.get_or_add_rule(
@@ -211,12 +226,24 @@ def _state(change: RuleChange, notices: list[NoticeRow], tz: ZoneInfo) -> Change
     )
 
 
+def _in_range(candidate: ChangeCandidate) -> ChangeCandidate:
+    def kept(value: date | None) -> date | None:
+        return value if value is not None and EARLIEST <= value <= LATEST else None
+
+    return replace(
+        candidate,
+        announced_on=kept(candidate.announced_on),
+        effective_on=kept(candidate.effective_on),
+        postponed_from=kept(candidate.postponed_from),
+    )
+
+
 def _instant(value: datetime | date | None, tz: ZoneInfo) -> datetime | None:
     """An aware instant for a publish time; naive times and bare dates are in the service zone."""
     if value is None:
         return None
     if not isinstance(value, datetime):
-        return datetime.combine(value, time(), tzinfo=tz)
+        value = datetime.combine(value, time())
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 

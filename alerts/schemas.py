@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from alerts.ingest import EARLIEST, LATEST
 
 
 class _In(BaseModel):
@@ -98,8 +100,8 @@ class ChangeIn(_In):
 
     rule: str = Field(min_length=1, max_length=200, examples=["1688商家发货行为管理规范"])
     platform: str | None = Field(default=None, max_length=40, examples=["1688"])
-    announced_on: date | None = None
-    effective_on: date
+    announced_on: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
+    effective_on: date = Field(ge=EARLIEST, le=LATEST)
     effective_at: time | None = None
     title: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
@@ -114,6 +116,15 @@ class NoticeIn(_In):
     published_at: AwareDatetime | date | None = Field(
         default=None, description="Publish time; relative dates (今日, 3月18日) are read from it."
     )
+
+    @field_validator("published_at")
+    @classmethod
+    def _plausible(cls, value: datetime | date | None) -> datetime | date | None:
+        day = value.date() if isinstance(value, datetime) else value
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ValueError(f"must be between {EARLIEST} and {LATEST}")
+        return value
+
     url: str | None = Field(default=None, max_length=2000)
 
 

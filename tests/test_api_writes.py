@@ -241,3 +241,29 @@ async def test_metrics_count_reminders_and_deliveries(client: httpx.AsyncClient)
     text = (await client.get("/metrics")).text
     assert 'rulewatch_reminders{status="pending"} 0.0' in text
     assert "rulewatch_deliveries" in text and "rulewatch_feed_requests" in text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path, body, loc",
+    [
+        pytest.param(
+            "/api/notices",
+            {**NOTICE, "published_at": "0001-01-01"},
+            ["body", "published_at"],
+            id="notice-year-1",
+        ),
+        pytest.param(
+            "/api/changes",
+            {"rule": "x规范", "effective_on": "9999-12-31"},
+            ["body", "effective_on"],
+            id="change-year-9999",
+        ),
+    ],
+)
+async def test_dates_outside_what_rulewatch_keeps_are_422(
+    client: httpx.AsyncClient, path, body, loc
+):
+    response = await client.post(path, json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:2] == loc

@@ -155,3 +155,16 @@ def test_instants_come_back_time_zone_aware(engine: Engine):
     (view,) = [v for v in timeline(engine, "抖店商品发布规范")]
     assert view.sources[0].published_at == published
     assert view.sources[0].published_at.tzinfo is not None
+
+
+def test_a_notice_with_an_impossible_publish_time_is_kept_with_the_reason(engine: Engine):
+    ancient = Notice(
+        title="《淘宝X规范》变更", text="本规范于1月1日生效。", published_at=date(1, 1, 1)
+    )
+    with session_scope(engine) as session:
+        report = ingest(session, [ancient], origin="test", tz=TZ)
+    assert report.changes == []
+    assert report.unreadable == [
+        ("《淘宝X规范》变更", "publish time 0001-01-01 is outside 1970–2199")
+    ]
+    assert report.notices_added == 1
