@@ -1,0 +1,291 @@
+"""How fast the calendar feed is built and served, for 10,000 changes.
+
+Run as ``.venv/bin/python bench/feed.py`` (``--changes N``, ``--seconds S`` per HTTP run).
+It fills a fresh SQLite store in a temporary folder with N changes (5 per rule, 4 platforms,
+one in ten at a time of day, one in twenty tentative, each with a source link), then:
+
+1. builds the whole feed (``?all=1``) in process: cold (empty caches), again after one
+   change moved (only its events re-serialized), and unchanged (the data-version query and
+   a cache look-up);
+2. serves the app with uvicorn on 127.0.0.1 (one process, as ``rulewatch serve`` does) and
+   measures GET /calendar.ics requests per second for full responses and for 304s, with
+   ``wrk`` when it is installed (``apt-get install wrk``; 1 thread, 8 connections), else with
+   an httpx client loop in this process, which is slower than the server and so measures
+   itself as much as the server. Every run is bounded by ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from alerts.calendar import FeedCache, parse_alarms
+from alerts.config import Settings, load_settings
+from alerts.feed import FeedQuery, build_feed
+from store import queries
+from store.db import connect, session_scope, upgrade
+
+PLATFORMS = ["1688", "淘宝", "京东", "拼多多"]
+CONFIG = """
+[service]
+database = "sqlite:///{database}"
+
+[[watch]]
+name = "shipping"
+keywords = ["发货"]
+tags = ["logistics"]
+
+[[watch]]
+name = "jd"
+platforms = ["京东"]
+tags = ["jd"]
+"""
+
+
+def fill(settings: Settings, count: int) -> None:
+    engine = connect(settings.service.database)
+    upgrade(engine)
+    start = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+    with session_scope(engine) as session:
+        for i in range(count):
+            name = PLATFORMS[i % 4] + f"商家{'发货' if i % 10 == 0 else '经营'}管理规范第{i // 5}号"
+            rule = queries.get_or_add_rule(session, key=name, name=name, platform=PLATFORMS[i % 4])
+            published = start + timedelta(hours=i)
+            announced = published.date()
+            effective = announced + timedelta(days=7 + i % 23)
+            title = f"《{name}》变更，{effective.month}月{effective.day}日生效"
+            text = (
+                f"{announced.month}月{announced.day}日消息,《{name}》变更,"
+                "为了持续保障买家体验,同时为商家创造更好的营商环境,相关规则将进行调整; "
+                f"本次变更{announced.isoformat()}公示,于{effective.isoformat()}生效。"
+            )
+            notice = queries.add_notice(
+                session,
+                content_hash=f"{i:064d}",
+                title=title,
+                text=text,
+                published_at=published,
+                url=f"https://rules.example.com/notice/{i}",
+                origin="bench",
+            )
+            fields = _fields(f"bench{i:08d}", announced, effective, i, revision=0, at=published)
+            queries.save_change(
+                session, rule=rule, fields=fields, title=title, summary=text, notice=notice
+            )
+    engine.dispose()
+
+
+def _fields(
+    uid: str, announced: date, effective: date, i: int, *, revision: int, at: datetime
+) -> queries.ChangeFields:
+    return queries.ChangeFields(
+        uid=uid,
+        kind="amendment",
+        announced_on=announced,
+        effective_on=effective,
+        effective_at=clock_time(10, 0) if i % 10 == 0 else None,
+        tentative=i % 20 == 0,
+        revision=revision,
+        postponed_from=None,
+        dated_by=at,
+    )
+
+
+def move_one(settings: Settings) -> None:
+    """Postpone change 0 by a week, as a 延期 notice would."""
+    engine = connect(settings.service.database)
+    with session_scope(engine) as session:
+        (change, rule), *_ = queries.list_changes(session, rule="第0号", limit=1)
+        notice = queries.add_notice(
+            session,
+            content_hash="f" * 64,
+            title="延期",
+            text="延期",
+            published_at=datetime.now(UTC),
+            url=None,
+            origin="bench",
+        )
+        fields = _fields(
+            change.uid,
+            change.announced_on or date.today(),
+            (change.effective_on or date.today()) + timedelta(days=7),
+            0,
+            revision=change.revision + 1,
+            at=datetime.now(UTC),
+        )
+        queries.save_change(
+            session, rule=rule, fields=fields, title=change.title, summary="", notice=notice
+        )
+    engine.dispose()
+
+
+def bench_build(settings: Settings) -> None:
+    engine = connect(settings.service.database)
+    query = FeedQuery(all=True)
+    cache = FeedCache()
+    with session_scope(engine) as session:
+        started = time.perf_counter()
+        feed = build_feed(session, settings, query, cache=cache)
+        cold = time.perf_counter() - started
+    events = cache.events.misses
+    print(f"feed: {events:,} events, {len(feed.body) / 1e6:.1f} MB")
+    print(f"build, cold caches:                 {cold * 1000:8.0f} ms")
+    move_one(settings)
+    with session_scope(engine) as session:
+        started = time.perf_counter()
+        build_feed(session, settings, query, cache=cache)
+        moved = time.perf_counter() - started
+    print(
+        f"build after one change moved:       {moved * 1000:8.0f} ms "
+        f"({cache.events.misses - events} events re-serialized)"
+    )
+    rounds = 200
+    with session_scope(engine) as session:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            build_feed(session, settings, query, cache=cache)
+        same = (time.perf_counter() - started) / rounds
+    print(f"unchanged (version query + lookup): {same * 1000:8.2f} ms")
+    with session_scope(engine) as session:
+        started = time.perf_counter()
+        build_feed(session, settings, replace(query, alarms=parse_alarms("1d,2h")), cache=cache)
+        alarms = time.perf_counter() - started
+    print(f"first build with ?alarm=1d,2h:      {alarms * 1000:8.0f} ms (events from the cache)")
+    engine.dispose()
+
+
+def serve(config: str, port: int) -> None:
+    import uvicorn
+
+    from alerts.api import create_app
+
+    settings = load_settings(Path(config))
+    app = create_app(settings, connect(settings.service.database))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bench_http(config: Path, seconds: int, count: int) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(config), str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(base, server)
+        feeds = (("watched", "/calendar.ics"), (f"all {count:,}", "/calendar.ics?all=1"))
+        for label, path in feeds:
+            first = httpx.get(base + path, timeout=120)  # builds and caches it
+            etag = first.headers["etag"]
+            size = len(first.content)
+            full = _load(base + path, {}, seconds)
+            not_modified = _load(base + path, {"If-None-Match": etag}, seconds)
+            print(
+                f"GET {path} ({label}, {size / 1e3:,.0f} kB): "
+                f"{full:,.0f} req/s full, {not_modified:,.0f} req/s 304"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the server exited")
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)  # waiting for the process to listen
+    raise SystemExit("the server did not come up in 60 s")
+
+
+def _load(url: str, headers: dict[str, str], seconds: int) -> float:
+    if shutil.which("wrk"):
+        command = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--timeout", "30s", url]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        if "Non-2xx or 3xx" in output:
+            raise SystemExit(f"wrk saw errors:\n{output}")
+        match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+        if match is None:
+            raise SystemExit(f"cannot read wrk's output:\n{output}")
+        return float(match[1])
+    return asyncio.run(_httpx_load(url, headers, seconds))
+
+
+async def _httpx_load(url: str, headers: dict[str, str], seconds: int) -> float:
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            response = await client.get(url, headers=headers)
+            if response.status_code not in (200, 304):
+                raise SystemExit(f"status {response.status_code}")
+            done += 1
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(client) for _ in range(8)))
+        return done / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--changes", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "config.toml"
+        config.write_text(CONFIG.format(database=Path(folder) / "bench.db"), encoding="utf-8")
+        settings = load_settings(config)
+        started = time.perf_counter()
+        fill(settings, args.changes)
+        print(f"stored {args.changes:,} changes in {time.perf_counter() - started:.1f} s")
+        bench_build(settings)
+        bench_http(config, args.seconds, args.changes)
+    cpu = _cpu()
+    print(f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu}")
+    print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx (in process)'}")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+if __name__ == "__main__":
+    main()
