@@ -251,9 +251,10 @@ def _head(info: CalendarInfo) -> bytes:
 def _vtimezone(tzid: str, first_year: int, last_year: int) -> bytes:
     if tzid == "UTC":
         return b""  # icalendar writes UTC times with Z; no VTIMEZONE is referenced
-    zone = Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
-    )
+    # The zone's rules for the years the timed events fall in, and no more; icalendar
+    # overflows near the end of the calendar, and the last rules hold after the range.
+    first, last = date(min(first_year, 8999), 1, 1), date(min(last_year + 1, 9000), 1, 1)
+    zone = Timezone.from_tzid(tzid, first_date=first, last_date=last)
     return bytes(zone.to_ical())
 
 
