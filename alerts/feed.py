@@ -38,6 +38,7 @@ from alerts.calendar import (
 )
 from alerts.config import Settings, Watch
 from alerts.deps import SessionDep, SettingsDep
+from alerts.errors import RulewatchError
 from alerts.extract.platforms import canonical_platform
 from alerts.outbox import current_watches
 from alerts.watch import ChangeFacts, matches
@@ -100,15 +101,23 @@ def build_feed(
 
 
 def write_feed(path: Path, body: bytes) -> None:
-    """Write ``body`` to ``path`` whole or not at all: a web server never serves half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Write ``body`` to ``path`` whole or not at all: a web server never serves half a file.
+
+    Raises RulewatchError when the file cannot be written (no such folder, no permission).
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise RulewatchError(f"cannot write {path}: {exc}") from exc
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(body)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RulewatchError(f"cannot write {path}: {exc}") from exc
         raise
 
 

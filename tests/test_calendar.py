@@ -551,6 +551,8 @@ async def test_ics_command_writes_what_http_serves(tmp_path, seed_listing):
     assert printed.exit_code == 0, printed.output
     assert "BEGIN:VCALENDAR" in printed.stdout and "【公示】" not in printed.stdout
     assert runner.invoke(cli_app, ["-c", str(path), "ics", "--kind", "someday"]).exit_code == 2
+    nowhere = runner.invoke(cli_app, ["-c", str(path), "ics", "--out", str(tmp_path / "no/f.ics")])
+    assert nowhere.exit_code == 1 and "cannot write" in nowhere.stderr
 
 
 def test_spliced_alarms_are_the_bytes_icalendar_writes():
