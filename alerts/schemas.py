@@ -13,6 +13,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from alerts.ingest import EARLIEST, LATEST
 
+# JSON Schema has no range for dates; this pattern states 1970–2199 for clients and fuzzers.
+_IN_RANGE = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -100,8 +103,10 @@ class ChangeIn(_In):
 
     rule: str = Field(min_length=1, max_length=200, examples=["1688商家发货行为管理规范"])
     platform: str | None = Field(default=None, max_length=40, examples=["1688"])
-    announced_on: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
-    effective_on: date = Field(ge=EARLIEST, le=LATEST)
+    announced_on: date | None = Field(
+        default=None, ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE
+    )
+    effective_on: date = Field(ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE)
     effective_at: time | None = None
     title: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
@@ -114,7 +119,9 @@ class NoticeIn(_In):
     title: str = Field(default="", max_length=500)
     text: str = Field(min_length=1, max_length=200_000)
     published_at: AwareDatetime | date | None = Field(
-        default=None, description="Publish time; relative dates (今日, 3月18日) are read from it."
+        default=None,
+        description="Publish time; relative dates (今日, 3月18日) are read from it.",
+        json_schema_extra=_IN_RANGE,
     )
 
     @field_validator("published_at")

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, true
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from store.models import ChangeNotice, Notice, Rule, RuleChange, utcnow
+from store.models import ChangeNotice, Notice, Rule, RuleChange, StoredWatch, utcnow
 
 
 @dataclass(frozen=True)
@@ -298,11 +299,6 @@ class DataVersion:
 
 def data_version(session: Session) -> DataVersion:
     """The store's :class:`DataVersion`: aggregates only, no row is sent back."""
-    from sqlalchemy import select as sql_select
-    from sqlalchemy import true
-
-    from store.models import StoredWatch  # imported here to leave the module's head alone
-
     # One pass over each table, whatever its size: the three single-row aggregates joined.
     changes = select(
         func.count(col(RuleChange.id)).label("n"),
