@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config.toml
+CHROMIUM := /usr/bin/chromium
+ICALJS := tests/js/node_modules/.package-lock.json
 
 .PHONY: run test lint bench clean
 
@@ -11,12 +13,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $@
 
+# Mozilla's ical.js, pinned by tests/js/package-lock.json: the feed tests parse with it.
+$(ICALJS): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+# The page's browser test drives Debian's Chromium (`playwright install` cannot download here).
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 # The sample import is idempotent: on a store that has it already, it changes nothing.
 run: $(VENV)/.installed
 	$(VENV)/bin/rulewatch --config $(CONFIG) import --sample
 	$(VENV)/bin/rulewatch --config $(CONFIG) serve
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(ICALJS) $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed
@@ -28,4 +39,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/extract.py
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info tests/js/node_modules
