@@ -10,11 +10,12 @@ from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from alerts.ingest import EARLIEST, LATEST
 
 # JSON Schema has no range for dates; this pattern states 1970–2199 for clients and fuzzers.
-_IN_RANGE = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
+_IN_RANGE: JsonDict = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
 
 
 class _In(BaseModel):
