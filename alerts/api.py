@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
-from alerts import clock, feed, page, schemas
+from alerts import change_page, clock, feed, page, schemas
 from alerts.deps import SessionDep, SettingsDep, WriteAccess
 from alerts.errors import RulewatchError, StoreError
 from alerts.extract.model import Notice
@@ -73,6 +73,7 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.include_router(api)
     app.include_router(feed.router)
     app.include_router(page.router)
+    app.include_router(change_page.router)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     return app
 

@@ -4,7 +4,9 @@ One GET with optional ``platform``, ``rule`` and ``tag`` filters shows the chang
 take effect (by 生效, with days left), each rule's history as a line from 征求意见/公示 to
 生效, the reminders that failed for good, and links to subscribe to the calendar feed.
 Links on the page carry the filters, so a narrowed view stays narrowed. The page has no
-JavaScript, so its Content-Security-Policy forbids scripts altogether.
+JavaScript, so its Content-Security-Policy forbids scripts altogether. The page of one
+change (alerts/change_page.py) is built from the same pieces: the headers, the template
+environment, ``Entry``, the watch tags and the feed addresses.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ router = APIRouter(tags=["page"])
 
 # A page of thousands of rule lines helps nobody; past this the filters are the way in.
 MAX_RULES = 100
-_HEADERS = {
+HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
@@ -107,7 +109,7 @@ class Entry:
     @property
     def link(self) -> str | None:
         """The first source's address, when it is one a browser should follow."""
-        return next((s.url for s in self.view.sources if _web_url(s.url)), None)
+        return next((s.url for s in self.view.sources if web_url(s.url)), None)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def timeline_page(
     today = clock.today(settings.service.tz)
     timeline = build_timeline(session, settings, filters=filters, today=today)
     html = (
-        _environment()
+        environment()
         .get_template("page.html.j2")
         .render(
             t=timeline,
@@ -172,7 +174,7 @@ def timeline_page(
             tz=settings.service.timezone,
         )
     )
-    return HTMLResponse(html, headers=_HEADERS)
+    return HTMLResponse(html, headers=HEADERS)
 
 
 def build_timeline(
@@ -203,7 +205,7 @@ def build_timeline(
     entries = [
         Entry(
             view=view,
-            tags=_tags(watches, facts[view.uid]) if view.uid in facts else (),
+            tags=watch_tags(watches, facts[view.uid]) if view.uid in facts else (),
             failed=tuple(dead_of.get(view.uid, ())),
         )
         for view in views
@@ -233,15 +235,16 @@ def build_timeline(
     )
 
 
-def feed_urls(settings: Settings, filters: Filters) -> Feed:
-    """The feed's https, webcal:// and Google Calendar addresses, with the page's filters.
+def feed_urls(settings: Settings, filters: Filters, *, every_change: bool = False) -> Feed:
+    """The feed's https, webcal:// and Google Calendar addresses, with the page's filters;
+    with ``every_change``, also ``all=1``: the changes no watch covers too.
 
     With ``[calendar] token`` set the feed lives at /calendar/<token>.ics, so whoever can
     read the page can subscribe: the page is as private as the feed.
     """
     token = settings.calendar.token
     path = f"/calendar/{token.get_secret_value()}.ics" if token else "/calendar.ics"
-    query = urlencode(filters.params())
+    query = urlencode(filters.params() | ({"all": "1"} if every_change else {}))
     https = settings.service.base_url + path + (f"?{query}" if query else "")
     webcal = re.sub(r"^https?://", "webcal://", https)
     google = "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal})
@@ -273,7 +276,8 @@ def _latest(entries: Iterable[Entry | None]) -> date:
     return max((e.anchor for e in entries if e is not None and e.anchor), default=date.min)
 
 
-def _tags(watches: Iterable[Watch], facts: ChangeFacts) -> tuple[str, ...]:
+def watch_tags(watches: Iterable[Watch], facts: ChangeFacts) -> tuple[str, ...]:
+    """The tags of the watches that cover a change, as the planner decides coverage."""
     found: dict[str, None] = {}
     for watch in watches:
         if watch.tags and matches(watch, facts):
@@ -287,8 +291,9 @@ def _clean(value: str | None) -> str | None:
     return cleaned or None
 
 
-def _web_url(url: str | None) -> bool:
-    # A source URL entered through the API could be javascript: or data:; only http(s) links.
+def web_url(url: str | None) -> bool:
+    """Whether ``url`` may be a link on a page: http(s) only, for a source URL entered
+    through the API could be javascript: or data:."""
     return bool(url) and re.match(r"https?://", url or "", re.IGNORECASE) is not None
 
 
@@ -299,7 +304,8 @@ def _reminder_label(reminder: ReminderView) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The Jinja2 environment of the pages (autoescaped, strict), loaded once."""
     env = Environment(
         loader=PackageLoader("alerts", "templates"),
         autoescape=True,

@@ -1,5 +1,6 @@
-"""The timeline page at /: rendered in-process through httpx.ASGITransport, then driven in
-headless Chromium (Debian's package, through Playwright) against a real uvicorn on loopback.
+"""The timeline page at / and the page of one change at /changes/{uid}: rendered in-process
+through httpx.ASGITransport, then driven in headless Chromium (Debian's package, through
+Playwright) against a real uvicorn on loopback.
 
 The store holds the imported seed listing, one change entered by hand on another platform
 and a reminder about it that failed for good; the clock stands at 2024-03-10 in Shanghai.
@@ -15,23 +16,27 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
 import httpx
+import icalendar
 import pytest
 import time_machine
-from receiver import WHSEC, refused_url
+from markupsafe import escape
+from receiver import WHSEC, Receiver, refused_url
 from server import running
 from sqlalchemy import Engine
 
 from alerts.api import create_app
 from alerts.config import Settings, parse_settings
-from alerts.ingest import add_change, import_files
+from alerts.extract.model import Notice
+from alerts.ingest import add_change, import_files, ingest
 from alerts.page import Filters, feed_urls
 from alerts.scheduler import ReminderEngine
+from store import queries
 from store.db import session_scope
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -89,11 +94,12 @@ def stock(engine: Engine, seed_listing: Path, tmp_path: Path, *, token: str | No
         )
         with session_scope(engine) as session:
             import_files(session, [seed_listing], tz=TZ)
-        asyncio.run(_fail_a_reminder(settings, engine))
+        asyncio.run(_remind_of_taobao(settings, engine))
     return settings
 
 
-async def _fail_a_reminder(settings: Settings, engine: Engine) -> None:
+async def _remind_of_taobao(settings: Settings, engine: Engine) -> None:
+    """Enter the 淘宝 change between two ticks: the second sends its 新公示 reminder."""
     async with httpx.AsyncClient() as http:
         service = ReminderEngine(settings, engine, http=http)
         await service.tick()  # the channel exists before the change: it hears of it
@@ -109,7 +115,7 @@ async def _fail_a_reminder(settings: Settings, engine: Engine) -> None:
                 now=NOW,
                 tz=TZ,
             )
-        await service.tick()  # refused, and max_attempts = 1: dead at once
+        await service.tick()  # to a refused port, with max_attempts = 1: dead at once
 
 
 @pytest.fixture
@@ -309,6 +315,252 @@ def test_subscribe_links(tmp_path, token, filters, https):
     )
 
 
+# --- the page of one change ----------------------------------------------------------------
+
+PROMO = "淘宝网营销活动规范"  # the watch "taobao" covers it, by its platform
+
+
+def notify(engine: Engine, title: str, text: str, published: datetime, url: str | None = None):
+    """Import one notice; the uid of the change it reports."""
+    notice = Notice(title=title, text=text, published_at=published, url=url)
+    with session_scope(engine) as session:
+        (change,) = ingest(session, [notice], origin="t", tz=TZ).changes
+    return change.uid
+
+
+def two_sources(engine: Engine) -> str:
+    """A change of PROMO, 公示 2024-03-01 and 生效 2024-03-15, that two notices report."""
+    uid = notify(
+        engine,
+        f"《{PROMO}》变更",
+        f"《{PROMO}》本次变更于2024年3月1日公示，2024年3月15日生效。",
+        datetime(2024, 3, 1, 2, 30, tzinfo=UTC),
+        "https://rules.example.com/a",
+    )
+    again = notify(
+        engine,
+        f"淘宝更新《{PROMO}》",
+        f"淘宝消息：《{PROMO}》将于2024年3月15日生效，公示日期为2024年3月1日。",
+        datetime(2024, 3, 2, 1, 0, tzinfo=UTC),
+        "https://news.example.com/b?x=1&y=2",
+    )
+    assert again == uid
+    return uid
+
+
+def uid_of(engine: Engine, rule: str) -> str:
+    with session_scope(engine) as session:
+        (change,) = [c for c, r in queries.list_changes(session, rule=rule) if r.key == rule]
+        return change.uid
+
+
+def notices(fragment: str) -> list[str]:
+    return re.findall(r'<article class="panel notice">.*?</article>', fragment, re.DOTALL)
+
+
+@pytest.mark.anyio
+async def test_a_change_page_shows_the_change_and_each_source(client, engine):
+    uid = two_sources(engine)
+    response = await client.get(f"/changes/{uid}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    html = response.text
+    assert '<html lang="zh-CN">' in html and 'name="viewport"' in html
+    assert f"<h1>{PROMO}</h1>" in html and "<p>淘宝 · 修订 · 今天是 2024-03-10" in html
+    when = section(html, "when")
+    assert f'data-uid="{uid}"' in when and effective(when) == ["2024-03-15"]
+    assert "<strong>5</strong><span>天后生效</span>" in when
+    assert "<time>2024-03-01</time>" in when and "<i>14 天</i>" in when
+    assert "#淘宝" in when and "预计" not in when and "已改期" not in when
+    sources = section(html, "sources")
+    assert "2 篇" in sources
+    first, second = notices(sources)  # by publish time, shown in the service time zone
+    assert (
+        f'<a href="https://rules.example.com/a" rel="noopener noreferrer">《{PROMO}》变更</a>'
+        in first
+    )
+    assert "发布于 <time>2024-03-01 10:30</time>" in first and "2024年3月1日公示" in first
+    assert 'href="https://news.example.com/b?x=1&amp;y=2"' in second
+    assert "发布于 <time>2024-03-02 09:00</time>" in second and "淘宝消息" in second
+    assert "还没有关于这项变更的提醒" in section(html, "reminders")
+
+
+@pytest.mark.anyio
+async def test_a_change_page_leads_back_to_its_rule_and_to_a_feed_holding_it(client, engine):
+    uid = two_sources(engine)
+    page_url = f"http://rulewatch.test/changes/{uid}"
+    html = (await client.get(page_url)).text
+    back = re.search(r'id="back" href="([^"]+)"', html)
+    assert back and back.group(1) == f"../?rule={quote(PROMO)}"
+    timeline = await client.get(urljoin(page_url, back.group(1).replace("&amp;", "&")))
+    assert set(re.findall(r'data-rule="([^"]+)"', timeline.text)) == {PROMO}
+    webcal = re.search(r'id="subscribe-webcal" href="([^"]+)"', html)
+    assert webcal and webcal.group(1).startswith("webcal://rules.example.com/calendar.ics?")
+    feed = await client.get(
+        webcal.group(1).replace("&amp;", "&").removeprefix("webcal://rules.example.com")
+    )
+    assert feed.status_code == 200 and f"UID:{uid}-effective" in feed.text
+
+
+@pytest.mark.anyio
+async def test_a_moved_change_says_when_it_was_due(client, engine):
+    uid = two_sources(engine)
+    moved = notify(
+        engine,
+        f"《{PROMO}》生效时间调整",
+        f"《{PROMO}》原定于2024年3月15日生效，现延期至2024年3月29日生效。",
+        datetime(2024, 3, 5, 2, 0, tzinfo=UTC),
+    )
+    assert moved == uid
+    html = (await client.get(f"/changes/{uid}")).text
+    when = section(html, "when")
+    assert effective(when) == ["2024-03-29"]
+    assert "<strong>19</strong><span>天后生效</span>" in when and "<i>28 天</i>" in when
+    assert "原定 2024-03-15，已改期" in when and "修订 1" in when
+    sources = section(html, "sources")
+    assert "3 篇" in sources
+    # Without an address the notice's title is text.
+    assert f"<h3>《{PROMO}》生效时间调整</h3>" in notices(sources)[-1]
+
+
+@pytest.mark.anyio
+async def test_a_withdrawn_change_keeps_its_page_marked_withdrawn(client, engine):
+    uid = two_sources(engine)
+    with session_scope(engine) as session:
+        queries.withdraw_change(session, uid=uid, now=NOW)
+    response = await client.get(f"/changes/{uid}")
+    assert response.status_code == 200
+    when = section(response.text, "when")
+    assert 'class="card withdrawn"' in when and 'data-status="withdrawn"' in when
+    assert "<strong>—</strong><span>已撤回</span>" in when
+    assert '<span class="chip fail">已撤回</span>' in when and "修订 1" in when
+    # It left the feed, so the page offers no subscription to it.
+    assert 'id="subscribe-webcal"' not in response.text
+    assert "这项变更已撤回，不在日历中" in response.text
+    assert uid not in (await client.get("/")).text
+
+
+@pytest.mark.anyio
+async def test_reminders_show_every_attempt_and_the_dead_one(client, engine):
+    uid = uid_of(engine, TAOBAO)
+    html = (await client.get(f"/changes/{uid}")).text
+    detail = (await client.get(f"/api/changes/{uid}")).json()
+    reminders = section(html, "reminders")
+    # The reminders and attempts of GET /api/changes/{uid}, in its order.
+    shown = re.findall(r'id="reminder-(\w+)" data-status="(\w+)"', reminders)
+    assert shown == [(r["uid"], r["status"]) for r in detail["reminders"]]
+    assert reminders.count("<li data-outcome=") == sum(
+        len(r["deliveries"]) for r in detail["reminders"]
+    )
+    assert len(shown) == 4 and [s for _, s in shown].count("dead") == 1
+    assert f"{len(shown)} 条，1 条发送失败" in reminders
+    (dead,) = [r for r in detail["reminders"] if r["status"] == "dead"]
+    item = reminders.split(f'id="reminder-{dead["uid"]}"')[1].split('<li class="panel')[0]
+    assert "<b>新公示提醒</b> → 渠道 <code>ops</code>" in item
+    assert '<span class="chip fail">发送失败</span>' in item
+    assert "应于 2024-03-10 12:00 发送 · 尝试 1 次" in item
+    assert str(escape(dead["reason"])) in item and "could not connect" in item
+    (attempt,) = dead["deliveries"]
+    assert (
+        f'<li data-outcome="{attempt["outcome"]}">第 1 次 · <time>2024-03-10 12:00:00</time>'
+        in item
+    )
+    assert str(escape(attempt["error"])) in item
+    assert '<span class="chip">待发送</span>' in reminders
+    assert "提前 7 天提醒" in reminders and "应于 2024-03-13 09:00 发送" in reminders
+    when = section(html, "when")
+    assert 'class="card failed"' in when and 'href="#reminders">⚠ 提醒发送失败' in when
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "uid",
+    [
+        pytest.param("0" * 32, id="unknown"),
+        pytest.param("%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", id="markup"),
+        pytest.param("a%00b", id="nul"),  # PostgreSQL refuses NUL: no query may carry it
+        pytest.param("x" * 300, id="too-long"),
+    ],
+)
+async def test_an_unknown_change_is_a_friendly_404(client, uid):
+    response = await client.get(f"/changes/{uid}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "<h1>找不到这项变更</h1>" in response.text
+    assert '<a href="../">回到时间线</a>' in response.text
+    assert "<img" not in response.text
+
+
+@pytest.mark.anyio
+async def test_the_change_page_escapes_what_it_shows_and_links_only_web_sources(client, engine):
+    with session_scope(engine) as session:
+        report = add_change(
+            session,
+            rule="测试<b>规则</b>",
+            platform="1688",
+            effective_on=date(2024, 4, 1),
+            title='<script>alert("x")</script>',
+            url="javascript:alert(1)",
+            now=NOW,
+            tz=TZ,
+        )
+    html = (await client.get(f"/changes/{report.changes[0].uid}")).text
+    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert "<b>规则" not in html and "&lt;b&gt;规则" in html
+    assert not re.search(r"href=\"\s*javascript:", html, re.IGNORECASE)
+    (notice,) = notices(section(html, "sources"))
+    assert "<h3>&lt;script&gt;" in notice  # the title, not a link
+    missing = await client.get("/changes/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    assert "“&lt;img src=x onerror=alert(1)&gt;”" in missing.text
+
+
+@pytest.mark.anyio
+async def test_the_change_page_is_outside_the_api_schema(client):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "/api/changes/{uid}" in paths
+    assert not [
+        path
+        for path in paths
+        if not path.startswith(("/api/", "/calendar", "/healthz", "/metrics"))
+    ]
+
+
+@pytest.mark.anyio
+async def test_every_link_of_the_feed_opens_a_change_page(client):
+    feed = await client.get("/calendar.ics", params={"all": "1"})
+    assert feed.status_code == 200
+    links: set[str] = set()
+    for event in icalendar.Calendar.from_ical(feed.content).walk("VEVENT"):
+        links.add(str(event["URL"]))
+        links.update(re.findall(r"https://rules\.example\.com/changes/\w+", event["DESCRIPTION"]))
+    assert len(links) > 10
+    for link in sorted(links):
+        uid = link.removeprefix("https://rules.example.com/changes/")
+        response = await client.get(f"/changes/{uid}")
+        assert response.status_code == 200, link
+        assert f'data-uid="{uid}"' in response.text
+
+
+@pytest.mark.anyio
+async def test_a_webhook_links_to_the_change_page(clock, engine, tmp_path):
+    with Receiver(secret=WHSEC) as rx:
+        settings = parse_settings(config_text(rx.url), path=tmp_path / "config.toml", environ={})
+        await _remind_of_taobao(settings, engine)
+        (received,) = rx.wait_for(1)
+    link = received.json()["link"]
+    assert link.startswith("https://rules.example.com/changes/")
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test") as c:
+        response = await c.get(link.removeprefix("https://rules.example.com"))
+    assert response.status_code == 200
+    assert f"<h1>{TAOBAO}</h1>" in response.text
+    reminders = section(response.text, "reminders")
+    assert '<span class="chip ok">已发送</span>' in reminders
+    assert "送达 · HTTP 200" in reminders and "于 2024-03-10 12:00 送达" in reminders
+
+
 # --- in Chromium ---------------------------------------------------------------------------
 
 
@@ -365,3 +617,29 @@ def test_the_page_in_chromium(settings, engine, chromium, tmp_path):
         # The README shows it; a picture past 300 KB would weigh on every clone.
         assert (tmp_path / "timeline.png").stat().st_size < 300_000
         shutil.copyfile(tmp_path / "timeline.png", ROOT / "docs" / "timeline.png")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_change_page_in_chromium(settings, engine, chromium):
+    uid = uid_of(engine, TAOBAO)
+    with running(create_app(settings, engine)) as base_url:
+        page = chromium.new_page(viewport={"width": 375, "height": 800})
+        page.goto(f"{base_url}/changes/{uid}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert page.locator("#reminders li.dead ol.attempts li").count() == 1
+        page.click("#back")  # up to the timeline, narrowed to the rule
+        page.wait_for_url(re.compile(r"/\?rule="))
+        assert page.locator("#history article").count() == 1
+        assert TAOBAO in page.locator("#history article").inner_text()
+
+        page.set_viewport_size({"width": 1024, "height": 1200})
+        page.goto(f"{base_url}/changes/{uid}")
+        # Wide, the reminders stand beside the change and its sources.
+        about = page.locator("main > .about").bounding_box()
+        reminders = page.locator("#reminders").bounding_box()
+        assert about and reminders and reminders["x"] > about["x"] + about["width"]
+
+        page.goto(f"{base_url}/changes/{'0' * 32}")
+        assert page.locator("h1").inner_text() == "找不到这项变更"
+        page.click("#missing a")
+        page.wait_for_url(f"{base_url}/")

@@ -1,0 +1,201 @@
+"""The page of one change at /changes/{uid}: where the feed's events and the reminders link.
+
+Server-rendered like the timeline (alerts/page.py), on the same frame and styles: the rule,
+公示 → 生效 with the days left, the marks (预计, postponed, withdrawn, revision), every
+source notice with its text, and the reminders about the change with each delivery
+attempt. It reads what ``GET /api/changes/{uid}`` reads. An unknown uid is a 404 page.
+
+The page lives one level below the timeline, so its links go up with ``../``: behind a
+proxy that mounts the service under a path, they still land on the service's pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from alerts import clock
+from alerts.deps import SessionDep, SettingsDep
+from alerts.outbox import current_watches
+from alerts.page import HEADERS, Entry, Feed, Filters, environment, feed_urls, watch_tags, web_url
+from alerts.reminders import ReminderView, reminder_views
+from alerts.views import change_views
+from alerts.watch import ChangeFacts
+from store import outbox, queries
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
+
+router = APIRouter(tags=["page"])
+
+_UID_MAX = 64  # RuleChange.uid's column width
+_STATUS = {
+    outbox.PENDING: "待发送",
+    outbox.SENDING: "发送中",
+    outbox.SENT: "已发送",
+    outbox.DEAD: "发送失败",
+    outbox.CANCELLED: "已取消",
+    outbox.COALESCED: "已合并",
+    outbox.MISSED: "已错过",
+}
+_OUTCOME = {"delivered": "送达", "retry": "失败，将重试", "failed": "失败"}
+
+
+@dataclass(frozen=True)
+class SourceNotice:
+    """A notice the change was read from, whole; ``published_at`` in the service time zone."""
+
+    title: str
+    url: str | None
+    published_at: datetime | None
+    text: str
+    origin: str
+    problem: str | None
+
+    @property
+    def link(self) -> str | None:
+        return self.url if web_url(self.url) else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of a reminder; ``started_at`` in the service time zone."""
+
+    number: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str  # delivered | retry | failed
+    status_code: int | None
+    reply: str | None
+    error: str | None
+
+    @property
+    def outcome_label(self) -> str:
+        return _OUTCOME.get(self.outcome, self.outcome)
+
+
+@dataclass(frozen=True)
+class ReminderLine:
+    """A reminder about the change and every attempt to deliver it, oldest first."""
+
+    view: ReminderView
+    attempts: tuple[Attempt, ...]
+
+    @property
+    def status_label(self) -> str:
+        return _STATUS.get(self.view.status, self.view.status)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Everything the template shows about one change."""
+
+    today: date
+    entry: Entry
+    summary: str
+    notices: tuple[SourceNotice, ...]
+    reminders: tuple[ReminderLine, ...]
+    feed: Feed | None  # None for a withdrawn change: it is in no feed
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.entry.view.status == "withdrawn"
+
+    @property
+    def own_summary(self) -> str:
+        """The summary when it says more than the notices: it is often one of their texts."""
+        summary = self.summary.strip()
+        return "" if any(summary in n.text for n in self.notices) else summary
+
+    @property
+    def timeline(self) -> str:
+        """The timeline narrowed to the change's rule, relative to this page."""
+        return "../" + Filters(rule=self.entry.view.rule_key).link()
+
+
+@router.get("/changes/{uid}", response_class=HTMLResponse, include_in_schema=False)
+def change_page(uid: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The page of the change ``uid``; a 404 page when there is none."""
+    today = clock.today(settings.service.tz)
+    page = read_change(session, settings, uid=uid, today=today)
+    html = (
+        environment()
+        .get_template("change.html.j2")
+        .render(c=page, uid=uid, title=settings.calendar.name, tz=settings.service.timezone)
+    )
+    return HTMLResponse(html, status_code=404 if page is None else 200, headers=HEADERS)
+
+
+def read_change(
+    session: Session, settings: Settings, *, uid: str, today: date
+) -> ChangePage | None:
+    """What the page of change ``uid`` shows, with days left counted from ``today``; None
+    when no change has that uid."""
+    # Only printable text up to the column's width can be a uid; PostgreSQL would refuse
+    # the NUL a crafted address can carry, and answer 500 instead of 404.
+    if len(uid) > _UID_MAX or not uid.isprintable():
+        return None
+    found = queries.get_change(session, uid=uid)
+    if found is None:
+        return None
+    change, rule = found
+    change_id = change.id or 0
+    tz = settings.service.tz
+    view = change_views(session, today=today, tz=tz, uid=uid)[0]
+    reminders = reminder_views(session, tz=tz, change_id=change_id)
+    deliveries = outbox.deliveries_of(session, reminder_ids=[r.id for r in reminders])
+    facts = ChangeFacts(
+        rule_key=rule.key,
+        rule_name=rule.name,
+        platform=rule.platform,
+        title=change.title,
+        summary=change.summary,
+        effective_on=change.effective_on,
+    )
+    entry = Entry(
+        view=view,
+        tags=watch_tags(current_watches(session, settings), facts),
+        failed=tuple(r for r in reminders if r.status == outbox.DEAD),
+    )
+    withdrawn = view.status == "withdrawn"
+    return ChangePage(
+        today=today,
+        entry=entry,
+        summary=change.summary,
+        notices=tuple(
+            SourceNotice(
+                title=n.title,
+                url=n.url,
+                published_at=n.published_at.astimezone(tz) if n.published_at else None,
+                text=n.text,
+                origin=n.origin,
+                problem=n.problem,
+            )
+            for n in queries.notices_of_change(session, change_id=change_id)
+        ),
+        reminders=tuple(
+            ReminderLine(
+                view=r,
+                attempts=tuple(
+                    Attempt(
+                        number=d.attempt,
+                        started_at=d.started_at.astimezone(tz),
+                        duration_ms=d.duration_ms,
+                        outcome=d.outcome,
+                        status_code=d.status_code,
+                        reply=d.reply,
+                        error=d.error,
+                    )
+                    for d in deliveries[r.id]
+                ),
+            )
+            for r in reminders
+        ),
+        # The rule's changes whether or not a watch covers them: this one is among them.
+        feed=None if withdrawn else feed_urls(settings, Filters(rule=rule.key), every_change=True),
+    )
