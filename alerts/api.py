@@ -75,7 +75,26 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.include_router(page.router)
     app.include_router(change_page.router)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(NoNulInUrl)
     return app
+
+
+class NoNulInUrl:
+    """Drop NUL characters from the URL: no route means one, and PostgreSQL cannot compare
+    text holding it (a uid with NUL is then simply not found)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            scope = dict(scope)
+            scope["path"] = scope["path"].replace("\x00", "")
+            scope["raw_path"] = bytes(scope.get("raw_path") or b"").replace(b"%00", b"")
+            scope["query_string"] = scope.get("query_string", b"").replace(b"%00", b"")
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -69,6 +69,10 @@ def ingest(
 
 def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it."""
+    # PostgreSQL cannot store NUL in text, and no reader needs it.
+    notice = replace(
+        notice, title=notice.title.replace("\x00", ""), text=notice.text.replace("\x00", "")
+    )
     return _store(
         session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice)
     )

@@ -21,6 +21,16 @@ _IN_RANGE: JsonDict = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _drop_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store NUL in text and no reader needs it: it is dropped here.
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, list):
+            return [item.replace("\x00", "") if isinstance(item, str) else item for item in value]
+        return value
+
 
 class Source(BaseModel):
     title: str

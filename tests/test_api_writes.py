@@ -267,3 +267,17 @@ async def test_dates_outside_what_rulewatch_keeps_are_422(
     response = await client.post(path, json=body, headers=HEADERS)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][:2] == loc
+
+
+@pytest.mark.anyio
+async def test_nul_characters_are_dropped_not_stored(client: httpx.AsyncClient):
+    for url in ("/api/changes/a%00b", "/api/watches/a%00"):
+        assert (await client.get(url)).status_code in (404, 405), url
+    assert (await client.get("/api/changes?rule=%E5%8F%91%00")).status_code == 200
+    body = {**NOTICE, "title": "《淘宝网评价\x00规范》变更", "text": "2026年12月15日\x00生效"}
+    response = await client.post("/api/notices", json=body, headers=HEADERS)
+    assert response.status_code == 201
+    (change,) = response.json()["changes"]
+    assert change["rule_key"] == "淘宝网评价规范"
+    detail = (await client.get(f"/api/changes/{change['uid']}")).json()
+    assert detail["notices"][0]["text"] == "2026年12月15日生效"

@@ -168,3 +168,16 @@ def test_a_notice_with_an_impossible_publish_time_is_kept_with_the_reason(engine
         ("《淘宝X规范》变更", "publish time 0001-01-01 is outside 1970–2199")
     ]
     assert report.notices_added == 1
+
+
+def test_nul_characters_in_an_imported_text_do_not_break_the_store(engine: Engine):
+    notice = Notice(
+        title="《淘宝网评价规范》\x00更新",
+        text="本次更新2026年12月1日公示，\x002026年12月15日生效。",
+        published_at=datetime(2026, 12, 1, 10, tzinfo=TZ),
+    )
+    with session_scope(engine) as session:
+        report = ingest(session, [notice], origin="test", tz=TZ)
+    assert [c.effective_on for c in report.changes] == [date(2026, 12, 15)]
+    (view,) = timeline(engine, "淘宝网评价规范")
+    assert "\x00" not in view.sources[0].title
