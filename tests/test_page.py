@@ -169,6 +169,17 @@ async def test_upcoming_changes_come_by_effective_date_with_days_left(client):
 
 
 @pytest.mark.anyio
+async def test_each_upcoming_card_leads_to_its_change_page(client):
+    page = await client.get("/?platform=1688")
+    links = re.findall(r'<a class="detail" href="([^"]+)">详情</a>', section(page.text, "upcoming"))
+    assert links
+    for link in links:
+        detail = await client.get(urljoin(str(page.url), link))
+        assert detail.status_code == 200, link
+        assert link.rsplit("/", 1)[1] in detail.text
+
+
+@pytest.mark.anyio
 async def test_each_rule_has_its_history_as_a_line(client):
     html = (await client.get("/")).text
     line = rule_line(section(html, "history"), SHIPPING)
