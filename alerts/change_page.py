@@ -25,7 +25,7 @@ from alerts.outbox import current_watches
 from alerts.page import HEADERS, Entry, Feed, Filters, environment, feed_urls, watch_tags, web_url
 from alerts.reminders import ReminderView, reminder_views
 from alerts.views import change_views
-from alerts.watch import ChangeFacts
+from alerts.watch import facts_of
 from store import outbox, queries
 
 if TYPE_CHECKING:
@@ -149,14 +149,7 @@ def read_change(
     view = change_views(session, today=today, tz=tz, uid=uid)[0]
     reminders = reminder_views(session, tz=tz, change_id=change_id)
     deliveries = outbox.deliveries_of(session, reminder_ids=[r.id for r in reminders])
-    facts = ChangeFacts(
-        rule_key=rule.key,
-        rule_name=rule.name,
-        platform=rule.platform,
-        title=change.title,
-        summary=change.summary,
-        effective_on=change.effective_on,
-    )
+    facts = facts_of(change, rule)
     entry = Entry(
         view=view,
         tags=watch_tags(current_watches(session, settings), facts),

@@ -41,7 +41,7 @@ from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import RulewatchError
 from alerts.extract.platforms import canonical_platform
 from alerts.outbox import current_watches
-from alerts.watch import ChangeFacts, matches
+from alerts.watch import facts_of, matches
 from store import queries
 from store.models import Rule, RuleChange
 
@@ -169,14 +169,7 @@ def _covering_tags(
     watches: list[Watch], query: FeedQuery, change: RuleChange, rule: Rule
 ) -> tuple[str, ...] | None:
     """The tags of the watches covering ``change``, or None when the query leaves it out."""
-    facts = ChangeFacts(
-        rule_key=rule.key,
-        rule_name=rule.name,
-        platform=rule.platform,
-        title=change.title,
-        summary=change.summary,
-        effective_on=change.effective_on,
-    )
+    facts = facts_of(change, rule)
     covering = [watch for watch in watches if matches(watch, facts)]
     if query.watch is not None and all(watch.name != query.watch for watch in covering):
         return None

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from alerts.config import Settings, Watch
 from alerts.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
-from alerts.watch import ChangeFacts
+from alerts.watch import facts_of
 from alerts.workdays import previous_workday
 from store import outbox
 from store import watches as stored_watches
@@ -74,14 +74,7 @@ def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> Pl
         PlannedChange(
             id=change.id or 0,
             uid=change.uid,
-            facts=ChangeFacts(
-                rule_key=rule.key,
-                rule_name=rule.name,
-                platform=rule.platform,
-                title=change.title,
-                summary=change.summary,
-                effective_on=change.effective_on,
-            ),
+            facts=facts_of(change, rule),
             status=change.status,
             revision=change.revision,
             postponed_from=change.postponed_from,

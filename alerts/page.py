@@ -29,7 +29,7 @@ from alerts.deps import SessionDep, SettingsDep
 from alerts.outbox import current_watches
 from alerts.reminders import ReminderView, reminder_views
 from alerts.views import ChangeView, change_views
-from alerts.watch import ChangeFacts, matches
+from alerts.watch import ChangeFacts, facts_of, matches
 from store import queries
 
 if TYPE_CHECKING:
@@ -187,17 +187,7 @@ def build_timeline(
     # ChangeView has no summary, yet a watch's keywords and regex look at it: read the rows
     # too so the page tags exactly the changes the planner sends reminders about.
     rows = queries.list_changes(session, rule=filters.rule, platform=filters.platform)
-    facts = {
-        change.uid: ChangeFacts(
-            rule_key=rule.key,
-            rule_name=rule.name,
-            platform=rule.platform,
-            title=change.title,
-            summary=change.summary,
-            effective_on=change.effective_on,
-        )
-        for change, rule in rows
-    }
+    facts = {change.uid: facts_of(change, rule) for change, rule in rows}
     dead = reminder_views(session, tz=tz, show=["failed"])
     dead_of: dict[str, list[ReminderView]] = {}
     for reminder in dead:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from alerts.config import Watch
 from alerts.extract.platforms import canonical_platform
 from alerts.extract.rules import canonical_rule
+
+if TYPE_CHECKING:
+    from store.models import Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,18 @@ class ChangeFacts:
     title: str = ""
     summary: str = ""
     effective_on: date | None = None
+
+
+def facts_of(change: RuleChange, rule: Rule) -> ChangeFacts:
+    """What a watch looks at, from a stored change and its rule."""
+    return ChangeFacts(
+        rule_key=rule.key,
+        rule_name=rule.name,
+        platform=rule.platform,
+        title=change.title,
+        summary=change.summary,
+        effective_on=change.effective_on,
+    )
 
 
 @dataclass(frozen=True)
