@@ -171,6 +171,11 @@ class WebhookNotifier:
     channels); ``now`` is the clock read for ``webhook-timestamp``.
     """
 
+    # Only ``message.id`` and ``message.payload`` are sent, so the dispatcher renders this
+    # channel's messages without their text and HTML bodies (bench/dispatch.py: the two
+    # templates were most of the cost of rendering a reminder).
+    uses_message_bodies = False
+
     def __init__(
         self,
         config: WebhookChannel,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from store.types import AwareDateTime
@@ -113,6 +113,8 @@ class Reminder(SQLModel, table=True):
     """
 
     __tablename__ = "reminder"
+    # What the dispatcher claims by: pending reminders in the order they fall due.
+    __table_args__ = (Index("ix_reminder_claim", "status", "next_attempt_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(index=True, unique=True, max_length=64)

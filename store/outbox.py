@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from alerts.planner import ReminderDraft
-from store.models import Channel, Delivery, Reminder, Rule, RuleChange
+from store.models import ChangeNotice, Channel, Delivery, Notice, Reminder, Rule, RuleChange
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 CANCELLED, COALESCED, MISSED = "cancelled", "coalesced", "missed"
@@ -146,65 +147,289 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim(
-    session: Session, reminder: Reminder, *, worker: str, now: datetime, lease: timedelta
-) -> None:
-    """Take ``reminder`` for sending until the lease runs out; the attempt is counted now, so
-    a crash mid-send still counts against the retry limit."""
-    reminder.status = SENDING
-    reminder.leased_by = worker
-    reminder.lease_until = now + lease
-    reminder.attempts += 1
-    reminder.updated_at = now
-    session.add(reminder)
+class DueRow(NamedTuple):
+    """What triage needs to know of a due reminder."""
+
+    id: int
+    change_id: int
+    channel: str
+    kind: str
+    status: str
+    due_at: datetime
+    effective_on: date | None
 
 
-def settle(
-    session: Session,
-    reminder: Reminder,
-    *,
-    status: str,
-    reason: str | None,
-    now: datetime,
-    next_attempt_at: datetime | None = None,
-) -> None:
-    """Record how a reminder ended (or when to try it again, with status pending)."""
-    reminder.status = status
-    reminder.reason = reason
-    reminder.lease_until = None
-    reminder.leased_by = None
-    reminder.updated_at = now
-    if next_attempt_at is not None:
-        reminder.next_attempt_at = next_attempt_at
-    if status == SENT:
-        reminder.sent_at = now
-    session.add(reminder)
-
-
-def add_delivery(
-    session: Session,
-    *,
-    reminder_id: int,
-    attempt: int,
-    started_at: datetime,
-    duration_ms: int,
-    outcome: str,
-    status_code: int | None,
-    reply: str | None,
-    error: str | None,
-) -> None:
-    session.add(
-        Delivery(
-            reminder_id=reminder_id,
-            attempt=attempt,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            status_code=status_code,
-            reply=reply[:500] if reply else None,
-            error=error,
+def due_for_triage(session: Session, *, now: datetime) -> list[DueRow]:
+    """Every claimable reminder, as plain values (no ORM objects: there may be thousands),
+    locked like :func:`due_reminders` locks them."""
+    statement = (
+        core_select(
+            col(Reminder.id),
+            col(Reminder.change_id),
+            col(Reminder.channel),
+            col(Reminder.kind),
+            col(Reminder.status),
+            col(Reminder.due_at),
+            col(RuleChange.effective_on),
         )
+        .join(RuleChange, col(RuleChange.id) == col(Reminder.change_id))
+        .where(_claimable(now))
+        .order_by(col(Reminder.next_attempt_at), col(Reminder.id))
+        .with_for_update(skip_locked=True, of=Reminder)
     )
+    return [DueRow(*cast(tuple[Any, ...], row)) for row in session.connection().execute(statement)]
+
+
+class Outgoing(NamedTuple):
+    """A claimed reminder with everything its message says: the reminder's own fields, its
+    change's and its rule's. ``attempts`` already counts the attempt being made."""
+
+    id: int
+    uid: str
+    channel: str
+    kind: str
+    lead_days: int | None
+    context: str
+    due_at: datetime
+    attempts: int
+    change_id: int
+    change_uid: str
+    change_kind: str
+    title: str
+    summary: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    change_status: str
+    revision: int
+    postponed_from: date | None
+    rule_name: str
+    rule_key: str
+    platform: str | None
+
+    @classmethod
+    def of(cls, reminder: Reminder, change: RuleChange, rule: Rule) -> Outgoing:
+        """The same values from ORM rows (a dry run reads those)."""
+        return cls(
+            reminder.id or 0,
+            reminder.uid,
+            reminder.channel,
+            reminder.kind,
+            reminder.lead_days,
+            reminder.context,
+            reminder.due_at,
+            reminder.attempts,
+            change.id or 0,
+            change.uid,
+            change.kind,
+            change.title,
+            change.summary,
+            change.announced_on,
+            change.effective_on,
+            change.effective_at,
+            change.tentative,
+            change.status,
+            change.revision,
+            change.postponed_from,
+            rule.name,
+            rule.key,
+            rule.platform,
+        )
+
+
+# In the order of Outgoing's fields.
+_OUTGOING_COLUMNS = (
+    col(Reminder.id),
+    col(Reminder.uid),
+    col(Reminder.channel),
+    col(Reminder.kind),
+    col(Reminder.lead_days),
+    col(Reminder.context),
+    col(Reminder.due_at),
+    col(Reminder.attempts),
+    col(RuleChange.id),
+    col(RuleChange.uid),
+    col(RuleChange.kind),
+    col(RuleChange.title),
+    col(RuleChange.summary),
+    col(RuleChange.announced_on),
+    col(RuleChange.effective_on),
+    col(RuleChange.effective_at),
+    col(RuleChange.tentative),
+    col(RuleChange.status),
+    col(RuleChange.revision),
+    col(RuleChange.postponed_from),
+    col(Rule.name),
+    col(Rule.key),
+    col(Rule.platform),
+)
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, worker: str, lease: timedelta
+) -> list[Outgoing]:
+    """Take up to ``limit`` claimable reminders for sending until the lease runs out, and
+    return them with what their messages need: first those whose lease ran out (a sender
+    died), then pending ones in the order they fell due.
+
+    Each kind is claimed by one UPDATE over a subquery that walks ``ix_reminder_claim`` in
+    order (with SKIP LOCKED on PostgreSQL, so another instance takes other rows; SQLite runs
+    the statement under its single write lock), so no reminder is claimed twice and no claim
+    sorts the whole backlog. The attempt is counted now, so a crash mid-send still counts
+    against the retry limit.
+    """
+    connection = session.connection()
+    values = {
+        "status": SENDING,
+        "leased_by": worker,
+        "lease_until": now + lease,
+        "attempts": col(Reminder.attempts) + 1,
+        "updated_at": now,
+    }
+    ids: list[int] = []
+    for claimable in (
+        and_(col(Reminder.status) == SENDING, col(Reminder.lease_until) <= now),
+        and_(col(Reminder.status) == PENDING, col(Reminder.next_attempt_at) <= now),
+    ):
+        if len(ids) >= limit:
+            break
+        chosen = (
+            select(col(Reminder.id))
+            .where(claimable)
+            .order_by(col(Reminder.status), col(Reminder.next_attempt_at), col(Reminder.id))
+            .limit(limit - len(ids))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claim = (
+            update(Reminder)
+            .where(col(Reminder.id).in_(chosen))
+            .values(**values)
+            .returning(col(Reminder.id))
+        )
+        ids.extend(i for i in connection.execute(claim).scalars() if i is not None)
+    if not ids:
+        return []
+    statement = (
+        core_select(*_OUTGOING_COLUMNS)
+        .join(RuleChange, col(RuleChange.id) == col(Reminder.change_id))
+        .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
+        .where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
+        .order_by(col(Reminder.next_attempt_at), col(Reminder.id))
+    )
+    rows = connection.execute(statement, {"ids": ids})
+    return [Outgoing(*cast(tuple[Any, ...], row)) for row in rows]
+
+
+class SourceRow(NamedTuple):
+    """A notice as a message cites it."""
+
+    title: str
+    url: str | None
+    published_at: datetime | None
+
+
+def sources_of_changes(
+    session: Session, *, change_ids: Sequence[int]
+) -> dict[int, list[SourceRow]]:
+    """The notices of several changes, oldest first, without their (long) texts."""
+    found: dict[int, list[SourceRow]] = {change_id: [] for change_id in change_ids}
+    if not change_ids:
+        return found
+    statement = (
+        select(
+            col(ChangeNotice.change_id),
+            col(Notice.title),
+            col(Notice.url),
+            col(Notice.published_at),
+        )
+        .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
+        .where(col(ChangeNotice.change_id).in_(bindparam("changes", expanding=True)))
+        .order_by(col(Notice.published_at))
+    )
+    rows = session.connection().execute(statement, {"changes": list(change_ids)})
+    for change_id, title, url, published_at in rows:
+        found[change_id].append(SourceRow(title, url, published_at))
+    return found
+
+
+class Attempt(NamedTuple):
+    """One delivery attempt of a claimed reminder, and where that leaves the reminder."""
+
+    reminder_id: int
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    outcome: str  # delivered | retry | failed
+    status_code: int | None
+    reply: str | None
+    error: str | None
+    status: str  # the reminder's new status: sent, dead, or pending to be tried again
+    reason: str | None
+    next_attempt_at: datetime | None = None  # when pending: the next try
+
+
+def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datetime) -> None:
+    """Write a delivery row for each attempt and settle its reminder (lease released),
+    in a few statements whatever the number of attempts."""
+    if not attempts:
+        return
+    connection = session.connection()
+    connection.execute(
+        insert(Delivery),
+        [
+            {
+                "reminder_id": a.reminder_id,
+                "attempt": a.attempt,
+                "started_at": a.started_at,
+                "duration_ms": a.duration_ms,
+                "outcome": a.outcome,
+                "status_code": a.status_code,
+                "reply": a.reply[:500] if a.reply else None,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    )
+    settled = {"lease_until": None, "leased_by": None, "updated_at": now}
+    sent = [a.reminder_id for a in attempts if a.status == SENT]
+    if sent:
+        connection.execute(
+            update(Reminder)
+            .where(col(Reminder.id).in_(bindparam("sent", expanding=True)))
+            .values(status=SENT, reason=None, sent_at=now, **settled),
+            {"sent": sent},
+        )
+    retrying = [a for a in attempts if a.status != SENT and a.next_attempt_at is not None]
+    if retrying:
+        connection.execute(
+            update(Reminder)
+            .where(col(Reminder.id) == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                reason=bindparam("b_reason"),
+                next_attempt_at=bindparam("b_next"),
+                **settled,
+            ),
+            [
+                {
+                    "b_id": a.reminder_id,
+                    "b_status": a.status,
+                    "b_reason": a.reason,
+                    "b_next": a.next_attempt_at,
+                }
+                for a in retrying
+            ],
+        )
+    ended = [a for a in attempts if a.status != SENT and a.next_attempt_at is None]
+    if ended:
+        connection.execute(
+            update(Reminder)
+            .where(col(Reminder.id) == bindparam("b_id"))
+            .values(status=bindparam("b_status"), reason=bindparam("b_reason"), **settled),
+            [{"b_id": a.reminder_id, "b_status": a.status, "b_reason": a.reason} for a in ended],
+        )
 
 
 def get_reminder(session: Session, reminder_id: int) -> Reminder | None:
