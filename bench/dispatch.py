@@ -233,9 +233,15 @@ def build_store(config_path: Path, changes: int, effective_on: date) -> int:
             raise SystemExit(f"planning made {planned.created} reminders for {changes} changes")
         with session_scope(engine) as session:
             due = len(outbox.due_reminders(session, now=now, limit=None))
-        if engine.dialect.name == "sqlite":
-            with engine.connect() as connection:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                # What autovacuum does within a minute of a bulk load: without statistics
+                # the planner takes the fresh outbox for a handful of rows.
+                connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE"
+                )
     finally:
         asyncio.run(http.aclose())
         engine.dispose()

@@ -273,11 +273,11 @@ def claim_due(
     return them with what their messages need: first those whose lease ran out (a sender
     died), then pending ones in the order they fell due.
 
-    Each kind is claimed by one UPDATE over a subquery that walks ``ix_reminder_claim`` in
-    order (with SKIP LOCKED on PostgreSQL, so another instance takes other rows; SQLite runs
-    the statement under its single write lock), so no reminder is claimed twice and no claim
-    sorts the whole backlog. The attempt is counted now, so a crash mid-send still counts
-    against the retry limit.
+    Each kind is picked by walking ``ix_reminder_claim`` in order (with SKIP LOCKED on
+    PostgreSQL, so another instance takes other rows), so no claim sorts the whole backlog,
+    then claimed by one UPDATE that rechecks it is still claimable, so no reminder is
+    claimed twice. The attempt is counted now, so a crash mid-send still counts against the
+    retry limit.
     """
     connection = session.connection()
     values = {
@@ -294,21 +294,27 @@ def claim_due(
     ):
         if len(ids) >= limit:
             break
-        chosen = (
+        pick = (
             select(col(Reminder.id))
             .where(claimable)
             .order_by(col(Reminder.status), col(Reminder.next_attempt_at), col(Reminder.id))
             .limit(limit - len(ids))
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
         )
+        chosen = [i for i in connection.execute(pick).scalars() if i is not None]
+        if not chosen:
+            continue
+        # By primary key (PostgreSQL would hash-join an IN (subquery) over the whole
+        # table), and only while still claimable: on SQLite the SELECT locks nothing, so a
+        # row another process claimed in between is left alone.
         claim = (
             update(Reminder)
-            .where(col(Reminder.id).in_(chosen))
+            .where(col(Reminder.id).in_(bindparam("chosen", expanding=True)), claimable)
             .values(**values)
             .returning(col(Reminder.id))
         )
-        ids.extend(i for i in connection.execute(claim).scalars() if i is not None)
+        claimed = connection.execute(claim, {"chosen": chosen}).scalars()
+        ids.extend(i for i in claimed if i is not None)
     if not ids:
         return []
     statement = (
