@@ -106,8 +106,14 @@ def triage_rows(
     return coalesced + missed
 
 
-# Chosen with bench/dispatch.py (see bench/README.md): PLACEHOLDER.
+# Chosen with bench/dispatch.py (bench/README.md): on loopback the service peaks at 4 to 8
+# reminders in flight (about 1,350/s, as does the bare httpx loop), and falls by 40% at 16
+# as httpx's pool scans its connections for every request. 8 rather than 4 because a real
+# receiver's latency is hidden better with more in flight.
 DEFAULT_CONCURRENCY = 8
+# Reminders claimed per store step: 500 measured 3–5% faster than 200 (fewer statements
+# and commits per reminder, fewer batch tails) and no faster at 1,000.
+DEFAULT_BATCH = 500
 
 
 class _Result(NamedTuple):
@@ -142,7 +148,7 @@ class Dispatcher:
         policy: RetryPolicy,
         worker: str,
         concurrency: int = DEFAULT_CONCURRENCY,
-        batch: int = 200,
+        batch: int = DEFAULT_BATCH,
         lease: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
     ) -> None:

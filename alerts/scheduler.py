@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from alerts import clock
 from alerts.config import Settings
-from alerts.dispatcher import Dispatcher, DispatchReport, RetryPolicy
+from alerts.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, RetryPolicy
 from alerts.outbox import PlanReport, plan_reminders
 from notifiers import build_notifier
 from notifiers.base import Notifier
@@ -62,7 +62,7 @@ class ReminderEngine:
         *,
         http: httpx.AsyncClient,
         tls_context: SSLContext | None = None,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.settings = settings
         self.engine = engine
