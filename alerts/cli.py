@@ -24,8 +24,6 @@ from rich.console import Console
 from alerts.errors import ConfigError, RulewatchError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from alerts.config import Settings
     from alerts.ingest import IngestReport
 
@@ -511,19 +509,13 @@ def ics_command(
 @db_app.command("upgrade")
 def db_upgrade_command(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
-    from store.db import current_revision, redact_url, upgrade
+    from store.db import connect, current_revision, redact_url, upgrade
 
     settings = _settings(ctx)
-    engine = _engine(settings)
+    engine = connect(settings.service.database)
     upgrade(engine)
     revision = current_revision(engine)
     out.print(f"{redact_url(settings.service.database)} is at revision {revision}", markup=False)
-
-
-def _engine(settings: Settings) -> Engine:
-    from store.db import connect
-
-    return connect(settings.service.database)
 
 
 def _json(value: object) -> str:

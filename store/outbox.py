@@ -438,10 +438,6 @@ def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datet
         )
 
 
-def get_reminder(session: Session, reminder_id: int) -> Reminder | None:
-    return session.get(Reminder, reminder_id)
-
-
 def list_reminders(
     session: Session,
     *,
