@@ -59,7 +59,8 @@ def matches(watch: Watch, change: ChangeFacts) -> bool:
         change.effective_on is None or change.effective_on < watch.since
     ):
         return False
-    if watch.platforms and change.platform not in _platforms(watch.platforms):
+    platform = canonical_platform(change.platform) or change.platform
+    if watch.platforms and platform not in _platforms(watch.platforms):
         return False
     if not (watch.rules or watch.keywords or watch.regex):
         return bool(watch.platforms)

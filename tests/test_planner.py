@@ -213,7 +213,7 @@ def test_a_watch_that_stops_matching_cancels_pending_rows():
         ),
         pytest.param(
             Watch(name="w", platforms=["抖店"]),
-            ("抖音电商商品发布规范", "抖音"),
+            ("抖音电商商品发布规范", "抖音电商"),
             True,
             id="platform-alias",
         ),

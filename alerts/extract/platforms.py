@@ -1,9 +1,11 @@
 """The platforms rulewatch knows, the names they go by, and which one a text is about.
 
-Each platform has one canonical name, used in ``ChangeCandidate.platform`` and as the prefix of
-rule keys. 淘宝 and 天猫 stay separate (their rule books are separate); 抖音, 抖店 and 抖音电商 are
-one platform, 抖音. An unknown spelling such as a typo ("1666发布公告称") matches nothing, so it
-cannot change the platform read from the rest of the text.
+This is the one table of platform names: extraction, rule keys, watches and every filter (CLI,
+API, page, feed) go through ``canonical_platform``, so ``--platform 抖店`` and 《抖音电商…》 find
+the same changes. Each platform has one canonical name, used in ``ChangeCandidate.platform``
+and as the prefix of rule keys. 淘宝 and 天猫 stay separate (their rule books are separate).
+An unknown spelling such as a typo ("1666发布公告称") matches nothing, so it cannot change the
+platform read from the rest of the text.
 """
 
 from __future__ import annotations
@@ -11,34 +13,51 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-__all__ = ["PLATFORMS", "canonical_platform", "leading_platform", "platform_near"]
+__all__ = [
+    "PLATFORMS",
+    "canonical_platform",
+    "key_prefix",
+    "leading_platform",
+    "most_named",
+    "platform_near",
+]
 
-# canonical name -> the spellings it goes by. 得物 is left out: it hides inside 获得物流.
+# canonical name -> the spellings it goes by (the canonical name first).
 PLATFORMS: dict[str, tuple[str, ...]] = {
-    "1688": ("1688", "阿里巴巴1688", "1688.com"),
-    "淘宝": ("淘宝", "淘宝网", "手机淘宝", "Taobao"),
-    "天猫": ("天猫", "天猫国际", "天猫超市", "Tmall"),
-    "京东": ("京东", "京东商城", "京东国际", "京东到家", "JD.com", "JD"),
+    "1688": ("1688", "1688.com", "阿里巴巴1688", "阿里1688", "阿里巴巴"),
+    "淘宝": ("淘宝", "淘宝网", "手机淘宝", "淘宝平台", "Taobao"),
+    "天猫": ("天猫", "天猫国际", "天猫超市", "天猫商城", "Tmall"),
+    "淘特": ("淘特", "淘宝特价版"),
+    "京东": ("京东", "京东开放平台", "京东商城", "京东国际", "京东到家", "京东POP", "JD.com", "JD"),
     "拼多多": ("拼多多", "多多买菜", "Pinduoduo", "PDD"),
-    "抖音": ("抖音", "抖店", "抖音电商", "抖音小店", "Douyin"),
+    "抖音电商": ("抖音电商", "抖音", "抖店", "抖音小店", "抖音商城", "Douyin"),
     "快手": ("快手", "快手电商", "快手小店", "Kuaishou"),
     "小红书": ("小红书", "Xiaohongshu", "RedNote"),
-    "速卖通": ("速卖通", "全球速卖通", "AliExpress"),
-    "阿里巴巴国际站": ("阿里巴巴国际站", "Alibaba.com"),
-    "闲鱼": ("闲鱼",),
-    # Plain 微信 is left out: 微信支付/微信客服 appear in every platform's texts.
-    "微信": ("微信小店", "视频号小店", "视频号"),
+    "微信小店": ("微信小店", "视频号小店", "视频号", "微信视频号"),
+    "闲鱼": ("闲鱼", "Xianyu"),
+    "得物": ("得物",),
     "唯品会": ("唯品会",),
     "苏宁易购": ("苏宁易购", "苏宁"),
-    "美团": ("美团",),
+    "美团": ("美团", "美团外卖", "美团闪购"),
     "饿了么": ("饿了么",),
-    "亚马逊": ("亚马逊", "Amazon"),
+    "速卖通": ("速卖通", "全球速卖通", "AliExpress"),
+    "阿里巴巴国际站": ("阿里巴巴国际站", "Alibaba.com"),
+    "敦煌网": ("敦煌网", "DHgate"),
+    "Amazon": ("Amazon", "亚马逊", "亚马逊全球开店", "Amazon.com"),
+    "TikTok Shop": ("TikTok Shop", "TikTok", "TikTok Shop Seller Center"),
     "Shopee": ("Shopee", "虾皮"),
     "Lazada": ("Lazada", "来赞达"),
-    "TikTok": ("TikTok Shop", "TikTok"),
     "Temu": ("Temu",),
     "SHEIN": ("SHEIN", "Shein", "希音"),
+    "Ozon": ("Ozon", "OZON"),
+    "Mercado Libre": ("Mercado Libre", "MercadoLibre", "Mercado Livre", "美客多"),
+    "eBay": ("eBay",),
+    "Walmart": ("Walmart", "沃尔玛"),
 }
+
+# Sub-markets read as their platform but keep their own name in a rule key: 《天猫国际商家规则》
+# and 《天猫商家规则》 are different rule books.
+_OWN_BOOK = frozenset({"天猫国际", "天猫超市", "京东国际", "京东到家", "多多买菜", "美团闪购"})
 
 _CANONICAL = {alias.casefold(): name for name, aliases in PLATFORMS.items() for alias in aliases}
 _ALIASES = sorted(_CANONICAL, key=len, reverse=True)
@@ -49,6 +68,9 @@ def _alias_pattern(alias: str) -> str:
     if alias.isascii():
         # Latin names and 1688 must stand alone: not "JDK", not "16888", not "Amazonian".
         return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+    if alias == "得物":
+        # 得物 hides inside 获得物流 and 取得物品.
+        return r"(?<![获取赢习所求懂记])得物(?![流品资料理件])"
     return escaped
 
 
@@ -56,18 +78,29 @@ _ANY = re.compile("|".join(_alias_pattern(a) for a in _ALIASES), re.IGNORECASE)
 
 
 def canonical_platform(name: str | None) -> str | None:
-    """The canonical name for a spelling of a platform (抖店 → 抖音), or None if unknown."""
+    """The canonical name for a spelling of a platform (抖店 → 抖音电商), or None if unknown."""
     if not name:
         return None
     return _CANONICAL.get(name.strip().casefold())
 
 
 def leading_platform(name: str) -> tuple[str | None, str]:
-    """The platform a rule name starts with, and the length of that prefix (0 if none)."""
+    """The platform a rule name starts with, and that prefix as written ("" if none)."""
     match = _ANY.match(name)
     if match is None:
         return None, ""
     return _CANONICAL[match.group(0).casefold()], match.group(0)
+
+
+def key_prefix(written: str) -> str:
+    """How a platform written at the start of a rule name is spelled in the rule's key.
+
+    淘宝网 and 淘宝 are one prefix (淘宝), so 《淘宝网商品发布规范》 and 《淘宝商品发布规范》
+    share a key; a sub-market with a rule book of its own (天猫国际) keeps its name.
+    """
+    if written in _OWN_BOOK:
+        return written
+    return _CANONICAL.get(written.casefold(), written)
 
 
 def platform_near(doc: str, pos: int, sentence_start: int, title_end: int) -> str | None:
@@ -82,9 +115,14 @@ def platform_near(doc: str, pos: int, sentence_start: int, title_end: int) -> st
     title = _ANY.search(doc, 0, title_end)
     if title is not None:
         return _CANONICAL[title.group(0).casefold()]
+    return most_named(doc, title_end)
+
+
+def most_named(doc: str, start: int = 0) -> str | None:
+    """The platform ``doc[start:]`` names most often (first named on a tie), or None."""
     counts: Counter[str] = Counter()
     order: dict[str, int] = {}
-    for match in _ANY.finditer(doc, title_end):
+    for match in _ANY.finditer(doc, start):
         platform = _CANONICAL[match.group(0).casefold()]
         counts[platform] += 1
         order.setdefault(platform, match.start())

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.normalize import compact_name, normalize
-from alerts.extract.platforms import canonical_platform, leading_platform, platform_near
+from alerts.extract.platforms import (
+    canonical_platform,
+    key_prefix,
+    leading_platform,
+    platform_near,
+)
 
 __all__ = ["Rule", "RuleMention", "canonical_rule", "find_rules", "rule_key"]
 
@@ -120,11 +125,21 @@ def rule_key(name: str, platform: str | None) -> str:
     becomes share one key.
     """
     key = _undrafted(name)
-    lead, _ = leading_platform(key)
-    if lead is not None or not platform:
+    lead, written = leading_platform(key)
+    if lead is not None:
+        key, platform = key[len(written) :].lstrip(), key_prefix(written)
+    elif not platform:
         return key
-    joiner = " " if key[:1].isascii() and key[:1].isalpha() and platform.isascii() else ""
-    return f"{platform}{joiner}{key}"
+    return _join(platform, key) if key else platform
+
+
+def _join(prefix: str, rest: str) -> str:
+    # 抖音电商 + 电商创作者管理规则 is 抖音电商创作者管理规则, not 抖音电商电商….
+    for size in range(min(len(prefix), len(rest)), 1, -1):
+        if prefix.endswith(rest[:size]) and not rest[:size].isascii():
+            return prefix + rest[size:]
+    spaced = rest[:1].isascii() and rest[:1].isalnum() and prefix[-1:].isascii()
+    return f"{prefix}{' ' if spaced else ''}{rest}"
 
 
 def canonical_rule(name: str, platform: str | None = None) -> tuple[str, str, str | None]:

@@ -439,7 +439,7 @@ def test_traditional_text_gives_simplified_names_and_platform():
     found = only("淘寶網修訂《淘寶網市場管理與違規處理規範》", "本次變更於2024年3月18日公示。")
     assert (found.rule, found.rule_key, found.platform) == (
         "淘宝网市场管理与违规处理规范",
-        "淘宝网市场管理与违规处理规范",
+        "淘宝市场管理与违规处理规范",
         "淘宝",
     )
 

@@ -51,11 +51,15 @@ def test_kinds(title, text, kind):
     ("title", "text", "platform", "key"),
     [
         pytest.param(
-            "抖店更新《商品发布规范》", "", "抖音", "抖音商品发布规范", id="doudian-is-douyin"
+            "抖店更新《商品发布规范》",
+            "",
+            "抖音电商",
+            "抖音电商商品发布规范",
+            id="doudian-is-douyin",
         ),
         pytest.param("天猫修订《营销活动规范》", "", "天猫", "天猫营销活动规范", id="tmall"),
         pytest.param(
-            "《淘宝网营销活动规范》", "", "淘宝", "淘宝网营销活动规范", id="taobao-prefixed"
+            "《淘宝网营销活动规范》", "", "淘宝", "淘宝营销活动规范", id="taobao-prefixed"
         ),
         pytest.param(
             "速卖通更新《卖家规则》",
@@ -108,7 +112,7 @@ def test_title_and_text_name_one_rule_and_the_fuller_name_wins():
     )
     assert (found.rule, found.rule_key, found.platform) == (
         "快手电商商品信息发布规范",
-        "快手电商商品信息发布规范",
+        "快手商品信息发布规范",
         "快手",
     )
 
@@ -155,7 +159,7 @@ def test_no_rule_no_candidate():
         pytest.param(
             "商品发布规范",
             "抖店",
-            ("商品发布规范", "抖音商品发布规范", "抖音"),
+            ("商品发布规范", "抖音电商商品发布规范", "抖音电商"),
             id="canonical-platform",
         ),
         pytest.param(
