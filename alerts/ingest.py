@@ -147,7 +147,7 @@ def _store(
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)
     published_at = _instant(notice.published_at, tz)
-    problem = None if candidates else "no rule name found in the text"
+    problem = None if candidates else "no rule change found in the text"
     if published_at is not None and not EARLIEST <= published_at.date() <= LATEST:
         published_at, candidates = None, []
         problem = f"publish time {notice.published_at} is outside 1970–2199"
@@ -168,7 +168,10 @@ def _store(
     local_published = published_at.astimezone(tz) if published_at else None
     for candidate in candidates:
         rule = queries.get_or_add_rule(
-            session, key=candidate.rule_key, name=candidate.rule, platform=candidate.platform
+            session,
+            key=candidate.rule_key,
+            name=candidate.rule or candidate.rule_key,
+            platform=candidate.platform,
         )
         known = _known_states(session, rule_id=_rule_id(rule.id), tz=tz)
         placement = place(

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from dataclasses import replace
 from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
-from alerts.extract.dates import arabize, find_dates
-from alerts.extract.kinds import is_changed, kind_of
+from alerts.extract.dates import DateMention, arabize, find_dates
+from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize
-from alerts.extract.rules import Rule, find_rules
+from alerts.extract.platforms import platform_near
+from alerts.extract.rules import Rule, find_rules, rule_key, subject_of
 
 __all__ = ["extract"]
 
@@ -40,7 +42,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     rules = find_rules(doc, title_end, sentences)
     if not rules:
-        return []
+        return _unnamed(doc, title_end, find_dates(doc, notice.published_on))
     masked = _mask(doc, rules)
     # A rule named in the title is what the notice is about; one only the text names is kept
     # when the text says something happens to it, not when it is named in passing (与《B》一致)
@@ -211,3 +213,32 @@ def _after_notice(
     if announced is not None and periods:
         return _add_days(announced.mention.on, periods[0].days, periods[0].working_days)
     return None
+
+
+def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[ChangeCandidate]:
+    """The changes of a notice that names no rule ("自4月1日起，亚马逊将调整FBA配送费").
+
+    Each distinct effective day is one change (a fee raised in two stages is two changes); the
+    key is the platform and the headline's subject, so later notices about it join the change.
+    A notice with no effective day is one change when it gives a 公示 day or its headline says
+    something changes, and none otherwise.
+    """
+    readings = read_roles(doc, mentions)
+    platform = platform_near(doc, 0, 0, title_end)
+    key = rule_key(subject_of(doc[:title_end]) or "规则变更", platform)
+    kind = kind_in(doc[:title_end]) or kind_in(doc) or ChangeKind.amendment
+    announced = _best([r for r in readings if r.role is Role.announced])
+    effective = [r for r in readings if r.role is Role.effective]
+    moved = [r for r in effective if r.moved_to]
+    old = [r for r in readings if r.role is Role.postponed_from]
+    groups: dict[date, list[Reading]] = {}
+    for reading in moved or effective:
+        groups.setdefault(reading.mention.on, []).append(reading)
+    if not groups and (announced is None or not says_change(doc)):
+        return []
+    base = Rule(name="", key=key, platform=platform)
+    found = [
+        _candidate(base, [*same, *([announced] if announced else []), *old], [], kind)
+        for same in groups.values()
+    ] or [_candidate(base, [announced] if announced else [], notice_periods(doc), kind)]
+    return [replace(candidate, rule=None) for candidate in found]

@@ -64,7 +64,7 @@ _AFTER = re.compile(
 )
 # "2024年4月1日为新规生效日": the date is named as the day of something.
 _AFTER_IS = re.compile(
-    r"^\s*(?:为|是|即|作为)\s*[^，,。；;]{0,8}?(?P<cue>生效|施行|实施|公示)(?:日|日期|时间|之日)"
+    r"^\s*(?:为|是|即|作为)\s*[^，,。；;]{0,8}?(?P<cue>生效|施行|实施|公示)(?:日|日期|时间|之日|期)"
 )
 _ANNOUNCING = {"公示", "发布", "公布", "征求意见", "征集意见"}
 _AFTER_QI = re.compile(rf"^\s*{_BRACKET}(?:起|开始)")

@@ -13,7 +13,7 @@ import re
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["is_changed", "kind_of"]
+__all__ = ["is_changed", "kind_in", "kind_of", "says_change"]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -75,7 +75,7 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: list[tuple[int, int]
         right_stop = _CLAUSE_STOP.search(doc, last, last + _SUBJECT_WINDOW)
         right = right_stop.start() if right_stop else last + _SUBJECT_WINDOW
         for window in (doc[left:first], doc[last:right]):
-            if _anywhere(window) is not None or _TAKES_EFFECT.search(window):
+            if kind_in(window) is not None or _TAKES_EFFECT.search(window):
                 return True
     return False
 
@@ -115,7 +115,13 @@ def _near(doc: str, start: int, end: int) -> tuple[ChangeKind, bool] | None:
     return None
 
 
-def _anywhere(text: str) -> ChangeKind | None:
+def says_change(text: str) -> bool:
+    """Whether ``text`` has a change verb stronger than 发布/上线 (those also announce news)."""
+    return any(pattern.search(text) for _, pattern in _VERBS)
+
+
+def kind_in(text: str) -> ChangeKind | None:
+    """The kind of the first-ranked change verb anywhere in ``text``, or None without one."""
     for kind, pattern in _VERBS:
         if pattern.search(text):
             return kind
@@ -142,11 +148,11 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
             weak = near[0]
     if weak is not None:
         return weak
-    kind = _anywhere(title)
+    kind = kind_in(title)
     if kind is None and in_text:
         first = in_text[0].start
         stops = list(_STOP.finditer(doc, title_end, first))
         sentence_start = stops[-1].end() if stops else title_end
         sentence_end = _STOP.search(doc, first)
-        kind = _anywhere(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
+        kind = kind_in(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
     return kind or ChangeKind.amendment

@@ -42,8 +42,8 @@ class Notice:
 class ChangeCandidate:
     """A rule change read out of one notice; the timeline decides whether it is new."""
 
-    rule: str  # the name as written, without 《》, spaces or line breaks
-    rule_key: str  # canonical: platform prefix added where the name lacks it
+    rule: str | None  # the name as written, without 《》 or spaces; None when the text names none
+    rule_key: str  # canonical: platform prefix added; for an unnamed rule, the headline's subject
     platform: str | None
     kind: ChangeKind
     announced_on: date | None = None  # 公示

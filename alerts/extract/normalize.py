@@ -7,6 +7,7 @@ the sentence splitter still need them.
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache
 from typing import Protocol
@@ -51,19 +52,32 @@ _SPACE_IN_NAME = re.compile(r"\s+")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 
 
+# Mirrors inject the reading of a character after it: 规(guī)则. Tone marks make it pinyin, not
+# an English word in brackets.
+_PINYIN = re.compile(rf"(?<=[{_CJK}])\s?[(（]\s?[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*\s?[)）]")
+# Tags and entities that a copy from a page carried into the text.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]{0,300})?/?>")
+_BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "table", "ul", "ol"})
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
+
+
 def normalize(text: str) -> str:
     """Return ``text`` in simplified characters with ASCII digits and letters and plain spaces.
 
     Traditional characters go through OpenCC ``t2s``; full-width digits, letters and
     separators become ASCII; exotic spaces become a plain space; zero-width characters and
-    carriage returns are dropped. Never raises.
+    carriage returns are dropped; HTML tags and entities left in the text and injected pinyin
+    (规(guī)则) are removed. Never raises.
     """
     if not text:
         return ""
+    if "<" in text or "&" in text:
+        text = _TAG.sub(lambda m: "\n" if m[2].lower() in _BREAKS else "", text)
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     folded = text.translate(_WIDTH)
     if folded.isascii():
         return folded
-    return _t2s().convert(folded)
+    return _PINYIN.sub("", _t2s().convert(folded))
 
 
 def compact_name(name: str) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "leading_platform",
     "most_named",
     "platform_near",
+    "without_platforms",
 ]
 
 # canonical name -> the spellings it goes by (the canonical name first).
@@ -101,6 +102,11 @@ def key_prefix(written: str) -> str:
     if written in _OWN_BOOK:
         return written
     return _CANONICAL.get(written.casefold(), written)
+
+
+def without_platforms(text: str) -> str:
+    """``text`` with every platform name blanked to a space."""
+    return _ANY.sub(" ", text)
 
 
 def platform_near(doc: str, pos: int, sentence_start: int, title_end: int) -> str | None:

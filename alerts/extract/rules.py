@@ -23,9 +23,10 @@ from alerts.extract.platforms import (
     key_prefix,
     leading_platform,
     platform_near,
+    without_platforms,
 )
 
-__all__ = ["Rule", "RuleMention", "canonical_rule", "find_rules", "rule_key"]
+__all__ = ["Rule", "RuleMention", "canonical_rule", "find_rules", "rule_key", "subject_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +295,22 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
         rule.mentions.sort(key=_pos)
     rules.sort(key=lambda r: r.mentions[0].start)
     return rules
+
+
+# What a headline says besides its subject: dates, timing words, news and notice words.
+_NOT_SUBJECT = re.compile(
+    r"(?:\d{2,4}\s*年)?\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?"
+    r"|(?<!\d)(?:19|20)\d{2}(?!\d)\s*年?|即日起|今日起|起|将于|将|于|即将|正式|或将|拟|预计|近日|重磅|快讯|最新"
+    r"|关于|的|通知|公告|公示|解读|一文读懂|来了|[【\[][^】\]]{0,12}[】\]]"
+    r"|[\s，,。:：;；!?！？“”\"'、（）()《》<>|｜\-–—_]+",
+    re.IGNORECASE,
+)
+
+
+def subject_of(title: str) -> str:
+    """What a headline is about, without its dates, platform names and news words.
+
+    Two headlines that differ only in those words name one subject, so the changes of a notice
+    that names no rule get one key across reposts.
+    """
+    return compact_name(_NOT_SUBJECT.sub(" ", without_platforms(title)))[:40]

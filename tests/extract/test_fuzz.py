@@ -37,7 +37,8 @@ def test_extract_never_raises_on_any_text(title, text, at):
 @given(title=mixed, text=mixed, at=published)
 def test_extract_never_raises_on_date_like_text(title, text, at):
     for change in extract(Notice(title=title, text=text, published_at=at)):
-        assert change.rule and change.rule_key
+        # An unnamed rule is None, never an empty name; every change has a key to be stored under.
+        assert change.rule_key and change.rule != ""
         for day in (change.announced_on, change.effective_on, change.postponed_from):
             assert day is None or isinstance(day, date)
 

@@ -137,8 +137,14 @@ def test_comment_period_implies_no_effective_date():
     )
 
 
-def test_no_rule_no_candidate():
-    assert changes("天猫规则变更", "3月18日-3月24日为公示期，3月25日起生效。") == []
+def test_a_change_without_a_rule_name_is_kept_with_its_dates():
+    found = only("天猫规则变更", "3月18日-3月24日为公示期，3月25日起生效。")
+    assert (found.rule, found.platform, found.announced_on, found.effective_on) == (
+        None,
+        "天猫",
+        date(2024, 3, 18),
+        date(2024, 3, 25),
+    )
 
 
 @pytest.mark.parametrize(
