@@ -16,10 +16,10 @@ from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
-from alerts.extract.dates import DateMention, arabize, find_dates
+from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
 from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.normalize import normalize
+from alerts.extract.normalize import normalize, rejoin_lines
 from alerts.extract.platforms import platform_near
 from alerts.extract.rules import Rule, find_rules, rule_key, subject_of
 
@@ -36,20 +36,21 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     Fields the text does not state are None (or False), never guessed.
     """
     title = arabize(normalize(notice.title or ""))
-    text = arabize(normalize(notice.text or ""))
+    text = arabize(rejoin_lines(normalize(notice.text or "")))
     doc = f"{title}\n{text}"
     title_end = len(title)
     sentences = Sentences(doc)
     rules = find_rules(doc, title_end, sentences)
+    mentions = find_dates(doc, notice.published_on, headline_year(title))
     if not rules:
-        return _unnamed(doc, title_end, find_dates(doc, notice.published_on))
+        return _unnamed(doc, title_end, mentions)
     masked = _mask(doc, rules)
     # A rule named in the title is what the notice is about; one only the text names is kept
     # when the text says something happens to it, not when it is named in passing (与《B》一致)
     # — unless no rule at all is said to change.
     spans = sorted((m.start, m.end) for rule in rules for m in rule.mentions)
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
-    readings = read_roles(doc, find_dates(doc, notice.published_on))
+    readings = read_roles(doc, mentions)
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences)
     said = owners.assign(readings)
@@ -143,10 +144,11 @@ class _Owners:
 def _best(readings: list[Reading]) -> Reading | None:
     if not readings:
         return None
-    # Said with a verb beats a bare "X起"; a written year beats an inferred one; then text order.
+    # Said with a verb beats a bare "X起"; a revision beats the rule's first publication (本规则
+    # 于X发布，于Y修订); a written year beats an inferred one; then text order.
     return min(
         readings,
-        key=lambda r: (not r.strong, not r.mention.explicit_year, r.mention.start),
+        key=lambda r: (not r.strong, not r.revised, not r.mention.explicit_year, r.mention.start),
     )
 
 

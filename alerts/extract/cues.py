@@ -35,6 +35,7 @@ class Reading:
     strong: bool = True  # said with a verb or label, not just "X起"
     tentative: bool = False  # 预计/拟/计划 …
     moved_to: bool = False  # the new date of a postponement (延期至X)
+    revised: bool = False  # 于X修订: this change's 公示, ahead of the rule's first 发布
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +60,18 @@ _PLACE = r"(?:(?:在|通过|于|经)[^，,。；;\d]{1,10}?)?"
 _AFTER = re.compile(
     rf"^\s*{_BRACKET}(?:起|开始)?\s*{_PLACE}{_FILLER}\s*(?:{_SPAN}\s*)?"
     r"(?P<cue>开始生效|生效|施行|实施|执行|实行|启用|上线|落地|适用|起效|公示|发布|公布|"
-    r"征求意见|征集意见|onwards?\b|takes? effect|(?:comes?|goes?) into (?:effect|force))",
+    r"征求意见|征集意见|修订|修改|更新(?!为|成|至)|"
+    r"onwards?\b|takes? effect|(?:comes?|goes?|enters?) into (?:effect|force))",
     _I,
 )
 # "2024年4月1日为新规生效日": the date is named as the day of something.
 _AFTER_IS = re.compile(
     r"^\s*(?:为|是|即|作为)\s*[^，,。；;]{0,8}?(?P<cue>生效|施行|实施|公示)(?:日|日期|时间|之日|期)"
 )
-_ANNOUNCING = {"公示", "发布", "公布", "征求意见", "征集意见"}
+_ANNOUNCING = {"公示", "发布", "公布", "征求意见", "征集意见", "修订", "修改", "更新"}
+_REVISING = {"修订", "修改", "更新"}
+# "于X进行公示通知并正式生效": one day is both the 公示 and the 生效.
+_AND_EFFECTIVE = re.compile(r"[^，,。；;]{0,12}?并(?:正式|同步|同时|即)?(?:生效|施行|实施)")
 _AFTER_QI = re.compile(rf"^\s*{_BRACKET}(?:起|开始)")
 _AFTER_CHANGE = re.compile(
     rf"^\s*{_BRACKET}(?:将|会|正式|起)*.{{0,24}}?(?:进行)?(?:调整|变更|更新|升级|修订|下线|废止)"
@@ -173,7 +178,9 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
 
 
 def _like(mention: DateMention, other: Reading) -> Reading:
-    return Reading(mention, other.role, other.strong, other.tentative, other.moved_to)
+    return Reading(
+        mention, other.role, other.strong, other.tentative, other.moved_to, other.revised
+    )
 
 
 def _roles(
@@ -195,6 +202,16 @@ def _roles(
     cue = _AFTER.match(after) or _AFTER_IS.match(after)
     if cue is not None:
         role = Role.announced if cue["cue"] in _ANNOUNCING else Role.effective
+        if role is Role.announced and _AND_EFFECTIVE.match(after, cue.end()):
+            return [
+                Reading(mention, role),
+                Reading(mention, Role.effective, tentative=tentative),
+            ]
+        if cue["cue"] in _REVISING:
+            # "于X修订" is when the revision was announced; "X起更新" is when it applies.
+            if re.search("起|开始", after[: cue.start("cue")]):
+                return [Reading(mention, Role.effective, tentative=tentative)]
+            return [Reading(mention, role, revised=True)]
     elif _BEFORE_NOTICE_END.search(before):
         return [Reading(mention, Role.notice_ends)]
     elif _BEFORE_ANNOUNCED.search(before):

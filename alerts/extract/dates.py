@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-__all__ = ["DateMention", "arabize", "cn_int", "find_dates"]
+__all__ = ["DateMention", "arabize", "cn_int", "find_dates", "headline_year"]
 
 _CN_VALUE = {
     "〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
@@ -267,11 +267,22 @@ def _join_ranges(doc: str, found: list[_Raw]) -> None:
             raw.end = day_only.end()
 
 
-def find_dates(doc: str, published: date | None) -> list[DateMention]:
+# A year standing alone in a headline ("2017淘宝新规公布"), not the start of a date.
+_HEADLINE_YEAR = re.compile(rf"(?<!\d)({_YEAR})(?!\d)(?!\s*(?:年\s*)?[-/.月]?\s*\d)")
+
+
+def headline_year(title: str) -> int | None:
+    """The year a headline names on its own, which its notice's month-days fall in."""
+    match = _HEADLINE_YEAR.search(title)
+    return int(match.group(1)) if match else None
+
+
+def find_dates(doc: str, published: date | None, year: int | None = None) -> list[DateMention]:
     """Every day named in ``doc`` whose date can be known, in text order.
 
-    A year-less month-day takes its year from the nearest date in the same text that has
-    one, else from ``published``; without either it is left out. Never raises.
+    A year-less month-day takes its year from ``year`` (the headline's), else from the
+    nearest date in the same text that has one, else from ``published``; without any it is
+    left out. Never raises.
     """
     raws = _raw_mentions(doc)
     anchors = [
@@ -279,7 +290,7 @@ def find_dates(doc: str, published: date | None) -> list[DateMention]:
     ]
     mentions: list[DateMention] = []
     for raw in raws:
-        on = _resolve(raw, anchors, published)
+        on = _resolve(raw, anchors, published, year)
         if on is None:
             continue
         on += timedelta(days=raw.carry)
@@ -303,13 +314,17 @@ def find_dates(doc: str, published: date | None) -> list[DateMention]:
     return mentions
 
 
-def _resolve(raw: _Raw, anchors: list[tuple[int, date]], published: date | None) -> date | None:
+def _resolve(
+    raw: _Raw, anchors: list[tuple[int, date]], published: date | None, year: int | None
+) -> date | None:
     if raw.relative is not None:
         return published + timedelta(days=raw.relative) if published else None
     if raw.year is not None:
         return _valid(raw.year, raw.month, raw.day)
     if raw.year_shift is not None:
         return _valid(published.year + raw.year_shift, raw.month, raw.day) if published else None
+    if year is not None:
+        return _valid(year, raw.month, raw.day)
     reference = _nearest_anchor(raw.start, anchors) or published
     return _near(raw.month, raw.day, reference) if reference else None
 

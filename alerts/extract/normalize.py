@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Protocol
 
-__all__ = ["compact_name", "normalize"]
+__all__ = ["compact_name", "normalize", "rejoin_lines"]
 
 
 class _Converter(Protocol):
@@ -94,3 +94,41 @@ def compact_name(name: str) -> str:
         return ""
 
     return _SPACE_IN_NAME.sub(_keep, name).strip()
+
+
+# A scrape that highlighted keywords put each on a line of its own: "1688\n修订\n《X》". Such a
+# break is joined when a line beside it is a short fragment and the break falls inside a
+# sentence of Chinese text; timestamps, list items and table cells keep their lines.
+_FRAGMENT = 10
+_ENDS_LINE = tuple("。！？!?；;：:|｜")
+_STARTS_LINE = re.compile(
+    r"^\s*(?:[-•·*>●■◆▪]|\d{1,2}\s*[.、)）]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]+、|第.{1,4}[条章]|\d{4}-\d{2}-\d{2})"
+)
+_STAMP_LINE = re.compile(r"^\s*\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+
+
+def _joins(before: str, after: str) -> bool:
+    if not before.strip() or not after.strip():
+        return False
+    if min(len(before.strip()), len(after.strip())) > _FRAGMENT:
+        return False
+    if before.rstrip().endswith(_ENDS_LINE) or _STARTS_LINE.match(after):
+        return False
+    if _STAMP_LINE.match(before) or _STAMP_LINE.match(after):
+        return False
+    return _CJK_CHAR.search(before + after) is not None
+
+
+def rejoin_lines(text: str) -> str:
+    """``text`` with the line breaks a keyword highlighter inserted inside sentences removed."""
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if _joins(out[-1], line):
+            out[-1] = out[-1].rstrip() + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)

@@ -69,7 +69,7 @@ _CITED = re.compile(
 _LAW = re.compile(
     r"^中华人民共和国|(?<![办方做玩打算说])法$|法律|条例$|司法解释|^关于.*(?:意见|决定)$"
 )
-_NOTICE_DOC = re.compile(r"(?:公告|通知|通告|公示|报告|白皮书|解读|答疑|问答)$")
+_NOTICE_DOC = re.compile(r"(?:公告|通知|通告|公示|报告|白皮书|(?<!规则)解读|答疑|问答)$")
 # Quotes also mark emphasis: “违规将按照平台规则处理” is a clause, not a name.
 _QUOTED_CLAUSE = re.compile(r"[，,。;；:：!?！？]|将|按照|需要|须|应当|可以|会被|请|如果|若")
 _LIST_GAP = re.compile(r"^[\s、,，/&]*(?:和|及|与|以及|或|and|or)?[\s、,，]*$")
