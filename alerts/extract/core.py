@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
-from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
+from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles, signature
 from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
 from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
@@ -54,6 +54,12 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences)
     said = owners.assign(readings)
+    signed = signature(doc, mentions)
+    if signed is not None and not any(r.mention is signed for r in readings):
+        # A signature dates the whole notice: the 公示 of every rule that has no other.
+        for readings_of_rule in said:
+            if not any(r.role is Role.announced for r in readings_of_rule):
+                readings_of_rule.append(Reading(signed, Role.announced, strong=False))
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
     for period in periods:
         for index in owners.at(period.pos):
@@ -230,6 +236,9 @@ def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[Chan
     key = rule_key(subject_of(doc[:title_end]) or "规则变更", platform)
     kind = kind_in(doc[:title_end]) or kind_in(doc) or ChangeKind.amendment
     announced = _best([r for r in readings if r.role is Role.announced])
+    signed = signature(doc, mentions)
+    if announced is None and signed is not None:
+        announced = Reading(signed, Role.announced, strong=False)
     effective = [r for r in readings if r.role is Role.effective]
     moved = [r for r in effective if r.moved_to]
     old = [r for r in readings if r.role is Role.postponed_from]

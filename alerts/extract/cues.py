@@ -16,7 +16,7 @@ from enum import Enum
 from alerts.extract.clauses import CLAUSE_END
 from alerts.extract.dates import DateMention, cn_int
 
-__all__ = ["NoticeDays", "Reading", "Role", "notice_periods", "read_roles"]
+__all__ = ["NoticeDays", "Reading", "Role", "notice_periods", "read_roles", "signature"]
 
 
 class Role(Enum):
@@ -244,3 +244,31 @@ def notice_periods(doc: str) -> list[NoticeDays]:
             working = "工作日" in unit or "working" in unit or "business" in unit
             found.append(NoticeDays(match.start(), days, working))
     return found
+
+
+# The signature of a notice: the issuer (淘宝网, 浙江天猫技术有限公司) and a full date, alone at
+# its end. Its date is the 公示 when the notice gives no other.
+_SIGNER = re.compile(r"[^\s，,。；;：:！!？?（）()]{0,24}")
+_SIGNATURE_LINES = 3
+_CLOSING = re.compile(r"[。！!？?]")
+
+
+def signature(doc: str, mentions: list[DateMention]) -> DateMention | None:
+    """The signature date at the end of ``doc``, if the notice is signed with one."""
+    if not mentions or not mentions[-1].explicit_year or mentions[-1].relative:
+        return None
+    last = mentions[-1]
+    line_start = doc.rfind("\n", 0, last.start) + 1
+    line_end = doc.find("\n", last.end)
+    line_end = len(doc) if line_end < 0 else line_end
+    if doc[last.end : line_end].strip(" \t。.") or doc[line_end:].count("\n") > _SIGNATURE_LINES:
+        return None
+    # The issuer may be glued to the closing words: "…感谢支持!浙江天猫技术有限公司2015年3月2日".
+    closings = list(_CLOSING.finditer(doc, line_start, last.start))
+    signer_start = closings[-1].end() if closings else line_start
+    if _SIGNER.fullmatch(doc[signer_start : last.start].strip()) is None:
+        return None
+    if len(mentions) > 1 and mentions[-2].end > signer_start:
+        return None
+    lines_after = [line for line in doc[line_end:].split("\n") if line.strip()]
+    return last if not lines_after else None

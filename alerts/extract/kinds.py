@@ -45,7 +45,8 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
     (
         ChangeKind.new,
         re.compile(
-            r"制定|出台|推出|颁布|印发|新增|新规|起草|introduc\w*|launch\w*|formulat\w*|\bnew\b", _I
+            r"制定|出台|推出|颁布|印发|新增|新建|新设|新规|起草|introduc\w*|launch\w*|formulat\w*|\bnew\b",
+            _I,
         ),
     ),
 ]

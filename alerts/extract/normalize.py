@@ -58,6 +58,8 @@ _PINYIN = re.compile(rf"(?<=[{_CJK}])\s?[(（]\s?[a-zü]*[āáǎàēéěèīíǐ
 # Tags and entities that a copy from a page carried into the text.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]{0,300})?/?>")
 _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "table", "ul", "ol"})
+# Templates fill dates in as 2025年【01】月【08】日.
+_BRACKETED_NUMBER = re.compile(r"【\s*([0-9０-９]{1,4})\s*】")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
 
 
@@ -74,6 +76,8 @@ def normalize(text: str) -> str:
     if "<" in text or "&" in text:
         text = _TAG.sub(lambda m: "\n" if m[2].lower() in _BREAKS else "", text)
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    if "【" in text:
+        text = _BRACKETED_NUMBER.sub(r"\1", text)
     folded = text.translate(_WIDTH)
     if folded.isascii():
         return folded

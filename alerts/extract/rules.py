@@ -48,7 +48,11 @@ class Rule:
     mentions: list[RuleMention] = field(default_factory=list)
 
 
-_BRACKETED = re.compile(r"《([^《》]{1,80})》|[「“\"]([^「」“”\"\n]{2,60})[」”\"]")
+_BRACKETED = re.compile(
+    r"《([^《》]{1,80})》|[「“\"]([^「」“”\"\n]{2,60})[」”\"]"
+    # A line that lost its opening mark: "2、“淘宝汇吃”市场管理规范》变更公示通知".
+    r"|(?:^|(?<=\n))[ \t]*(?:\d{1,2}\s*[、.)）][ \t]*)?([^《》\n]{2,60}?)》"
+)
 _INNER = re.compile(r"[〈<]([^〈〉<>]{2,60})[〉>]")
 _SUFFIX = (
     r"(?:规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则"
@@ -160,9 +164,10 @@ def _bracketed(doc: str) -> list[RuleMention]:
     found: list[RuleMention] = []
     cited_until = -1
     for match in _BRACKETED.finditer(doc):
-        quoted = match.group(1) is None
-        raw = match.group(1) if not quoted else match.group(2)
-        start, end = match.span(1 if not quoted else 2)
+        group = 1 if match.group(1) is not None else 3 if match.group(3) is not None else 2
+        quoted = group == 2
+        raw = match.group(group)
+        start, end = match.span(group)
         inner = _INNER.search(raw)
         if inner is not None and _NOTICE_DOC.search(compact_name(raw)):
             # 《关于修订〈X规则〉的公告》: the rule is X.

@@ -1,0 +1,88 @@
+"""公示 and 生效 cues beyond the plain ones, and the noise real pages carry, in sentences
+written for these tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from alerts.extract import Notice, extract
+from alerts.extract.normalize import normalize, rejoin_lines
+
+
+def only(title: str, text: str = "", published=None):
+    found = extract(Notice(title=title, text=text, published_at=published))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_revision_is_this_changes_announcement_not_the_rules_first_publication():
+    found = only(
+        "京东修订《商家售后服务规范》",
+        "本规则于2020年3月2日发布，于2023年8月10日修订，2023年8月17日生效。",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2023, 8, 10), date(2023, 8, 17))
+
+
+def test_one_day_for_announcement_and_effect():
+    found = only(
+        "关于《拼多多发货规则》变更的公示通知", "本次调整于2021年5月6日进行公示并正式生效。"
+    )
+    assert (found.announced_on, found.effective_on) == (date(2021, 5, 6), date(2021, 5, 6))
+
+
+def test_x_qi_update_is_when_it_applies():
+    found = only("快手将于6月1日起更新《快手小店退款规则》", "", datetime(2023, 5, 20, 9, 0))
+    assert (found.announced_on, found.effective_on) == (None, date(2023, 6, 1))
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        pytest.param("特此通知。\n\n京东开放平台\n2019年7月3日", id="signature-lines"),
+        pytest.param("感谢您的支持！北京京东世纪贸易有限公司2019年7月3日", id="glued-signer"),
+    ],
+)
+def test_the_signature_date_is_the_announcement_when_no_other_is_given(ending):
+    found = only(
+        "《京东开放平台商品描述规范》更新通知", f"此次更新将于2019年7月10日生效。\n{ending}"
+    )
+    assert (found.announced_on, found.effective_on) == (date(2019, 7, 3), date(2019, 7, 10))
+
+
+def test_a_date_inside_the_text_is_no_signature():
+    found = only(
+        "《京东开放平台商品描述规范》更新通知", "此次更新于2019年7月10日生效，请商家知悉。"
+    )
+    assert found.announced_on is None
+
+
+def test_a_headline_year_places_month_days_of_an_old_repost():
+    found = only(
+        "2016淘宝新规汇总",
+        "《淘宝网评价规范》将于3月8日正式生效。",
+        datetime(2023, 11, 2, 8, 0),
+    )
+    assert found.effective_on == date(2016, 3, 8)
+
+
+def test_template_brackets_around_numbers():
+    found = only("现修订《小红书商品发布规范》", "规则将于2025年【02】月【10】日生效。")
+    assert found.effective_on == date(2025, 2, 10)
+
+
+def test_a_name_that_lost_its_opening_mark():
+    found = only("淘宝规则变更汇总", "1、“淘宝好物”市场管理规范》变更公示\n将于2018年4月2日生效。")
+    assert found.rule == "“淘宝好物”市场管理规范"
+
+
+def test_injected_pinyin_and_markup_leave_clean_names():
+    assert normalize("《淘寶網規(guī)則》&nbsp;<b>生效</b>") == "《淘宝网规则》 生效"
+
+
+def test_highlight_breaks_are_joined_but_list_items_and_timestamps_keep_their_lines():
+    broken = "1688\n修订\n《商品发布规范》\n2023-01-05 10:00:00\n1、调整发布要求；\n2、新增类目。"
+    assert rejoin_lines(broken) == (
+        "1688修订《商品发布规范》\n2023-01-05 10:00:00\n1、调整发布要求；\n2、新增类目。"
+    )
