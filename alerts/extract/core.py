@@ -52,7 +52,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
     readings = read_roles(doc, mentions)
     periods = notice_periods(doc)
-    owners = _Owners(doc, rules, sentences)
+    owners = _Owners(doc, rules, sentences, title_end)
     said = owners.assign(readings)
     signed = signature(doc, mentions)
     if signed is not None and not any(r.mention is signed for r in readings):
@@ -82,8 +82,9 @@ def _mask(doc: str, rules: list[Rule]) -> str:
 class _Owners:
     """Which rules a position of the text speaks about."""
 
-    def __init__(self, doc: str, rules: list[Rule], sentences: Sentences) -> None:
+    def __init__(self, doc: str, rules: list[Rule], sentences: Sentences, title_end: int) -> None:
         self._doc = doc
+        self._title_end = title_end
         self._sentences = sentences
         spans = sorted((m.start, m.end, i) for i, rule in enumerate(rules) for m in rule.mentions)
         self._spans = spans
@@ -144,7 +145,18 @@ class _Owners:
         following = prior + 1
         if following < len(self._spans) and self._sentence_of[following] == sentence:
             return self._members(following)
-        return self._members(prior) if prior >= 0 else self._everyone
+        if prior >= 0:
+            return self._members(prior)
+        # A date before any rule is about every rule ("此次规则变更于X公示"), unless its sentence
+        # leads into the first with a colon ("The following change takes effect on X: …").
+        end = self._sentences.end(pos) or len(self._doc)
+        if (
+            pos >= self._title_end
+            and self._spans
+            and self._doc[:end].rstrip().endswith((":", "："))
+        ):
+            return self._members(0)
+        return self._everyone
 
 
 def _best(readings: list[Reading]) -> Reading | None:

@@ -83,7 +83,7 @@ _BEFORE_OLD = re.compile(
     _I,
 )
 _BEFORE_MOVED = re.compile(
-    r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delayed|deferred|"
+    r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delay(?:ed)?|deferred|"
     r"pushed\s+back|moved|rescheduled)\s*(?:生效)?\s*(?:日期|时间)?\s*"
     r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$",
     _I,
@@ -110,7 +110,8 @@ _BEFORE_ANNOUNCED = re.compile(
 _BEFORE_EFFECTIVE = re.compile(
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
-    r"enters?\s+into\s+force|in\s+force|go(?:es)?\s+live|starting|starts?|beginning|as\s+of)"
+    r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
+    r"|as\s+of|^\s*(?:[-•*]\s*)?from)"
     r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*\s*$",
     _I,
 )
@@ -135,6 +136,28 @@ _NOTICE_DAYS = re.compile(
 )
 _WINDOW = 24
 _DATE_LIST = re.compile(r"\s*(?:和|及|与|、|以及|或|,?\s*and|or)\s*", _I)
+
+
+# "will go into effect in 15 days (i.e., June 15, 2020)", "in 15 days, that is, April 24": the
+# date restates a period given after the cue, which stands further back in the sentence.
+_RESTATED = re.compile(
+    r"(?:take|takes|go|goes|come|comes|enter|enters)\s+into\s+effect|take[sn]?\s+effect|effective"
+    r"|生效|施行|实施",
+    _I,
+)
+_RESTATING = re.compile(
+    r"(?:in|within|after)\s+\d{1,3}\s+(?:calendar\s+|business\s+)?days?\s*[,(（]?\s*"
+    r"(?:i\.?e\.?|that\s+is|namely|即)\s*[,，:：]?\s*$"
+    r"|\d{1,3}\s*(?:个)?(?:自然日|工作日|天|日)后\s*[(（,，]?\s*(?:即)\s*$",
+    _I,
+)
+
+
+def _restates_effect(doc: str, mention: DateMention, floor: int) -> bool:
+    left = max(floor, mention.start - 80)
+    window = doc[left : mention.start]
+    period = _RESTATING.search(window)
+    return period is not None and _RESTATED.search(window, 0, period.start()) is not None
 
 
 def _prefix(doc: str, mention: DateMention, floor: int) -> str:
@@ -162,7 +185,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         after = _suffix(doc, mention, ceiling)
         tentative = bool(_TENTATIVE.search(before) or _TENTATIVE_AFTER.match(after))
         immediate = mention.relative and "mmediate" in doc[mention.start : mention.end]
-        found.append(_roles(mention, before, after, tentative=tentative, immediate=immediate))
+        readings = _roles(mention, before, after, tentative=tentative, immediate=immediate)
+        if not readings and _restates_effect(doc, mention, floor):
+            readings = [Reading(mention, Role.effective, tentative=tentative)]
+        found.append(readings)
     listed = [
         index + 1 < len(mentions)
         and _DATE_LIST.fullmatch(doc, mentions[index].end, mentions[index + 1].start) is not None

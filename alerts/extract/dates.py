@@ -73,8 +73,45 @@ def _arabic(match: re.Match[str], *groups: int) -> str:
     return "".join(parts)
 
 
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
+_ORDINAL_VALUE = (
+    {word: index for index, word in enumerate(_ORDINALS, start=1)}
+    | {f"twenty-{word}": 20 + index for index, word in enumerate(_ORDINALS[:9], start=1)}
+    | {"thirtieth": 30, "thirty-first": 31}
+)
+_ORDINAL_DAY = re.compile(
+    r"(?<![A-Za-z-])(?:the\s+)?(" + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True)) + r")"
+    r"(?:\s+day)?\s+of\s+(?=[A-Z][a-z]{2})",
+    re.IGNORECASE,
+)
+
+
 def arabize(text: str) -> str:
-    """Rewrite the Chinese numerals of dates and times of day as ASCII digits."""
+    """Rewrite the Chinese numerals of dates and times of day as ASCII digits, and English
+    ordinal days ("the first of April") as numbers."""
+    if " of " in text:
+        text = _ORDINAL_DAY.sub(lambda m: f"{_ORDINAL_VALUE[m[1].lower()]} of ", text)
     if not _ANY_NUM.search(text):
         return text
     text = _CN_YEAR.sub(lambda m: _arabic(m, 1), text)

@@ -38,7 +38,8 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
         ChangeKind.amendment,
         re.compile(
             r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|新版|"
-            r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*",
+            r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*|"
+            r"increas\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*",
             _I,
         ),
     ),

@@ -107,6 +107,25 @@ _EN_NAME = re.compile(
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions))(?![A-Za-z])"
 )
+# "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
+_EN_SENTENCE_CASE = re.compile(
+    r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
+)
+_EN_FUNCTION_WORDS = frozenset(
+    [
+        "this",
+        "that",
+        "these",
+        "our",
+        "its",
+        "their",
+        "your",
+        "new",
+        "updated",
+        "current",
+        "following",
+    ]
+)
 _EN_LEAD = re.compile(r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+")
 
 
@@ -238,7 +257,13 @@ def _english_names(doc: str) -> list[RuleMention]:
         name = compact_name(doc[start : match.end(1)])
         if " " in name:
             found.append(RuleMention(start, match.end(1), name))
-    return found
+    for match in _EN_SENTENCE_CASE.finditer(doc):
+        words = match.group(1).lower().split()
+        if not _EN_FUNCTION_WORDS.intersection(words) and not any(
+            m.start <= match.start(1) < m.end for m in found
+        ):
+            found.append(RuleMention(match.start(1), match.end(1), match.group(1)))
+    return sorted(found, key=_pos)
 
 
 def _mentions(doc: str, title_end: int) -> list[RuleMention]:
