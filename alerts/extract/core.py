@@ -19,7 +19,7 @@ from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_
 from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
 from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.normalize import normalize, rejoin_lines
+from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
 from alerts.extract.platforms import platform_near
 from alerts.extract.rules import Rule, find_rules, rule_key, subject_of
 
@@ -35,8 +35,8 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     Pure and total: any title and text give a (possibly empty) list, never an exception.
     Fields the text does not state are None (or False), never guessed.
     """
-    title = arabize(normalize(notice.title or ""))
-    text = arabize(rejoin_lines(normalize(notice.text or "")))
+    title = arabize(normalize(strip_noise(notice.title or "")))
+    text = arabize(rejoin_lines(normalize(strip_noise(notice.text or ""))))
     doc = f"{title}\n{text}"
     title_end = len(title)
     sentences = Sentences(doc)

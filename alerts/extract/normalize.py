@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Protocol
 
-__all__ = ["compact_name", "normalize", "rejoin_lines"]
+__all__ = ["compact_name", "normalize", "rejoin_lines", "strip_noise"]
 
 
 class _Converter(Protocol):
@@ -68,20 +68,26 @@ def normalize(text: str) -> str:
 
     Traditional characters go through OpenCC ``t2s``; full-width digits, letters and
     separators become ASCII; exotic spaces become a plain space; zero-width characters and
-    carriage returns are dropped; HTML tags and entities left in the text and injected pinyin
-    (规(guī)则) are removed. Never raises.
+    carriage returns are dropped. Never raises.
     """
     if not text:
         return ""
-    if "<" in text or "&" in text:
-        text = _TAG.sub(lambda m: "\n" if m[2].lower() in _BREAKS else "", text)
-        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     if "【" in text:
         text = _BRACKETED_NUMBER.sub(r"\1", text)
     folded = text.translate(_WIDTH)
     if folded.isascii():
         return folded
-    return _PINYIN.sub("", _t2s().convert(folded))
+    return _t2s().convert(folded)
+
+
+def strip_noise(text: str) -> str:
+    """``text`` without what a copied page carries besides its words: HTML tags and entities,
+    and the pinyin that mirrors inject after characters (规(guī)则). For notice texts only: a
+    name typed by hand is kept as typed."""
+    if "<" in text or "&" in text:
+        text = _TAG.sub(lambda m: "\n" if m[2].lower() in _BREAKS else "", text)
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+    return _PINYIN.sub("", text) if "(" in text or "（" in text else text
 
 
 def compact_name(name: str) -> str:

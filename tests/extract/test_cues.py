@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 
 from alerts.extract import Notice, extract
-from alerts.extract.normalize import normalize, rejoin_lines
+from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
 
 
 def only(title: str, text: str = "", published=None):
@@ -78,7 +78,7 @@ def test_a_name_that_lost_its_opening_mark():
 
 
 def test_injected_pinyin_and_markup_leave_clean_names():
-    assert normalize("《淘寶網規(guī)則》&nbsp;<b>生效</b>") == "《淘宝网规则》 生效"
+    assert normalize(strip_noise("《淘寶網規(guī)則》&nbsp;<b>生效</b>")) == "《淘宝网规则》 生效"
 
 
 def test_highlight_breaks_are_joined_but_list_items_and_timestamps_keep_their_lines():
