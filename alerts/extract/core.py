@@ -60,6 +60,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         for readings_of_rule in said:
             if not any(r.role is Role.announced for r in readings_of_rule):
                 readings_of_rule.append(Reading(signed, Role.announced, strong=False))
+    _share_the_only_day(readings, said)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
     for period in periods:
         for index in owners.at(period.pos):
@@ -68,6 +69,19 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
         for i, rule in enumerate(rules)
     ]
+
+
+def _share_the_only_day(readings: list[Reading], said: list[list[Reading]]) -> None:
+    """Give a rule said to change, but given no day of a role, the notice's day of that role
+    when the notice has only one ("6月20日生效" in the headline of a revision that also adds
+    two 实施细则): one notice, one change, one 生效."""
+    for role in (Role.effective, Role.announced):
+        having = [r for r in readings if r.role is role]
+        if len({r.mention.on for r in having}) != 1:
+            continue
+        for readings_of_rule in said:
+            if not any(r.role is role for r in readings_of_rule):
+                readings_of_rule.extend(having)
 
 
 def _mask(doc: str, rules: list[Rule]) -> str:

@@ -39,7 +39,7 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
         re.compile(
             r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|新版|"
             r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*|"
-            r"increas\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*",
+            r"increas\w*|clarif\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*",
             _I,
         ),
     ),
@@ -57,6 +57,7 @@ _STOP = re.compile(r"[。；;！？!?\n]")
 _CLAUSE_STOP = re.compile(r"[，,。；;！？!?\n]")
 _TAKES_EFFECT = re.compile(r"生效|施行|实施|执行|take[sn]? effect|effective", _I)
 _SUBJECT_WINDOW = 24
+_SUBJECT_WINDOW_EN = 60  # English says in 60 letters what Chinese says in 24 characters
 _LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")
 
 
@@ -71,11 +72,13 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: list[tuple[int, int]
         if mention.start < title_end:
             return True
         first, last = _listed(doc, spans, mention.start, mention.end)
-        left = max(title_end, first - _SUBJECT_WINDOW)
+        english = doc[last : last + 8].isascii()
+        reach = _SUBJECT_WINDOW_EN if english else _SUBJECT_WINDOW
+        left = max(title_end, first - reach)
         stops = list(_CLAUSE_STOP.finditer(doc, left, first))
         left = stops[-1].end() if stops else left
-        right_stop = _CLAUSE_STOP.search(doc, last, last + _SUBJECT_WINDOW)
-        right = right_stop.start() if right_stop else last + _SUBJECT_WINDOW
+        right_stop = _CLAUSE_STOP.search(doc, last, last + reach)
+        right = right_stop.start() if right_stop else last + reach
         for window in (doc[left:first], doc[last:right]):
             if kind_in(window) is not None or _TAKES_EFFECT.search(window):
                 return True

@@ -111,6 +111,11 @@ _EN_NAME = re.compile(
 _EN_SENTENCE_CASE = re.compile(
     r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
 )
+# "• VAT Agreement: We are making …": a bulleted list of the policies a notice changes.
+_EN_BULLET_LABEL = re.compile(
+    r"(?:^|(?<=\n))[ \t]*[•·●▪*-][ \t]*([A-Z][A-Za-z0-9&'’.-]*(?:[ \t]+[A-Za-z0-9&'’.-]+){0,7})"
+    r"[ \t]*(?:\([^()\n]{0,80}\))?[ \t]*:(?=\s)"
+)
 _EN_FUNCTION_WORDS = frozenset(
     [
         "this",
@@ -250,12 +255,17 @@ def _name_first(doc: str, title_end: int) -> list[RuleMention]:
 
 
 def _english_names(doc: str) -> list[RuleMention]:
-    found = []
+    # A bullet's label is the whole name, though a part of it may look like one (Selling
+    # Policies and Seller Code of Conduct).
+    found = [
+        RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
+        for match in _EN_BULLET_LABEL.finditer(doc)
+    ]
     for match in _EN_NAME.finditer(doc):
         lead = _EN_LEAD.match(match.group(1))
         start = match.start(1) + (lead.end() if lead else 0)
         name = compact_name(doc[start : match.end(1)])
-        if " " in name:
+        if " " in name and not any(m.start <= start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
     for match in _EN_SENTENCE_CASE.finditer(doc):
         words = match.group(1).lower().split()

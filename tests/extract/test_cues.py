@@ -86,3 +86,35 @@ def test_highlight_breaks_are_joined_but_list_items_and_timestamps_keep_their_li
     assert rejoin_lines(broken) == (
         "1688修订《商品发布规范》\n2023-01-05 10:00:00\n1、调整发布要求；\n2、新增类目。"
     )
+
+
+def test_rules_a_revision_also_touches_share_its_only_date():
+    found = extract(
+        Notice(
+            title="京东修订《京东开放平台直播规范》 8月1日生效",
+            text="本次在《直播违规处理细则》中新增条款，并新增《直播带货实施细则》。",
+            published_at=datetime(2023, 7, 25, 10, 0),
+        )
+    )
+    assert [(c.rule, c.effective_on) for c in found] == [
+        ("京东开放平台直播规范", date(2023, 8, 1)),
+        ("直播违规处理细则", date(2023, 8, 1)),
+        ("直播带货实施细则", date(2023, 8, 1)),
+    ]
+
+
+def test_english_bulleted_policies_share_the_date_that_leads_into_them():
+    found = extract(
+        Notice(
+            title="Upcoming policy changes",
+            text=(
+                "These changes take effect in 30 days (i.e., March 3, 2025) for these policies:\n"
+                "  • Seller Fee Schedule: We are clarifying how refunds are charged.\n"
+                "  • Listing Quality Standards: We are updating image requirements."
+            ),
+        )
+    )
+    assert [(c.rule, c.effective_on) for c in found] == [
+        ("Seller Fee Schedule", date(2025, 3, 3)),
+        ("Listing Quality Standards", date(2025, 3, 3)),
+    ]
