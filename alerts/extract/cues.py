@@ -135,6 +135,7 @@ _NOTICE_DAYS = re.compile(
     _I,
 )
 _WINDOW = 24
+_SUBJECT_THEN_VERB = re.compile(r"\s*[,，]\s*[^，,。；;:：\d]{0,12}?(?:发布|公布|公示|宣布)")
 _DATE_LIST = re.compile(r"\s*(?:和|及|与|、|以及|或|,?\s*and|or)\s*", _I)
 
 
@@ -149,6 +150,15 @@ _RESTATING = re.compile(
     r"(?:in|within|after)\s+\d{1,3}\s+(?:calendar\s+|business\s+)?days?\s*[,(（]?\s*"
     r"(?:i\.?e\.?|that\s+is|namely|即)\s*[,，:：]?\s*$"
     r"|\d{1,3}\s*(?:个)?(?:自然日|工作日|天|日)后\s*[(（,，]?\s*(?:即)\s*$",
+    _I,
+)
+
+
+_WILL_CHANGE_ON = re.compile(
+    r"\b(?:will|shall|ultimately|then)\s+(?:\w+\s+){0,2}?"
+    r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
+    r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop)\w*\b"
+    r"[^.;!?\n]{0,100}\bon\s+(?:the\s+)?$",
     _I,
 )
 
@@ -186,8 +196,18 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         tentative = bool(_TENTATIVE.search(before) or _TENTATIVE_AFTER.match(after))
         immediate = mention.relative and "mmediate" in doc[mention.start : mention.end]
         readings = _roles(mention, before, after, tentative=tentative, immediate=immediate)
+        if not readings and mention.relative:
+            # "今天，抖音电商发布《…》": the subject comes between the day and the verb.
+            said = _SUBJECT_THEN_VERB.match(doc, mention.end)
+            if said is not None:
+                readings = [Reading(mention, Role.announced)]
         if not readings and _restates_effect(doc, mention, floor):
             readings = [Reading(mention, Role.effective, tentative=tentative)]
+        if not readings and _WILL_CHANGE_ON.search(
+            doc, max(floor, mention.start - 160), mention.start
+        ):
+            # "will increase the referral fee from 2% to 6% on April 1": the day it changes.
+            readings = [Reading(mention, Role.effective, strong=False, tentative=tentative)]
         found.append(readings)
     listed = [
         index + 1 < len(mentions)

@@ -304,6 +304,10 @@ def _join_ranges(doc: str, found: list[_Raw]) -> None:
             raw.end = day_only.end()
 
 
+# A news dateline: "4月11日消息", "3月2日讯", "10月9日电"; 今天 after it means that day.
+_DATELINE = re.compile(r"\s*(?:电|讯|消息|报道)")
+_DATELINE_REACH = 300
+
 # A year standing alone in a headline ("2017淘宝新规公布"), not the start of a date.
 _HEADLINE_YEAR = re.compile(rf"(?<!\d)({_YEAR})(?!\d)(?!\s*(?:年\s*)?[-/.月]?\s*\d)")
 
@@ -326,15 +330,21 @@ def find_dates(doc: str, published: date | None, year: int | None = None) -> lis
         (raw.start, d) for raw in raws if raw.year and (d := _valid(raw.year, raw.month, raw.day))
     ]
     mentions: list[DateMention] = []
+    dateline: tuple[int, date] | None = None
     for raw in raws:
-        on = _resolve(raw, anchors, published, year)
+        base = published
+        if raw.relative is not None and dateline and raw.start - dateline[0] < _DATELINE_REACH:
+            base = dateline[1]  # "4月11日消息：今天，…" is the day of the dateline
+        on = _resolve(raw, anchors, base, year)
         if on is None:
             continue
+        if raw.relative is None and _DATELINE.match(doc, raw.end):
+            dateline = (raw.end, on)
         on += timedelta(days=raw.carry)
         until = None
         if raw.until is not None:
-            year, month, day = raw.until
-            until = _valid(year, month, day) if year else _near(month, day, on)
+            last_year, month, day = raw.until
+            until = _valid(last_year, month, day) if last_year else _near(month, day, on)
             if until is not None and until < on:
                 until = None
         mentions.append(

@@ -184,8 +184,10 @@ def canonical_rule(name: str, platform: str | None = None) -> tuple[str, str, st
     return written, rule_key(written, canonical), canonical
 
 
-def _bracketed(doc: str) -> list[RuleMention]:
+def _bracketed(doc: str) -> tuple[list[RuleMention], list[RuleMention]]:
+    """The rules named in 《》 (or quotes), and the notices so named (《关于…的公告》)."""
     found: list[RuleMention] = []
+    notices: list[RuleMention] = []
     cited_until = -1
     for match in _BRACKETED.finditer(doc):
         group = 1 if match.group(1) is not None else 3 if match.group(3) is not None else 2
@@ -197,6 +199,8 @@ def _bracketed(doc: str) -> list[RuleMention]:
             # 《关于修订〈X规则〉的公告》: the rule is X.
             raw, start, end = inner.group(1), start + inner.start(1), start + inner.end(1)
         name = compact_name(raw)
+        if not quoted and 4 <= len(name) <= 60 and _NOTICE_DOC.search(name):
+            notices.append(RuleMention(start, end, name))
         if not 2 <= len(name) <= 60 or _LAW.search(name) or _NOTICE_DOC.search(name):
             continue
         if quoted and not (
@@ -212,7 +216,7 @@ def _bracketed(doc: str) -> list[RuleMention]:
         cited_until = -1
         found.append(RuleMention(start, end, name))
     ruleish = [m for m in found if _RULEISH.search(m.name)]
-    return ruleish or found
+    return ruleish or found, notices
 
 
 def _verb_names(doc: str, start: int, end: int) -> list[RuleMention]:
@@ -277,7 +281,7 @@ def _english_names(doc: str) -> list[RuleMention]:
 
 
 def _mentions(doc: str, title_end: int) -> list[RuleMention]:
-    bracketed = _bracketed(doc)
+    bracketed, notices = _bracketed(doc)
     in_title = any(m.start < title_end for m in bracketed)
     title_names = [] if in_title else _verb_names(doc, 0, title_end) or _name_first(doc, title_end)
     if bracketed:
@@ -286,7 +290,8 @@ def _mentions(doc: str, title_end: int) -> list[RuleMention]:
         return sorted(bracketed + [m for m in title_names if _bare(m.name) in bare], key=_pos)
     if title_names:
         return title_names + _verb_names(doc, title_end, len(doc))
-    return _verb_names(doc, title_end, len(doc)) or _english_names(doc)
+    # A notice that names no rule but itself (《关于…的专项治理公告》) is the rule it sets.
+    return _verb_names(doc, title_end, len(doc)) or _english_names(doc) or notices[:1]
 
 
 def _pos(mention: RuleMention) -> int:

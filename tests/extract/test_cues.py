@@ -118,3 +118,22 @@ def test_english_bulleted_policies_share_the_date_that_leads_into_them():
         ("Seller Fee Schedule", date(2025, 3, 3)),
         ("Listing Quality Standards", date(2025, 3, 3)),
     ]
+
+
+def test_today_after_a_dateline_is_the_day_of_the_dateline():
+    found = only(
+        "拼多多专项治理",
+        "5月9日消息：今天，拼多多发布《关于虚假发货的专项治理公告》，将处罚虚假发货。",
+        date(2023, 5, 12),
+    )
+    assert (found.rule, found.announced_on) == ("关于虚假发货的专项治理公告", date(2023, 5, 9))
+
+
+def test_english_future_change_on_a_day():
+    found = extract(
+        Notice(
+            title="Temu fee update",
+            text="Temu will raise the storage fee from $1 to $2 on the fifth of May, 2025.",
+        )
+    )
+    assert [(c.platform, c.effective_on) for c in found] == [("Temu", date(2025, 5, 5))]
