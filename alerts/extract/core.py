@@ -20,8 +20,9 @@ from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
 from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
-from alerts.extract.platforms import platform_near
-from alerts.extract.rules import Rule, find_rules, rule_key, subject_of
+from alerts.extract.platforms import leading_platform, platform_near
+from alerts.extract.rules import Rule, find_rules, row_rule_name, rule_key, subject_of
+from alerts.extract.tables import Row, read_tables
 
 __all__ = ["extract"]
 
@@ -42,8 +43,22 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     rules = find_rules(doc, title_end, sentences)
     mentions = find_dates(doc, notice.published_on, headline_year(title))
+    rows = read_tables(doc)
+    if rows:
+        # A roundup table's rows are changes of their own; the rest of the text goes on as usual.
+        in_rows = [_row_change(doc, row, mentions, title_end) for row in rows]
+        rules = [r for r in rules if not all(_in(rows, m.start) for m in r.mentions)]
+        mentions = [m for m in mentions if not _in(rows, m.start)]
+        return in_rows + (_named(doc, title_end, sentences, rules, mentions) if rules else [])
     if not rules:
         return _unnamed(doc, title_end, mentions)
+    return _named(doc, title_end, sentences, rules, mentions)
+
+
+def _named(
+    doc: str, title_end: int, sentences: Sentences, rules: list[Rule], mentions: list[DateMention]
+) -> list[ChangeCandidate]:
+    """The changes of the rules a notice names, each with the dates said about it."""
     masked = _mask(doc, rules)
     # A rule named in the title is what the notice is about; one only the text names is kept
     # when the text says something happens to it, not when it is named in passing (与《B》一致)
@@ -69,6 +84,31 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
         for i, rule in enumerate(rules)
     ]
+
+
+def _in(rows: list[Row], pos: int) -> bool:
+    return any(row.start <= pos <= row.end for row in rows)
+
+
+def _row_change(doc: str, row: Row, mentions: list[DateMention], title_end: int) -> ChangeCandidate:
+    """The change one row of a roundup table gives: its rule and the dates of its columns."""
+
+    def day(span: tuple[int, int] | None) -> date | None:
+        if span is None:
+            return None
+        return next((m.on for m in mentions if span[0] <= m.start < span[1]), None)
+
+    cell = doc[row.name[0] : row.name[1]] if row.name else ""
+    name = row_rule_name(cell)
+    platform = leading_platform(name)[0] or platform_near(doc, row.start, row.start, title_end)
+    return ChangeCandidate(
+        rule=name or None,
+        rule_key=rule_key(name or subject_of(cell) or "规则变更", platform),
+        platform=platform,
+        kind=kind_in(cell) or ChangeKind.amendment,
+        announced_on=day(row.announced),
+        effective_on=day(row.effective),
+    )
 
 
 def _share_the_only_day(readings: list[Reading], said: list[list[Reading]]) -> None:

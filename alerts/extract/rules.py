@@ -26,7 +26,15 @@ from alerts.extract.platforms import (
     without_platforms,
 )
 
-__all__ = ["Rule", "RuleMention", "canonical_rule", "find_rules", "rule_key", "subject_of"]
+__all__ = [
+    "Rule",
+    "RuleMention",
+    "canonical_rule",
+    "find_rules",
+    "row_rule_name",
+    "rule_key",
+    "subject_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +367,19 @@ def subject_of(title: str) -> str:
     that names no rule get one key across reposts.
     """
     return compact_name(_NOT_SUBJECT.sub(" ", without_platforms(title)))[:40]
+
+
+_ROW_CHANGE_WORDS = re.compile(
+    r"(?:的)?(?:内容)?(?:修订|变更|调整|更新|升级|新增|上线|下线|废止|说明)+$"
+)
+
+
+def row_rule_name(cell: str) -> str:
+    """The rule a table cell names: the one in 《》, else the cell without its change words
+    ("商品品质抽检规则变更" names 商品品质抽检规则)."""
+    bracketed = re.search(r"《([^《》]{2,60})》", cell)
+    if bracketed is not None:
+        return compact_name(bracketed.group(1))
+    name = compact_name(cell)
+    stripped = _ROW_CHANGE_WORDS.sub("", name)
+    return stripped if _SUFFIX_CN.search(stripped) else name
