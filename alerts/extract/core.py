@@ -20,7 +20,7 @@ from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
 from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
-from alerts.extract.platforms import leading_platform, platform_near
+from alerts.extract.platforms import leading_platform, most_named, platform_near
 from alerts.extract.rules import Rule, find_rules, row_rule_name, rule_key, subject_of
 from alerts.extract.tables import Row, read_tables
 
@@ -66,6 +66,7 @@ def _named(
     spans = sorted((m.start, m.end) for rule in rules for m in rule.mentions)
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
     readings = read_roles(doc, mentions)
+    readings, of_items = _split_items(doc, title_end, rules, readings)
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences, title_end)
     said = owners.assign(readings)
@@ -80,10 +81,58 @@ def _named(
     for period in periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
-    return [
+    named = [
         _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
         for i, rule in enumerate(rules)
     ]
+    return named + of_items
+
+
+# A numbered item of a list: "6. 1688公告称…", "2、…", "③…" (not a section number "1.1.").
+_ITEM = re.compile(
+    r"(?m)^[ \t]*(?:\d{1,2}\s*[.、)）](?![\d.])|[一二三四五六七八九十]{1,2}、|[①-⑳])"
+)
+_FUTURE = re.compile(r"(?:将|拟|计划|预计)(?:于|在|自|从)?\s*$")
+
+
+def _split_items(
+    doc: str, title_end: int, rules: list[Rule], readings: list[Reading]
+) -> tuple[list[Reading], list[ChangeCandidate]]:
+    """Readings of list items that are news of their own, and the changes those items give.
+
+    An item of a numbered list that names no rule but its own platform or change ("7. 1688.com
+    将于2021年1月26日起对…作特殊要求") is a change of its own, not a date of a rule in another
+    item: its dates stay in it. Only what it says with a verb, or says will happen, counts.
+    """
+    starts = [m.start() for m in _ITEM.finditer(doc, title_end)]
+    if len(starts) < 2:
+        return readings, []
+    mentions = sorted(m.start for rule in rules for m in rule.mentions)
+    kept: list[Reading] = []
+    items: dict[tuple[int, int], list[Reading]] = {}
+    for reading in readings:
+        pos = reading.mention.start
+        index = bisect_right(starts, pos) - 1
+        line_end = doc.find("\n", pos)
+        if index < 0 or doc.find("\n", starts[index], pos) >= 0:
+            kept.append(reading)  # not on the line of an item
+            continue
+        span = (starts[index], len(doc) if line_end < 0 else line_end)
+        text = doc[span[0] : span[1]]
+        own = bisect_right(mentions, span[1]) > bisect_right(mentions, span[0])
+        if own or not (most_named(text) or says_change(text)):
+            kept.append(reading)
+            continue
+        items.setdefault(span, []).append(reading)
+    found: list[ChangeCandidate] = []
+    for (start, end), said in items.items():
+        counted = [
+            r
+            for r in said
+            if r.strong or _FUTURE.search(doc, max(start, r.mention.start - 6), r.mention.start)
+        ]
+        found += _unnamed_in(doc[start:end], counted, platform_near(doc, start, start, title_end))
+    return kept, found
 
 
 def _in(rows: list[Row], pos: int) -> bool:
@@ -294,28 +343,40 @@ def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[Chan
 
     Each distinct effective day is one change (a fee raised in two stages is two changes); the
     key is the platform and the headline's subject, so later notices about it join the change.
-    A notice with no effective day is one change when it gives a 公示 day or its headline says
-    something changes, and none otherwise.
+    A notice with no effective day is one change when it gives a 公示 day and says something
+    changes, and none otherwise.
     """
     readings = read_roles(doc, mentions)
-    platform = platform_near(doc, 0, 0, title_end)
-    key = rule_key(subject_of(doc[:title_end]) or "规则变更", platform)
-    kind = kind_in(doc[:title_end]) or kind_in(doc) or ChangeKind.amendment
-    announced = _best([r for r in readings if r.role is Role.announced])
     signed = signature(doc, mentions)
-    if announced is None and signed is not None:
-        announced = Reading(signed, Role.announced, strong=False)
+    if signed is not None and not any(r.role is Role.announced for r in readings):
+        readings.append(Reading(signed, Role.announced, strong=False))
+    platform = platform_near(doc, 0, 0, title_end)
+    return _about(doc, doc[:title_end], readings, platform)
+
+
+def _unnamed_in(item: str, readings: list[Reading], platform: str | None) -> list[ChangeCandidate]:
+    """The changes of one list item that names no rule, keyed by the item's own subject."""
+    subject = _ITEM.sub("", re.split(r"[，,。；;:：]", item, maxsplit=1)[0])
+    return _about(item, subject, readings, most_named(item) or platform)
+
+
+def _about(
+    text: str, subject: str, readings: list[Reading], platform: str | None
+) -> list[ChangeCandidate]:
+    key = rule_key(subject_of(subject) or "规则变更", platform)
+    kind = kind_in(subject) or kind_in(text) or ChangeKind.amendment
+    announced = _best([r for r in readings if r.role is Role.announced])
     effective = [r for r in readings if r.role is Role.effective]
     moved = [r for r in effective if r.moved_to]
     old = [r for r in readings if r.role is Role.postponed_from]
     groups: dict[date, list[Reading]] = {}
     for reading in moved or effective:
         groups.setdefault(reading.mention.on, []).append(reading)
-    if not groups and (announced is None or not says_change(doc)):
+    if not groups and (announced is None or not says_change(text)):
         return []
     base = Rule(name="", key=key, platform=platform)
     found = [
         _candidate(base, [*same, *([announced] if announced else []), *old], [], kind)
         for same in groups.values()
-    ] or [_candidate(base, [announced] if announced else [], notice_periods(doc), kind)]
+    ] or [_candidate(base, [announced] if announced else [], notice_periods(text), kind)]
     return [replace(candidate, rule=None) for candidate in found]

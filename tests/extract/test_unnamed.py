@@ -39,3 +39,17 @@ def test_reposts_of_one_headline_share_a_key():
 
 def test_news_that_changes_nothing_gives_no_change():
     assert changes("京东发布2023年第三季度财报", "京东集团今日发布财报，营收同比增长。") == []
+
+
+def test_items_of_a_news_list_are_changes_of_their_own():
+    found = changes(
+        "电商平台规则速递",
+        "1. 京东将于2023年6月1日起调整自营商品的退货运费。\n"
+        "2. 5月20日起，京东推出618专区。\n"
+        "3. 京东将对《京东开放平台商品描述规范》进行修订。",
+        None,
+    )
+    assert [(c.rule, c.platform, c.effective_on) for c in found] == [
+        ("京东开放平台商品描述规范", "京东", None),
+        (None, "京东", date(2023, 6, 1)),
+    ]
