@@ -23,7 +23,7 @@ RULEWATCH = Path(sys.executable).with_name("rulewatch")
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.80", "--min-announced", "0.97", "--min-platform", "0.79",
+            ["--min-effective", "0.917", "--min-announced", "0.985", "--min-platform", "0.872",
              "--max-invented", "5"],
             id="dev-notices",
         ),
