@@ -87,7 +87,7 @@ async def test_a_submitted_notice_is_read_stored_and_shown_in_detail(client: htt
     (change,) = result["changes"]
     assert (change["action"], change["rule_key"], change["effective_on"]) == (
         "added",
-        "淘宝网商品发布规范",
+        "淘宝商品发布规范",
         "2026-12-15",
     )
     again = (await client.post("/api/notices", json=NOTICE, headers=HEADERS)).json()
@@ -183,7 +183,7 @@ async def test_watches_added_through_the_api_persist_and_are_used(
     async with httpx.AsyncClient() as http:
         ReminderEngine(settings, engine, http=http).plan(datetime.now(UTC))
     reminders = (await client.get("/api/reminders")).json()
-    assert {r["rule_key"] for r in reminders} == {"淘宝网商品发布规范"}
+    assert {r["rule_key"] for r in reminders} == {"淘宝商品发布规范"}
 
     assert (await client.delete("/api/watches/shipping", headers=HEADERS)).status_code == 409
     assert (await client.delete("/api/watches/taobao", headers=HEADERS)).status_code == 204
@@ -278,6 +278,6 @@ async def test_nul_characters_are_dropped_not_stored(client: httpx.AsyncClient):
     response = await client.post("/api/notices", json=body, headers=HEADERS)
     assert response.status_code == 201
     (change,) = response.json()["changes"]
-    assert change["rule_key"] == "淘宝网评价规范"
+    assert change["rule_key"] == "淘宝评价规范"
     detail = (await client.get(f"/api/changes/{change['uid']}")).json()
     assert detail["notices"][0]["text"] == "2026年12月15日生效"

@@ -53,7 +53,7 @@ SHIPPING_DATES = [
     "2024-03-14",
     "2025-02-18",
 ]
-TAOBAO = "淘宝网商品发布规范"
+TAOBAO = "淘宝商品发布规范"
 UPCOMING = ["2024-03-14", "2024-03-20", "2024-03-25", "2024-12-05", "2025-02-18"]
 TOKEN = "feed-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +228,7 @@ async def test_links_keep_the_filters(client):
 async def test_failed_deliveries_are_flagged(client):
     html = (await client.get("/")).text
     failed = section(html, "failed")
-    assert "淘宝网商品发布规范" in failed and "<code>ops</code>" in failed
+    assert TAOBAO in failed and "<code>ops</code>" in failed
     assert "新公示提醒" in failed and "尝试 1 次" in failed
     card = next(c for c in section(html, "upcoming").split("</li>") if TAOBAO in c)
     assert 'class="card failed"' in card and "⚠ 提醒发送失败" in card
@@ -328,7 +328,7 @@ def test_subscribe_links(tmp_path, token, filters, https):
 
 # --- the page of one change ----------------------------------------------------------------
 
-PROMO = "淘宝网营销活动规范"  # the watch "taobao" covers it, by its platform
+PROMO = "淘宝营销活动规范"  # the watch "taobao" covers it, by its platform
 
 
 def notify(engine: Engine, title: str, text: str, published: datetime, url: str | None = None):

@@ -101,11 +101,11 @@ def test_postponement_keeps_the_uid_and_raises_the_revision(engine: Engine):
     )
     with session_scope(engine) as session:
         ingest(session, [first], origin="test", tz=TZ)
-    (before,) = timeline(engine, "淘宝网商品发布规范")
+    (before,) = timeline(engine, "淘宝商品发布规范")
     with session_scope(engine) as session:
         report = ingest(session, [later], origin="test", tz=TZ)
     assert [c.action for c in report.changes] == ["moved"]
-    (after,) = timeline(engine, "淘宝网商品发布规范")
+    (after,) = timeline(engine, "淘宝商品发布规范")
     assert after.uid == before.uid
     assert (after.effective_on, after.postponed_from, after.revision) == (
         date(2025, 3, 20),
@@ -152,7 +152,7 @@ def test_instants_come_back_time_zone_aware(engine: Engine):
             origin="test",
             tz=TZ,
         )
-    (view,) = [v for v in timeline(engine, "抖店商品发布规范")]
+    (view,) = [v for v in timeline(engine, "抖音电商商品发布规范")]
     assert view.sources[0].published_at == published
     assert view.sources[0].published_at.tzinfo is not None
 
@@ -179,5 +179,5 @@ def test_nul_characters_in_an_imported_text_do_not_break_the_store(engine: Engin
     with session_scope(engine) as session:
         report = ingest(session, [notice], origin="test", tz=TZ)
     assert [c.effective_on for c in report.changes] == [date(2026, 12, 15)]
-    (view,) = timeline(engine, "淘宝网评价规范")
+    (view,) = timeline(engine, "淘宝评价规范")
     assert "\x00" not in view.sources[0].title
