@@ -26,7 +26,7 @@ from alerts.ingest import IngestReport, add_change, ingest_notice
 from alerts.metrics import CONTENT_TYPE, Metrics
 from alerts.outbox import current_watches
 from alerts.reminders import ReminderView, reminder_views
-from alerts.views import ChangeView, change_views
+from alerts.views import ChangeView, change_views, count_selected
 from store import outbox, queries
 from store import watches as stored_watches
 
@@ -195,7 +195,7 @@ def list_changes(
     today = clock.today(tz)
     views = change_views(session, today=today, tz=tz, limit=limit, offset=offset, **filters)
     response.headers["X-Total-Count"] = str(
-        queries.count_changes(
+        count_selected(
             session, effective_from=today if upcoming else None, rule=rule, platform=platform
         )
     )

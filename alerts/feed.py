@@ -39,8 +39,8 @@ from alerts.calendar import (
 from alerts.config import Settings, Watch
 from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import RulewatchError
-from alerts.extract.platforms import canonical_platform
 from alerts.outbox import current_watches
+from alerts.views import select_changes
 from alerts.watch import facts_of, matches
 from store import queries
 from store.models import Rule, RuleChange
@@ -126,8 +126,7 @@ def _select(
 ) -> tuple[list[CalendarChange], datetime]:
     """The feed's changes, and the newest instant among what decides its content. Withdrawn
     changes count there: their leaving changes the feed."""
-    platform = query.platform and (canonical_platform(query.platform) or query.platform)
-    rows = queries.list_changes(session, rule=query.rule, platform=platform, include_withdrawn=True)
+    rows = select_changes(session, rule=query.rule, platform=query.platform, include_withdrawn=True)
     watches = current_watches(session, settings)
     covered = [
         (change, rule, tags)

@@ -28,7 +28,7 @@ from alerts import clock
 from alerts.deps import SessionDep, SettingsDep
 from alerts.outbox import current_watches
 from alerts.reminders import ReminderView, reminder_views
-from alerts.views import ChangeView, change_views
+from alerts.views import ChangeView, change_views, select_changes, stored_platform
 from alerts.watch import ChangeFacts, facts_of, matches
 from store import queries
 
@@ -61,7 +61,9 @@ class Filters:
 
     @classmethod
     def of(cls, platform: str | None, rule: str | None, tag: str | None) -> Filters:
-        return cls(_clean(platform), _clean(rule), _clean(tag))
+        # The platform by its canonical name, so the form and its links show the one the
+        # store knows, whichever spelling the visitor typed.
+        return cls(stored_platform(_clean(platform)), _clean(rule), _clean(tag))
 
     @property
     def active(self) -> bool:
@@ -186,7 +188,7 @@ def build_timeline(
     views = change_views(session, today=today, tz=tz, rule=filters.rule, platform=filters.platform)
     # ChangeView has no summary, yet a watch's keywords and regex look at it: read the rows
     # too so the page tags exactly the changes the planner sends reminders about.
-    rows = queries.list_changes(session, rule=filters.rule, platform=filters.platform)
+    rows = select_changes(session, rule=filters.rule, platform=filters.platform)
     facts = {change.uid: facts_of(change, rule) for change, rule in rows}
     dead = reminder_views(session, tz=tz, show=["failed"])
     dead_of: dict[str, list[ReminderView]] = {}

@@ -1,4 +1,8 @@
-"""The timeline as the faces show it: one read model for `rulewatch changes --json` and the API."""
+"""The timeline as the faces show it: one read model for `rulewatch changes --json` and the API.
+
+Every face selects changes through :func:`select_changes` and :func:`count_selected`, so a
+platform filter in any spelling (抖店, Douyin, 抖音电商) finds the same changes everywhere.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import date, datetime, time, tzinfo
 
 from sqlmodel import Session
 
+from alerts.extract.platforms import canonical_platform
 from store import queries
 from store.models import Notice, Rule, RuleChange
 
@@ -77,7 +82,7 @@ def change_views(
 
     Publish times are shown in ``tz``, the service time zone.
     """
-    rows = queries.list_changes(
+    rows = select_changes(
         session,
         effective_from=today if upcoming else None,
         rule=rule,
@@ -93,6 +98,55 @@ def change_views(
         _view(change, rule_row, notices.get(change.id or 0, []), today, tz)
         for change, rule_row in rows
     ]
+
+
+def stored_platform(platform: str | None) -> str | None:
+    """How the store spells a platform asked for in any spelling (抖店, douyin → 抖音电商).
+
+    A spelling the platform table does not know is kept as given: a platform entered by hand
+    is stored that way.
+    """
+    if not platform:
+        return None
+    return canonical_platform(platform) or platform
+
+
+def select_changes(
+    session: Session,
+    *,
+    effective_from: date | None = None,
+    rule: str | None = None,
+    platform: str | None = None,
+    uid: str | None = None,
+    include_withdrawn: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[tuple[RuleChange, Rule]]:
+    """:func:`store.queries.list_changes` with the platform in any spelling: how every face
+    (CLI, API, page, feed) selects changes."""
+    return queries.list_changes(
+        session,
+        effective_from=effective_from,
+        rule=rule,
+        platform=stored_platform(platform),
+        uid=uid,
+        include_withdrawn=include_withdrawn,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def count_selected(
+    session: Session,
+    *,
+    effective_from: date | None = None,
+    rule: str | None = None,
+    platform: str | None = None,
+) -> int:
+    """How many changes :func:`select_changes` selects with the same filters, all pages."""
+    return queries.count_changes(
+        session, effective_from=effective_from, rule=rule, platform=stored_platform(platform)
+    )
 
 
 def _view(
