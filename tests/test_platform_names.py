@@ -163,3 +163,12 @@ def test_a_notice_spelling_the_platform_otherwise_moves_the_hand_entered_change(
     assert len(after["sources"]) == 2
     rules = run(config, "rules").stdout
     assert TAOBAO in rules and "淘宝网" not in rules
+
+
+def test_wechat_typed_by_a_person_is_the_wechat_shop_but_not_read_in_notices():
+    from alerts.extract import Notice, extract
+    from alerts.extract.platforms import canonical_platform
+
+    assert canonical_platform("微信") == "微信小店"
+    [found] = extract(Notice(title="《商家客服规范》修订", text="商家须通过微信客服回复。"))
+    assert found.platform is None

@@ -62,6 +62,9 @@ _OWN_BOOK = frozenset({"天猫国际", "天猫超市", "京东国际", "京东�
 
 _CANONICAL = {alias.casefold(): name for name, aliases in PLATFORMS.items() for alias in aliases}
 _ALIASES = sorted(_CANONICAL, key=len, reverse=True)
+# Names a person types for a platform that are too common in notice texts to be read there:
+# 微信 is in every platform's 微信支付 and 微信客服, but `--platform 微信` means 微信小店.
+_TYPED_ONLY = {"微信": "微信小店"}
 
 
 def _alias_pattern(alias: str) -> str:
@@ -82,7 +85,8 @@ def canonical_platform(name: str | None) -> str | None:
     """The canonical name for a spelling of a platform (抖店 → 抖音电商), or None if unknown."""
     if not name:
         return None
-    return _CANONICAL.get(name.strip().casefold())
+    typed = name.strip().casefold()
+    return _CANONICAL.get(typed) or _TYPED_ONLY.get(typed)
 
 
 def leading_platform(name: str) -> tuple[str | None, str]:
