@@ -102,7 +102,9 @@ _BEFORE_ANNOUNCED = re.compile(
     r"(?:公示(?:开始)?的?(?:时间|日期|期)?|发布的?(?:时间|日期)|公布的?(?:时间|日期)|"
     r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
-    r"publicity\s+period|notice\s+period|publication\s+date)"
+    r"publicity\s+period|notice\s+period|publication\s+date|"
+    # 更新于X / Posted on: X / Last updated: X label the day this version was published.
+    r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted|(?:last\s+)?updated|date\s+posted)"
     r"(?:\s+(?:runs|lasts|will\s+run|will\s+last|starts|begins))?"
     r"(?:\s*(?:[:：]|为|是|自|从|于|on|from|of|is))*\s*$",
     _I,
@@ -112,7 +114,8 @@ _BEFORE_EFFECTIVE = re.compile(
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
     r"|as\s+of|^\s*(?:[-•*]\s*)?from)"
-    r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*\s*$",
+    r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*"
+    r"(?:\s+the)?\s*$",
     _I,
 )
 _TENTATIVE = re.compile(
@@ -155,7 +158,7 @@ _RESTATING = re.compile(
 
 
 _WILL_CHANGE_ON = re.compile(
-    r"\b(?:will|shall|ultimately|then)\s+(?:\w+\s+){0,2}?"
+    r"\b(?:will|shall|ultimately|then|are|is)\s+(?:\w+\s+){0,2}?"
     r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
     r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop)\w*\b"
     r"[^.;!?\n]{0,100}\bon\s+(?:the\s+)?$",
@@ -294,7 +297,12 @@ def notice_periods(doc: str) -> list[NoticeDays]:
 
 # The signature of a notice: the issuer (淘宝网, 浙江天猫技术有限公司) and a full date, alone at
 # its end. Its date is the 公示 when the notice gives no other.
-_SIGNER = re.compile(r"[^\s，,。；;：:！!？?（）()]{0,24}")
+# An issuer is an organisation: 淘宝网, 京东开放平台, 浙江天猫技术有限公司, 小红书电商运营团队.
+_SIGNER = re.compile(
+    r"(?:[^\s，,。；;：:！!？?（）()]{0,20}"
+    r"(?:公司|网|平台|集团|中心|团队|小组|部|商城|小二|官方|运营|委员会|Team|Inc\.?|Ltd\.?)"
+    r"|[^\s，,。；;：:！!？?（）()]{0,12}(?:淘宝|天猫|京东|拼多多|抖音电商|抖店|快手|小红书|1688|闲鱼|饿了么|美团|微信小店))?"
+)
 _SIGNATURE_LINES = 3
 _CLOSING = re.compile(r"[。！!？?]")
 
@@ -303,6 +311,8 @@ def signature(doc: str, mentions: list[DateMention]) -> DateMention | None:
     """The signature date at the end of ``doc``, if the notice is signed with one."""
     if not mentions or not mentions[-1].explicit_year or mentions[-1].relative:
         return None
+    if mentions[-1].until is not None:
+        return None  # a period (统计周期为X-Y) closes the text, not a signature
     last = mentions[-1]
     line_start = doc.rfind("\n", 0, last.start) + 1
     line_end = doc.find("\n", last.end)

@@ -113,7 +113,7 @@ _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
-    r"|Specifications?|Code of Conduct|Measures|Provisions))(?![A-Za-z])"
+    r"|Specifications?|Code of Conduct|Measures|Provisions|Terms))(?![A-Za-z])"
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
 _EN_SENTENCE_CASE = re.compile(
@@ -274,8 +274,11 @@ def _english_names(doc: str) -> list[RuleMention]:
         for match in _EN_BULLET_LABEL.finditer(doc)
     ]
     for match in _EN_NAME.finditer(doc):
-        lead = _EN_LEAD.match(match.group(1))
-        start = match.start(1) + (lead.end() if lead else 0)
+        # A name starts after the last full stop it runs over ("2024. The Listing Policy").
+        stops = list(re.finditer(r"\.\s*(?=[A-Z])", match.group(1)))
+        head = stops[-1].end() if stops else 0
+        lead = _EN_LEAD.match(match.group(1)[head:])
+        start = match.start(1) + head + (lead.end() if lead else 0)
         name = compact_name(doc[start : match.end(1)])
         if " " in name and not any(m.start <= start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))

@@ -137,3 +137,16 @@ def test_english_future_change_on_a_day():
         )
     )
     assert [(c.platform, c.effective_on) for c in found] == [("Temu", date(2025, 5, 5))]
+
+
+def test_updated_on_is_the_announcement():
+    found = only("京东规则", "《京东开放平台售后规则》更新于2024年7月30日，自2024年8月6日起实施。")
+    assert (found.announced_on, found.effective_on) == (date(2024, 7, 30), date(2024, 8, 6))
+
+
+def test_a_statistics_window_ending_the_text_is_no_signature():
+    found = only(
+        "1688",
+        "《1688发货规范》于2024年8月1日生效。统计周期为2024年7月1日-7月31日。",
+    )
+    assert (found.announced_on, found.effective_on) == (None, date(2024, 8, 1))

@@ -1,0 +1,74 @@
+"""English notices: cues for the announcement and the effective day, names, and decoys, in
+sentences written for these tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+
+from alerts.extract import Notice, extract
+
+
+def read(title: str, text: str, published=None):
+    return [
+        (c.rule, c.platform, c.announced_on, c.effective_on)
+        for c in extract(Notice(title=title, text=text, published_at=published))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        pytest.param(
+            "Lazada",
+            "The new Returns Policy will take effect on the 1st of October 2024.",
+            [("Returns Policy", "Lazada", None, date(2024, 10, 1))],
+            id="on-the-ordinal-of-month",
+        ),
+        pytest.param(
+            "Temu",
+            "Posted on: July 20, 2024\nWe are updating our Seller Terms on August 15, 2024.",
+            [("Seller Terms", "Temu", date(2024, 7, 20), date(2024, 8, 15))],
+            id="posted-on-and-we-are-updating-on",
+        ),
+        pytest.param(
+            "TikTok Shop",
+            "Updated: Aug. 3, 2024. The Product Listing Policy is effective from Sept. 1st, 2024.",
+            [("Product Listing Policy", "TikTok Shop", date(2024, 8, 3), date(2024, 9, 1))],
+            id="updated-label-abbreviations-ordinal",
+        ),
+        pytest.param(
+            "Ozon",
+            "From 1 October 2024 the storage fee changes.",
+            [(None, "Ozon", None, date(2024, 10, 1))],
+            id="from-day-month-year",
+        ),
+        pytest.param(
+            "AliExpress notice",
+            "Date: 04/11/2020. The shipping rules change on 04/11/2020.",
+            [],
+            id="numeric-dates-are-ambiguous",
+        ),
+    ],
+)
+def test_english_cues(title, text, expected):
+    assert read(title, text) == expected
+
+
+def test_effective_immediately_is_the_publish_day():
+    [found] = extract(
+        Notice(
+            title="Amazon identity checks",
+            text="Effective immediately, sellers must verify their identity again.",
+            published_at=datetime(2024, 8, 1, 10, 0),
+        )
+    )
+    assert found.effective_on == date(2024, 8, 1)
+
+
+def test_a_time_with_its_zone_is_kept():
+    [found] = extract(
+        Notice(title="SHEIN", text="The changes take effect on October 1, 2024 at 00:00 UTC+8.")
+    )
+    assert (found.effective_on, found.effective_at) == (date(2024, 10, 1), time(0, 0))
