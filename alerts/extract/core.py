@@ -85,7 +85,27 @@ def _named(
         _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
         for i, rule in enumerate(rules)
     ]
+    named = [
+        replace(c, tentative=True) if c.effective_on and _hedged(doc, rule, sentences) else c
+        for c, rule in zip(named, rules, strict=True)
+    ]
     return named + of_items
+
+
+# "淘宝网拟对《X》进行变更": the platform only proposes the change, so its date is expected.
+_HEDGE = re.compile(
+    r"(?<![虚模])拟(?:对|在|将|于|修订|修改|调整|变更|升级|更新|新增|下线|废止|制定|出台|上线)"
+)
+
+
+def _hedged(doc: str, rule: Rule, sentences: Sentences) -> bool:
+    """Whether a sentence naming ``rule`` says the change is only proposed (拟对…进行调整)."""
+    for mention in rule.mentions:
+        start = sentences.start(mention.start)
+        end = sentences.end(mention.start) or len(doc)
+        if _HEDGE.search(doc, start, end):
+            return True
+    return False
 
 
 # A numbered item of a list: "6. 1688公告称…", "2、…", "③…" (not a section number "1.1.").

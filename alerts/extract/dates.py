@@ -309,7 +309,10 @@ _DATELINE = re.compile(r"\s*(?:电|讯|消息|报道)")
 _DATELINE_REACH = 300
 
 # A year standing alone in a headline ("2017淘宝新规公布"), not the start of a date.
-_HEADLINE_YEAR = re.compile(rf"(?<!\d)({_YEAR})(?!\d)(?!\s*(?:年\s*)?[-/.月]?\s*\d)")
+# A model year (2025款, 2025版) or a fiscal year (2024财年) says nothing about the notice's days.
+_HEADLINE_YEAR = re.compile(
+    rf"(?<!\d)({_YEAR})(?!\d)(?!\s*(?:年\s*)?[-/.月]?\s*\d)(?!\s*年?\s*(?:款|版|型|财年|财报|Q\d))"
+)
 
 
 def headline_year(title: str) -> int | None:

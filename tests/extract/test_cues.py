@@ -150,3 +150,17 @@ def test_a_statistics_window_ending_the_text_is_no_signature():
         "《1688发货规范》于2024年8月1日生效。统计周期为2024年7月1日-7月31日。",
     )
     assert (found.announced_on, found.effective_on) == (None, date(2024, 8, 1))
+
+
+def test_a_proposed_change_has_an_expected_date():
+    found = only("淘宝网拟对《淘宝网评价规范》进行变更", "本次变更将于2024年9月8日正式生效。")
+    assert (found.effective_on, found.tentative) == (date(2024, 9, 8), True)
+
+
+def test_a_model_year_in_the_headline_is_no_year_of_the_notice():
+    found = only(
+        "2025款手机类目发布规范 3月1日生效",
+        "《手机类目发布规范》3月1日起生效。",
+        datetime(2024, 2, 20, 9, 0),
+    )
+    assert found.effective_on == date(2024, 3, 1)
