@@ -164,3 +164,8 @@ def test_a_model_year_in_the_headline_is_no_year_of_the_notice():
         datetime(2024, 2, 20, 9, 0),
     )
     assert found.effective_on == date(2024, 3, 1)
+
+
+def test_a_name_in_lenticular_brackets():
+    found = only("拼多多更新【商品发布规则】", "【重要】新版将于2024年9月1日生效。")
+    assert (found.rule, found.effective_on) == ("商品发布规则", date(2024, 9, 1))
