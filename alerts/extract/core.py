@@ -376,7 +376,9 @@ def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[Chan
 
 def _unnamed_in(item: str, readings: list[Reading], platform: str | None) -> list[ChangeCandidate]:
     """The changes of one list item that names no rule, keyed by the item's own subject."""
-    subject = _ITEM.sub("", re.split(r"[，,。；;:：]", item, maxsplit=1)[0])
+    # The clause that says what changes names the subject ("1688月卡权益和退卡费门槛将做调整").
+    clauses = [c for c in re.split(r"[，,。；;:：]", _ITEM.sub("", item)) if c.strip()] or [""]
+    subject = next((c for c in clauses if says_change(c)), clauses[0])
     return _about(item, subject, readings, most_named(item) or platform)
 
 

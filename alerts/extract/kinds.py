@@ -39,7 +39,8 @@ _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
         re.compile(
             r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|新版|"
             r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*|"
-            r"increas\w*|clarif\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*",
+            r"increas\w*|clarif\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*|"
+            r"删除|删去|移除",
             _I,
         ),
     ),

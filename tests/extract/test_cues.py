@@ -169,3 +169,17 @@ def test_a_model_year_in_the_headline_is_no_year_of_the_notice():
 def test_a_name_in_lenticular_brackets():
     found = only("拼多多更新【商品发布规则】", "【重要】新版将于2024年9月1日生效。")
     assert (found.rule, found.effective_on) == ("商品发布规则", date(2024, 9, 1))
+
+
+def test_a_rule_whose_part_is_deleted_is_changed_too():
+    found = extract(
+        Notice(
+            title="天猫新增《天猫安装服务规范》",
+            text="此外，《天猫配送服务规范》删除安装服务相关内容。"
+            "此次规则变更于2024年5月6日进行公示通知，将于2024年5月13日正式生效。",
+        )
+    )
+    assert [(c.rule, c.announced_on, c.effective_on) for c in found] == [
+        ("天猫安装服务规范", date(2024, 5, 6), date(2024, 5, 13)),
+        ("天猫配送服务规范", date(2024, 5, 6), date(2024, 5, 13)),
+    ]
