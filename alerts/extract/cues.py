@@ -161,7 +161,7 @@ _WILL_CHANGE_ON = re.compile(
     r"\b(?:will|shall|ultimately|then|are|is)\s+(?:\w+\s+){0,2}?"
     r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
     r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop)\w*\b"
-    r"[^.;!?\n]{0,100}\bon\s+(?:the\s+)?$",
+    r"[^.;!?\n]{0,100}\b(?:on|from|starting(?:\s+(?:on|from))?|beginning|as\s+of)\s+(?:the\s+)?$",
     _I,
 )
 
@@ -174,7 +174,9 @@ def _restates_effect(doc: str, mention: DateMention, floor: int) -> bool:
 
 
 def _prefix(doc: str, mention: DateMention, floor: int) -> str:
-    left = max(floor, mention.start - _WINDOW)
+    # English takes about twice the letters to say what Chinese says before a date.
+    reach = _WINDOW * 2 if doc[max(0, mention.start - 8) : mention.start].isascii() else _WINDOW
+    left = max(floor, mention.start - reach)
     stops = list(CLAUSE_END.finditer(doc, left, mention.start))
     return doc[stops[-1].end() if stops else left : mention.start]
 

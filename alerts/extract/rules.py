@@ -113,7 +113,9 @@ _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
-    r"|Specifications?|Code of Conduct|Measures|Provisions|Terms))(?![A-Za-z])"
+    r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
+    # "the Late Shipment Rate policy": a name in title case with a lower-case last word.
+    r"|policy|policies|rules|guidelines|terms|standards|agreement|program|programme))(?![A-Za-z])"
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
 _EN_SENTENCE_CASE = re.compile(
@@ -137,6 +139,29 @@ _EN_FUNCTION_WORDS = frozenset(
         "updated",
         "current",
         "following",
+    ]
+)
+_EN_GENERIC = frozenset(
+    [
+        "upcoming",
+        "important",
+        "recent",
+        "latest",
+        "new",
+        "updated",
+        "key",
+        "general",
+        "our",
+        "the",
+        "this",
+        "these",
+        "seller",
+        "program",
+        "programme",
+        "platform",
+        "marketplace",
+        "store",
+        "shop",
     ]
 )
 _EN_LEAD = re.compile(r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+")
@@ -280,6 +305,9 @@ def _english_names(doc: str) -> list[RuleMention]:
         lead = _EN_LEAD.match(match.group(1)[head:])
         start = match.start(1) + head + (lead.end() if lead else 0)
         name = compact_name(doc[start : match.end(1)])
+        words = _bare(name).split()
+        if name.split()[-1].islower() and all(w.lower() in _EN_GENERIC for w in words[:-1]):
+            continue  # "Upcoming policy changes", "Amazon policy": no name
         if " " in name and not any(m.start <= start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
     for match in _EN_SENTENCE_CASE.finditer(doc):

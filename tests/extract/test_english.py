@@ -72,3 +72,28 @@ def test_a_time_with_its_zone_is_kept():
         Notice(title="SHEIN", text="The changes take effect on October 1, 2024 at 00:00 UTC+8.")
     )
     assert (found.effective_on, found.effective_at) == (date(2024, 10, 1), time(0, 0))
+
+
+def test_a_policy_named_in_title_case_with_a_lower_case_last_word():
+    assert read(
+        "Shopee",
+        "Shopee will implement the new Late Shipment Rate policy from 1 June 2024 (GMT+8).",
+    ) == [("Late Shipment Rate policy", "Shopee", None, date(2024, 6, 1))]
+
+
+def test_an_english_postponement_keeps_the_old_date():
+    [found] = extract(
+        Notice(
+            title="Amazon postpones",
+            text="The new Returns Policy, originally scheduled for March 1, 2024, "
+            "has been postponed to April 1, 2024.",
+        )
+    )
+    assert (found.effective_on, found.postponed_from) == (date(2024, 4, 1), date(2024, 3, 1))
+
+
+def test_fba_is_amazon():
+    [found] = extract(
+        Notice(title="Update to FBA capacity limits", text="Beginning March 1, 2025, limits apply.")
+    )
+    assert (found.platform, found.effective_on) == ("Amazon", date(2025, 3, 1))

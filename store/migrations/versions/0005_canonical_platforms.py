@@ -71,7 +71,7 @@ _PLATFORMS: dict[str, tuple[str, ...]] = {
     "速卖通": ("速卖通", "全球速卖通", "AliExpress"),
     "阿里巴巴国际站": ("阿里巴巴国际站", "Alibaba.com"),
     "敦煌网": ("敦煌网", "DHgate"),
-    "Amazon": ("Amazon", "亚马逊", "亚马逊全球开店", "Amazon.com"),
+    "Amazon": ("Amazon", "亚马逊", "亚马逊全球开店", "Amazon.com", "FBA"),
     "TikTok Shop": ("TikTok Shop", "TikTok", "TikTok Shop Seller Center"),
     "Shopee": ("Shopee", "虾皮"),
     "Lazada": ("Lazada", "来赞达"),
