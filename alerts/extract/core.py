@@ -389,6 +389,8 @@ def _about(
     kind = kind_in(subject) or kind_in(text) or ChangeKind.amendment
     announced = _best([r for r in readings if r.role is Role.announced])
     effective = [r for r in readings if r.role is Role.effective]
+    # A day said with a verb or label (生效时间为Y) outranks a bare "X起" of the same notice.
+    effective = [r for r in effective if r.strong] or effective
     moved = [r for r in effective if r.moved_to]
     old = [r for r in readings if r.role is Role.postponed_from]
     groups: dict[date, list[Reading]] = {}

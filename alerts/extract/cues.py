@@ -212,7 +212,7 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             doc, max(floor, mention.start - 160), mention.start
         ):
             # "will increase the referral fee from 2% to 6% on April 1": the day it changes.
-            readings = [Reading(mention, Role.effective, strong=False, tentative=tentative)]
+            readings = [Reading(mention, Role.effective, tentative=tentative)]
         found.append(readings)
     listed = [
         index + 1 < len(mentions)
@@ -234,9 +234,15 @@ def _like(mention: DateMention, other: Reading) -> Reading:
     )
 
 
+# "请于3月27日24:00前完成更新": a deadline for merchants, whatever verb follows it.
+_DEADLINE = re.compile(r"\s*(?:之前|以前|前|为止|截止)")
+
+
 def _roles(
     mention: DateMention, before: str, after: str, *, tentative: bool, immediate: bool
 ) -> list[Reading]:
+    if _DEADLINE.match(after):
+        return []
     if mention.until is not None and _MOVE_VERB.search(before) and _BEFORE_FROM.search(before):
         # "postponed from March 1 to April 1" was read as a range: it is an old and a new date.
         moved = DateMention(mention.end, mention.end, mention.until, mention.at)

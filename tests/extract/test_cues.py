@@ -183,3 +183,21 @@ def test_a_rule_whose_part_is_deleted_is_changed_too():
         ("天猫安装服务规范", date(2024, 5, 6), date(2024, 5, 13)),
         ("天猫配送服务规范", date(2024, 5, 6), date(2024, 5, 13)),
     ]
+
+
+def test_a_deadline_is_no_date_of_the_change_whatever_verb_follows():
+    found = only(
+        "《京东资质管理规范》更新",
+        "请于2022年3月27日24:00点前完成资质更新。本规范自2022年4月1日起生效。",
+    )
+    assert (found.effective_on, found.effective_at) == (date(2022, 4, 1), None)
+
+
+def test_a_labelled_effective_day_outranks_a_bare_qi_for_an_unnamed_change():
+    found = extract(
+        Notice(
+            title="TikTok Shop越南更新上架要求",
+            text="TikTok Shop宣布自2024年9月1日起，对上架要求进行更新。生效时间为2024年9月5日。",
+        )
+    )
+    assert [c.effective_on for c in found] == [date(2024, 9, 5)]
