@@ -188,9 +188,10 @@ def _share_the_only_day(readings: list[Reading], said: list[list[Reading]]) -> N
         having = [r for r in readings if r.role is role]
         if len({r.mention.on for r in having}) != 1:
             continue
+        best = _best(having)
         for readings_of_rule in said:
-            if not any(r.role is role for r in readings_of_rule):
-                readings_of_rule.extend(having)
+            if best is not None and not any(r.role is role for r in readings_of_rule):
+                readings_of_rule.append(best)
 
 
 def _mask(doc: str, rules: list[Rule]) -> str:
