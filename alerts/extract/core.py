@@ -224,6 +224,13 @@ class _Owners:
         self._sentence_of = [sentences.index(start) for start, _, _ in spans]
         self._ends = [end for _, end, _ in spans]
 
+    def _leads_on(self, pos: int) -> bool:
+        """Whether the sentence at ``pos`` ends with a colon (spaces and breaks aside)."""
+        end = (self._sentences.end(pos) or len(self._doc)) - 1
+        while end > pos and self._doc[end].isspace():
+            end -= 1
+        return self._doc[end] in ":："
+
     def _members(self, k: int) -> set[int]:
         return self._in_group[self._group[k]]
 
@@ -273,12 +280,7 @@ class _Owners:
             return self._members(prior)
         # A date before any rule is about every rule ("此次规则变更于X公示"), unless its sentence
         # leads into the first with a colon ("The following change takes effect on X: …").
-        end = self._sentences.end(pos) or len(self._doc)
-        if (
-            pos >= self._title_end
-            and self._spans
-            and self._doc[:end].rstrip().endswith((":", "："))
-        ):
+        if pos >= self._title_end and self._spans and self._leads_on(pos):
             return self._members(0)
         return self._everyone
 
