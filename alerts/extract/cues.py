@@ -225,7 +225,17 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     for index in range(1, len(mentions)):
         if listed[index - 1] and not found[index] and len(found[index - 1]) == 1:
             found[index] = [_like(mentions[index], found[index - 1][0])]
-    return [reading for readings in found for reading in readings]
+    # The end of a window the text gives ("from July 22 to August 18 will not be penalized")
+    # is no effective day, even when restated as a start ("applied starting from August 18").
+    ends = {m.until for m in mentions if m.until is not None}
+    return [
+        reading
+        for readings in found
+        for reading in readings
+        if not (
+            reading.role is Role.effective and not reading.moved_to and reading.mention.on in ends
+        )
+    ]
 
 
 def _like(mention: DateMention, other: Reading) -> Reading:

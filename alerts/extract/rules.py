@@ -306,8 +306,10 @@ def _english_names(doc: str) -> list[RuleMention]:
         start = match.start(1) + head + (lead.end() if lead else 0)
         name = compact_name(doc[start : match.end(1)])
         words = _bare(name).split()
-        if name.split()[-1].islower() and all(w.lower() in _EN_GENERIC for w in words[:-1]):
-            continue  # "Upcoming policy changes", "Amazon policy": no name
+        if name.split()[-1].islower() and (
+            len(words) < 3 or all(w.lower() in _EN_GENERIC for w in words[:-1])
+        ):
+            continue  # "Upcoming policy changes", "Notable policy updates": no name
         if " " in name and not any(m.start <= start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
     for match in _EN_SENTENCE_CASE.finditer(doc):

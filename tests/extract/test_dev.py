@@ -23,8 +23,8 @@ RULEWATCH = Path(sys.executable).with_name("rulewatch")
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.924", "--min-announced", "0.992", "--min-platform", "0.879",
-             "--max-invented", "3"],
+            ["--min-effective", "0.932", "--min-announced", "0.992", "--min-platform", "0.887",
+             "--max-invented", "2"],
             id="dev-notices",
         ),
         pytest.param(

@@ -97,3 +97,13 @@ def test_fba_is_amazon():
         Notice(title="Update to FBA capacity limits", text="Beginning March 1, 2025, limits apply.")
     )
     assert (found.platform, found.effective_on) == ("Amazon", date(2025, 3, 1))
+
+
+def test_the_end_of_a_grace_window_is_no_effective_day():
+    found = read(
+        "Shopee",
+        "Shopee will update the processing time starting from July 22, 2024.\n"
+        "Orders placed from July 22 to August 18 will not be penalized.\n"
+        "Penalty points will be applied starting from August 18.",
+    )
+    assert found == [(None, "Shopee", None, date(2024, 7, 22))]
