@@ -111,11 +111,14 @@ _GENERIC = re.compile(
 _DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
-    r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
+    # Title-case words, joined by at most one lower-case word ("VAT Calculation Services
+    # methodology Program Policy").
+    r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
+    r"(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?){1,8}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
     # "the Late Shipment Rate policy": a name in title case with a lower-case last word.
-    r"|policy|policies|rules|guidelines|terms|standards|agreement|program|programme))(?![A-Za-z])"
+    r"|policy|policies|rules|guidelines|terms|standards|agreement))(?![A-Za-z])"
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
 _EN_SENTENCE_CASE = re.compile(
@@ -155,16 +158,13 @@ _EN_GENERIC = frozenset(
         "the",
         "this",
         "these",
-        "seller",
         "program",
         "programme",
-        "platform",
-        "marketplace",
-        "store",
-        "shop",
     ]
 )
-_EN_LEAD = re.compile(r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+")
+_EN_LEAD = re.compile(
+    r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+", re.IGNORECASE
+)
 
 
 def _undrafted(name: str) -> str:
@@ -291,6 +291,11 @@ def _name_first(doc: str, title_end: int) -> list[RuleMention]:
     return [RuleMention(match.start("name"), match.end("name"), name)]
 
 
+def _generic_word(word: str) -> bool:
+    bare = re.sub(r"['’]s$", "", word)
+    return bare.lower() in _EN_GENERIC or canonical_platform(bare) is not None
+
+
 def _english_names(doc: str) -> list[RuleMention]:
     # A bullet's label is the whole name, though a part of it may look like one (Selling
     # Policies and Seller Code of Conduct).
@@ -305,11 +310,11 @@ def _english_names(doc: str) -> list[RuleMention]:
         lead = _EN_LEAD.match(match.group(1)[head:])
         start = match.start(1) + head + (lead.end() if lead else 0)
         name = compact_name(doc[start : match.end(1)])
-        words = _bare(name).split()
-        if name.split()[-1].islower() and (
-            len(words) < 3 or all(w.lower() in _EN_GENERIC for w in words[:-1])
+        words = name.split()
+        if all(_generic_word(w) for w in words[:-1]) or (
+            words[-1].islower() and len(_bare(name).split()) < 3
         ):
-            continue  # "Upcoming policy changes", "Notable policy updates": no name
+            continue  # "Program Policy", "Amazon's New Rules", "Notable policy updates"
         if " " in name and not any(m.start <= start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
     for match in _EN_SENTENCE_CASE.finditer(doc):

@@ -107,3 +107,20 @@ def test_the_end_of_a_grace_window_is_no_effective_day():
         "Penalty points will be applied starting from August 18.",
     )
     assert found == [(None, "Shopee", None, date(2024, 7, 22))]
+
+
+def test_english_names_join_one_lower_case_word_but_not_lines_or_generic_words():
+    found = read(
+        "Changes to program policies",
+        "We have a help page listing all Program Policy Changes.\n"
+        "We are making changes to the European VAT Calculation Services methodology Program "
+        "Policy.\nEffective July 25, 2022, these changes will apply to all sellers.",
+    )
+    assert found == [
+        (
+            "European VAT Calculation Services methodology Program Policy",
+            None,
+            None,
+            date(2022, 7, 25),
+        )
+    ]
