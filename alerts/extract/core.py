@@ -76,7 +76,7 @@ def _named(
         for readings_of_rule in said:
             if not any(r.role is Role.announced for r in readings_of_rule):
                 readings_of_rule.append(Reading(signed, Role.announced, strong=False))
-    _share_the_only_day(readings, said)
+    _share_the_only_day(readings, said, rules)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
     for period in periods:
         for index in owners.at(period.pos):
@@ -180,17 +180,23 @@ def _row_change(doc: str, row: Row, mentions: list[DateMention], title_end: int)
     )
 
 
-def _share_the_only_day(readings: list[Reading], said: list[list[Reading]]) -> None:
+def _share_the_only_day(
+    readings: list[Reading], said: list[list[Reading]], rules: list[Rule]
+) -> None:
     """Give a rule said to change, but given no day of a role, the notice's day of that role
     when the notice has only one ("6月20日生效" in the headline of a revision that also adds
-    two 实施细则): one notice, one change, one 生效."""
+    two 实施细则): one notice, one change, one 生效. Not across platforms: a roundup's item
+    about 快手 does not take the 公示 of its item about 淘宝."""
     for role in (Role.effective, Role.announced):
         having = [r for r in readings if r.role is role]
-        if len({r.mention.on for r in having}) != 1:
-            continue
         best = _best(having)
-        for readings_of_rule in said:
-            if best is not None and not any(r.role is role for r in readings_of_rule):
+        if best is None or len({r.mention.on for r in having}) != 1:
+            continue
+        owning = {
+            rules[i].platform for i, own in enumerate(said) if any(r.role is role for r in own)
+        }
+        for rule, readings_of_rule in zip(rules, said, strict=True):
+            if rule.platform in owning and not any(r.role is role for r in readings_of_rule):
                 readings_of_rule.append(best)
 
 

@@ -15,6 +15,7 @@ from enum import Enum
 
 from alerts.extract.clauses import CLAUSE_END
 from alerts.extract.dates import DateMention, cn_int
+from alerts.extract.platforms import leading_platform
 
 __all__ = ["NoticeDays", "Reading", "Role", "notice_periods", "read_roles", "signature"]
 
@@ -60,7 +61,7 @@ _PLACE = r"(?:(?:在|通过|于|经)[^，,。；;\d]{1,10}?)?"
 _AFTER = re.compile(
     rf"^\s*{_BRACKET}(?:起|开始)?\s*{_PLACE}{_FILLER}\s*(?:{_SPAN}\s*)?"
     r"(?P<cue>开始生效|生效|施行|实施|执行|实行|启用|上线|落地|适用|起效|公示|发布|公布|"
-    r"征求意见|征集意见|修订|修改|更新(?!为|成|至)|"
+    r"征求意见|征集意见|修订(?!于|时间|日期)|修改(?!于|时间|日期)|更新(?!为|成|至|于|时间|日期)|"
     r"onwards?\b|takes? effect|(?:comes?|goes?|enters?) into (?:effect|force))",
     _I,
 )
@@ -78,14 +79,17 @@ _AFTER_CHANGE = re.compile(
 )
 _BEFORE_IN = re.compile(r"(?:于|在)\s*$")
 _BEFORE_OLD = re.compile(
-    r"(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?)\s*"
+    r"(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?"
+    r"|previously\s+(?:announced|scheduled|planned|set)(?:\s+to\s+take\s+effect)?)(?:的)?\s*"
     r"(?:将|会|要)?\s*(?:于|在|自|从|for|on|to\s+take\s+effect\s+on)?\s*$",
     _I,
 )
 _BEFORE_MOVED = re.compile(
     r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delay(?:ed)?|deferred|"
     r"pushed\s+back|moved|rescheduled)\s*(?:生效)?\s*(?:日期|时间)?\s*"
-    r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$",
+    r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$"
+    # "previously announced for 15 November, will now take effect on 1 December"
+    r"|will\s+now\s+(?:take\s+effect|apply|be\s+effective|start|begin)(?:\s+(?:on|from))?\s*$",
     _I,
 )
 _BEFORE_FROM = re.compile(r"(?:由|从|from)\s*$", _I)
@@ -104,7 +108,8 @@ _BEFORE_ANNOUNCED = re.compile(
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
     r"publicity\s+period|notice\s+period|publication\s+date|"
     # 更新于X / Posted on: X / Last updated: X label the day this version was published.
-    r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted|(?:last\s+)?updated|date\s+posted)"
+    r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted|(?:last\s+)?updated|date\s+posted"
+    r"|notice\s+date|date\s+of\s+(?:notice|announcement))"
     r"(?:\s+(?:runs|lasts|will\s+run|will\s+last|starts|begins))?"
     r"(?:\s*(?:[:：]|为|是|自|从|于|on|from|of|is))*\s*$",
     _I,
@@ -113,7 +118,8 @@ _BEFORE_EFFECTIVE = re.compile(
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
-    r"|as\s+of|^\s*(?:[-•*]\s*)?from)"
+    r"|as\s+of|with\s+effect\s+from|w\.?e\.?f\.?|^\s*(?:[-•*]\s*)?from|(?:that|and|then)\s+from"
+    r"|applies\s+from|apply\s+from)"
     r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*"
     r"(?:\s+the)?\s*$",
     _I,
@@ -340,7 +346,10 @@ def signature(doc: str, mentions: list[DateMention]) -> DateMention | None:
     # The issuer may be glued to the closing words: "…感谢支持!浙江天猫技术有限公司2015年3月2日".
     closings = list(_CLOSING.finditer(doc, line_start, last.start))
     signer_start = closings[-1].end() if closings else line_start
-    if _SIGNER.fullmatch(doc[signer_start : last.start].strip()) is None:
+    signer = doc[signer_start : last.start].strip()
+    if _SIGNER.fullmatch(signer) is None and not (
+        len(signer) <= 16 and leading_platform(signer)[1] == signer
+    ):
         return None
     if len(mentions) > 1 and mentions[-2].end > signer_start:
         return None

@@ -150,6 +150,10 @@ _DATE = re.compile(
     # 2024-03-18, 2024/3/18, 2024.3.18
     rf"|(?<![\d.:/-])(?P<ny>{_YEAR})\s*(?P<sep>[-/.])\s*(?P<nm>\d{{1,2}})\s*(?P=sep)\s*"
     r"(?P<nd>\d{1,2})(?![\d])(?:\s*[日号])?"
+    # 13.05.2024 (day first, as dots are written); 13/05/2024 or 05/13/2024 only when the day
+    # shows itself by being over 12 — 04/11/2020 is read by no one the same way everywhere
+    rf"|(?<![\d.:/-])(?P<dd>\d{{1,2}})(?P<dsep>[./])(?P<dm>\d{{1,2}})(?P=dsep)(?P<dy>{_YEAR})"
+    r"(?![\d.:/-]?\d)"
     # August 2, 2016 / Aug. 2nd
     rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
     rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
@@ -262,6 +266,14 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 int(group["nm"]),
                 int(group["nd"]),
             )
+        elif group["dd"]:
+            first, second = int(group["dd"]), int(group["dm"])
+            if group["dsep"] == "/" and max(first, second) <= 12:
+                continue  # ambiguous without the site's order
+            day, month = (
+                (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
+            )
+            raw = _Raw(match.start(), match.end(), int(group["dy"]), month, day)
         elif group["em"] or group["fm"]:
             month = _EN_MONTHS[(group["em"] or group["fm"])[:3]]
             day = int(group["ed"] or group["fd"])
@@ -307,6 +319,7 @@ def _join_ranges(doc: str, found: list[_Raw]) -> None:
 # A news dateline: "4月11日消息", "3月2日讯", "10月9日电"; 今天 after it means that day.
 _DATELINE = re.compile(r"\s*(?:电|讯|消息|报道)")
 _DATELINE_REACH = 300
+_PUBLISHED_LABEL = re.compile(r"(?:发布|发表|公布|发文)(?:时间|日期)\s*[:：]?\s*$")
 
 # A year standing alone in a headline ("2017淘宝新规公布"), not the start of a date.
 # A model year (2025款, 2025版) or a fiscal year (2024财年) says nothing about the notice's days.
@@ -332,6 +345,18 @@ def find_dates(doc: str, published: date | None, year: int | None = None) -> lis
     anchors = [
         (raw.start, d) for raw in raws if raw.year and (d := _valid(raw.year, raw.month, raw.day))
     ]
+    if published is None:
+        # "发布时间：2023年10月18日" in a page's header dates 本规范自发布之日起施行.
+        published = next(
+            (
+                day
+                for raw in raws
+                if raw.year
+                and _PUBLISHED_LABEL.search(doc, max(0, raw.start - 8), raw.start)
+                and (day := _valid(raw.year, raw.month, raw.day))
+            ),
+            None,
+        )
     mentions: list[DateMention] = []
     dateline: tuple[int, date] | None = None
     for raw in raws:

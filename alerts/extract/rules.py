@@ -95,7 +95,8 @@ _VERB = re.compile(
 _NAME_FIRST = re.compile(
     r"^\s*(?:【[^】]{0,12}】|\[[^\]]{0,12}\])?\s*(?P<name>[^\s，,。:：;；!?！？“”\"'、（）()《》【】]{2,40}?"
     r"(?:规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则))"
-    r"(?=的?(?:变更|修订|调整|更新|修改|升级|废止|下线|公示|正式|将|于|自|生效|施行|实施|征求|\d))"
+    r"(?=的?(?:变更|修订|调整|更新|修改|升级|废止|下线|公示|正式|将|于|自|生效|施行|实施|征求|\d)"
+    r"|\s*$)"  # or the headline is the name itself
 )
 # Where a title's name ends at the latest: punctuation, a date, or the words about timing.
 _TAIL_STOP = re.compile(

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 __all__ = ["Row", "read_tables"]
 
 # Cells are bounded so that a long line without bars is rejected in linear time.
-_CELLS = re.compile(r"(?:[^|\n]{0,300}\|[ \t]*\n?){6,}")
+# A line of a table holds a bar; cells are bounded so that long lines are rejected at once.
+_TABLE = re.compile(r"(?:^|(?<=\n))(?:[^|\n]{0,300}\|[^\n]{0,2000}(?:\n|$)){2,}")
 _EFFECTIVE_HEAD = re.compile(r"生效(?:时间|日期|日)|实施(?:时间|日期)|effective\s*date", re.I)
 _ANNOUNCED_HEAD = re.compile(r"公示(?:时间|日期)|发布(?:时间|日期)|announce\w*\s*date", re.I)
 _NAME_HEAD = re.compile(r"规则名|规则|名称|rule|policy", re.I)
@@ -32,15 +33,21 @@ class Row:
 
 
 def _cells(doc: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans of the cells of ``doc[start:end]``, stripped of spaces."""
+    """The spans of the cells of the table at ``doc[start:end]``, in reading order.
+
+    A cell is what lies between bars or line ends; a row written on one line ("1 | 《X》 |
+    2022-10-10") gives its cells in order, as does a table written a cell a line.
+    """
     spans = []
-    left = start
-    for bar in re.finditer(r"\|", doc[start:end]):
-        right = start + bar.start()
-        text = doc[left:right]
-        lead = len(text) - len(text.lstrip())
-        spans.append((left + lead, left + len(text.rstrip())))
-        left = right + 1
+    for line in re.finditer(r"[^\n]+", doc[start:end]):
+        left = start + line.start()
+        parts = line.group(0).split("|")
+        if parts and not parts[-1].strip():
+            parts.pop()  # the bar that closes a row
+        for part in parts:
+            lead = len(part) - len(part.lstrip())
+            spans.append((left + lead, left + len(part.rstrip())))
+            left += len(part) + 1
     return spans
 
 
@@ -49,7 +56,7 @@ def read_tables(doc: str) -> list[Row]:
     rows: list[Row] = []
     if doc.count("|") < 6:
         return rows
-    for block in _CELLS.finditer(doc):
+    for block in _TABLE.finditer(doc):
         cells = _cells(doc, block.start(), block.end())
         texts = [doc[a:b] for a, b in cells]
         if "1" not in texts:

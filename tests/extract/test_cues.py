@@ -201,3 +201,51 @@ def test_a_labelled_effective_day_outranks_a_bare_qi_for_an_unnamed_change():
         )
     )
     assert [c.effective_on for c in found] == [date(2024, 9, 5)]
+
+
+def test_the_old_date_given_as_the_originally_set_one():
+    found = only("《京东售后规则》延期", "生效时间由原定的2024年7月27日推迟至2024年8月10日。")
+    assert (found.effective_on, found.postponed_from) == (date(2024, 8, 10), date(2024, 7, 27))
+
+
+def test_a_platform_signs_the_notice():
+    found = only(
+        "速卖通公告",
+        "速卖通将于2024年10月15日起调整《全球速卖通发货期管理规则》。\n全球速卖通\n2024年9月30日",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 9, 30), date(2024, 10, 15))
+
+
+def test_the_day_of_publication_is_the_labelled_publish_date():
+    found = only(
+        "饿了么平台商户食品安全管理规范",
+        "发布时间：2023年10月18日\n第一条 为保障饮食安全，制定本规范。\n"
+        "第九条 本规范自发布之日起施行。",
+    )
+    assert (found.rule, found.effective_on) == (
+        "饿了么平台商户食品安全管理规范",
+        date(2023, 10, 18),
+    )
+
+
+def test_a_label_for_the_next_date_is_no_cue_for_this_one():
+    found = only(
+        "抖音电商《商家保证金管理规范》",
+        "发布时间：2023-04-20 更新于：2023-05-06\n"
+        "本规范于2023年5月6日修订，自2023年5月13日起生效。",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2023, 5, 6), date(2023, 5, 13))
+
+
+def test_a_roundup_item_of_another_platform_does_not_share_the_announcement():
+    found = extract(
+        Notice(
+            title="本周电商规则速递",
+            text="1.淘宝：《淘宝网评价规范》于2024年7月12日公示，7月19日生效。\n"
+            "2.快手：《快手小店保证金管理规则》已于2024年7月10日生效。",
+        )
+    )
+    assert [(c.platform, c.announced_on, c.effective_on) for c in found] == [
+        ("淘宝", date(2024, 7, 12), date(2024, 7, 19)),
+        ("快手", None, date(2024, 7, 10)),
+    ]

@@ -124,3 +124,36 @@ def test_english_names_join_one_lower_case_word_but_not_lines_or_generic_words()
             date(2022, 7, 25),
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "effective"),
+    [
+        pytest.param(
+            "With effect from 3rd March 2025, the fee applies.", date(2025, 3, 3), id="wef"
+        ),
+        pytest.param("W.e.f. 3rd March 2025 the fee applies.", date(2025, 3, 3), id="wef-short"),
+        pytest.param(
+            "Lazada said that from March 3, 2025, sellers will pay more.",
+            date(2025, 3, 3),
+            id="that-from",
+        ),
+        pytest.param("The new fee applies from 03.03.2025.", date(2025, 3, 3), id="dotted-dmy"),
+        pytest.param("The new fee applies from 23/03/2025.", date(2025, 3, 23), id="slash-dmy"),
+        pytest.param("The new fee applies from 03/04/2025.", None, id="slash-ambiguous"),
+    ],
+)
+def test_more_english_effective_phrases(text, effective):
+    found = extract(Notice(title="Lazada fee change", text=text))
+    assert [c.effective_on for c in found][:1] == ([effective] if effective else [])
+
+
+def test_previously_announced_then_will_now_take_effect():
+    [found] = extract(
+        Notice(
+            title="Shopee",
+            text="The revised Returns Policy, previously announced to take effect on 1 May 2025, "
+            "will now take effect on 15 May 2025.",
+        )
+    )
+    assert (found.effective_on, found.postponed_from) == (date(2025, 5, 15), date(2025, 5, 1))

@@ -33,3 +33,17 @@ def test_a_table_without_a_date_column_is_text():
     )
     found = extract(Notice(title="京东类目调整", text=text))
     assert [(c.rule, c.effective_on) for c in found] == [("京东类目规则", date(2023, 4, 1))]
+
+
+def test_a_table_written_a_row_a_line():
+    text = (
+        "序号 | 规则名称 | 变更内容 | 公示时间 | 生效时间\n"
+        "1 | 《京东价格规范》 | 调整划线价 | 2022-10-10 | 2022-10-17\n"
+        "2 | 《京东评价规范》 | 新增追评 | 2022-10-11 | 2022-10-18\n"
+        "以上内容以规则中心为准。"
+    )
+    found = extract(Notice(title="京东本周规则变更", text=text))
+    assert [(c.rule, c.announced_on, c.effective_on) for c in found] == [
+        ("京东价格规范", date(2022, 10, 10), date(2022, 10, 17)),
+        ("京东评价规范", date(2022, 10, 11), date(2022, 10, 18)),
+    ]
