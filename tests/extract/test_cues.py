@@ -249,3 +249,8 @@ def test_a_roundup_item_of_another_platform_does_not_share_the_announcement():
         ("淘宝", date(2024, 7, 12), date(2024, 7, 19)),
         ("快手", None, date(2024, 7, 10)),
     ]
+
+
+def test_a_planned_change_has_an_expected_date():
+    found = only("淘宝平台计划对《淘宝网直播规范》进行修订", "修订后的规范将于2024年9月8日生效。")
+    assert found.tentative is True
