@@ -11,10 +11,12 @@ platform read from the rest of the text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 
 __all__ = [
     "PLATFORMS",
+    "PlatformsNear",
     "canonical_platform",
     "key_prefix",
     "leading_platform",
@@ -109,13 +111,61 @@ def platform_near(doc: str, pos: int, sentence_start: int, title_end: int) -> st
     The last platform named before it in its sentence, else the first one in the title, else
     the one the text names most often (first named on a tie).
     """
-    before = [m for m in _ANY.finditer(doc, sentence_start, pos)]
-    if before:
-        return _CANONICAL[before[-1].group(0).casefold()]
-    title = _ANY.search(doc, 0, title_end)
-    if title is not None:
-        return _CANONICAL[title.group(0).casefold()]
-    return most_named(doc, title_end)
+    return PlatformsNear(doc, title_end).near(pos, sentence_start, pos)
+
+
+# Whether _ANY matches at p depends on doc[p : p + _REACH] only (the longest alias and one
+# character of lookahead): two scans from one start that end at or after E agree on every
+# match (and every failed try) at positions up to E - _REACH.
+_REACH = max(map(len, _ALIASES)) + 1
+
+
+class PlatformsNear:
+    """``platform_near`` for many positions of one text, in time linear in the text.
+
+    Asked once per rule mention, ``platform_near`` scanned the mention's sentence up to it and,
+    failing that, the whole text (``most_named``): quadratic in a notice naming thousands of
+    rules. Here each sentence is scanned once, up to its end, and the fallback (title, most
+    named) is found once; a position then needs only the last match starting at or before
+    ``pos - _REACH`` in the sentence's scan and a rescan of the few characters after it, which
+    gives what scanning ``doc[sentence_start:pos]`` gives.
+    """
+
+    def __init__(self, doc: str, title_end: int) -> None:
+        self._doc = doc
+        self._title_end = title_end
+        self._scans: dict[int, tuple[list[int], list[int], list[str]]] = {}
+        self._fallback: list[str | None] = []
+
+    def near(self, pos: int, sentence_start: int, sentence_end: int) -> str | None:
+        """``platform_near(doc, pos, sentence_start, title_end)``; ``sentence_end`` (at or after
+        ``pos``) is where the sentence holding ``pos`` ends, the same for all its positions."""
+        doc = self._doc
+        scan = self._scans.get(sentence_start)
+        if scan is None:
+            matches = list(_ANY.finditer(doc, sentence_start, sentence_end))
+            scan = (
+                [m.start() for m in matches],
+                [m.end() for m in matches],
+                [_CANONICAL[m.group(0).casefold()] for m in matches],
+            )
+            self._scans[sentence_start] = scan
+        starts, ends, names = scan
+        safe = bisect_right(starts, pos - _REACH) - 1
+        last = names[safe] if safe >= 0 else None
+        resume = max(ends[safe] if safe >= 0 else sentence_start, pos - _REACH + 1)
+        for match in _ANY.finditer(doc, resume, pos):
+            last = _CANONICAL[match.group(0).casefold()]
+        if last is not None:
+            return last
+        if not self._fallback:
+            title = _ANY.search(doc, 0, self._title_end)
+            self._fallback.append(
+                _CANONICAL[title.group(0).casefold()]
+                if title is not None
+                else most_named(doc, self._title_end)
+            )
+        return self._fallback[0]
 
 
 def most_named(doc: str, start: int = 0) -> str | None:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from alerts.extract.clauses import Sentences
 from alerts.extract.normalize import compact_name, normalize
 from alerts.extract.platforms import (
+    PlatformsNear,
     canonical_platform,
     key_prefix,
     leading_platform,
-    platform_near,
 )
 
 __all__ = ["Rule", "RuleMention", "canonical_rule", "find_rules", "rule_key"]
@@ -265,6 +265,9 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
     """
     rules: list[Rule] = []
     by_bare: dict[tuple[str, str | None], Rule] = {}
+    # The first rule of each stem in by_bare, so that a mention finds it without a scan of
+    # all rules (quadratic with thousands of rules).
+    first_of_stem: dict[str, Rule] = {}
     unprefixed: list[tuple[RuleMention, str]] = []
     for mention in _mentions(doc, title_end):
         platform, _ = leading_platform(mention.name)
@@ -275,17 +278,19 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
         rule = by_bare.get(key)
         if rule is None:
             rule = by_bare[key] = Rule(mention.name, rule_key(mention.name, platform), platform)
+            first_of_stem.setdefault(key[0], rule)
             rules.append(rule)
         elif _preference(mention.name) > _preference(rule.name):
             rule.name = mention.name
         rule.mentions.append(mention)
+    platforms = PlatformsNear(doc, title_end)
     for mention, bare in unprefixed:
-        near = platform_near(doc, mention.start, sentences.start(mention.start), title_end)
-        rule = by_bare.get((bare, near)) or next(
-            (r for (b, _), r in by_bare.items() if b == bare), None
-        )
+        sentence_end = sentences.end(mention.start) or len(doc)
+        near = platforms.near(mention.start, sentences.start(mention.start), sentence_end)
+        rule = by_bare.get((bare, near)) or first_of_stem.get(bare)
         if rule is None:
             rule = by_bare[(bare, near)] = Rule(mention.name, rule_key(mention.name, near), near)
+            first_of_stem.setdefault(bare, rule)
             rules.append(rule)
         elif _preference(mention.name) > _preference(rule.name):
             rule.name = mention.name
