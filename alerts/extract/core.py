@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
 from alerts.extract.dates import arabize, find_dates
-from alerts.extract.kinds import is_changed, kind_of
+from alerts.extract.kinds import NameLists, is_changed, kind_of
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize
 from alerts.extract.rules import Rule, find_rules
@@ -45,7 +45,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     # A rule named in the title is what the notice is about; one only the text names is kept
     # when the text says something happens to it, not when it is named in passing (与《B》一致)
     # — unless no rule at all is said to change.
-    spans = sorted((m.start, m.end) for rule in rules for m in rule.mentions)
+    spans = NameLists(masked, sorted((m.start, m.end) for rule in rules for m in rule.mentions))
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
     readings = read_roles(doc, find_dates(doc, notice.published_on))
     periods = notice_periods(doc)

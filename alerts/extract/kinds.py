@@ -9,11 +9,12 @@ notice is read as an amendment, the most common case.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["is_changed", "kind_of"]
+__all__ = ["NameLists", "is_changed", "kind_of"]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -58,17 +59,56 @@ _SUBJECT_WINDOW = 24
 _LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")
 
 
-def is_changed(doc: str, rule: Rule, title_end: int, spans: list[tuple[int, int]]) -> bool:
+class NameLists:
+    """The lists of names (《A》、《B》和《C》) of a text, found once for all its rules.
+
+    ``spans`` are all rule names of ``doc``, in order. Names that do not overlap (as
+    ``find_rules`` gives them) form runs of neighbours joined by list words, and a name's list
+    is its run: what ``_listed`` finds by walking all the names, which made ``is_changed``
+    quadratic in their number. Overlapping names, or a name not in ``spans``, take that walk.
+    """
+
+    def __init__(self, doc: str, spans: list[tuple[int, int]]) -> None:
+        self._doc = doc
+        self._spans = spans
+        count = len(spans)
+        self._disjoint = all(start < end for start, end in spans) and all(
+            spans[k - 1][1] <= spans[k][0] for k in range(1, count)
+        )
+        # joined[k]: names k-1 and k are neighbours in one list.
+        joined = [False] * count
+        if self._disjoint:
+            for k in range(1, count):
+                gap = _LIST_GAP.fullmatch(doc, spans[k - 1][1], spans[k][0])
+                joined[k] = gap is not None
+        self._first = list(range(count))
+        self._last = list(range(count))
+        for k in range(1, count):
+            if joined[k]:
+                self._first[k] = self._first[k - 1]
+        for k in reversed(range(count - 1)):
+            if joined[k + 1]:
+                self._last[k] = self._last[k + 1]
+
+    def bounds(self, start: int, end: int) -> tuple[int, int]:
+        """The start and end of the list of names that the name at ``start:end`` is part of."""
+        k = bisect_left(self._spans, (start, end))
+        if not self._disjoint or k == len(self._spans) or self._spans[k] != (start, end):
+            return _listed(self._doc, self._spans, start, end)
+        return self._spans[self._first[k]][0], self._spans[self._last[k]][1]
+
+
+def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
     """Whether the text says something happens to ``rule`` (a verb in the clause of a mention),
     as opposed to naming it in passing (与《B》保持一致).
 
-    ``spans`` are all rule names of the text, in order: a list (《A》和《B》将于…生效) is read
-    as one name, so the verb after the list counts for each rule in it.
+    ``spans`` holds all rule names of the text: a list (《A》和《B》将于…生效) is read as one
+    name, so the verb after the list counts for each rule in it.
     """
     for mention in rule.mentions:
         if mention.start < title_end:
             return True
-        first, last = _listed(doc, spans, mention.start, mention.end)
+        first, last = spans.bounds(mention.start, mention.end)
         left = max(title_end, first - _SUBJECT_WINDOW)
         stops = list(_CLAUSE_STOP.finditer(doc, left, first))
         left = stops[-1].end() if stops else left
@@ -150,3 +190,4 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
         sentence_end = _STOP.search(doc, first)
         kind = _anywhere(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
     return kind or ChangeKind.amendment
+
