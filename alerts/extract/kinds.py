@@ -185,9 +185,27 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
     kind = _anywhere(title)
     if kind is None and in_text:
         first = in_text[0].start
-        stops = list(_STOP.finditer(doc, title_end, first))
-        sentence_start = stops[-1].end() if stops else title_end
+        sentence_start = _after_last_stop(doc, title_end, first)
         sentence_end = _STOP.search(doc, first)
         kind = _anywhere(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
     return kind or ChangeKind.amendment
 
+
+def _after_last_stop(doc: str, floor: int, pos: int) -> int:
+    """Where the last _STOP in ``doc[floor:pos]`` ends, else ``floor``.
+
+    Looked for back from ``pos`` in growing windows: a scan from ``floor`` (the title's end)
+    for every rule was quadratic in a long text. _STOP is one character with no context, so
+    the last stop of a window is the last of the whole range when the window has one.
+    """
+    size = 64
+    while True:
+        left = max(floor, pos - size)
+        last = None
+        for last in _STOP.finditer(doc, left, pos):  # noqa: B007
+            pass
+        if last is not None:
+            return last.end()
+        if left == floor:
+            return floor
+        size *= 4
