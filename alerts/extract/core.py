@@ -82,13 +82,21 @@ class _Owners:
         # Mentions joined only by list words (《A》、《B》和《C》) form one group.
         self._group: list[int] = []
         self._in_group: dict[int, set[int]] = {}
+        self._first: dict[int, int] = {}  # where each rule is first named
         for k, (start, _, rule) in enumerate(spans):
             joined = k > 0 and all(ch in _LIST_GAP_CHARS for ch in doc[spans[k - 1][1] : start])
             group = self._group[-1] if joined else k
             self._group.append(group)
             self._in_group.setdefault(group, set()).add(rule)
+            self._first.setdefault(rule, start)
         self._sentence_of = [sentences.index(start) for start, _, _ in spans]
         self._ends = [end for _, end, _ in spans]
+        # What _respective works out once per sentence (and role and owners), not per reading:
+        # filtering all readings for each one was quadratic in a long text.
+        self._respectively: dict[int, bool] = {}
+        self._by_sentence: dict[int, list[Reading]] | None = None
+        self._peers: dict[tuple[int, Role, frozenset[int]], tuple[dict[Reading, int], list[int]]]
+        self._peers = {}
 
     def _members(self, k: int) -> set[int]:
         return self._in_group[self._group[k]]
@@ -106,23 +114,40 @@ class _Owners:
     def _respective(
         self, reading: Reading, readings: list[Reading], owners: set[int]
     ) -> int | None:
-        """The one rule a date is for in "《A》和《B》分别于X和Y生效" (X for A, Y for B)."""
+        """The one rule a date is for in "《A》和《B》分别于X和Y生效" (X for A, Y for B).
+
+        ``readings`` are all the readings of the text, the same list at every call.
+        """
+        if len(owners) < 2:
+            return None
         pos = reading.mention.start
-        start, end = self._sentences.start(pos), self._sentences.end(pos)
-        if len(owners) < 2 or not _RESPECTIVELY.search(self._doc, start, end or len(self._doc)):
-            return None
         sentence = self._sentences.index(pos)
-        peers = [
-            r
-            for r in readings
-            if r.role is reading.role
-            and self._sentences.index(r.mention.start) == sentence
-            and self.at(r.mention.start) == owners
-        ]
-        if len(peers) != len(owners):
+        respectively = self._respectively.get(sentence)
+        if respectively is None:
+            end = self._sentences.end(pos) or len(self._doc)
+            found = _RESPECTIVELY.search(self._doc, self._sentences.start(pos), end)
+            respectively = self._respectively[sentence] = found is not None
+        if not respectively:
             return None
-        first = {i: min(s for s, _, j in self._spans if j == i) for i in owners}
-        return sorted(owners, key=first.__getitem__)[peers.index(reading)]
+        key = (sentence, reading.role, frozenset(owners))
+        if key not in self._peers:
+            if self._by_sentence is None:
+                self._by_sentence = {}
+                for r in readings:
+                    index = self._sentences.index(r.mention.start)
+                    self._by_sentence.setdefault(index, []).append(r)
+            peers = [
+                r
+                for r in self._by_sentence[sentence]
+                if r.role is reading.role and self.at(r.mention.start) == owners
+            ]
+            order: dict[Reading, int] = {}
+            for k, peer in enumerate(peers):
+                order.setdefault(peer, k)  # as peers.index: the first equal one
+            rules = sorted(owners, key=self._first.__getitem__) if len(peers) == len(owners) else []
+            self._peers[key] = (order, rules)
+        order, rules = self._peers[key]
+        return rules[order[reading]] if rules else None
 
     def at(self, pos: int) -> set[int]:
         if len(self._everyone) == 1:
