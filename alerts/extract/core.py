@@ -63,11 +63,18 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
 
 def _mask(doc: str, rules: list[Rule]) -> str:
     """``doc`` with every rule name blanked out, so the words inside names are not read."""
-    chars = list(doc)
-    for rule in rules:
-        for mention in rule.mentions:
-            chars[mention.start : mention.end] = "□" * (mention.end - mention.start)
-    return "".join(chars)
+    # Joined from slices: a list of the characters of a long text costs about 80 bytes a
+    # character (one str object each), 700 MB for 20 MB of Chinese.
+    pieces = []
+    pos = 0
+    for start, end in sorted((m.start, m.end) for rule in rules for m in rule.mentions):
+        if start > pos:
+            pieces.append(doc[pos:start])
+        if end > max(start, pos):
+            pieces.append("□" * (end - max(start, pos)))
+        pos = max(pos, end)
+    pieces.append(doc[pos:])
+    return "".join(pieces)
 
 
 class _Owners:
