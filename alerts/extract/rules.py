@@ -98,7 +98,8 @@ _GENERIC = re.compile(
 _DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
-    r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
+    # The lookahead (a name starts with a capital or a digit) makes most positions fail at once.
+    r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions))(?![A-Za-z])"
 )
