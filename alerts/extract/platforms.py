@@ -65,23 +65,47 @@ _CANONICAL = {alias.casefold(): name for name, aliases in PLATFORMS.items() for 
 _ALIASES = sorted(_CANONICAL, key=len, reverse=True)
 
 
+_ALONE = r"(?<![A-Za-z0-9])"
+
+
 def _alias_pattern(alias: str) -> str:
     escaped = re.escape(alias)
     if alias.isascii():
         # Latin names and 1688 must stand alone: not "JDK", not "16888", not "Amazonian".
-        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+        return rf"{_ALONE}{escaped}(?![A-Za-z0-9])"
     if alias == "得物":
         # 得物 hides inside 获得物流 and 取得物品.
         return r"(?<![获取赢习所求懂记])得物(?![流品资料理件])"
     return escaped
 
 
-# Every alias starts with one of these characters: checking for one first rejects most places
-# of a text at once, where the engine would otherwise try each alias there (four times faster).
-_FIRST = "".join(sorted({re.escape(alias[0]) for alias in _ALIASES}))
-_ANY = re.compile(
-    f"(?=[{_FIRST}])(?:" + "|".join(_alias_pattern(a) for a in _ALIASES) + ")", re.IGNORECASE
-)
+def _first_chars(aliases: list[str]) -> str:
+    return "".join(sorted({re.escape(alias[0]) for alias in aliases}))
+
+
+def _any_pattern() -> str:
+    """All aliases, longest first, as one alternation that is quick to reject.
+
+    Every alias starts with one of ``_FIRST``: a lookahead for those rejects most places of a
+    text at once, where the engine would otherwise try each alias there. The Latin aliases
+    share one ``_ALONE`` test in front of them, so that inside an English word they fail in
+    one step rather than one per alias. Where no character can start both a Latin alias and
+    another one, a place matches aliases of one group only, so the first alias that matches is
+    the one the plain alternation finds; otherwise the plain alternation is used.
+    """
+    patterns = [_alias_pattern(alias) for alias in _ALIASES]
+    alone = [a for a, p in zip(_ALIASES, patterns, strict=True) if p.startswith(_ALONE)]
+    others = [a for a, p in zip(_ALIASES, patterns, strict=True) if not p.startswith(_ALONE)]
+    latin_first = re.compile(f"[{_first_chars(alone)}]", re.IGNORECASE) if alone else None
+    if latin_first is None or not others or any(latin_first.match(a[0]) for a in others):
+        return f"(?=[{_FIRST}])(?:" + "|".join(patterns) + ")"
+    latin = "|".join(p[len(_ALONE) :] for p in patterns if p.startswith(_ALONE))
+    rest = "|".join(p for p in patterns if not p.startswith(_ALONE))
+    return f"(?=[{_FIRST}])(?:{_ALONE}(?:{latin})|(?=[{_first_chars(others)}])(?:{rest}))"
+
+
+_FIRST = _first_chars(_ALIASES)
+_ANY = re.compile(_any_pattern(), re.IGNORECASE)
 
 
 def canonical_platform(name: str | None) -> str | None:
