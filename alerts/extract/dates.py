@@ -49,7 +49,9 @@ def cn_int(numeral: str) -> int | None:
 
 _NUM = "〇○零一二三四五六七八九十廿卅两"
 _ANY_NUM = re.compile(f"[{_NUM}]")
-_CN_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})(?=\s*年)")
+# Spelled so that the pattern opens with a character set, which lets the engine skip to the
+# places that can start a match ({4} would have it try every position).
+_CN_YEAR = re.compile(r"([〇○零一二三四五六七八九][〇○零一二三四五六七八九]{3})(?=\s*年)")
 # The lookahead (what the month can start with) makes most positions fail at once.
 _CN_MONTH_DAY = re.compile(
     rf"(?=[一二三四五六七八九十\d])(?<![{_NUM}])([一二三四五六七八九十]{{1,2}}|\d{{1,2}})(\s*月\s*)"
@@ -58,6 +60,14 @@ _CN_MONTH_DAY = re.compile(
 _CN_TIME = re.compile(
     r"(?<=[日号])(\s*(?:上午|下午|晚上|凌晨|中午|早上)?\s*)([零〇一二三四五六七八九十两]{1,3})"
     r"(\s*[点时])([零〇一二三四五六七八九十]{1,3}(?=\s*分))?"
+)
+# What a text needs for _CN_MONTH_DAY to change it (a Chinese numeral beside 月) and for
+# _CN_TIME to match: found by a fast scan, so the slower subs run only on the few texts that
+# have it.
+_CN_BEFORE_MONTH = re.compile(r"[一二三四五六七八九十]\s*月")
+_CN_AFTER_MONTH = re.compile(r"月\s*[一二三四五六七八九十廿卅]")
+_CN_TIME_HINT = re.compile(
+    r"[日号]\s*(?:上午|下午|晚上|凌晨|中午|早上)?\s*[零〇一二三四五六七八九十两]"
 )
 
 
@@ -79,8 +89,11 @@ def arabize(text: str) -> str:
     if not _ANY_NUM.search(text):
         return text
     text = _CN_YEAR.sub(lambda m: _arabic(m, 1), text)
-    text = _CN_MONTH_DAY.sub(lambda m: _arabic(m, 1, 3), text)
-    return _CN_TIME.sub(lambda m: _arabic(m, 2, 4), text)
+    if _CN_BEFORE_MONTH.search(text) or _CN_AFTER_MONTH.search(text):
+        text = _CN_MONTH_DAY.sub(lambda m: _arabic(m, 1, 3), text)
+    if _CN_TIME_HINT.search(text):
+        text = _CN_TIME.sub(lambda m: _arabic(m, 2, 4), text)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
