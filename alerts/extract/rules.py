@@ -97,12 +97,18 @@ _GENERIC = re.compile(
 )
 _DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
+_EN_SUFFIX = (
+    r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
+    r"|Specifications?|Code of Conduct|Measures|Provisions)"
+)
 _EN_NAME = re.compile(
     # The lookahead (a name starts with a capital or a digit) makes most positions fail at once.
     r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*\s+(?:(?:of|and|for|on|the|&)\s+)?){1,8}"
-    r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
-    r"|Specifications?|Code of Conduct|Measures|Provisions))(?![A-Za-z])"
+    rf"{_EN_SUFFIX})(?![A-Za-z])"
 )
+# Every English name ends with one of the _EN_SUFFIX words, which a fast scan finds: a text
+# without any (most Chinese ones) is not searched for names at all.
+_EN_SUFFIX_WORD = re.compile(_EN_SUFFIX)
 _EN_LEAD = re.compile(r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+")
 
 
@@ -226,6 +232,8 @@ def _name_first(doc: str, title_end: int) -> list[RuleMention]:
 
 
 def _english_names(doc: str) -> list[RuleMention]:
+    if not _EN_SUFFIX_WORD.search(doc):
+        return []
     found = []
     for match in _EN_NAME.finditer(doc):
         lead = _EN_LEAD.match(match.group(1))
