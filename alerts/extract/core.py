@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles
 from alerts.extract.dates import arabize, find_dates
-from alerts.extract.kinds import NameLists, is_changed, kind_of
+from alerts.extract.kinds import NameLists, TextKinds, is_changed, kind_of
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize
 from alerts.extract.rules import Rule, find_rules
@@ -55,8 +55,9 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     for period in periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
+    kinds = TextKinds(masked, title_end)
     return [
-        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
+        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end, kinds))
         for i, rule in enumerate(rules)
     ]
 

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["NameLists", "is_changed", "kind_of"]
+__all__ = ["NameLists", "TextKinds", "is_changed", "kind_of"]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -162,14 +162,14 @@ def _anywhere(text: str) -> ChangeKind | None:
     return ChangeKind.new if _WEAK_NEW.search(text) else None
 
 
-def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
+def kind_of(doc: str, rule: Rule, title_end: int, text: TextKinds | None = None) -> ChangeKind:
     """The kind of change ``doc`` announces for ``rule``.
 
     ``doc`` should have the rule names masked (see ``core``), so that 发布 in 商品发布规范 is no
-    verb.
+    verb. ``text``, made once for ``doc``, keeps what is read the same for every rule.
     """
-    title = doc[:title_end]
-    if _VERBS[0][1].search(title):
+    text = text or TextKinds(doc, title_end)
+    if text.consultation_title():
         return ChangeKind.consultation
     in_title = [m for m in rule.mentions if m.start < title_end]
     in_text = [m for m in rule.mentions if m.start >= title_end]
@@ -182,30 +182,47 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
             weak = near[0]
     if weak is not None:
         return weak
-    kind = _anywhere(title)
+    kind = text.title_kind()
     if kind is None and in_text:
-        first = in_text[0].start
-        sentence_start = _after_last_stop(doc, title_end, first)
-        sentence_end = _STOP.search(doc, first)
-        kind = _anywhere(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
+        kind = text.sentence_kind(in_text[0].start)
     return kind or ChangeKind.amendment
 
 
-def _after_last_stop(doc: str, floor: int, pos: int) -> int:
-    """Where the last _STOP in ``doc[floor:pos]`` ends, else ``floor``.
+class TextKinds:
+    """What ``kind_of`` reads from a text the same way for each rule, read once.
 
-    Looked for back from ``pos`` in growing windows: a scan from ``floor`` (the title's end)
-    for every rule was quadratic in a long text. _STOP is one character with no context, so
-    the last stop of a window is the last of the whole range when the window has one.
+    The title's verbs, and the verb of the sentence it falls back to (after the title, up to
+    the stops around a mention): read once per rule, a sentence naming thousands of rules
+    made kind_of quadratic. The stops are listed once, when a fallback first needs them.
     """
-    size = 64
-    while True:
-        left = max(floor, pos - size)
-        last = None
-        for last in _STOP.finditer(doc, left, pos):  # noqa: B007
-            pass
-        if last is not None:
-            return last.end()
-        if left == floor:
-            return floor
-        size *= 4
+
+    def __init__(self, doc: str, title_end: int) -> None:
+        self._doc = doc
+        self._title_end = title_end
+        self._title: tuple[bool, ChangeKind | None] | None = None
+        self._stops: list[int] | None = None
+        self._sentences: dict[tuple[int, int], ChangeKind | None] = {}
+
+    def _read_title(self) -> tuple[bool, ChangeKind | None]:
+        if self._title is None:
+            title = self._doc[: self._title_end]
+            self._title = (_VERBS[0][1].search(title) is not None, _anywhere(title))
+        return self._title
+
+    def consultation_title(self) -> bool:
+        return self._read_title()[0]
+
+    def title_kind(self) -> ChangeKind | None:
+        return self._read_title()[1]
+
+    def sentence_kind(self, pos: int) -> ChangeKind | None:
+        """The kind of the verb of the sentence holding ``pos`` (at or after the title's end):
+        from the end of the last _STOP before it to the next _STOP."""
+        if self._stops is None:
+            self._stops = [m.start() for m in _STOP.finditer(self._doc, self._title_end)]
+        after = bisect_left(self._stops, pos)
+        start = self._stops[after - 1] + 1 if after else self._title_end
+        end = self._stops[after] if after < len(self._stops) else len(self._doc)
+        if (start, end) not in self._sentences:
+            self._sentences[start, end] = _anywhere(self._doc[start:end])
+        return self._sentences[start, end]
