@@ -11,7 +11,9 @@ from bisect import bisect_right
 
 __all__ = ["CLAUSE_END", "Sentences"]
 
-_SENTENCE_END = re.compile(r"[。；;！？!?\n]|\.(?=\s+[A-Z\"“]|\s*$)")
+# A full stop counts when a capital or the end follows. Written as one character set first,
+# so that the engine skips to the candidates instead of trying both branches everywhere.
+_SENTENCE_END = re.compile(r"[。；;！？!?\n.](?:(?<!\.)|(?=\s+[A-Z\"“]|\s*$))")
 CLAUSE_END = re.compile(r"[，,。；;！？!?\n]")
 
 

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles, signature
 from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
-from alerts.extract.kinds import is_changed, kind_in, kind_of, says_change
+from alerts.extract.kinds import NameLists, TextKinds, is_changed, kind_in, kind_of, says_change
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
 from alerts.extract.platforms import leading_platform, most_named, platform_near
@@ -63,7 +63,7 @@ def _named(
     # A rule named in the title is what the notice is about; one only the text names is kept
     # when the text says something happens to it, not when it is named in passing (与《B》一致)
     # — unless no rule at all is said to change.
-    spans = sorted((m.start, m.end) for rule in rules for m in rule.mentions)
+    spans = NameLists(masked, sorted((m.start, m.end) for rule in rules for m in rule.mentions))
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
     readings = read_roles(doc, mentions)
     readings, of_items = _split_items(doc, title_end, rules, readings)
@@ -81,8 +81,9 @@ def _named(
     for period in periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
+    kinds = TextKinds(masked, title_end)
     named = [
-        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end))
+        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end, kinds))
         for i, rule in enumerate(rules)
     ]
     named = [
@@ -203,11 +204,18 @@ def _share_the_only_day(
 
 def _mask(doc: str, rules: list[Rule]) -> str:
     """``doc`` with every rule name blanked out, so the words inside names are not read."""
-    chars = list(doc)
-    for rule in rules:
-        for mention in rule.mentions:
-            chars[mention.start : mention.end] = "□" * (mention.end - mention.start)
-    return "".join(chars)
+    # Joined from slices: a list of the characters of a long text costs about 80 bytes a
+    # character (one str object each), 700 MB for 20 MB of Chinese.
+    pieces = []
+    pos = 0
+    for start, end in sorted((m.start, m.end) for rule in rules for m in rule.mentions):
+        if start > pos:
+            pieces.append(doc[pos:start])
+        if end > max(start, pos):
+            pieces.append("□" * (end - max(start, pos)))
+        pos = max(pos, end)
+    pieces.append(doc[pos:])
+    return "".join(pieces)
 
 
 class _Owners:
@@ -223,13 +231,21 @@ class _Owners:
         # Mentions joined only by list words (《A》、《B》和《C》) form one group.
         self._group: list[int] = []
         self._in_group: dict[int, set[int]] = {}
+        self._first: dict[int, int] = {}  # where each rule is first named
         for k, (start, _, rule) in enumerate(spans):
             joined = k > 0 and all(ch in _LIST_GAP_CHARS for ch in doc[spans[k - 1][1] : start])
             group = self._group[-1] if joined else k
             self._group.append(group)
             self._in_group.setdefault(group, set()).add(rule)
+            self._first.setdefault(rule, start)
         self._sentence_of = [sentences.index(start) for start, _, _ in spans]
         self._ends = [end for _, end, _ in spans]
+        # What _respective works out once per sentence (and role and owners), not per reading:
+        # filtering all readings for each one was quadratic in a long text.
+        self._respectively: dict[int, bool] = {}
+        self._by_sentence: dict[int, list[Reading]] | None = None
+        self._peers: dict[tuple[int, Role, frozenset[int]], tuple[dict[Reading, int], list[int]]]
+        self._peers = {}
 
     def _leads_on(self, pos: int) -> bool:
         """Whether the sentence at ``pos`` ends with a colon (spaces and breaks aside)."""
@@ -254,23 +270,40 @@ class _Owners:
     def _respective(
         self, reading: Reading, readings: list[Reading], owners: set[int]
     ) -> int | None:
-        """The one rule a date is for in "《A》和《B》分别于X和Y生效" (X for A, Y for B)."""
+        """The one rule a date is for in "《A》和《B》分别于X和Y生效" (X for A, Y for B).
+
+        ``readings`` are all the readings of the text, the same list at every call.
+        """
+        if len(owners) < 2:
+            return None
         pos = reading.mention.start
-        start, end = self._sentences.start(pos), self._sentences.end(pos)
-        if len(owners) < 2 or not _RESPECTIVELY.search(self._doc, start, end or len(self._doc)):
-            return None
         sentence = self._sentences.index(pos)
-        peers = [
-            r
-            for r in readings
-            if r.role is reading.role
-            and self._sentences.index(r.mention.start) == sentence
-            and self.at(r.mention.start) == owners
-        ]
-        if len(peers) != len(owners):
+        respectively = self._respectively.get(sentence)
+        if respectively is None:
+            end = self._sentences.end(pos) or len(self._doc)
+            found = _RESPECTIVELY.search(self._doc, self._sentences.start(pos), end)
+            respectively = self._respectively[sentence] = found is not None
+        if not respectively:
             return None
-        first = {i: min(s for s, _, j in self._spans if j == i) for i in owners}
-        return sorted(owners, key=first.__getitem__)[peers.index(reading)]
+        key = (sentence, reading.role, frozenset(owners))
+        if key not in self._peers:
+            if self._by_sentence is None:
+                self._by_sentence = {}
+                for r in readings:
+                    index = self._sentences.index(r.mention.start)
+                    self._by_sentence.setdefault(index, []).append(r)
+            peers = [
+                r
+                for r in self._by_sentence[sentence]
+                if r.role is reading.role and self.at(r.mention.start) == owners
+            ]
+            order: dict[Reading, int] = {}
+            for k, peer in enumerate(peers):
+                order.setdefault(peer, k)  # as peers.index: the first equal one
+            rules = sorted(owners, key=self._first.__getitem__) if len(peers) == len(owners) else []
+            self._peers[key] = (order, rules)
+        order, rules = self._peers[key]
+        return rules[order[reading]] if rules else None
 
     def at(self, pos: int) -> set[int]:
         if len(self._everyone) == 1:

@@ -131,7 +131,9 @@ _TENTATIVE = re.compile(
 )
 _CONSULTING = re.compile(r"征求|征集|意见|comment|consultation", _I)
 _TENTATIVE_AFTER = re.compile(r"^\s*[(（](?:暂定|待定|预计|tentative)[)）]", _I)
+# The lookahead, the first characters of the branches, makes most positions fail at once.
 _NOTICE_DAYS = re.compile(
+    r"(?=[公为pn\d一二三四五六七八九十两])(?:"
     r"(?:公示期|公示时间|公示)(?:为|是|共|有)?\s*(?P<n>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*"
     r"(?:个)?\s*(?P<u>自然日|工作日|天|日)"
     r"|为期\s*(?P<n2>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u2>自然日|工作日|天|日)的公示"
@@ -140,7 +142,7 @@ _NOTICE_DAYS = re.compile(
     # 公示时间为3月18日，为期7天 / 7天公示期
     r"|公示[^。；;\n]{0,24}?为期\s*(?P<n4>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*"
     r"(?P<u4>自然日|工作日|天|日)"
-    r"|(?<![\d月年号])(?P<n5>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u5>自然日|工作日|天|日)的?公示",
+    r"|(?<![\d月年号])(?P<n5>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u5>自然日|工作日|天|日)的?公示)",
     _I,
 )
 _WINDOW = 24

@@ -9,11 +9,12 @@ notice is read as an amendment, the most common case.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["is_changed", "kind_in", "kind_of", "says_change"]
+__all__ = ["NameLists", "TextKinds", "is_changed", "kind_in", "kind_of", "says_change"]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -62,17 +63,56 @@ _SUBJECT_WINDOW_EN = 60  # English says in 60 letters what Chinese says in 24 ch
 _LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")
 
 
-def is_changed(doc: str, rule: Rule, title_end: int, spans: list[tuple[int, int]]) -> bool:
+class NameLists:
+    """The lists of names (《A》、《B》和《C》) of a text, found once for all its rules.
+
+    ``spans`` are all rule names of ``doc``, in order. Names that do not overlap (as
+    ``find_rules`` gives them) form runs of neighbours joined by list words, and a name's list
+    is its run: what ``_listed`` finds by walking all the names, which made ``is_changed``
+    quadratic in their number. Overlapping names, or a name not in ``spans``, take that walk.
+    """
+
+    def __init__(self, doc: str, spans: list[tuple[int, int]]) -> None:
+        self._doc = doc
+        self._spans = spans
+        count = len(spans)
+        self._disjoint = all(start < end for start, end in spans) and all(
+            spans[k - 1][1] <= spans[k][0] for k in range(1, count)
+        )
+        # joined[k]: names k-1 and k are neighbours in one list.
+        joined = [False] * count
+        if self._disjoint:
+            for k in range(1, count):
+                gap = _LIST_GAP.fullmatch(doc, spans[k - 1][1], spans[k][0])
+                joined[k] = gap is not None
+        self._first = list(range(count))
+        self._last = list(range(count))
+        for k in range(1, count):
+            if joined[k]:
+                self._first[k] = self._first[k - 1]
+        for k in reversed(range(count - 1)):
+            if joined[k + 1]:
+                self._last[k] = self._last[k + 1]
+
+    def bounds(self, start: int, end: int) -> tuple[int, int]:
+        """The start and end of the list of names that the name at ``start:end`` is part of."""
+        k = bisect_left(self._spans, (start, end))
+        if not self._disjoint or k == len(self._spans) or self._spans[k] != (start, end):
+            return _listed(self._doc, self._spans, start, end)
+        return self._spans[self._first[k]][0], self._spans[self._last[k]][1]
+
+
+def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
     """Whether the text says something happens to ``rule`` (a verb in the clause of a mention),
     as opposed to naming it in passing (与《B》保持一致).
 
-    ``spans`` are all rule names of the text, in order: a list (《A》和《B》将于…生效) is read
-    as one name, so the verb after the list counts for each rule in it.
+    ``spans`` holds all rule names of the text: a list (《A》和《B》将于…生效) is read as one
+    name, so the verb after the list counts for each rule in it.
     """
     for mention in rule.mentions:
         if mention.start < title_end:
             return True
-        first, last = _listed(doc, spans, mention.start, mention.end)
+        first, last = spans.bounds(mention.start, mention.end)
         english = doc[last : last + 8].isascii()
         reach = _SUBJECT_WINDOW_EN if english else _SUBJECT_WINDOW
         left = max(title_end, first - reach)
@@ -134,14 +174,14 @@ def kind_in(text: str) -> ChangeKind | None:
     return ChangeKind.new if _WEAK_NEW.search(text) else None
 
 
-def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
+def kind_of(doc: str, rule: Rule, title_end: int, text: TextKinds | None = None) -> ChangeKind:
     """The kind of change ``doc`` announces for ``rule``.
 
     ``doc`` should have the rule names masked (see ``core``), so that 发布 in 商品发布规范 is no
-    verb.
+    verb. ``text``, made once for ``doc``, keeps what is read the same for every rule.
     """
-    title = doc[:title_end]
-    if _VERBS[0][1].search(title):
+    text = text or TextKinds(doc, title_end)
+    if text.consultation_title():
         return ChangeKind.consultation
     in_title = [m for m in rule.mentions if m.start < title_end]
     in_text = [m for m in rule.mentions if m.start >= title_end]
@@ -154,11 +194,47 @@ def kind_of(doc: str, rule: Rule, title_end: int) -> ChangeKind:
             weak = near[0]
     if weak is not None:
         return weak
-    kind = kind_in(title)
+    kind = text.title_kind()
     if kind is None and in_text:
-        first = in_text[0].start
-        stops = list(_STOP.finditer(doc, title_end, first))
-        sentence_start = stops[-1].end() if stops else title_end
-        sentence_end = _STOP.search(doc, first)
-        kind = kind_in(doc[sentence_start : sentence_end.start() if sentence_end else len(doc)])
+        kind = text.sentence_kind(in_text[0].start)
     return kind or ChangeKind.amendment
+
+
+class TextKinds:
+    """What ``kind_of`` reads from a text the same way for each rule, read once.
+
+    The title's verbs, and the verb of the sentence it falls back to (after the title, up to
+    the stops around a mention): read once per rule, a sentence naming thousands of rules
+    made kind_of quadratic. The stops are listed once, when a fallback first needs them.
+    """
+
+    def __init__(self, doc: str, title_end: int) -> None:
+        self._doc = doc
+        self._title_end = title_end
+        self._title: tuple[bool, ChangeKind | None] | None = None
+        self._stops: list[int] | None = None
+        self._sentences: dict[tuple[int, int], ChangeKind | None] = {}
+
+    def _read_title(self) -> tuple[bool, ChangeKind | None]:
+        if self._title is None:
+            title = self._doc[: self._title_end]
+            self._title = (_VERBS[0][1].search(title) is not None, kind_in(title))
+        return self._title
+
+    def consultation_title(self) -> bool:
+        return self._read_title()[0]
+
+    def title_kind(self) -> ChangeKind | None:
+        return self._read_title()[1]
+
+    def sentence_kind(self, pos: int) -> ChangeKind | None:
+        """The kind of the verb of the sentence holding ``pos`` (at or after the title's end):
+        from the end of the last _STOP before it to the next _STOP."""
+        if self._stops is None:
+            self._stops = [m.start() for m in _STOP.finditer(self._doc, self._title_end)]
+        after = bisect_left(self._stops, pos)
+        start = self._stops[after - 1] + 1 if after else self._title_end
+        end = self._stops[after] if after < len(self._stops) else len(self._doc)
+        if (start, end) not in self._sentences:
+            self._sentences[start, end] = kind_in(self._doc[start:end])
+        return self._sentences[start, end]

@@ -11,10 +11,12 @@ platform read from the rest of the text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 
 __all__ = [
     "PLATFORMS",
+    "PlatformsNear",
     "canonical_platform",
     "key_prefix",
     "leading_platform",
@@ -67,18 +69,47 @@ _ALIASES = sorted(_CANONICAL, key=len, reverse=True)
 _TYPED_ONLY = {"微信": "微信小店"}
 
 
+_ALONE = r"(?<![A-Za-z0-9])"
+
+
 def _alias_pattern(alias: str) -> str:
     escaped = re.escape(alias)
     if alias.isascii():
         # Latin names and 1688 must stand alone: not "JDK", not "16888", not "Amazonian".
-        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+        return rf"{_ALONE}{escaped}(?![A-Za-z0-9])"
     if alias == "得物":
         # 得物 hides inside 获得物流 and 取得物品.
         return r"(?<![获取赢习所求懂记])得物(?![流品资料理件])"
     return escaped
 
 
-_ANY = re.compile("|".join(_alias_pattern(a) for a in _ALIASES), re.IGNORECASE)
+def _first_chars(aliases: list[str]) -> str:
+    return "".join(sorted({re.escape(alias[0]) for alias in aliases}))
+
+
+def _any_pattern() -> str:
+    """All aliases, longest first, as one alternation that is quick to reject.
+
+    Every alias starts with one of ``_FIRST``: a lookahead for those rejects most places of a
+    text at once, where the engine would otherwise try each alias there. The Latin aliases
+    share one ``_ALONE`` test in front of them, so that inside an English word they fail in
+    one step rather than one per alias. Where no character can start both a Latin alias and
+    another one, a place matches aliases of one group only, so the first alias that matches is
+    the one the plain alternation finds; otherwise the plain alternation is used.
+    """
+    patterns = [_alias_pattern(alias) for alias in _ALIASES]
+    alone = [a for a, p in zip(_ALIASES, patterns, strict=True) if p.startswith(_ALONE)]
+    others = [a for a, p in zip(_ALIASES, patterns, strict=True) if not p.startswith(_ALONE)]
+    latin_first = re.compile(f"[{_first_chars(alone)}]", re.IGNORECASE) if alone else None
+    if latin_first is None or not others or any(latin_first.match(a[0]) for a in others):
+        return f"(?=[{_FIRST}])(?:" + "|".join(patterns) + ")"
+    latin = "|".join(p[len(_ALONE) :] for p in patterns if p.startswith(_ALONE))
+    rest = "|".join(p for p in patterns if not p.startswith(_ALONE))
+    return f"(?=[{_FIRST}])(?:{_ALONE}(?:{latin})|(?=[{_first_chars(others)}])(?:{rest}))"
+
+
+_FIRST = _first_chars(_ALIASES)
+_ANY = re.compile(_any_pattern(), re.IGNORECASE)
 
 
 def canonical_platform(name: str | None) -> str | None:
@@ -119,13 +150,61 @@ def platform_near(doc: str, pos: int, sentence_start: int, title_end: int) -> st
     The last platform named before it in its sentence, else the first one in the title, else
     the one the text names most often (first named on a tie).
     """
-    before = [m for m in _ANY.finditer(doc, sentence_start, pos)]
-    if before:
-        return _CANONICAL[before[-1].group(0).casefold()]
-    title = _ANY.search(doc, 0, title_end)
-    if title is not None:
-        return _CANONICAL[title.group(0).casefold()]
-    return most_named(doc, title_end)
+    return PlatformsNear(doc, title_end).near(pos, sentence_start, pos)
+
+
+# Whether _ANY matches at p depends on doc[p : p + _REACH] only (the longest alias and one
+# character of lookahead): two scans from one start that end at or after E agree on every
+# match (and every failed try) at positions up to E - _REACH.
+_REACH = max(map(len, _ALIASES)) + 1
+
+
+class PlatformsNear:
+    """``platform_near`` for many positions of one text, in time linear in the text.
+
+    Asked once per rule mention, ``platform_near`` scanned the mention's sentence up to it and,
+    failing that, the whole text (``most_named``): quadratic in a notice naming thousands of
+    rules. Here each sentence is scanned once, up to its end, and the fallback (title, most
+    named) is found once; a position then needs only the last match starting at or before
+    ``pos - _REACH`` in the sentence's scan and a rescan of the few characters after it, which
+    gives what scanning ``doc[sentence_start:pos]`` gives.
+    """
+
+    def __init__(self, doc: str, title_end: int) -> None:
+        self._doc = doc
+        self._title_end = title_end
+        self._scans: dict[int, tuple[list[int], list[int], list[str]]] = {}
+        self._fallback: list[str | None] = []
+
+    def near(self, pos: int, sentence_start: int, sentence_end: int) -> str | None:
+        """``platform_near(doc, pos, sentence_start, title_end)``; ``sentence_end`` (at or after
+        ``pos``) is where the sentence holding ``pos`` ends, the same for all its positions."""
+        doc = self._doc
+        scan = self._scans.get(sentence_start)
+        if scan is None:
+            matches = list(_ANY.finditer(doc, sentence_start, sentence_end))
+            scan = (
+                [m.start() for m in matches],
+                [m.end() for m in matches],
+                [_CANONICAL[m.group(0).casefold()] for m in matches],
+            )
+            self._scans[sentence_start] = scan
+        starts, ends, names = scan
+        safe = bisect_right(starts, pos - _REACH) - 1
+        last = names[safe] if safe >= 0 else None
+        resume = max(ends[safe] if safe >= 0 else sentence_start, pos - _REACH + 1)
+        for match in _ANY.finditer(doc, resume, pos):
+            last = _CANONICAL[match.group(0).casefold()]
+        if last is not None:
+            return last
+        if not self._fallback:
+            title = _ANY.search(doc, 0, self._title_end)
+            self._fallback.append(
+                _CANONICAL[title.group(0).casefold()]
+                if title is not None
+                else most_named(doc, self._title_end)
+            )
+        return self._fallback[0]
 
 
 def most_named(doc: str, start: int = 0) -> str | None:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from alerts.extract.clauses import Sentences
 from alerts.extract.normalize import compact_name, normalize
 from alerts.extract.platforms import (
+    PlatformsNear,
     canonical_platform,
     key_prefix,
     leading_platform,
-    platform_near,
     without_platforms,
 )
 
@@ -114,7 +114,8 @@ _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
 _EN_NAME = re.compile(
     # Title-case words, joined by at most one lower-case word ("VAT Calculation Services
     # methodology Program Policy").
-    r"(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
+    # The lookahead (a name starts with a capital or a digit) makes most positions fail at once.
+    r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
     r"(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?){1,8}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
@@ -162,6 +163,13 @@ _EN_GENERIC = frozenset(
         "program",
         "programme",
     ]
+)
+# Every English name ends with one of these words, which a fast scan finds: a text without
+# any (most Chinese ones) is not searched for names at all.
+_EN_SUFFIX_WORD = re.compile(
+    r"rule|polic|standard|regulation|agreement|guideline|terms|specification|conduct|measures"
+    r"|provisions",
+    re.IGNORECASE,
 )
 _EN_LEAD = re.compile(
     r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+", re.IGNORECASE
@@ -304,6 +312,8 @@ def _english_names(doc: str) -> list[RuleMention]:
         RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
         for match in _EN_BULLET_LABEL.finditer(doc)
     ]
+    if not _EN_SUFFIX_WORD.search(doc):
+        return found
     for match in _EN_NAME.finditer(doc):
         # A name starts after the last full stop it runs over ("2024. The Listing Policy").
         stops = list(re.finditer(r"\.\s*(?=[A-Z])", match.group(1)))
@@ -358,6 +368,9 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
     """
     rules: list[Rule] = []
     by_bare: dict[tuple[str, str | None], Rule] = {}
+    # The first rule of each stem in by_bare, so that a mention finds it without a scan of
+    # all rules (quadratic with thousands of rules).
+    first_of_stem: dict[str, Rule] = {}
     unprefixed: list[tuple[RuleMention, str]] = []
     for mention in _mentions(doc, title_end):
         platform, _ = leading_platform(mention.name)
@@ -368,17 +381,19 @@ def find_rules(doc: str, title_end: int, sentences: Sentences) -> list[Rule]:
         rule = by_bare.get(key)
         if rule is None:
             rule = by_bare[key] = Rule(mention.name, rule_key(mention.name, platform), platform)
+            first_of_stem.setdefault(key[0], rule)
             rules.append(rule)
         elif _preference(mention.name) > _preference(rule.name):
             rule.name = mention.name
         rule.mentions.append(mention)
+    platforms = PlatformsNear(doc, title_end)
     for mention, bare in unprefixed:
-        near = platform_near(doc, mention.start, sentences.start(mention.start), title_end)
-        rule = by_bare.get((bare, near)) or next(
-            (r for (b, _), r in by_bare.items() if b == bare), None
-        )
+        sentence_end = sentences.end(mention.start) or len(doc)
+        near = platforms.near(mention.start, sentences.start(mention.start), sentence_end)
+        rule = by_bare.get((bare, near)) or first_of_stem.get(bare)
         if rule is None:
             rule = by_bare[(bare, near)] = Rule(mention.name, rule_key(mention.name, near), near)
+            first_of_stem.setdefault(bare, rule)
             rules.append(rule)
         elif _preference(mention.name) > _preference(rule.name):
             rule.name = mention.name
