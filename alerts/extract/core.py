@@ -49,7 +49,17 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         in_rows = [_row_change(doc, row, mentions, title_end) for row in rows]
         rules = [r for r in rules if not all(_in(rows, m.start) for m in r.mentions)]
         mentions = [m for m in mentions if not _in(rows, m.start)]
-        return in_rows + (_named(doc, title_end, sentences, rules, mentions) if rules else [])
+        # Rows without a 公示 column are dated by the notice's own ("Posted on: Dec 9, 2024").
+        around = [r for r in read_roles(doc, mentions) if r.role is Role.announced]
+        signed = signature(doc, mentions)
+        posted = _best(around) or (Reading(signed, Role.announced) if signed else None)
+        if posted is not None:
+            in_rows = [
+                c if c.announced_on else replace(c, announced_on=posted.mention.on) for c in in_rows
+            ]
+        # Beside a table, a rule with no date of its own is the roundup's heading, not a change.
+        beside = _named(doc, title_end, sentences, rules, mentions) if rules else []
+        return in_rows + [c for c in beside if c.effective_on or c.announced_on]
     if not rules:
         return _unnamed(doc, title_end, mentions)
     return _named(doc, title_end, sentences, rules, mentions)
@@ -164,21 +174,35 @@ def _in(rows: list[Row], pos: int) -> bool:
 def _row_change(doc: str, row: Row, mentions: list[DateMention], title_end: int) -> ChangeCandidate:
     """The change one row of a roundup table gives: its rule and the dates of its columns."""
 
-    def day(span: tuple[int, int] | None) -> date | None:
-        if span is None:
-            return None
-        return next((m.on for m in mentions if span[0] <= m.start < span[1]), None)
+    def inside(span: tuple[int, int] | None) -> list[DateMention]:
+        return [m for m in mentions if span and span[0] <= m.start < span[1]]
 
     cell = doc[row.name[0] : row.name[1]] if row.name else ""
     name = row_rule_name(cell)
     platform = leading_platform(name)[0] or platform_near(doc, row.start, row.start, title_end)
+    announced = inside(row.announced)
+    # The 生效 cell may say more than a day: "原定8月1日生效，延期至9月1日".
+    readings = read_roles(doc, inside(row.effective))
+    moved = [r for r in readings if r.moved_to]
+    old = [r for r in readings if r.role is Role.postponed_from]
+    effective = inside(row.effective)
+    on = moved[0].mention.on if moved else (effective[0].on if effective and not old else None)
     return ChangeCandidate(
-        rule=name or None,
+        rule=name if _names_a_rule(name) else None,
         rule_key=rule_key(name or subject_of(cell) or "规则变更", platform),
         platform=platform,
         kind=kind_in(cell) or ChangeKind.amendment,
-        announced_on=day(row.announced),
-        effective_on=day(row.effective),
+        announced_on=announced[0].on if announced else None,
+        effective_on=on,
+        effective_at=moved[0].mention.at if moved else (effective[0].at if effective else None),
+        postponed_from=old[0].mention.on if old and moved else None,
+    )
+
+
+def _names_a_rule(name: str) -> bool:
+    """Whether a table's name cell holds a rule's name, not a description of the change."""
+    return bool(name) and bool(
+        re.search(r"规|则|办法|标准|协议|政策|细则|须知|policy|rules?$", name, re.I)
     )
 
 

@@ -130,6 +130,8 @@ def _joins(before: str, after: str) -> bool:
         return False
     if _STAMP_LINE.match(before) or _STAMP_LINE.match(after):
         return False
+    if "|" in before or "|" in after:
+        return False  # table cells keep their lines
     return _CJK_CHAR.search(before + after) is not None
 
 

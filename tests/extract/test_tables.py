@@ -47,3 +47,41 @@ def test_a_table_written_a_row_a_line():
         ("京东价格规范", date(2022, 10, 10), date(2022, 10, 17)),
         ("京东评价规范", date(2022, 10, 11), date(2022, 10, 18)),
     ]
+
+
+def test_rows_without_numbers_skip_the_unchanged_and_take_the_notices_posting_date():
+    text = (
+        "Change | Effective date\n"
+        "Referral fee for jewelry reduced to 5% | March 1, 2025\n"
+        "Storage fee update for oversize items | March 15, 2025\n"
+        "Inbound placement fee | No change\n"
+        "Posted on: Feb 3, 2025"
+    )
+    found = extract(Notice(title="Amazon fee changes", text=text))
+    assert [(c.rule, c.platform, c.announced_on, c.effective_on) for c in found] == [
+        (None, "Amazon", date(2025, 2, 3), date(2025, 3, 1)),
+        (None, "Amazon", date(2025, 2, 3), date(2025, 3, 15)),
+    ]
+
+
+def test_a_cell_a_line_without_row_numbers():
+    text = "规则名称 |\n生效时间 |\n《京东价格规范》 |\n2022/11/14 |\n《京东评价规范》 |\n— |"
+    found = extract(Notice(title="京东本周新规", text=text))
+    assert [(c.rule, c.effective_on) for c in found] == [
+        ("京东价格规范", date(2022, 11, 14)),
+        ("京东评价规范", None),
+    ]
+
+
+def test_a_numbered_table_with_spaces_between_cells_and_a_postponed_row():
+    text = (
+        "序号 规则名称 变更类型 生效时间\n"
+        "1 拼多多商品价格管理规则 修订 2025年8月5日\n"
+        "2 拼多多物流服务规则 延期 原定2025年8月1日生效，延期至2025年9月1日\n"
+        "3 拼多多违规积分规则 引用（未变更） —\n"
+    )
+    found = extract(Notice(title="拼多多8月规则变更汇总", text=text))
+    assert [(c.rule, c.effective_on, c.postponed_from) for c in found] == [
+        ("拼多多商品价格管理规则", date(2025, 8, 5), None),
+        ("拼多多物流服务规则", date(2025, 9, 1), date(2025, 8, 1)),
+    ]
