@@ -43,6 +43,10 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     rules = find_rules(doc, title_end, sentences)
     mentions = find_dates(doc, notice.published_on, headline_year(title))
+    signed = signature(doc, mentions) if notice.published_on is None else None
+    if signed is not None:
+        # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
+        mentions = find_dates(doc, signed.on, headline_year(title))
     rows = read_tables(doc)
     if rows:
         # A roundup table's rows are changes of their own; the rest of the text goes on as usual.
@@ -75,7 +79,7 @@ def _named(
     # — unless no rule at all is said to change.
     spans = NameLists(masked, sorted((m.start, m.end) for rule in rules for m in rule.mentions))
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
-    readings = read_roles(doc, mentions)
+    readings = _rebase_relative(doc, read_roles(doc, mentions), signature(doc, mentions), sentences)
     readings, of_items = _split_items(doc, title_end, rules, readings)
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences, title_end)
@@ -222,6 +226,10 @@ def _share_the_only_day(
             rules[i].platform for i, own in enumerate(said) if any(r.role is role for r in own)
         }
         for rule, readings_of_rule in zip(rules, said, strict=True):
+            # A change put off (原定于X… 暂缓实施) keeps no day rather than taking another's.
+            put_off = any(r.role is Role.postponed_from for r in readings_of_rule)
+            if put_off and role is Role.effective:
+                continue
             if rule.platform in owning and not any(r.role is role for r in readings_of_rule):
                 readings_of_rule.append(best)
 
@@ -425,6 +433,38 @@ def _after_notice(
     return None
 
 
+_OF_PUBLICATION = re.compile(r"(?:发布|公布|颁布|印发|公告|公示)之日")
+_SAME_DAY = re.compile(r"即日|今日|今天|immediate", re.IGNORECASE)
+
+
+def _rebase_relative(
+    doc: str, readings: list[Reading], signed: DateMention | None, sentences: Sentences
+) -> list[Reading]:
+    """Relative effective days read against the notice's own 发布 day rather than the page's.
+
+    "自本公告发布之日起生效" is the day the notice was published: its 公示 or, failing that,
+    its signature date. "于8月30日发布…，即日起生效" is that day too, when its sentence says so.
+    """
+    announced = [r for r in readings if r.role is Role.announced and not r.mention.relative]
+    fixed: list[Reading] = []
+    for reading in readings:
+        mention = reading.mention
+        word = doc[mention.start : mention.end]
+        day: date | None = None
+        if reading.role is Role.effective and mention.relative:
+            if _OF_PUBLICATION.search(word):
+                best = _best(announced)
+                day = best.mention.on if best else (signed.on if signed else None)
+            elif _SAME_DAY.search(word):
+                sentence = sentences.index(mention.start)
+                same = [r for r in announced if sentences.index(r.mention.start) == sentence]
+                day = same[0].mention.on if same else None
+        if day is not None and day != mention.on:
+            reading = replace(reading, mention=replace(mention, on=day))
+        fixed.append(reading)
+    return fixed
+
+
 def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[ChangeCandidate]:
     """The changes of a notice that names no rule ("自4月1日起，亚马逊将调整FBA配送费").
 
@@ -433,8 +473,8 @@ def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[Chan
     A notice with no effective day is one change when it gives a 公示 day and says something
     changes, and none otherwise.
     """
-    readings = read_roles(doc, mentions)
     signed = signature(doc, mentions)
+    readings = _rebase_relative(doc, read_roles(doc, mentions), signed, Sentences(doc))
     if signed is not None and not any(r.role is Role.announced for r in readings):
         readings.append(Reading(signed, Role.announced, strong=False))
     platform = platform_near(doc, 0, 0, title_end)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from alerts.extract.clauses import CLAUSE_END
+from alerts.extract.clauses import CLAUSE_END, Sentences
 from alerts.extract.dates import DateMention, cn_int
 from alerts.extract.platforms import leading_platform
 
@@ -236,7 +236,7 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     # The end of a window the text gives ("from July 22 to August 18 will not be penalized")
     # is no effective day, even when restated as a start ("applied starting from August 18").
     ends = {m.until for m in mentions if m.until is not None}
-    return [
+    kept = [
         reading
         for readings in found
         for reading in readings
@@ -244,6 +244,33 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             reading.role is Role.effective and not reading.moved_to and reading.mention.on in ends
         )
     ]
+    return _cancelled(doc, kept) if _CANCEL.search(doc) else kept
+
+
+# "原定于4月1日生效的《X》暂缓实施", "scrapped a fee due to take effect on May 1": the day the
+# change would have taken effect, which it no longer does.
+_CANCEL = re.compile(
+    r"暂缓(?:实施|执行|施行|上线)|不再(?:实施|执行|施行|上线)|取消(?:实施|执行|上线)|停止(?:实施|执行)"
+    r"|\bscrap(?:s|ped|ping)?\b|\bcancel(?:s|led|ed|ling)?\b|\bshelv(?:e|es|ed)\b|called\s+off"
+    r"|will\s+no\s+longer\s+take\s+effect|will\s+not\s+take\s+effect",
+    _I,
+)
+
+
+def _cancelled(doc: str, readings: list[Reading]) -> list[Reading]:
+    sentences = Sentences(doc)
+    out = []
+    for reading in readings:
+        pos = reading.mention.start
+        start, end = sentences.start(pos), sentences.end(pos) or len(doc)
+        if (
+            reading.role is Role.effective
+            and not reading.moved_to
+            and _CANCEL.search(doc, start, end)
+        ):
+            reading = Reading(reading.mention, Role.postponed_from)
+        out.append(reading)
+    return out
 
 
 def _like(mention: DateMention, other: Reading) -> Reading:

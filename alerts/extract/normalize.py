@@ -128,6 +128,8 @@ def _joins(before: str, after: str) -> bool:
         return False
     if before.rstrip().endswith(_ENDS_LINE) or _STARTS_LINE.match(after):
         return False
+    if _STARTS_LINE.match(before):
+        return False  # a numbered heading ("三、公示及生效") stands on its own line
     if _STAMP_LINE.match(before) or _STAMP_LINE.match(after):
         return False
     if "|" in before or "|" in after:

@@ -254,3 +254,50 @@ def test_a_roundup_item_of_another_platform_does_not_share_the_announcement():
 def test_a_planned_change_has_an_expected_date():
     found = only("淘宝平台计划对《淘宝网直播规范》进行修订", "修订后的规范将于2024年9月8日生效。")
     assert found.tentative is True
+
+
+def test_a_numbered_heading_is_not_joined_to_the_dates_below_it():
+    found = extract(
+        Notice(
+            title="京东拟对《京东开放平台价格规范》及《京东开放平台评价规范》进行变更",
+            text="一、变更内容\n1.《京东开放平台价格规范》新增划线价要求；\n"
+            "2.《京东开放平台评价规范》调整评价解释期；\n三、公示及生效\n"
+            "本次规则变更于2024年6月12日进行公示通知，将于2024年6月19日正式生效。",
+        )
+    )
+    assert [(c.announced_on, c.effective_on, c.tentative) for c in found] == [
+        (date(2024, 6, 12), date(2024, 6, 19), True),
+        (date(2024, 6, 12), date(2024, 6, 19), True),
+    ]
+
+
+def test_from_the_day_of_publication_is_the_signed_day():
+    found = only(
+        "拼多多关于《拼多多发货规则》修订的公告",
+        "修订后的规则自本公告发布之日起生效。\n拼多多平台\n二〇二四年十一月十八日",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 11, 18), date(2024, 11, 18))
+
+
+def test_from_today_is_the_day_the_sentence_says_it_was_published():
+    found = only(
+        "电商新规周报",
+        "快手电商于8月30日发布《快手电商售后服务规则》更新，即日起生效。",
+        datetime(2024, 9, 2, 20, 0),
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 8, 30), date(2024, 8, 30))
+
+
+def test_a_change_put_off_keeps_no_effective_day():
+    found = extract(
+        Notice(
+            title="拼多多两项规则调整公告",
+            text="一、《拼多多退货规则》修订完成，将于2025年4月1日起生效；\n"
+            "二、原定于2025年4月1日生效的《拼多多店铺评分规则》暂缓实施，实施时间另行通知。",
+            published_at=datetime(2025, 3, 25, 10, 0),
+        )
+    )
+    assert [(c.rule, c.effective_on, c.postponed_from) for c in found] == [
+        ("拼多多退货规则", date(2025, 4, 1), None),
+        ("拼多多店铺评分规则", None, date(2025, 4, 1)),
+    ]

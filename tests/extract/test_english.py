@@ -157,3 +157,14 @@ def test_previously_announced_then_will_now_take_effect():
         )
     )
     assert (found.effective_on, found.postponed_from) == (date(2025, 5, 15), date(2025, 5, 1))
+
+
+def test_a_scrapped_change_has_no_effective_day():
+    found = extract(
+        Notice(
+            title="SHEIN scraps planned storage fee",
+            text="SHEIN has scrapped a planned storage fee that was due to take effect on "
+            "May 1, 2025.",
+        )
+    )
+    assert [c.effective_on for c in found] in ([], [None])
