@@ -17,7 +17,15 @@ from datetime import date, timedelta
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles, signature
 from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
-from alerts.extract.kinds import NameLists, TextKinds, is_changed, kind_in, kind_of, says_change
+from alerts.extract.kinds import (
+    NameLists,
+    TextKinds,
+    is_changed,
+    kind_in,
+    kind_of,
+    left_alone,
+    says_change,
+)
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
 from alerts.extract.platforms import leading_platform, most_named, platform_near
@@ -41,7 +49,8 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     doc = f"{title}\n{text}"
     title_end = len(title)
     sentences = Sentences(doc)
-    rules = find_rules(doc, title_end, sentences)
+    # "《X》本次未作修改", "the Y policy is not changing": named to say it stays as it is.
+    rules = [r for r in find_rules(doc, title_end, sentences) if not left_alone(doc, r)]
     mentions = find_dates(doc, notice.published_on, headline_year(title))
     signed = signature(doc, mentions) if notice.published_on is None else None
     if signed is not None:

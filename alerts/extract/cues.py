@@ -109,7 +109,9 @@ _BEFORE_ANNOUNCED = re.compile(
     r"publicity\s+period|notice\s+period|publication\s+date|"
     # 更新于X / Posted on: X / Last updated: X label the day this version was published.
     r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted|(?:last\s+)?updated|date\s+posted"
-    r"|notice\s+date|date\s+of\s+(?:notice|announcement))"
+    r"|notice\s+date|date\s+of\s+(?:notice|announcement)"
+    # "an update posted in Seller Central on X"; not "translations will be published on X"
+    r"|(?<!be\s)(?:announced|posted|published)(?:\s+[\w-]+){0,4}\s+on)"
     r"(?:\s+(?:runs|lasts|will\s+run|will\s+last|starts|begins))?"
     r"(?:\s*(?:[:：]|为|是|自|从|于|on|from|of|is))*\s*$",
     _I,
@@ -119,7 +121,10 @@ _BEFORE_EFFECTIVE = re.compile(
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
     r"|as\s+of|with\s+effect\s+from|w\.?e\.?f\.?|^\s*(?:[-•*]\s*)?from|(?:that|and|then)\s+from"
-    r"|applies\s+from|apply\s+from)"
+    r"|applies\s+from|apply\s+from|on\s+or\s+after"
+    # "A partir del 2 de diciembre", "vigente desde el", "entra en vigor el"
+    r"|a\s+partir\s+d(?:e|el|o|a)|(?:vigente|válid[oa]|valid[oa])\s+desde(?:\s+el)?"
+    r"|entra(?:rá)?\s+em?\s+vigor(?:\s+(?:el|en|no|a))?|desde\s+el)"
     r"(?:\s*(?:[:：]|为|是|定为|定于|暂定为|约为|在|于|自|从|on|from|as\s+of|since))*"
     r"(?:\s+the)?\s*$",
     _I,
@@ -165,10 +170,12 @@ _RESTATING = re.compile(
 )
 
 
+_ON_DAY = re.compile(r"(?:^|[.:]\s+)(?:On|Beginning\s+on)\s+$")
+_THEN_WILL = re.compile(r"[^.;\n]{0,40}?,?\s+(?:we|it|[A-Z][\w ]{0,30}?)\s+will\s+\w+")
 _WILL_CHANGE_ON = re.compile(
-    r"\b(?:will|shall|ultimately|then|are|is)\s+(?:\w+\s+){0,2}?"
+    r"\b(?:will|shall|ultimately|then|are|is|plans?\s+to|intends?\s+to)\s+(?:\w+\s+){0,2}?"
     r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
-    r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop)\w*\b"
+    r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop|open|add)\w*\b"
     r"[^.;!?\n]{0,100}\b(?:on|from|starting(?:\s+(?:on|from))?|beginning|as\s+of)\s+(?:the\s+)?$",
     _I,
 )
@@ -215,6 +222,9 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             if said is not None:
                 readings = [Reading(mention, Role.announced)]
         if not readings and _restates_effect(doc, mention, floor):
+            readings = [Reading(mention, Role.effective, tentative=tentative)]
+        if not readings and _ON_DAY.search(before) and _THEN_WILL.match(doc, mention.end):
+            # "On April 15, 2025 at 12:00 AM PT, we will update the fee": the day it changes.
             readings = [Reading(mention, Role.effective, tentative=tentative)]
         if not readings and _WILL_CHANGE_ON.search(
             doc, max(floor, mention.start - 160), mention.start

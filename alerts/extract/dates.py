@@ -155,6 +155,13 @@ _MONTH_NAME = (
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
 )
 _YEAR = r"(?:19|20)\d{2}"
+_ROMANCE_MONTHS = {
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12, "janeiro": 1, "fevereiro": 2, "março": 3, "maio": 5, "junho": 6,
+    "julho": 7, "setembro": 9, "outubro": 10, "novembro": 11, "dezembro": 12,
+}  # fmt: skip
+_ROMANCE_MONTH = "(?:" + "|".join(sorted(_ROMANCE_MONTHS, key=len, reverse=True)) + ")"
 
 # One alternation so that the leftmost form wins and forms never overlap. Each branch opens
 # with something cheap to reject: the engine tries every branch at every position. The
@@ -174,6 +181,9 @@ _DATE = re.compile(
     # August 2, 2016 / Aug. 2nd
     rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
     rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
+    # 2 de diciembre de 2024, 1º de outubro de 2024 (Mercado Libre writes Spanish and Portuguese)
+    rf"|(?<![\dA-Za-z])(?P<sd>\d{{1,2}})(?:º|°)?\s+de\s+(?P<sm>{_ROMANCE_MONTH})(?![a-z])"
+    rf"(?:\s+(?:de|del)\s+(?P<sy>{_YEAR})(?!\d))?"
     # 9 January 2024 / 9th of January
     rf"|(?<![\dA-Za-z])(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_MONTH_NAME})"
     rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?"
@@ -291,6 +301,15 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
             )
             raw = _Raw(match.start(), match.end(), int(group["dy"]), month, day)
+        elif group["sd"]:
+            sy = group["sy"]
+            raw = _Raw(
+                match.start(),
+                match.end(),
+                int(sy) if sy else None,
+                _ROMANCE_MONTHS[group["sm"].lower()],
+                int(group["sd"]),
+            )
         elif group["em"] or group["fm"]:
             month = _EN_MONTHS[(group["em"] or group["fm"])[:3]]
             day = int(group["ed"] or group["fd"])
@@ -336,7 +355,10 @@ def _join_ranges(doc: str, found: list[_Raw]) -> None:
 # A news dateline: "4月11日消息", "3月2日讯", "10月9日电"; 今天 after it means that day.
 _DATELINE = re.compile(r"\s*(?:电|讯|消息|报道)")
 _DATELINE_REACH = 300
-_PUBLISHED_LABEL = re.compile(r"(?:发布|发表|公布|发文)(?:时间|日期)\s*[:：]?\s*$")
+_PUBLISHED_LABEL = re.compile(
+    r"(?:(?:发布|发表|公布|发文)(?:时间|日期)|(?:posted|published)(?:\s+on)?)\s*[:：]?\s*$",
+    re.IGNORECASE,
+)
 
 # A year standing alone in a headline ("2017淘宝新规公布"), not the start of a date.
 # A model year (2025款, 2025版) or a fiscal year (2024财年) says nothing about the notice's days.
@@ -369,7 +391,7 @@ def find_dates(doc: str, published: date | None, year: int | None = None) -> lis
                 labelled
                 for raw in raws
                 if raw.year
-                and _PUBLISHED_LABEL.search(doc, max(0, raw.start - 8), raw.start)
+                and _PUBLISHED_LABEL.search(doc, max(0, raw.start - 16), raw.start)
                 and (labelled := _valid(raw.year, raw.month, raw.day))
             ),
             None,

@@ -14,7 +14,15 @@ from bisect import bisect_left
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
-__all__ = ["NameLists", "TextKinds", "is_changed", "kind_in", "kind_of", "says_change"]
+__all__ = [
+    "NameLists",
+    "TextKinds",
+    "is_changed",
+    "kind_in",
+    "kind_of",
+    "left_alone",
+    "says_change",
+]
 
 _I = re.IGNORECASE
 # Ordered by precedence: on a tie in distance the earlier entry wins.
@@ -238,3 +246,29 @@ class TextKinds:
         if (start, end) not in self._sentences:
             self._sentences[start, end] = kind_in(self._doc[start:end])
         return self._sentences[start, end]
+
+
+# Said of a rule to say it does not change: after its name, or 不涉及 before it.
+_UNCHANGED_AFTER = re.compile(
+    r"[\s）)]*(?:本次)?(?:未作(?:修改|调整|变更)|未(?:修改|调整|变更)|不变|保持不变|不受影响|不作调整"
+    r"|(?:\(|（)?(?:no\s+changes?|unchanged)|[:：]\s*no\s+changes?"
+    r"|(?:is|are|was|were)\s+(?:not\s+(?:changing|changed|affected|being\s+changed)"
+    r"|otherwise\s+unchanged|unchanged|unaffected))",
+    re.IGNORECASE,
+)
+_UNCHANGED_BEFORE = re.compile(
+    r"(?:不涉及|未涉及|不包括|not\s+changing\s+(?:the|our))\s*[《“]?$", re.I
+)
+
+
+def left_alone(doc: str, rule: Rule) -> bool:
+    """Whether every mention of ``rule`` says it stays as it is ("《X》本次未作修改", "The Y policy
+    is not changing", "不涉及《Z》"), so the notice changes it not at all."""
+    for mention in rule.mentions:
+        after = _UNCHANGED_AFTER.match(
+            doc, mention.end + (doc[mention.end : mention.end + 1] in "》”」")
+        )
+        before = _UNCHANGED_BEFORE.search(doc, max(0, mention.start - 12), mention.start)
+        if after is None and before is None:
+            return False
+    return bool(rule.mentions)

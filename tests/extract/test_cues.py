@@ -301,3 +301,13 @@ def test_a_change_put_off_keeps_no_effective_day():
         ("拼多多退货规则", date(2025, 4, 1), None),
         ("拼多多店铺评分规则", None, date(2025, 4, 1)),
     ]
+
+
+def test_a_rule_said_to_stay_as_it_is_is_no_change():
+    found = extract(
+        Notice(
+            title="拼多多规则调整公告",
+            text="《拼多多退货规则》将于2025年4月1日起生效；《拼多多推广服务协议》本次未作修改。",
+        )
+    )
+    assert [c.rule for c in found] == ["拼多多退货规则"]

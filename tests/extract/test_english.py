@@ -168,3 +168,55 @@ def test_a_scrapped_change_has_no_effective_day():
         )
     )
     assert [c.effective_on for c in found] in ([], [None])
+
+
+@pytest.mark.parametrize(
+    ("text", "effective"),
+    [
+        pytest.param(
+            "The fee applies to orders placed on or after June 1, 2025.",
+            date(2025, 6, 1),
+            id="on-or-after",
+        ),
+        pytest.param(
+            "On May 5, 2025 at 12:00 AM PT, we will update the storage fee.",
+            date(2025, 5, 5),
+            id="on-day-we-will",
+        ),
+        pytest.param(
+            '"A partir del 2 de junio de 2025, las cancelaciones contarán", dice el aviso.',
+            date(2025, 6, 2),
+            id="spanish",
+        ),
+        pytest.param(
+            '"A partir de 1º de julho de 2025, será cobrada uma taxa", diz o aviso.',
+            date(2025, 7, 1),
+            id="portuguese",
+        ),
+        pytest.param(
+            "Temu said it plans to open its seller program in Italy from June 3, 2025.",
+            date(2025, 6, 3),
+            id="plans-to-from",
+        ),
+    ],
+)
+def test_effective_phrases_of_seller_news(text, effective):
+    found = extract(Notice(title="Mercado Libre fee update", text=text))
+    assert [c.effective_on for c in found] == [effective]
+
+
+def test_a_policy_said_to_stay_unchanged_is_no_change():
+    found = read(
+        "Amazon fee update",
+        "Posted on Mar 3, 2025\nOn April 15, 2025, we will update the inbound fee.\n"
+        "The Amazon Services Business Solutions Agreement is not affected by this change.",
+    )
+    assert found == [(None, "Amazon", date(2025, 3, 3), date(2025, 4, 15))]
+
+
+def test_effective_immediately_after_a_posting_date():
+    found = read(
+        "Update to the Fair Pricing Policy",
+        "Posted on Oct 21, 2024\nEffective immediately, we are expanding the Fair Pricing Policy.",
+    )
+    assert found == [("Fair Pricing Policy", None, date(2024, 10, 21), date(2024, 10, 21))]
