@@ -1,6 +1,8 @@
 """The extractor on labelled notices, scored by the shared scorer: the dev set of real notices,
-the seed items, and ``notices_written.jsonl`` (60 notices written here, in the styles of the
-real ones, to catch what the dev set does not show).
+the seed items, and two sets written here in the styles of the real ones to catch what the
+dev set does not show: ``notices_written.jsonl`` (60 notices) and ``notices_written_hard.jsonl``
+(70 notices of the harder kinds: tables, roundups, reposts, cancellations, Spanish and
+Portuguese lines, distractors).
 
 The figures are the floor reached so far; the aim (issue 7) is 97% 生效, 95% 公示 and 95%
 platform with no invented date. Raise a floor whenever the extractor gets better: never lower.
@@ -35,6 +37,12 @@ HERE = Path(__file__).parent
             ["--min-effective", "1", "--min-announced", "1", "--min-platform", "0.95",
              "--max-invented", "0"],
             id="written-notices",
+        ),
+        pytest.param(
+            "notices_written_hard.jsonl",
+            ["--min-effective", "0.915", "--min-announced", "0.894", "--min-platform", "0.915",
+             "--max-invented", "9"],
+            id="written-hard-notices",
         ),
         pytest.param(
             "seed_items.json",
