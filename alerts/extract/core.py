@@ -60,8 +60,9 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     if rows:
         # A roundup table's rows are changes of their own; the rest of the text goes on as usual.
         in_rows = [_row_change(doc, row, mentions, title_end) for row in rows]
-        rules = [r for r in rules if not all(_in(rows, m.start) for m in r.mentions)]
-        mentions = [m for m in mentions if not _in(rows, m.start)]
+        spans = sorted((row.start, row.end) for row in rows)
+        rules = [r for r in rules if not all(_in(spans, m.start) for m in r.mentions)]
+        mentions = [m for m in mentions if not _in(spans, m.start)]
         # Rows without a 公示 column are dated by the notice's own ("Posted on: Dec 9, 2024").
         around = [r for r in read_roles(doc, mentions) if r.role is Role.announced]
         signed = signature(doc, mentions)
@@ -74,7 +75,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
         beside = _named(doc, title_end, sentences, rules, mentions) if rules else []
         return in_rows + [c for c in beside if c.effective_on or c.announced_on]
     if not rules:
-        return _unnamed(doc, title_end, mentions)
+        return _unnamed(doc, title_end, mentions, sentences)
     return _named(doc, title_end, sentences, rules, mentions)
 
 
@@ -180,8 +181,10 @@ def _split_items(
     return kept, found
 
 
-def _in(rows: list[Row], pos: int) -> bool:
-    return any(row.start <= pos <= row.end for row in rows)
+def _in(spans: list[tuple[int, int]], pos: int) -> bool:
+    """Whether ``pos`` falls in one of the sorted, disjoint ``spans`` (the rows of tables)."""
+    index = bisect_right(spans, pos, key=lambda span: span[0]) - 1
+    return index >= 0 and spans[index][0] <= pos <= spans[index][1]
 
 
 def _row_change(doc: str, row: Row, mentions: list[DateMention], title_end: int) -> ChangeCandidate:
@@ -474,7 +477,9 @@ def _rebase_relative(
     return fixed
 
 
-def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[ChangeCandidate]:
+def _unnamed(
+    doc: str, title_end: int, mentions: list[DateMention], sentences: Sentences
+) -> list[ChangeCandidate]:
     """The changes of a notice that names no rule ("自4月1日起，亚马逊将调整FBA配送费").
 
     Each distinct effective day is one change (a fee raised in two stages is two changes); the
@@ -483,7 +488,7 @@ def _unnamed(doc: str, title_end: int, mentions: list[DateMention]) -> list[Chan
     changes, and none otherwise.
     """
     signed = signature(doc, mentions)
-    readings = _rebase_relative(doc, read_roles(doc, mentions), signed, Sentences(doc))
+    readings = _rebase_relative(doc, read_roles(doc, mentions), signed, sentences)
     if signed is not None and not any(r.role is Role.announced for r in readings):
         readings.append(Reading(signed, Role.announced, strong=False))
     platform = platform_near(doc, 0, 0, title_end)
