@@ -10,7 +10,7 @@ date: …, Starting …), else a bare 起 after it (X起 → effective). A date 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from alerts.extract.clauses import CLAUSE_END, Sentences
@@ -53,7 +53,7 @@ _I = re.IGNORECASE
 _BRACKET = r"(?:[)）]\s*)?(?:[(（][^()（）]{0,12}[)）]\s*)?"
 _FILLER = (
     r"(?:将|会|已|正式|全面|统一|逐步|陆续|开始|进行|完成|予以|同步|变更|调整|更新|修订|升级|起|再|对外"
-    r"|当天|当日|零点|整|之后|止)*"
+    r"|当天|当日|零点|整|之后|止|首次|再次|第[\d一二三四五六七八九十]{1,3}次)*"
 )
 _SPAN = r"(?:\d{1,3}\s*(?:个)?\s*(?:自然日|工作日|天|日)的?)"  # 起进行7天公示
 # "3月18日在规则中心公示", "3月18日通过商家后台发布": where or how, between the date and verb.
@@ -204,6 +204,55 @@ def _suffix(doc: str, mention: DateMention, ceiling: int) -> str:
     return doc[mention.end : stop.start() if stop else right]
 
 
+# Cues that lie further from the date than the window, read over the rest of its sentence.
+_CLAUSE_REACH = 60
+# "于8月7日起对《X》修订内容进行公示": the day the 公示 opens, not the day X applies.
+_QI_THEN_NOTICE = re.compile(r"\s*(?:起|开始)\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
+# "自2023年2月20日的惩罚周期（含2月10日之后的订单）起": 自X的…起, the start of a named cycle.
+_FROM_THE = re.compile(r"\s*的[^，,。；;()（）\d]{1,12}?(?:[(（][^()（）]{0,40}[)）])?\s*起")
+_BEFORE_FROM_ZI = re.compile(r"(?:自|从)\s*$")
+# "2025年4月15日至5月30日期间，平台将…", "X至Y期间成交的订单，其发货时限…调整": a temporary
+# measure that holds during the window, which therefore takes effect on its first day.
+_WINDOW_ACTS = re.compile(
+    r"\s*(?:期间|内)[^。；;]{0,40}?(?<![不停])(?:将|会|调整|延长|缩短|放宽|执行|实行|适用)"
+)
+# "2月11日，抖音电商发布《X》": a day opening its clause, then who, then the verb.
+_OPENS_CLAUSE = re.compile(r"^\s*$")
+# Page chrome: "发布日期：2024-10-28 08:58:38  来源：…  作者：…" dates the page, not the change.
+_CHROME = re.compile(r"来源|作者|浏览|阅读|点击|字体|责编|编辑")
+_CHROME_LABEL = re.compile(r"(?:发布|发表|更新)(?:时间|日期)\s*[:：]?\s*$")
+
+
+_SENTENCE_STOP = re.compile(r"[。；;！!？?\n]")
+
+
+def _clause_rest(doc: str, mention: DateMention) -> str:
+    """What follows the date in its sentence, commas included, up to ``_CLAUSE_REACH``."""
+    right = min(len(doc), mention.end + _CLAUSE_REACH)
+    stop = _SENTENCE_STOP.search(doc, mention.end, right)
+    return doc[mention.end : stop.start() if stop else right]
+
+
+def _long_cue(doc: str, mention: DateMention, before: str) -> Reading | None:
+    """The role of a date whose cue lies beyond the window or past the next date."""
+    rest = _clause_rest(doc, mention)
+    if _QI_THEN_NOTICE.match(rest):
+        return Reading(mention, Role.announced)
+    if _BEFORE_FROM_ZI.search(before) and _FROM_THE.match(rest):
+        return Reading(mention, Role.effective)
+    if mention.until is not None and _WINDOW_ACTS.match(rest):
+        return Reading(mention, Role.effective)
+    return None
+
+
+def _chrome(doc: str, mention: DateMention, before: str) -> bool:
+    """Whether the date is a news page's own header date, on its line of source and author."""
+    if not _CHROME_LABEL.search(before):
+        return False
+    line_end = doc.find("\n", mention.end)
+    return _CHROME.search(doc, mention.end, len(doc) if line_end < 0 else line_end) is not None
+
+
 def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     """The role of each mention that has one, in text order.
 
@@ -217,8 +266,15 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         after = _suffix(doc, mention, ceiling)
         tentative = bool(_TENTATIVE.search(before) or _TENTATIVE_AFTER.match(after))
         immediate = mention.relative and "mmediate" in doc[mention.start : mention.end]
+        if _chrome(doc, mention, before):
+            found.append([])
+            continue
+        long_cue = _long_cue(doc, mention, before)
+        if long_cue is not None:
+            found.append([replace(long_cue, tentative=tentative)])
+            continue
         readings = _roles(mention, before, after, tentative=tentative, immediate=immediate)
-        if not readings and mention.relative:
+        if not readings and (mention.relative or _OPENS_CLAUSE.match(before)):
             # "今天，抖音电商发布《…》": the subject comes between the day and the verb.
             said = _SUBJECT_THEN_VERB.match(doc, mention.end)
             if said is not None:
@@ -253,7 +309,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         for readings in found
         for reading in readings
         if not (
-            reading.role is Role.effective and not reading.moved_to and reading.mention.on in ends
+            reading.role is Role.effective
+            and not reading.moved_to
+            and reading.mention.until is None  # a one-day window starts as it ends
+            and reading.mention.on in ends
         )
     ]
     return _cancelled(doc, kept) if _CANCEL.search(doc) else kept
@@ -292,7 +351,7 @@ def _like(mention: DateMention, other: Reading) -> Reading:
 
 
 # "请于3月27日24:00前完成更新": a deadline for merchants, whatever verb follows it.
-_DEADLINE = re.compile(r"\s*(?:之前|以前|前|为止|截止)")
+_DEADLINE = re.compile(r"\s*(?:点|时|整)?\s*(?:之前|以前|前|为止|截止)")
 
 
 def _roles(

@@ -177,7 +177,7 @@ _DATE = re.compile(
     # 13.05.2024 (day first, as dots are written); 13/05/2024 or 05/13/2024 only when the day
     # shows itself by being over 12 — 04/11/2020 is read by no one the same way everywhere
     rf"|(?<![\d.:/-])(?P<dd>\d{{1,2}})(?P<dsep>[./])(?P<dm>\d{{1,2}})(?P=dsep)(?P<dy>{_YEAR})"
-    r"(?![\d.:/-]?\d)"
+    r"(?![\d.:/-]?\d)(?!\s*年)"  # not "1.1.2022年12月12日", a section number then a date
     # August 2, 2016 / Aug. 2nd
     rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
     rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
@@ -209,6 +209,7 @@ _TIME = re.compile(
     r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\b\.?))?"
 )
 _RANGE_LINK = re.compile(r"\s*+(?:起|开始)?\s*(?:-|~|～|—|–|至|到|\bto\b|\buntil\b|\bthrough\b)\s*")
+_PERIOD = re.compile(r"\s*(?:期间|之间)")
 _DAY_ONLY = re.compile(r"(?P<d>\d{1,2})\s*[日号]")
 
 # A month-day without a year is read as the year that puts it within this window of the
@@ -340,10 +341,22 @@ def _join_ranges(doc: str, found: list[_Raw]) -> None:
     for index, raw in enumerate(found):
         if raw.month < 0:
             continue
+        nxt = found[index + 1] if index + 1 < len(found) else None
+        if (
+            nxt is not None
+            and nxt.start == raw.end
+            and raw.year
+            and nxt.year
+            and _PERIOD.match(doc, nxt.end)
+        ):
+            # "2025年4月15日2025年5月30日期间": a mirror dropped the 至 between the two ends.
+            raw.until = (nxt.year, nxt.month, nxt.day)
+            raw.end = nxt.end
+            nxt.month = -1
+            continue
         link = _RANGE_LINK.match(doc, raw.end)
         if link is None:
             continue
-        nxt = found[index + 1] if index + 1 < len(found) else None
         if nxt is not None and nxt.start == link.end() and nxt.relative is None:
             raw.until = (nxt.year, nxt.month, nxt.day)
             raw.end = nxt.end
@@ -370,18 +383,30 @@ _HEADLINE_YEAR = re.compile(
 )
 
 
-def headline_year(title: str) -> int | None:
-    """The year a headline names on its own, which its notice's month-days fall in."""
+# A month a headline names without a day ("2018年3月淘宝天猫新规速递").
+_HEADLINE_MONTH = re.compile(rf"(?<!\d)({_YEAR})\s*年\s*(\d{{1,2}})\s*月(?!\s*\d)")
+
+
+def headline_year(title: str) -> int | date | None:
+    """What a headline says of its notice's month-days: the year it names on its own
+    ("2017淘宝新规", they fall in it), or the month it names (about the 15th of which they lie,
+    as they would about a publish date). A repost's page date then never drags them forward.
+    """
+    month = _HEADLINE_MONTH.search(title)
+    if month is not None:
+        return _valid(int(month[1]), int(month[2]), 15)
     match = _HEADLINE_YEAR.search(title)
     return int(match.group(1)) if match else None
 
 
-def find_dates(doc: str, published: date | None, year: int | None = None) -> list[DateMention]:
+def find_dates(
+    doc: str, published: date | None, headline: int | date | None = None
+) -> list[DateMention]:
     """Every day named in ``doc`` whose date can be known, in text order.
 
-    A year-less month-day takes its year from ``year`` (the headline's), else from the
-    nearest date in the same text that has one, else from ``published``; without any it is
-    left out. Never raises.
+    A year-less month-day takes its year from ``headline`` (see ``headline_year``),
+    else from the nearest date in the same text that has one, else from ``published``; without
+    any it is left out. Never raises.
     """
     raws = _raw_mentions(doc)
     anchors = [
@@ -405,7 +430,7 @@ def find_dates(doc: str, published: date | None, year: int | None = None) -> lis
         base = published
         if raw.relative is not None and dateline and raw.start - dateline[0] < _DATELINE_REACH:
             base = dateline[1]  # "4月11日消息：今天，…" is the day of the dateline
-        on = _resolve(raw, anchors, base, year)
+        on = _resolve(raw, anchors, base, headline)
         if on is None:
             continue
         if raw.relative is None and _DATELINE.match(doc, raw.end):
@@ -432,7 +457,7 @@ def find_dates(doc: str, published: date | None, year: int | None = None) -> lis
 
 
 def _resolve(
-    raw: _Raw, anchors: list[tuple[int, date]], published: date | None, year: int | None
+    raw: _Raw, anchors: list[tuple[int, date]], published: date | None, headline: int | date | None
 ) -> date | None:
     if raw.relative is not None:
         return published + timedelta(days=raw.relative) if published else None
@@ -440,8 +465,10 @@ def _resolve(
         return _valid(raw.year, raw.month, raw.day)
     if raw.year_shift is not None:
         return _valid(published.year + raw.year_shift, raw.month, raw.day) if published else None
-    if year is not None:
-        return _valid(year, raw.month, raw.day)
+    if isinstance(headline, date):
+        return _near(raw.month, raw.day, headline)
+    if headline is not None:
+        return _valid(headline, raw.month, raw.day)
     reference = _nearest_anchor(raw.start, anchors) or published
     return _near(raw.month, raw.day, reference) if reference else None
 

@@ -311,3 +311,98 @@ def test_a_rule_said_to_stay_as_it_is_is_no_change():
         )
     )
     assert [c.rule for c in found] == ["拼多多退货规则"]
+
+
+def test_a_deadline_with_a_time_of_day_is_no_date_of_the_change():
+    found = extract(
+        Notice(
+            title="京东提醒商家更新资质",
+            text="请各商家于2023年6月30日24:00点前完成资质更新，逾期将下架商品。",
+        )
+    )
+    assert all(c.effective_on is None for c in found), found
+
+
+def test_a_headline_month_keeps_a_reposts_month_days_in_their_year():
+    found = only(
+        "2019年4月天猫新规汇总",
+        "发布日期：2025-06-02 10:11:12  来源：电商资讯  作者：小编\n"
+        "天猫修订《天猫商品描述规范》，于4月8日公示，4月15日起生效。",
+        datetime(2025, 6, 2, 10, 11),
+    )
+    assert (found.announced_on, found.effective_on) == (date(2019, 4, 8), date(2019, 4, 15))
+
+
+def test_a_news_pages_header_date_is_not_an_announcement():
+    found = only(
+        "拼多多调整《拼多多退货包运费规则》",
+        "发布时间：2024-03-05 08:00:00  来源：商家社区  浏览：128\n"
+        "拼多多调整《拼多多退货包运费规则》，新规于2024年3月20日起执行。",
+    )
+    assert (found.announced_on, found.effective_on) == (None, date(2024, 3, 20))
+
+
+def test_the_second_revision_is_this_changes_announcement():
+    found = only(
+        "闲鱼修订《闲鱼社区规范》",
+        "本规范于2020年9月1日首次发布，于2022年11月3日第三次修订，2022年11月10日生效。",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2022, 11, 3), date(2022, 11, 10))
+
+
+def test_from_x_qi_a_notice_opens_is_an_announcement():
+    found = only(
+        "关于修订《小红书电商商品发布规范》的公示",
+        "小红书于2024年5月6日起对《小红书电商商品发布规范》的修订内容进行公示，公示期满后生效时间另行通知。",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 5, 6), None)
+
+
+def test_a_day_opening_its_sentence_then_who_published():
+    found = only(
+        "快手发布《快手小店直播带货规范》",
+        "3月4日，快手电商发布《快手小店直播带货规范》，新规将于2024年3月11日起正式施行。",
+        datetime(2024, 3, 5, 9, 0),
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 3, 4), date(2024, 3, 11))
+
+
+def test_from_the_start_of_a_named_cycle():
+    found = only(
+        "Lazada更新《卖家发货时效政策》",
+        "马来西亚站自2024年7月1日的考核周期（含6月20日之后创建的订单）起，按新标准计算迟发率。",
+    )
+    assert found.effective_on == date(2024, 7, 1)
+
+
+@pytest.mark.parametrize(
+    "window",
+    ["2024年11月1日至2024年11月20日", "2024年11月1日2024年11月20日"],
+    ids=["with-zhi", "glued-by-a-mirror"],
+)
+def test_a_temporary_measure_takes_effect_on_its_windows_first_day(window):
+    found = only(
+        "京东大促期间发货时效调整",
+        f"为保障大促履约，{window}期间，平台将把家电类目的发货时效由48小时放宽到72小时。",
+    )
+    assert found.effective_on == date(2024, 11, 1)
+
+
+def test_a_window_in_which_a_rule_is_not_enforced_is_no_date_of_the_rule():
+    found = extract(
+        Notice(
+            title="Shopee调整《卖家延迟发货政策》",
+            text="Shopee宣布自2025年3月10日起实施新的《卖家延迟发货政策》；"
+            "在2025年2月20日至3月9日期间暂不执行《第4.2条》关于揽收时效的要求。",
+        )
+    )
+    dates = {c.effective_on for c in found if c.effective_on}
+    assert dates == {date(2025, 3, 10)}, found
+
+
+def test_a_section_number_before_a_chinese_date_is_not_a_date():
+    found = only(
+        "拼多多双十一发货特殊规定",
+        "1.1.2023年11月11日00:00:00至2023年11月11日23:59:59期间成交的订单，发货时限调整为72小时。",
+    )
+    assert found.effective_on == date(2023, 11, 11)

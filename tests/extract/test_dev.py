@@ -28,8 +28,8 @@ HERE = Path(__file__).parent
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.939", "--min-announced", "0.992", "--min-platform", "0.894",
-             "--max-invented", "2"],
+            ["--min-effective", "0.962", "--min-announced", "1", "--min-platform", "0.917",
+             "--max-invented", "1"],
             id="dev-notices",
         ),
         pytest.param(
@@ -40,8 +40,8 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_hard.jsonl",
-            ["--min-effective", "0.915", "--min-announced", "0.894", "--min-platform", "0.915",
-             "--max-invented", "9"],
+            ["--min-effective", "0.937", "--min-announced", "0.947", "--min-platform", "0.915",
+             "--max-invented", "4"],
             id="written-hard-notices",
         ),
         pytest.param(
