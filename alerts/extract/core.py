@@ -102,7 +102,7 @@ def _named(
                 readings_of_rule.append(Reading(signed, Role.announced, strong=False))
     _share_the_only_day(readings, said, rules)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
-    for period in periods:
+    for period in [] if _DAY_TO_FOLLOW.search(doc) else periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
     kinds = TextKinds(masked, title_end)
@@ -121,6 +121,15 @@ def _named(
 _HEDGE = re.compile(
     r"(?<![虚模])拟(?:对|在|将|于|修订|修改|调整|变更|升级|更新|新增|下线|废止|制定|出台|上线)"
     r"|计划(?:对|于|在|将)|\b(?:plans?|intends?|proposes?|is\s+expected)\s+to\b"
+)
+
+
+# "公示期满后的生效时间另行通知": the 公示 period's end says nothing of when the change applies.
+_DAY_TO_FOLLOW = re.compile(
+    r"(?:生效|实施|施行)(?:时间|日期)?(?:将)?另行(?:通知|公告|公布|告知)"
+    r"|另行(?:通知|公告|公布)(?:生效|实施|施行)"
+    r"|(?:effective|start)\s+date\s+will\s+be\s+(?:announced|communicated|shared)",
+    re.IGNORECASE,
 )
 
 

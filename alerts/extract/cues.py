@@ -108,7 +108,10 @@ _BEFORE_ANNOUNCED = re.compile(
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
     r"publicity\s+period|notice\s+period|publication\s+date|"
     # 更新于X / Posted on: X / Last updated: X label the day this version was published.
-    r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted|(?:last\s+)?updated|date\s+posted"
+    r"(?:更新|修订|发布|公布|公告)(?:于|时间[:：]?)|posted"
+    # "Last updated: X"; not "the agreement was last updated on X", a fact about the rule
+    r"|(?<!was\s)(?<!were\s)last\s+updated|(?<!was\s)(?<!were\s)(?<!last\s)updated"
+    r"|date\s+posted"
     r"|notice\s+date|date\s+of\s+(?:notice|announcement)"
     # "an update posted in Seller Central on X"; not "translations will be published on X"
     r"|(?<!be\s)(?:announced|posted|published)(?:\s+[\w-]+){0,4}\s+on)"
@@ -245,6 +248,10 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> Reading | None:
     return None
 
 
+# "Date: 2025-03-18" opening a line of a notice's header: the day it was issued.
+_DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.IGNORECASE)
+
+
 def _chrome(doc: str, mention: DateMention, before: str) -> bool:
     """Whether the date is a news page's own header date, on its line of source and author."""
     if not _CHROME_LABEL.search(before):
@@ -270,6 +277,8 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             found.append([])
             continue
         long_cue = _long_cue(doc, mention, before)
+        if long_cue is None and _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
+            long_cue = Reading(mention, Role.announced)
         if long_cue is not None:
             found.append([replace(long_cue, tentative=tentative)])
             continue
@@ -322,7 +331,11 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
 # change would have taken effect, which it no longer does.
 _CANCEL = re.compile(
     r"暂缓(?:实施|执行|施行|上线)|不再(?:实施|执行|施行|上线)|取消(?:实施|执行|上线)|停止(?:实施|执行)"
-    r"|\bscrap(?:s|ped|ping)?\b|\bcancel(?:s|led|ed|ling)?\b|\bshelv(?:e|es|ed)\b|called\s+off"
+    # Orders are cancelled every day; a change is when the words say so ("cancelled the planned
+    # fee increase").
+    r"|\b(?:scrap(?:s|ped|ping)?|cancel(?:s|led|ed|ling)?|shelv(?:e|es|ed))\s+(?:the|its|their|our"
+    r"|this|that|a|an|plans?)\b(?!\s+(?:order|buyer|customer|listing|shipment|request))"
+    r"|\bscrap(?:s|ped)\b|called\s+off"
     r"|will\s+no\s+longer\s+take\s+effect|will\s+not\s+take\s+effect",
     _I,
 )
@@ -424,7 +437,7 @@ def notice_periods(doc: str) -> list[NoticeDays]:
 # An issuer is an organisation: 淘宝网, 京东开放平台, 浙江天猫技术有限公司, 小红书电商运营团队.
 _SIGNER = re.compile(
     r"(?:[^\s，,。；;：:！!？?（）()]{0,20}"
-    r"(?:公司|网|平台|集团|中心|团队|小组|部|商城|小二|官方|运营|委员会|Team|Inc\.?|Ltd\.?)"
+    r"(?:公司|网|平台|集团|中心|团队|小组|部|商城|小二|官方|运营|电商|委员会|Team|Inc\.?|Ltd\.?)"
     r"|[^\s，,。；;：:！!？?（）()]{0,12}(?:淘宝|天猫|京东|拼多多|抖音电商|抖店|快手|小红书|1688|闲鱼|饿了么|美团|微信小店))?"
 )
 _SIGNATURE_LINES = 3

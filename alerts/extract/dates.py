@@ -270,8 +270,25 @@ def _time_after(doc: str, pos: int) -> tuple[time | None, int, int]:
     return time(hour, minute), match.end(), 0
 
 
+# An American notice writes 10/01/2024 month first; so does any text that writes 09/25/2024.
+_AMERICAN = re.compile(r"\b(?:US|U\.S\.|USA|United\s+States)\b")
+_SLASHED = re.compile(rf"(?<![\d/])(\d{{1,2}})/(\d{{1,2}})/{_YEAR}(?!\d)")
+
+
+def _slash_order(doc: str) -> str:
+    """How the ambiguous slashed dates of ``doc`` (04/11/2020) are written: as an unambiguous one
+    shows (25/09 or 09/25), else month first in an American notice, else unknown ("")."""
+    for match in _SLASHED.finditer(doc):
+        if int(match[1]) > 12:
+            return "day first"
+        if int(match[2]) > 12:
+            return "month first"
+    return "month first" if _AMERICAN.search(doc) else ""
+
+
 def _raw_mentions(doc: str) -> list[_Raw]:
     found: list[_Raw] = []
+    order: str | None = None  # of slashed dates, worked out when one needs it
     for match in _DATE.finditer(doc):
         group = match.groupdict()
         raw: _Raw | None
@@ -300,10 +317,15 @@ def _raw_mentions(doc: str) -> list[_Raw]:
         elif group["dd"]:
             first, second = int(group["dd"]), int(group["dm"])
             if group["dsep"] == "/" and max(first, second) <= 12:
-                continue  # ambiguous without the site's order
-            day, month = (
-                (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
-            )
+                if order is None:
+                    order = _slash_order(doc)
+                if not order:
+                    continue  # ambiguous without the site's order
+                day, month = (second, first) if order == "month first" else (first, second)
+            else:
+                day, month = (
+                    (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
+                )
             raw = _Raw(match.start(), match.end(), int(group["dy"]), month, day)
         elif group["sd"]:
             sy = group["sy"]

@@ -406,3 +406,12 @@ def test_a_section_number_before_a_chinese_date_is_not_a_date():
         "1.1.2023年11月11日00:00:00至2023年11月11日23:59:59期间成交的订单，发货时限调整为72小时。",
     )
     assert found.effective_on == date(2023, 11, 11)
+
+
+def test_a_notice_signed_by_a_platforms_e_commerce_team():
+    found = only(
+        "关于《快手小店售后服务规范》的修订公示",
+        "快手电商拟修订《快手小店售后服务规范》，公示期为5个工作日，生效时间另行通知。\n快手电商\n2024年9月2日",
+        datetime(2024, 9, 2),
+    )
+    assert (found.announced_on, found.effective_on) == (date(2024, 9, 2), None)

@@ -40,8 +40,8 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_hard.jsonl",
-            ["--min-effective", "0.936", "--min-announced", "0.947", "--min-platform", "0.915",
-             "--max-invented", "4"],
+            ["--min-effective", "0.957", "--min-announced", "0.968", "--min-platform", "0.915",
+             "--max-invented", "3"],
             id="written-hard-notices",
         ),
         pytest.param(

@@ -220,3 +220,73 @@ def test_effective_immediately_after_a_posting_date():
         "Posted on Oct 21, 2024\nEffective immediately, we are expanding the Fair Pricing Policy.",
     )
     assert found == [("Fair Pricing Policy", None, date(2024, 10, 21), date(2024, 10, 21))]
+
+
+def test_orders_cancelled_by_sellers_do_not_cancel_the_change():
+    found = extract(
+        Notice(
+            title="Shopee Malaysia Late Shipment Policy update",
+            text="Starting 2025-05-05, the Shopee Late Shipment Policy will count orders "
+            "cancelled by the seller after the shipping deadline.",
+        )
+    )
+    assert [(c.effective_on, c.postponed_from) for c in found] == [(date(2025, 5, 5), None)]
+
+
+def test_a_date_line_in_the_header_is_the_announcement():
+    found = extract(
+        Notice(
+            title="Temu Seller Center | Announcement",
+            text="Date: 2025-06-09\nThe Temu Shipping Time Policy will take effect on "
+            "June 23, 2025 for all local sellers.",
+        )
+    )
+    assert [(c.announced_on, c.effective_on) for c in found] == [
+        (date(2025, 6, 9), date(2025, 6, 23))
+    ]
+
+
+def test_a_rule_last_updated_long_ago_gives_this_change_no_announcement():
+    found = extract(
+        Notice(
+            title="Temu to revise seller fees",
+            text="Temu will introduce a new fulfilment fee from August 4, 2025. "
+            "The Temu Seller Fee Schedule was last updated on February 2, 2025.",
+        )
+    )
+    assert all(c.announced_on is None for c in found), found
+
+
+@pytest.mark.parametrize(
+    ("text", "effective"),
+    [
+        pytest.param(
+            "The updated Listing Policy for US sellers will be enforced beginning 03/04/2025.",
+            date(2025, 3, 4),
+            id="american-notice",
+        ),
+        pytest.param(
+            "The updated Listing Policy applies from 03/04/2025; entries close 03/28/2025.",
+            date(2025, 3, 4),
+            id="month-first-shown-by-another-date",
+        ),
+        pytest.param(
+            "The updated Listing Policy applies from 03/04/2025; entries close 28/03/2025.",
+            date(2025, 4, 3),
+            id="day-first-shown-by-another-date",
+        ),
+    ],
+)
+def test_slashed_dates_are_read_in_the_order_the_notice_writes(text, effective):
+    found = extract(Notice(title="TikTok Shop Listing Policy update", text=text))
+    assert [c.effective_on for c in found] == [effective]
+
+
+def test_a_slashed_date_of_unknown_order_is_left_out():
+    found = extract(
+        Notice(
+            title="Lazada Listing Policy update",
+            text="The updated Listing Policy applies from 03/04/2025.",
+        )
+    )
+    assert [c.effective_on for c in found] in ([], [None])
