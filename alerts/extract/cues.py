@@ -367,6 +367,10 @@ def _like(mention: DateMention, other: Reading) -> Reading:
 _DEADLINE = re.compile(r"\s*(?:点|时|整)?\s*(?:之前|以前|前|为止|截止)")
 
 
+# "items stored for more than 120 days as of 31 August": the day a count is taken.
+_COUNTED_AS_OF = re.compile(r"\d+\s+(?:calendar\s+)?(?:days?|months?)\s+as\s+of\s*$", _I)
+
+
 def _roles(
     mention: DateMention, before: str, after: str, *, tentative: bool, immediate: bool
 ) -> list[Reading]:
@@ -402,7 +406,7 @@ def _roles(
         return [Reading(mention, Role.notice_ends)]
     elif _BEFORE_ANNOUNCED.search(before):
         role = Role.announced
-    elif _BEFORE_EFFECTIVE.search(before):
+    elif _BEFORE_EFFECTIVE.search(before) and not _COUNTED_AS_OF.search(before):
         role = Role.effective
     elif (
         _AFTER_QI.match(after)

@@ -41,7 +41,7 @@ HERE = Path(__file__).parent
         pytest.param(
             "notices_written_hard.jsonl",
             ["--min-effective", "0.957", "--min-announced", "0.968", "--min-platform", "0.915",
-             "--max-invented", "3"],
+             "--max-invented", "2"],
             id="written-hard-notices",
         ),
         pytest.param(

@@ -290,3 +290,15 @@ def test_a_slashed_date_of_unknown_order_is_left_out():
         )
     )
     assert [c.effective_on for c in found] in ([], [None])
+
+
+def test_the_day_a_count_is_taken_is_no_effective_day():
+    found = extract(
+        Notice(
+            title="Ozon Global: new storage fees",
+            text="From 1 October 2024 paid storage at Ozon warehouses starts on day 91. "
+            "Goods stored for more than 90 days as of 30 September will be charged from "
+            "1 October.",
+        )
+    )
+    assert {c.effective_on for c in found} == {date(2024, 10, 1)}, found
