@@ -1,8 +1,9 @@
 """The extractor on labelled notices, scored by the shared scorer: the dev set of real notices,
-the seed items, and two sets written here in the styles of the real ones to catch what the
-dev set does not show: ``notices_written.jsonl`` (60 notices) and ``notices_written_hard.jsonl``
+the seed items, and three sets written here in the styles of the real ones to catch what the
+dev set does not show: ``notices_written.jsonl`` (60 notices), ``notices_written_hard.jsonl``
 (70 notices of the harder kinds: tables, roundups, reposts, cancellations, Spanish and
-Portuguese lines, distractors).
+Portuguese lines, distractors) and ``notices_written_probe3.jsonl`` (70 notices written after
+the extractor was tuned on the others, so its figures are the closest to unseen notices).
 
 The figures are the floor reached so far; the aim (issue 7) is 97% 生效, 95% 公示 and 95%
 platform with no invented date. Raise a floor whenever the extractor gets better: never lower.
@@ -43,6 +44,12 @@ HERE = Path(__file__).parent
             ["--min-effective", "0.957", "--min-announced", "0.968", "--min-platform", "0.915",
              "--max-invented", "2"],
             id="written-hard-notices",
+        ),
+        pytest.param(
+            "notices_written_probe3.jsonl",
+            ["--min-effective", "0.873", "--min-announced", "0.919", "--min-platform", "0.896",
+             "--max-invented", "4"],
+            id="written-probe3-notices",
         ),
         pytest.param(
             "seed_items.json",
