@@ -123,7 +123,7 @@ _BEFORE_EFFECTIVE = re.compile(
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
-    r"|as\s+of|with\s+effect\s+from|w\.?e\.?f\.?|^\s*(?:[-•*]\s*)?from|(?:that|and|then)\s+from"
+    r"|as\s+of|with\s+effect\s+from|w\.?e\.?f\.?|^\s*(?:[-•*]\s*)?from|(?:that|and|then|[:：])\s*from"
     r"|applies\s+from|apply\s+from|on\s+or\s+after"
     # "A partir del 2 de diciembre", "vigente desde el", "entra en vigor el"
     r"|a\s+partir\s+d(?:e|el|o|a)|(?:vigente|válid[oa]|valid[oa])\s+desde(?:\s+el)?"
@@ -180,10 +180,15 @@ _THEN_WILL = re.compile(r"[^.;\n]{0,40}?,?\s+(?:we|it|[A-Z][\w ]{0,30}?)\s+will\
 _WILL_CHANGE_ON = re.compile(
     r"\b(?:will|shall|ultimately|then|are|is|plans?\s+to|intends?\s+to)\s+(?:\w+\s+){0,2}?"
     r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
-    r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop|open|add)\w*\b"
-    r"[^.;!?\n]{0,100}\b(?:on|from|starting(?:\s+(?:on|from))?|beginning|as\s+of)\s+(?:the\s+)?$",
+    r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop|open|add|appl|reject"
+    r"|suspend|block|restrict|ban|delist|deactivat|waiv|cap|phas|expand|requir|roll)\w*\b"
+    r"[^.;!?\n]{0,150}\b(?:on|from|starting(?:\s+(?:on|from))?|beginning|as\s+of)\s+(?:the\s+)?$",
     _I,
 )
+
+
+# "The standard fee will apply again from 1 November": the end of a temporary measure.
+_AGAIN = re.compile(r"\bagain\s+(?:from|on|starting)\s+(?:the\s+)?$", _I)
 
 
 def _restates_effect(doc: str, mention: DateMention, floor: int) -> bool:
@@ -211,6 +216,8 @@ def _suffix(doc: str, mention: DateMention, ceiling: int) -> str:
 _CLAUSE_REACH = 60
 # "于8月7日起对《X》修订内容进行公示": the day the 公示 opens, not the day X applies.
 _QI_THEN_NOTICE = re.compile(r"\s*(?:起|开始)\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
+# "于12月23日至12月29日对《X》修订内容进行公示": the 公示 period, from its first day to its last.
+_PERIOD_THEN_NOTICE = re.compile(r"\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
 # "自2023年2月20日的惩罚周期（含2月10日之后的订单）起": 自X的…起, the start of a named cycle.
 _FROM_THE = re.compile(r"\s*的[^，,。；;()（）\d]{1,12}?(?:[(（][^()（）]{0,40}[)）])?\s*起")
 _BEFORE_FROM_ZI = re.compile(r"(?:自|从)\s*$")
@@ -236,16 +243,19 @@ def _clause_rest(doc: str, mention: DateMention) -> str:
     return doc[mention.end : stop.start() if stop else right]
 
 
-def _long_cue(doc: str, mention: DateMention, before: str) -> Reading | None:
+def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     """The role of a date whose cue lies beyond the window or past the next date."""
     rest = _clause_rest(doc, mention)
     if _QI_THEN_NOTICE.match(rest):
-        return Reading(mention, Role.announced)
+        return [Reading(mention, Role.announced)]
+    if mention.until is not None and _BEFORE_IN.search(before) and _PERIOD_THEN_NOTICE.match(rest):
+        closing = DateMention(mention.end, mention.end, mention.until)
+        return [Reading(mention, Role.announced), Reading(closing, Role.notice_ends)]
     if _BEFORE_FROM_ZI.search(before) and _FROM_THE.match(rest):
-        return Reading(mention, Role.effective)
+        return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):
-        return Reading(mention, Role.effective)
-    return None
+        return [Reading(mention, Role.effective)]
+    return []
 
 
 # "Date: 2025-03-18" opening a line of a notice's header: the day it was issued.
@@ -277,12 +287,17 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             found.append([])
             continue
         long_cue = _long_cue(doc, mention, before)
-        if long_cue is None and _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
-            long_cue = Reading(mention, Role.announced)
-        if long_cue is not None:
-            found.append([replace(long_cue, tentative=tentative)])
+        if not long_cue and _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
+            long_cue = [Reading(mention, Role.announced)]
+        if long_cue:
+            found.append([replace(reading, tentative=tentative) for reading in long_cue])
             continue
-        readings = _roles(mention, before, after, tentative=tentative, immediate=immediate)
+        moving = mention.until is not None and (
+            _MOVE_VERB.search(doc, max(floor, mention.start - 160), mention.start) is not None
+        )
+        readings = _roles(
+            mention, before, after, tentative=tentative, immediate=immediate, moving=moving
+        )
         if not readings and (mention.relative or _OPENS_CLAUSE.match(before)):
             # "今天，抖音电商发布《…》": the subject comes between the day and the verb.
             said = _SUBJECT_THEN_VERB.match(doc, mention.end)
@@ -293,8 +308,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         if not readings and _ON_DAY.search(before) and _THEN_WILL.match(doc, mention.end):
             # "On April 15, 2025 at 12:00 AM PT, we will update the fee": the day it changes.
             readings = [Reading(mention, Role.effective, tentative=tentative)]
-        if not readings and _WILL_CHANGE_ON.search(
-            doc, max(floor, mention.start - 160), mention.start
+        if (
+            not readings
+            and _WILL_CHANGE_ON.search(doc, max(floor, mention.start - 220), mention.start)
+            and not _AGAIN.search(before)
         ):
             # "will increase the referral fee from 2% to 6% on April 1": the day it changes.
             readings = [Reading(mention, Role.effective, tentative=tentative)]
@@ -372,11 +389,19 @@ _COUNTED_AS_OF = re.compile(r"\d+\s+(?:calendar\s+)?(?:days?|months?)\s+as\s+of\
 
 
 def _roles(
-    mention: DateMention, before: str, after: str, *, tentative: bool, immediate: bool
+    mention: DateMention,
+    before: str,
+    after: str,
+    *,
+    tentative: bool,
+    immediate: bool,
+    moving: bool = False,
 ) -> list[Reading]:
+    """The role(s) of one date from the words right before and after it; ``moving`` says its
+    sentence moves something (postponed, delayed …) somewhere before it."""
     if _DEADLINE.match(after):
         return []
-    if mention.until is not None and _MOVE_VERB.search(before) and _BEFORE_FROM.search(before):
+    if mention.until is not None and moving and _BEFORE_FROM.search(before):
         # "postponed from March 1 to April 1" was read as a range: it is an old and a new date.
         moved = DateMention(mention.end, mention.end, mention.until, mention.at)
         return [

@@ -415,3 +415,11 @@ def test_a_notice_signed_by_a_platforms_e_commerce_team():
         datetime(2024, 9, 2),
     )
     assert (found.announced_on, found.effective_on) == (date(2024, 9, 2), None)
+
+
+def test_a_notice_period_given_as_from_to_before_its_object():
+    found = only(
+        "1688关于修订《1688商品发布规范》的公示",
+        "1688于2025年3月3日至3月9日对《1688商品发布规范》修订内容进行公示。",
+    )
+    assert (found.announced_on, found.effective_on) == (date(2025, 3, 3), date(2025, 3, 10))

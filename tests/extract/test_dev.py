@@ -47,7 +47,7 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_probe3.jsonl",
-            ["--min-effective", "0.873", "--min-announced", "0.919", "--min-platform", "0.896",
+            ["--min-effective", "0.931", "--min-announced", "0.931", "--min-platform", "0.919",
              "--max-invented", "4"],
             id="written-probe3-notices",
         ),

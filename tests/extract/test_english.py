@@ -302,3 +302,42 @@ def test_the_day_a_count_is_taken_is_no_effective_day():
         )
     )
     assert {c.effective_on for c in found} == {date(2024, 10, 1)}, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Temu will apply the updated shipping policy to all local sellers on 3 March 2025.",
+        "Temu will require sellers shipping to Germany to upload packaging registration "
+        "numbers for every listing in the home and garden categories from 3 March 2025.",
+        "Temu Shipping Policy: from 3 March 2025, late shipments will count twice.",
+    ],
+    ids=["will-apply-on", "a-long-will-require-from", "name-colon-from"],
+)
+def test_will_do_something_on_or_from_a_day_is_its_effective_day(text):
+    found = extract(Notice(title="Temu Shipping Policy update", text=text))
+    assert [c.effective_on for c in found] == [date(2025, 3, 3)], found
+
+
+def test_a_delay_from_one_day_to_another_far_from_its_verb():
+    found = extract(
+        Notice(
+            title="SHEIN delays its Return Policy update",
+            text="SHEIN has delayed the rollout of the updated SHEIN Return Policy for "
+            "marketplace sellers in Europe from May 5, 2025 to June 2, 2025.",
+        )
+    )
+    assert [(c.effective_on, c.postponed_from) for c in found] == [
+        (date(2025, 6, 2), date(2025, 5, 5))
+    ]
+
+
+def test_a_fee_that_applies_again_marks_the_end_of_a_waiver():
+    found = extract(
+        Notice(
+            title="Lazada waives its payment fee for the 11.11 campaign",
+            text="From 1 November 2024 to 14 November 2024, Lazada will waive the payment fee "
+            "for new sellers. The usual payment fee will apply again from 15 November 2024.",
+        )
+    )
+    assert [c.effective_on for c in found] == [date(2024, 11, 1)], found
