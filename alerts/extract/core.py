@@ -111,7 +111,7 @@ def _named(
         for i, rule in enumerate(rules)
     ]
     named = [
-        replace(c, tentative=True) if c.effective_on and _hedged(doc, rule, sentences) else c
+        replace(c, tentative=True) if _hedged(doc, rule, sentences) else c
         for c, rule in zip(named, rules, strict=True)
     ]
     return named + of_items

@@ -262,8 +262,17 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
 _DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.IGNORECASE)
 
 
+# "By Dana Pike | Published 2025-06-14": a news article's byline dates the article.
+_BYLINE = re.compile(
+    r"(?:^|\n)[ \t]*By\s+[^\n]{1,60}?(?:Published|Posted|Updated)(?:\s+on)?\s*:?\s*$"
+)
+
+
 def _chrome(doc: str, mention: DateMention, before: str) -> bool:
-    """Whether the date is a news page's own header date, on its line of source and author."""
+    """Whether the date is a news page's own header date: on its line of source and author, or
+    in an article's byline."""
+    if _BYLINE.search(doc, max(0, mention.start - 80), mention.start):
+        return True
     if not _CHROME_LABEL.search(before):
         return False
     line_end = doc.find("\n", mention.end)

@@ -423,3 +423,11 @@ def test_a_notice_period_given_as_from_to_before_its_object():
         "1688于2025年3月3日至3月9日对《1688商品发布规范》修订内容进行公示。",
     )
     assert (found.announced_on, found.effective_on) == (date(2025, 3, 3), date(2025, 3, 10))
+
+
+def test_a_proposed_change_without_a_day_is_tentative():
+    found = only(
+        "饿了么拟调整《饿了么商家配送服务规则》",
+        "饿了么拟调整《饿了么商家配送服务规则》，调整将于近期生效，具体时间另行通知。",
+    )
+    assert (found.effective_on, found.tentative) == (None, True)

@@ -47,8 +47,8 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_probe3.jsonl",
-            ["--min-effective", "0.931", "--min-announced", "0.931", "--min-platform", "0.919",
-             "--max-invented", "4"],
+            ["--min-effective", "0.931", "--min-announced", "0.942", "--min-platform", "0.919",
+             "--max-invented", "2"],
             id="written-probe3-notices",
         ),
         pytest.param(

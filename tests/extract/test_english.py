@@ -341,3 +341,14 @@ def test_a_fee_that_applies_again_marks_the_end_of_a_waiver():
         )
     )
     assert [c.effective_on for c in found] == [date(2024, 11, 1)], found
+
+
+def test_a_news_articles_byline_date_is_not_the_announcement():
+    found = extract(
+        Notice(
+            title="What Shopee's new listing limits mean for sellers",
+            text="By Lee Wen | Published Mar 3, 2025\n"
+            "Shopee Malaysia will apply the new Listing Limit Policy from 1 April 2025.",
+        )
+    )
+    assert [(c.announced_on, c.effective_on) for c in found] == [(None, date(2025, 4, 1))]
