@@ -124,13 +124,17 @@ _EN_NAME = re.compile(
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
 _EN_SENTENCE_CASE = re.compile(
-    r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
+    # The lookahead (the name's capital) makes most positions fail before the lookbehind.
+    r"(?=[A-Z])(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
 )
 # "• VAT Agreement: We are making …": a bulleted list of the policies a notice changes.
 _EN_BULLET_LABEL = re.compile(
     r"(?:^|(?<=\n))[ \t]*[•·●▪*-][ \t]*([A-Z][A-Za-z0-9&'’.-]*(?:[ \t]+[A-Za-z0-9&'’.-]+){0,7})"
     r"[ \t]*(?:\([^()\n]{0,80}\))?[ \t]*:(?=\s)"
 )
+# What every bullet label starts with, found by a fast scan: most texts have none, and
+# _EN_BULLET_LABEL, which opens with a line start, tries every position.
+_EN_BULLET_HINT = re.compile(r"[•·●▪*-][ \t]*[A-Z]")
 _EN_FUNCTION_WORDS = frozenset(
     [
         "this",
@@ -167,8 +171,9 @@ _EN_GENERIC = frozenset(
 # Every English name ends with one of these words, which a fast scan finds: a text without
 # any (most Chinese ones) is not searched for names at all.
 _EN_SUFFIX_WORD = re.compile(
-    r"rule|polic|standard|regulation|agreement|guideline|terms|specification|conduct|measures"
-    r"|provisions",
+    # The lookahead (the words' first letters) makes most positions fail at once.
+    r"(?=[rpsagtcm])(?:rule|polic|standard|regulation|agreement|guideline|terms|specification|conduct|measures"
+    r"|provisions)",
     re.IGNORECASE,
 )
 _EN_LEAD = re.compile(
@@ -308,10 +313,14 @@ def _generic_word(word: str) -> bool:
 def _english_names(doc: str) -> list[RuleMention]:
     # A bullet's label is the whole name, though a part of it may look like one (Selling
     # Policies and Seller Code of Conduct).
-    found = [
-        RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
-        for match in _EN_BULLET_LABEL.finditer(doc)
-    ]
+    found = (
+        [
+            RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
+            for match in _EN_BULLET_LABEL.finditer(doc)
+        ]
+        if _EN_BULLET_HINT.search(doc)
+        else []
+    )
     if not _EN_SUFFIX_WORD.search(doc):
         return found
     for match in _EN_NAME.finditer(doc):
