@@ -126,9 +126,10 @@ _HEDGE = re.compile(
 
 # "公示期满后的生效时间另行通知": the 公示 period's end says nothing of when the change applies.
 _DAY_TO_FOLLOW = re.compile(
-    r"(?:生效|实施|施行)(?:时间|日期)?(?:将)?另行(?:通知|公告|公布|告知)"
+    # The lookahead (the first characters of the branches) makes most positions fail at once.
+    r"(?=[生实施另es])(?:(?:生效|实施|施行)(?:时间|日期)?(?:将)?另行(?:通知|公告|公布|告知)"
     r"|另行(?:通知|公告|公布)(?:生效|实施|施行)"
-    r"|(?:effective|start)\s+date\s+will\s+be\s+(?:announced|communicated|shared)",
+    r"|(?:effective|start)\s+date\s+will\s+be\s+(?:announced|communicated|shared))",
     re.IGNORECASE,
 )
 

@@ -111,8 +111,11 @@ _ORDINAL_VALUE = (
     | {f"twenty-{word}": 20 + index for index, word in enumerate(_ORDINALS[:9], start=1)}
     | {"thirtieth": 30, "thirty-first": 31}
 )
+# The lookahead (what "the" and the ordinals start with) makes most positions fail at once.
 _ORDINAL_DAY = re.compile(
-    r"(?<![A-Za-z-])(?:the\s+)?(" + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True)) + r")"
+    r"(?=[tfsen])(?<![A-Za-z-])(?:the\s+)?("
+    + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True))
+    + r")"
     r"(?:\s+day)?\s+of\s+(?=[A-Z][a-z]{2})",
     re.IGNORECASE,
 )

@@ -57,7 +57,11 @@ _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 
 # Mirrors inject the reading of a character after it: 规(guī)则. Tone marks make it pinyin, not
 # an English word in brackets.
-_PINYIN = re.compile(rf"(?<=[{_CJK}])\s?[(（]\s?[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*\s?[)）]")
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+_PINYIN = re.compile(rf"(?<=[{_CJK}])\s?[(（]\s?[a-zü]*[{_TONED}][a-zü]*\s?[)）]")
+# _PINYIN opens with a lookbehind, so it tries every position; a fast scan for a tone mark,
+# which every reading has, skips it for the texts without one (nearly all).
+_TONE_MARK = re.compile(f"[{_TONED}]")
 # Tags and entities that a copy from a page carried into the text.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]{0,300})?/?>")
 _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "table", "ul", "ol"})
@@ -90,7 +94,8 @@ def strip_noise(text: str) -> str:
     if "<" in text or "&" in text:
         text = _TAG.sub(lambda m: "\n" if m[2].lower() in _BREAKS else "", text)
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-    return _PINYIN.sub("", text) if "(" in text or "（" in text else text
+    has_bracket = "(" in text or "（" in text
+    return _PINYIN.sub("", text) if has_bracket and _TONE_MARK.search(text) else text
 
 
 def compact_name(name: str) -> str:

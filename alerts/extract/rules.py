@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from alerts.extract.clauses import Sentences
@@ -56,11 +57,14 @@ class Rule:
     mentions: list[RuleMention] = field(default_factory=list)
 
 
-_BRACKETED = re.compile(
-    r"《([^《》]{1,80})》|[「“\"【]([^「」“”\"【】\n]{2,60})[」”\"】]"
-    # A line that lost its opening mark: "2、“淘宝汇吃”市场管理规范》变更公示通知".
-    r"|(?:^|(?<=\n))[ \t]*(?:\d{1,2}\s*[、.)）][ \t]*)?([^《》\n]{2,60}?)》"
-)
+# A name in 《》 (group 1), or in quotes (group 2).
+_MARKED = re.compile(r"《([^《》]{1,80})》|[「“\"【]([^「」“”\"【】\n]{2,60})[」”\"】]")
+# A line that lost its opening mark: "2、“淘宝汇吃”市场管理规范》变更公示通知". Searched for from
+# the line break before it: a pattern that opens with a line start tries every position of
+# the text, one that opens with "\n" skips to the breaks.
+_LOST_OPENING = r"[ \t]*(?:\d{1,2}\s*[、.)）][ \t]*)?([^《》\n]{2,60}?)》"
+_LOST_FIRST_LINE = re.compile(_LOST_OPENING)
+_LOST_LINE = re.compile("\n" + _LOST_OPENING)
 _INNER = re.compile(r"[〈<]([^〈〉<>]{2,60})[〉>]")
 _SUFFIX = (
     r"(?:规范|规则|规定|办法|细则|标准|协议|公约|总则|准则|条款|须知|制度|政策|指引|守则|通则"
@@ -124,13 +128,17 @@ _EN_NAME = re.compile(
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
 _EN_SENTENCE_CASE = re.compile(
-    r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
+    # The lookahead (the name's capital) makes most positions fail before the lookbehind.
+    r"(?=[A-Z])(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
 )
 # "• VAT Agreement: We are making …": a bulleted list of the policies a notice changes.
 _EN_BULLET_LABEL = re.compile(
     r"(?:^|(?<=\n))[ \t]*[•·●▪*-][ \t]*([A-Z][A-Za-z0-9&'’.-]*(?:[ \t]+[A-Za-z0-9&'’.-]+){0,7})"
     r"[ \t]*(?:\([^()\n]{0,80}\))?[ \t]*:(?=\s)"
 )
+# What every bullet label starts with, found by a fast scan: most texts have none, and
+# _EN_BULLET_LABEL, which opens with a line start, tries every position.
+_EN_BULLET_HINT = re.compile(r"[•·●▪*-][ \t]*[A-Z]")
 _EN_FUNCTION_WORDS = frozenset(
     [
         "this",
@@ -167,8 +175,9 @@ _EN_GENERIC = frozenset(
 # Every English name ends with one of these words, which a fast scan finds: a text without
 # any (most Chinese ones) is not searched for names at all.
 _EN_SUFFIX_WORD = re.compile(
-    r"rule|polic|standard|regulation|agreement|guideline|terms|specification|conduct|measures"
-    r"|provisions",
+    # The lookahead (the words' first letters) makes most positions fail at once.
+    r"(?=[rpsagtcm])(?:rule|polic|standard|regulation|agreement|guideline|terms|specification|conduct|measures"
+    r"|provisions)",
     re.IGNORECASE,
 )
 _EN_LEAD = re.compile(
@@ -226,16 +235,50 @@ def canonical_rule(name: str, platform: str | None = None) -> tuple[str, str, st
     return written, rule_key(written, canonical), canonical
 
 
+def _lost_opening(doc: str, pos: int) -> tuple[int, re.Match[str]] | None:
+    """The first line starting at or after ``pos`` that lost its opening mark: where the line
+    starts, and the match."""
+    if pos == 0:
+        first = _LOST_FIRST_LINE.match(doc)
+        if first is not None:
+            return 0, first
+    match = _LOST_LINE.search(doc, max(pos - 1, 0))
+    return (match.start() + 1, match) if match is not None else None
+
+
+def _names_marked(doc: str) -> Iterator[tuple[int, int, int, int, bool]]:
+    """Where names are marked, in text order: the match's start and end, the name's start and
+    end, and whether quotes mark it (not 《》).
+
+    What one alternation of _MARKED's forms and a line start before _LOST_OPENING would find
+    with finditer: at each position the leftmost match, 《》 and quotes before a lost opening
+    where both start; the next one after its end.
+    """
+    pos = 0
+    marked = _MARKED.search(doc)
+    lost = _lost_opening(doc, 0)
+    while marked is not None or lost is not None:
+        if marked is not None and (lost is None or marked.start() <= lost[0]):
+            group = 1 if marked.group(1) is not None else 2
+            yield marked.start(), marked.end(), *marked.span(group), group == 2
+            pos = marked.end()
+        elif lost is not None:
+            line_start, match = lost
+            yield line_start, match.end(), *match.span(1), False
+            pos = match.end()
+        if marked is not None and marked.start() < pos:
+            marked = _MARKED.search(doc, pos)
+        if lost is not None and lost[0] < pos:
+            lost = _lost_opening(doc, pos)
+
+
 def _bracketed(doc: str) -> tuple[list[RuleMention], list[RuleMention]]:
     """The rules named in 《》 (or quotes), and the notices so named (《关于…的公告》)."""
     found: list[RuleMention] = []
     notices: list[RuleMention] = []
     cited_until = -1
-    for match in _BRACKETED.finditer(doc):
-        group = 1 if match.group(1) is not None else 3 if match.group(3) is not None else 2
-        quoted = group == 2
-        raw = match.group(group)
-        start, end = match.span(group)
+    for match_start, match_end, start, end, quoted in _names_marked(doc):
+        raw = doc[start:end]
         inner = _INNER.search(raw)
         if inner is not None and _NOTICE_DOC.search(compact_name(raw)):
             # 《关于修订〈X规则〉的公告》: the rule is X.
@@ -249,11 +292,11 @@ def _bracketed(doc: str) -> tuple[list[RuleMention], list[RuleMention]]:
             _ENDS_LIKE_RULE.search(name) and _specific(name) and not _QUOTED_CLAUSE.search(name)
         ):
             continue
-        before = doc[max(0, match.start() - 8) : match.start()]
+        before = doc[max(0, match_start - 8) : match_start]
         if _CITED.search(before) or (
-            cited_until >= 0 and _LIST_GAP.match(doc[cited_until : match.start()])
+            cited_until >= 0 and _LIST_GAP.match(doc[cited_until:match_start])
         ):
-            cited_until = match.end()
+            cited_until = match_end
             continue
         cited_until = -1
         found.append(RuleMention(start, end, name))
@@ -308,10 +351,14 @@ def _generic_word(word: str) -> bool:
 def _english_names(doc: str) -> list[RuleMention]:
     # A bullet's label is the whole name, though a part of it may look like one (Selling
     # Policies and Seller Code of Conduct).
-    found = [
-        RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
-        for match in _EN_BULLET_LABEL.finditer(doc)
-    ]
+    found = (
+        [
+            RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
+            for match in _EN_BULLET_LABEL.finditer(doc)
+        ]
+        if _EN_BULLET_HINT.search(doc)
+        else []
+    )
     if not _EN_SUFFIX_WORD.search(doc):
         return found
     for match in _EN_NAME.finditer(doc):
