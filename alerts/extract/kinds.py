@@ -128,10 +128,27 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
         left = stops[-1].end() if stops else left
         right_stop = _CLAUSE_STOP.search(doc, last, last + reach)
         right = right_stop.start() if right_stop else last + reach
-        for window in (doc[left:first], doc[last:right]):
+        windows = [doc[left:first], doc[last:right]]
+        # A bullet or number is a few characters: looking no further back keeps this linear.
+        head = doc.rfind("\n", max(0, first - 8), first) + 1
+        if (
+            (head or first <= 8)
+            and _HEADING_START.fullmatch(doc, head, first)
+            and _HEADING_COLON.match(doc, last)
+        ):
+            # "- FBA Storage Policy: … This change takes effect …": the item says what happens.
+            line_end = doc.find("\n", last)
+            windows.append(doc[last : len(doc) if line_end < 0 else line_end])
+        for window in windows:
             if kind_in(window) is not None or _TAKES_EFFECT.search(window):
                 return True
     return False
+
+
+# A name heading an item of a list: at the start of its line (after a bullet or a number),
+# followed by a colon.
+_HEADING_START = re.compile(r"[ \t]*(?:[-•*·]|\d{1,2}[.)、]|[①-⑳])?[ \t]*")
+_HEADING_COLON = re.compile(r"[ \t]*[:：]")
 
 
 def _listed(doc: str, spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:

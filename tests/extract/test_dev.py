@@ -47,7 +47,7 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_probe3.jsonl",
-            ["--min-effective", "0.931", "--min-announced", "0.942", "--min-platform", "0.919",
+            ["--min-effective", "0.954", "--min-announced", "0.954", "--min-platform", "0.931",
              "--max-invented", "2"],
             id="written-probe3-notices",
         ),

@@ -352,3 +352,21 @@ def test_a_news_articles_byline_date_is_not_the_announcement():
         )
     )
     assert [(c.announced_on, c.effective_on) for c in found] == [(None, date(2025, 4, 1))]
+
+
+def test_each_bullet_of_a_policy_list_keeps_its_own_day():
+    found = extract(
+        Notice(
+            title="Amazon policy updates",
+            text="Amazon policy updates for sellers:\n"
+            "- Inventory Storage Policy: the aged inventory surcharge will cover items stored "
+            "over 181 days. This change takes effect August 19, 2024.\n"
+            "- Seller Code of Conduct: we clarified the rules on review manipulation, "
+            "effective immediately.",
+            published_at=date(2024, 7, 20),
+        )
+    )
+    assert {(c.rule, c.effective_on) for c in found} == {
+        ("Inventory Storage Policy", date(2024, 8, 19)),
+        ("Seller Code of Conduct", date(2024, 7, 20)),
+    }
