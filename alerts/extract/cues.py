@@ -243,9 +243,17 @@ def _clause_rest(doc: str, mention: DateMention) -> str:
     return doc[mention.end : stop.start() if stop else right]
 
 
+# "11月4日在规则中心上线《X（征求意见稿）》": a draft put online for comments is its 公示.
+_DRAFT_ONLINE = re.compile(
+    r"\s*(?:在|于|通过)?[^，,。；;]{0,12}?(?:上线|发布|公布)[^，,。；;]{0,40}?(?:征求意见稿|意见稿|公示稿|草案)"
+)
+
+
 def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     """The role of a date whose cue lies beyond the window or past the next date."""
     rest = _clause_rest(doc, mention)
+    if _DRAFT_ONLINE.match(rest):
+        return [Reading(mention, Role.announced)]
     if _QI_THEN_NOTICE.match(rest):
         return [Reading(mention, Role.announced)]
     if mention.until is not None and _BEFORE_IN.search(before) and _PERIOD_THEN_NOTICE.match(rest):

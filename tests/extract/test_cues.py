@@ -431,3 +431,16 @@ def test_a_proposed_change_without_a_day_is_tentative():
         "饿了么拟调整《饿了么商家配送服务规则》，调整将于近期生效，具体时间另行通知。",
     )
     assert (found.effective_on, found.tentative) == (None, True)
+
+
+def test_a_draft_put_online_for_comments_is_announced_not_effective():
+    found = extract(
+        Notice(
+            title="抖音电商就《商品标题规范》征求意见",
+            text="抖音电商3月2日在规则中心上线《抖音电商商品标题规范（征求意见稿）》，征集商家意见；"
+            "正式规则拟于3月18日生效。",
+            published_at=datetime(2025, 3, 2, 18, 0),
+        )
+    )
+    assert {c.effective_on for c in found} <= {date(2025, 3, 18), None}, found
+    assert date(2025, 3, 2) in {c.announced_on for c in found}, found

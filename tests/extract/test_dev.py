@@ -47,8 +47,8 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_probe3.jsonl",
-            ["--min-effective", "0.954", "--min-announced", "0.954", "--min-platform", "0.931",
-             "--max-invented", "2"],
+            ["--min-effective", "0.965", "--min-announced", "0.954", "--min-platform", "0.931",
+             "--max-invented", "1"],
             id="written-probe3-notices",
         ),
         pytest.param(
