@@ -13,7 +13,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.extract import core, cues, dates, normalize, rules
+from alerts.extract import core, cues, dates, kinds, normalize, rules
 
 from .seed import seed_items
 from .test_fuzz import FRAGMENTS
@@ -31,6 +31,9 @@ QUICK = [
     core._DAY_TO_FOLLOW,
     rules._EN_SUFFIX_WORD,
     rules._EN_SENTENCE_CASE,
+    *(pattern for _, pattern in kinds._VERBS),
+    kinds._WEAK_NEW,
+    kinds._TAKES_EFFECT,
 ]
 PLAIN = [_without_lookahead(pattern) for pattern in QUICK]
 
@@ -90,38 +93,52 @@ def test_quick_scans_change_no_match_on_the_seed():
         _same(f"{item['title']}\n{item['text']}")
 
 
-words = st.sampled_from(
-    [
-        *FRAGMENTS,
-        "《商家规则》",
-        "“淘宝汇吃”市场管理规范》",
-        "「店铺规范」",
-        "\n",
-        "\n2、",
-        " ",
-        "》",
-        "《",
-        "Seller Rules",
-        "the Unsuitable inventory investigations policy",
-        "\n• VAT Agreement: ",
-        "- Selling Policies: ",
-        "the first of April",
-        "twenty-first day of May",
-        "生效时间另行通知",
-        "effective date will be announced",
-        "暂缓实施",
-        "cancelled the planned fee",
-        "scrapped",
-        "will not take effect",
-        "called off",
-        "today",
-        "Immediately",
-        "2024年3月1日",
-        "March 5, 2024",
-        "规(guī)则",
-        "（zé）",
-    ]
-)
+WORDS = [
+    *FRAGMENTS,
+    "《商家规则》",
+    "“淘宝汇吃”市场管理规范》",
+    "「店铺规范」",
+    "\n",
+    "\n2、",
+    " ",
+    "》",
+    "《",
+    "Seller Rules",
+    "the Unsuitable inventory investigations policy",
+    "\n• VAT Agreement: ",
+    "- Selling Policies: ",
+    "the first of April",
+    "twenty-first day of May",
+    "生效时间另行通知",
+    "effective date will be announced",
+    "暂缓实施",
+    "cancelled the planned fee",
+    "scrapped",
+    *(word for _, p in kinds._VERBS for word in p.pattern.split("|")),
+    "征求 意见",
+    "Amended",
+    "reNEW",
+    "re-launch",
+    "发布",
+    "Published",
+    "takes effect",
+    "will not take effect",
+    "called off",
+    "today",
+    "Immediately",
+    "2024年3月1日",
+    "March 5, 2024",
+    "规(guī)则",
+    "（zé）",
+]
+words = st.sampled_from(WORDS)
+
+
+def test_quick_scans_change_no_match_on_each_word():
+    for word in WORDS:
+        for text in (word, f"x {word} x", f"《{word}》", f"\n{word}\n"):
+            _same(text)
+            _same(text.upper())
 
 
 @settings(max_examples=400)
