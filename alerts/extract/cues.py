@@ -358,7 +358,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             and reading.mention.on in ends
         )
     ]
-    return _cancelled(doc, kept) if _CANCEL.search(doc) else kept
+    # _cancelled turns only effective days (not moved ones) into old ones: without any, the
+    # search of the whole text for _CANCEL can change nothing.
+    changeable = any(r.role is Role.effective and not r.moved_to for r in kept)
+    return _cancelled(doc, kept) if changeable and _CANCEL.search(doc) else kept
 
 
 # "原定于4月1日生效的《X》暂缓实施", "scrapped a fee due to take effect on May 1": the day the

@@ -195,6 +195,12 @@ _DATE = re.compile(
     r"|(?:本)?(?:公告|通知|规则|规范|细则|协议)?(?:发布|公布|颁布|印发|公告|公示)之日"
     r"|(?<![A-Za-z])(?:[Tt]oday|[Tt]omorrow|[Ii]mmediately|immediate effect)(?![A-Za-z])))"
 )
+# The English relative days start with t or i, the commonest letters of English, which the
+# lookaheads must then let through: a text without these words (nearly all) is scanned by
+# _DATE without that branch and those letters, a third faster.
+_EN_RELATIVE = r"|(?<![A-Za-z])(?:[Tt]oday|[Tt]omorrow|[Ii]mmediately|immediate effect)(?![A-Za-z])"
+_EN_RELATIVE_WORDS = ("oday", "omorrow", "mmediate")
+_DATE_NO_EN_RELATIVE = re.compile(_DATE.pattern.replace(_EN_RELATIVE, "").replace("TtIi", ""))
 _YEAR_BEFORE = re.compile(
     rf"(?:(?P<y>{_YEAR})|(?<!\d)(?P<y2>\d{{2}})|(?P<ry>今|明|去|次|来))\s*年\s*$"
 )
@@ -292,7 +298,8 @@ def _slash_order(doc: str) -> str:
 def _raw_mentions(doc: str) -> list[_Raw]:
     found: list[_Raw] = []
     order: str | None = None  # of slashed dates, worked out when one needs it
-    for match in _DATE.finditer(doc):
+    english_relative = any(word in doc for word in _EN_RELATIVE_WORDS)
+    for match in (_DATE if english_relative else _DATE_NO_EN_RELATIVE).finditer(doc):
         group = match.groupdict()
         raw: _Raw | None
         if group["m"]:

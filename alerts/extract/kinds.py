@@ -25,47 +25,59 @@ __all__ = [
 ]
 
 _I = re.IGNORECASE
+
+
+def _words(first: str, words: str) -> re.Pattern[str]:
+    """``words``, an alternation whose every branch starts with a character of ``first``.
+
+    The lookahead makes most positions fail at once; without it the engine tries each branch
+    at every position (these patterns search whole texts and titles).
+    """
+    return re.compile(f"(?=[{first}])(?:{words})", _I)
+
+
 # Ordered by precedence: on a tie in distance the earlier entry wins.
 _VERBS: list[tuple[ChangeKind, re.Pattern[str]]] = [
     (
         ChangeKind.consultation,
-        re.compile(
+        _words(
+            "征意公scdp",
             r"征求意见|征集意见|意见征集|征询意见|公开征求|征求.{0,8}意见|意见稿|"
             r"solicit\w*|consultation|draft for comments?|public comments?",
-            _I,
         ),
     ),
     (
         ChangeKind.repeal,
-        re.compile(
+        _words(
+            "废停不同下rad",
             r"废止|废除|停止施行|停止执行|停止适用|不再适用|不再执行|同时失效|下线|"
             r"repeal\w*|abolish\w*|revok\w*|rescind\w*|discontinu\w*|retir\w*",
-            _I,
         ),
     ),
     (
         ChangeKind.amendment,
-        re.compile(
+        _words(
+            "变调更修升改优完迭新删移arucmile",
             r"变更|调整|更新|修订|升级|修改|更改|优化|完善|改版|迭代|修正|新版|"
             r"amend\w*|revis\w*|updat\w*|adjust\w*|chang\w*|modif\w*|upgrad\w*|"
             r"increas\w*|clarif\w*|rais(?:e|es|ing)\b|reduc\w*|lower\w*|extend\w*|"
             r"删除|删去|移除",
-            _I,
         ),
     ),
     (
         ChangeKind.new,
-        re.compile(
-            r"制定|出台|推出|颁布|印发|新增|新建|新设|新规|起草|introduc\w*|launch\w*|formulat\w*|\bnew\b",
-            _I,
+        _words(
+            "制出推颁印新起ilfn",
+            r"制定|出台|推出|颁布|印发|新增|新建|新设|新规|起草|introduc\w*|launch\w*|formulat\w*"
+            r"|\bnew\b",
         ),
     ),
 ]
-_WEAK_NEW = re.compile(r"发布|上线|publish\w*|releas\w*|issu\w*", _I)
+_WEAK_NEW = _words("发上pri", r"发布|上线|publish\w*|releas\w*|issu\w*")
 _WINDOW = 14
 _STOP = re.compile(r"[。；;！？!?\n]")
 _CLAUSE_STOP = re.compile(r"[，,。；;！？!?\n]")
-_TAKES_EFFECT = re.compile(r"生效|施行|实施|执行|公示|take[sn]? effect|effective", _I)
+_TAKES_EFFECT = _words("生施实执公te", r"生效|施行|实施|执行|公示|take[sn]? effect|effective")
 _SUBJECT_WINDOW = 24
 _SUBJECT_WINDOW_EN = 60  # English says in 60 letters what Chinese says in 24 characters
 _LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")

@@ -100,6 +100,8 @@ def strip_noise(text: str) -> str:
 
 def compact_name(name: str) -> str:
     """Remove the spaces and line breaks a name picked up, keeping those between Latin words."""
+    if _SPACE_IN_NAME.search(name) is None:
+        return name  # most names: nothing to remove, and strip() removes what \s matches
 
     def _keep(match: re.Match[str]) -> str:
         before = name[match.start() - 1] if match.start() > 0 else ""

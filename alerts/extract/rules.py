@@ -62,7 +62,7 @@ _MARKED = re.compile(r"《([^《》]{1,80})》|[「“\"【]([^「」“”\"【
 # A line that lost its opening mark: "2、“淘宝汇吃”市场管理规范》变更公示通知". Searched for from
 # the line break before it: a pattern that opens with a line start tries every position of
 # the text, one that opens with "\n" skips to the breaks.
-_LOST_OPENING = r"[ \t]*(?:\d{1,2}\s*[、.)）][ \t]*)?([^《》\n]{2,60}?)》"
+_LOST_OPENING = r"[ \t]*(?:\d{1,2}\s*[、.)）][ \t]*)?([^《》\n]{2,60}+)》"
 _LOST_FIRST_LINE = re.compile(_LOST_OPENING)
 _LOST_LINE = re.compile("\n" + _LOST_OPENING)
 _INNER = re.compile(r"[〈<]([^〈〉<>]{2,60})[〉>]")
