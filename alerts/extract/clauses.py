@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-__all__ = ["CLAUSE_END", "Sentences"]
+__all__ = ["CLAUSE_END", "SENTENCE_END", "Sentences"]
 
 # A full stop counts when a capital or the end follows. Written as one character set first,
 # so that the engine skips to the candidates instead of trying both branches everywhere.
-_SENTENCE_END = re.compile(r"[。；;！？!?\n.](?:(?<!\.)|(?=\s+[A-Z\"“]|\s*$))")
+SENTENCE_END = re.compile(r"[。；;！？!?\n.](?:(?<!\.)|(?=\s+[A-Z\"“]|\s*$))")
 CLAUSE_END = re.compile(r"[，,。；;！？!?\n]")
 
 
@@ -21,7 +21,7 @@ class Sentences:
     """Sentence numbers of the positions of one text."""
 
     def __init__(self, doc: str) -> None:
-        self._starts = [0] + [m.end() for m in _SENTENCE_END.finditer(doc)]
+        self._starts = [0] + [m.end() for m in SENTENCE_END.finditer(doc)]
 
     def index(self, pos: int) -> int:
         """The number of the sentence ``pos`` falls in."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from alerts.extract.clauses import CLAUSE_END, Sentences
+from alerts.extract.clauses import CLAUSE_END, SENTENCE_END, Sentences
 from alerts.extract.dates import DateMention, cn_int
 from alerts.extract.platforms import leading_platform
 
@@ -181,7 +181,7 @@ _WILL_CHANGE_ON = re.compile(
     r"\b(?:will|shall|ultimately|then|are|is|plans?\s+to|intends?\s+to)\s+(?:\w+\s+){0,2}?"
     r"(?:increas|decreas|rais|climb|ris|chang|updat|introduc|launch|reduc|remov|requir|charg"
     r"|enforc|implement|lower|extend|replac|discontinu|retir|start|begin|stop|open|add|appl|reject"
-    r"|suspend|block|restrict|ban|delist|deactivat|waiv|cap|phas|expand|requir|roll)\w*\b"
+    r"|suspend|block|restrict|ban|delist|deactivat|waiv|cap|phas|expand|roll)\w*\b"
     r"[^.;!?\n]{0,150}\b(?:on|from|starting(?:\s+(?:on|from))?|beginning|as\s+of)\s+(?:the\s+)?$",
     _I,
 )
@@ -214,10 +214,9 @@ def _suffix(doc: str, mention: DateMention, ceiling: int) -> str:
 
 # Cues that lie further from the date than the window, read over the rest of its sentence.
 _CLAUSE_REACH = 60
-# "于8月7日起对《X》修订内容进行公示": the day the 公示 opens, not the day X applies.
-_QI_THEN_NOTICE = re.compile(r"\s*(?:起|开始)\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
-# "于12月23日至12月29日对《X》修订内容进行公示": the 公示 period, from its first day to its last.
-_PERIOD_THEN_NOTICE = re.compile(r"\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
+# "于8月7日起对《X》修订内容进行公示": the day the 公示 opens, not the day X applies; without 起,
+# "于12月23日至12月29日对《X》…进行公示", the 公示 period from its first day to its last.
+_THEN_NOTICE = re.compile(r"\s*(?P<qi>起|开始)?\s*(?:对|就)[^，,。；;]{1,40}?(?:进行|予以)?公示")
 # "自2023年2月20日的惩罚周期（含2月10日之后的订单）起": 自X的…起, the start of a named cycle.
 _FROM_THE = re.compile(r"\s*的[^，,。；;()（）\d]{1,12}?(?:[(（][^()（）]{0,40}[)）])?\s*起")
 _BEFORE_FROM_ZI = re.compile(r"(?:自|从)\s*$")
@@ -226,20 +225,15 @@ _BEFORE_FROM_ZI = re.compile(r"(?:自|从)\s*$")
 _WINDOW_ACTS = re.compile(
     r"\s*(?:期间|内)[^。；;]{0,40}?(?<![不停])(?:将|会|调整|延长|缩短|放宽|执行|实行|适用)"
 )
-# "2月11日，抖音电商发布《X》": a day opening its clause, then who, then the verb.
-_OPENS_CLAUSE = re.compile(r"^\s*$")
 # Page chrome: "发布日期：2024-10-28 08:58:38  来源：…  作者：…" dates the page, not the change.
 _CHROME = re.compile(r"来源|作者|浏览|阅读|点击|字体|责编|编辑")
 _CHROME_LABEL = re.compile(r"(?:发布|发表|更新)(?:时间|日期)\s*[:：]?\s*$")
 
 
-_SENTENCE_STOP = re.compile(r"[。；;！!？?\n]")
-
-
 def _clause_rest(doc: str, mention: DateMention) -> str:
     """What follows the date in its sentence, commas included, up to ``_CLAUSE_REACH``."""
     right = min(len(doc), mention.end + _CLAUSE_REACH)
-    stop = _SENTENCE_STOP.search(doc, mention.end, right)
+    stop = SENTENCE_END.search(doc, mention.end, right)
     return doc[mention.end : stop.start() if stop else right]
 
 
@@ -249,25 +243,28 @@ _DRAFT_ONLINE = re.compile(
 )
 
 
+# "Date: 2025-03-18" opening a line of a notice's header: the day it was issued.
+_DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.IGNORECASE)
+
+
 def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     """The role of a date whose cue lies beyond the window or past the next date."""
     rest = _clause_rest(doc, mention)
     if _DRAFT_ONLINE.match(rest):
         return [Reading(mention, Role.announced)]
-    if _QI_THEN_NOTICE.match(rest):
+    notice = _THEN_NOTICE.match(rest)
+    if notice is not None and notice["qi"]:
         return [Reading(mention, Role.announced)]
-    if mention.until is not None and _BEFORE_IN.search(before) and _PERIOD_THEN_NOTICE.match(rest):
+    if notice is not None and mention.until is not None and _BEFORE_IN.search(before):
         closing = DateMention(mention.end, mention.end, mention.until)
         return [Reading(mention, Role.announced), Reading(closing, Role.notice_ends)]
     if _BEFORE_FROM_ZI.search(before) and _FROM_THE.match(rest):
         return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):
         return [Reading(mention, Role.effective)]
+    if _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
+        return [Reading(mention, Role.announced)]
     return []
-
-
-# "Date: 2025-03-18" opening a line of a notice's header: the day it was issued.
-_DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.IGNORECASE)
 
 
 # "By Dana Pike | Published 2025-06-14": a news article's byline dates the article.
@@ -304,8 +301,6 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             found.append([])
             continue
         long_cue = _long_cue(doc, mention, before)
-        if not long_cue and _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
-            long_cue = [Reading(mention, Role.announced)]
         if long_cue:
             found.append([replace(reading, tentative=tentative) for reading in long_cue])
             continue
@@ -315,8 +310,9 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         readings = _roles(
             mention, before, after, tentative=tentative, immediate=immediate, moving=moving
         )
-        if not readings and (mention.relative or _OPENS_CLAUSE.match(before)):
-            # "今天，抖音电商发布《…》": the subject comes between the day and the verb.
+        if not readings and (mention.relative or not before.strip()):
+            # "今天，抖音电商发布《…》", "2月11日，抖音电商发布《X》": a day opening its clause,
+            # then who, then the verb.
             said = _SUBJECT_THEN_VERB.match(doc, mention.end)
             if said is not None:
                 readings = [Reading(mention, Role.announced)]
