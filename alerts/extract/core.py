@@ -27,13 +27,21 @@ from alerts.extract.kinds import (
     says_change,
 )
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.normalize import normalize, rejoin_lines, strip_noise
+from alerts.extract.normalize import from_headline, normalize, rejoin_lines, strip_noise
 from alerts.extract.platforms import leading_platform, most_named, platform_near
 from alerts.extract.rules import Rule, find_rules, row_rule_name, rule_key, subject_of
 from alerts.extract.tables import Row, read_tables
 
 __all__ = ["extract"]
 
+# "This change will go into effect on X", "上述调整将于X生效": a sentence that names no rule
+# but points back at what the paragraph before it introduced, every rule of it.
+_ANAPHOR = re.compile(
+    r"\s*(?:(?:此次|本次|上述|以上|这些|该等)(?:规则)?(?:变更|调整|修订|更新|变化|改动|规则)"
+    r"|(?:This|These|The|Both|All\s+(?:of\s+)?(?:these|the))\s+(?:above\s+)?"
+    r"(?:changes?|updates?|policies|documents))",
+    re.IGNORECASE,
+)
 _RESPECTIVELY = re.compile(r"分别|各自|respectively", re.IGNORECASE)
 _LIST_GAP_CHARS = frozenset(' \t\n、/&和及与以或》《「」“”"')
 
@@ -44,8 +52,9 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     Pure and total: any title and text give a (possibly empty) list, never an exception.
     Fields the text does not state are None (or False), never guessed.
     """
-    title = arabize(normalize(strip_noise(notice.title or "")))
-    text = arabize(rejoin_lines(normalize(strip_noise(notice.text or ""))))
+    headline = normalize(strip_noise(notice.title or ""))
+    title = arabize(headline)
+    text = arabize(rejoin_lines(from_headline(headline, normalize(strip_noise(notice.text or "")))))
     doc = f"{title}\n{text}"
     title_end = len(title)
     sentences = Sentences(doc)
@@ -312,6 +321,15 @@ class _Owners:
     def _members(self, k: int) -> set[int]:
         return self._in_group[self._group[k]]
 
+    def _paragraph_of(self, k: int) -> set[int]:
+        """The rules named in the paragraph of the ``k``-th mention, up to that mention."""
+        start = self._doc.rfind("\n", 0, self._spans[k][0]) + 1
+        rules: set[int] = set()
+        while k >= 0 and self._spans[k][0] >= start:
+            rules |= self._members(k)
+            k -= 1
+        return rules
+
     def assign(self, readings: list[Reading]) -> list[list[Reading]]:
         """The readings said about each rule."""
         said: list[list[Reading]] = [[] for _ in self._everyone]
@@ -372,6 +390,8 @@ class _Owners:
         if following < len(self._spans) and self._sentence_of[following] == sentence:
             return self._members(following)
         if prior >= 0:
+            if _ANAPHOR.match(self._doc, self._sentences.start(pos)):
+                return self._paragraph_of(prior)
             return self._members(prior)
         # A date before any rule is about every rule ("此次规则变更于X公示"), unless its sentence
         # leads into the first with a colon ("The following change takes effect on X: …").
@@ -495,15 +515,19 @@ def _unnamed(
 
     Each distinct effective day is one change (a fee raised in two stages is two changes); the
     key is the platform and the headline's subject, so later notices about it join the change.
-    A notice with no effective day is one change when it gives a 公示 day and says something
-    changes, and none otherwise.
+    A notice with no day at all is one undated change when it says which platform changes
+    something ("拼多多对黑标商品订单征收技术服务费"), and none otherwise.
     """
     signed = signature(doc, mentions)
     readings = _rebase_relative(doc, read_roles(doc, mentions), signed, sentences)
     if signed is not None and not any(r.role is Role.announced for r in readings):
         readings.append(Reading(signed, Role.announced, strong=False))
     platform = platform_near(doc, 0, 0, title_end)
-    return _about(doc, doc[:title_end], readings, platform)
+    found = _about(doc, doc[:title_end], readings, platform)
+    if found or platform is None or not says_change(doc):
+        return found
+    # Known to be coming but not when: kept, so that the notice that dates it joins this one.
+    return _about(doc, doc[:title_end], [], platform, undated=True)
 
 
 def _unnamed_in(item: str, readings: list[Reading], platform: str | None) -> list[ChangeCandidate]:
@@ -515,7 +539,7 @@ def _unnamed_in(item: str, readings: list[Reading], platform: str | None) -> lis
 
 
 def _about(
-    text: str, subject: str, readings: list[Reading], platform: str | None
+    text: str, subject: str, readings: list[Reading], platform: str | None, undated: bool = False
 ) -> list[ChangeCandidate]:
     key = rule_key(subject_of(subject) or "规则变更", platform)
     kind = kind_in(subject) or kind_in(text) or ChangeKind.amendment
@@ -528,7 +552,7 @@ def _about(
     groups: dict[date, list[Reading]] = {}
     for reading in moved or effective:
         groups.setdefault(reading.mention.on, []).append(reading)
-    if not groups and (announced is None or not says_change(text)):
+    if not groups and not undated and (announced is None or not says_change(text)):
         return []
     base = Rule(name="", key=key, platform=platform)
     found = [

@@ -237,6 +237,9 @@ def _clause_rest(doc: str, mention: DateMention) -> str:
     return doc[mention.end : stop.start() if stop else right]
 
 
+_STEPS_UP = re.compile(r"[^。；;\n]{0,40}?(?:加强|加大|提高|提升)[^。；;\n]{0,12}?力度")
+
+
 # "11月4日在规则中心上线《X（征求意见稿）》": a draft put online for comments is its 公示.
 _DRAFT_ONLINE = re.compile(
     r"\s*(?:在|于|通过)?[^，,。；;]{0,12}?(?:上线|发布|公布)[^，,。；;]{0,40}?(?:征求意见稿|意见稿|公示稿|草案)"
@@ -284,6 +287,23 @@ def _chrome(doc: str, mention: DateMention, before: str) -> bool:
     return _CHROME.search(doc, mention.end, len(doc) if line_end < 0 else line_end) is not None
 
 
+_ITEM_NUMBER = re.compile(r"[ \t]*(?:\d{1,2}[.)、]|[(（]\d{1,2}[)）]|[①-⑳])[ \t]*")
+_ITEM_SAYS_CHANGE = re.compile(
+    r"[ \t]*[:：][^\n]{0,80}?(?:reduc|rais|increas|lower|chang|updat|adjust|introduc|下调|上调|调整"
+    r"|降低|提高|变更|更新|新增|取消)",
+    re.IGNORECASE,
+)
+
+
+def _heads_item(doc: str, mention: DateMention) -> bool:
+    """Whether ``mention`` opens a numbered item, then a colon and what changes."""
+    line_start = doc.rfind("\n", 0, mention.start) + 1
+    return (
+        _ITEM_NUMBER.fullmatch(doc, line_start, mention.start) is not None
+        and _ITEM_SAYS_CHANGE.match(doc, mention.end) is not None
+    )
+
+
 def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     """The role of each mention that has one, in text order.
 
@@ -321,6 +341,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         if not readings and _ON_DAY.search(before) and _THEN_WILL.match(doc, mention.end):
             # "On April 15, 2025 at 12:00 AM PT, we will update the fee": the day it changes.
             readings = [Reading(mention, Role.effective, tentative=tentative)]
+        if not readings and _heads_item(doc, mention):
+            # "1. February 1st: Multiple fees reduced", "2、3月1日：佣金下调": a roundup item dated
+            # by when what it lists changes.
+            readings = [Reading(mention, Role.effective, tentative=tentative)]
         if (
             not readings
             and _WILL_CHANGE_ON.search(doc, max(floor, mention.start - 220), mention.start)
@@ -354,6 +378,15 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
             and reading.mention.on in ends
         )
     ]
+    # "即日起启动专项治理…8月5日起加大处置力度": a later day when enforcement only tightens
+    # is not when the change starts, unless the text gives no other.
+    stepped = {
+        id(r)
+        for r in kept
+        if r.role is Role.effective and _STEPS_UP.match(_clause_rest(doc, r.mention))
+    }
+    if stepped and any(r.role is Role.effective and id(r) not in stepped for r in kept):
+        kept = [r for r in kept if id(r) not in stepped]
     # _cancelled turns only effective days (not moved ones) into old ones: without any, the
     # search of the whole text for _CANCEL can change nothing.
     changeable = any(r.role is Role.effective and not r.moved_to for r in kept)

@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Protocol
 
-__all__ = ["compact_name", "normalize", "rejoin_lines", "strip_noise"]
+__all__ = ["compact_name", "from_headline", "normalize", "rejoin_lines", "strip_noise"]
 
 
 class _Converter(Protocol):
@@ -156,3 +156,27 @@ def rejoin_lines(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+# How far into a text a page's own headline is looked for: navigation runs to a few lines.
+_HEADLINE_WITHIN = 1500
+
+
+def from_headline(title: str, text: str) -> str:
+    """``text`` from the line that repeats ``title``, when a scraped page has lines before it.
+
+    What comes before a page's own headline is its navigation (breadcrumbs, links to other
+    articles with their dates), not the notice.
+    """
+    headline = title.strip()
+    if len(headline) < 6:
+        return text
+    at = text.find(headline, 0, _HEADLINE_WITHIN + len(headline))
+    while at > 0:
+        line_start = text.rfind("\n", 0, at) + 1
+        line_end = text.find("\n", at)
+        line = text[line_start : len(text) if line_end < 0 else line_end]
+        if line_start > 0 and line.strip() == headline:
+            return text[line_start:]
+        at = text.find(headline, at + 1, _HEADLINE_WITHIN + len(headline))
+    return text

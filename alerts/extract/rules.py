@@ -131,6 +131,14 @@ _EN_SENTENCE_CASE = re.compile(
     # The lookahead (the name's capital) makes most positions fail before the lookbehind.
     r"(?=[A-Z])(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
 )
+# "we are introducing fee category guidelines", "adding the returns reimbursement policy": a
+# document that a notice creates may be named all in lower case.
+_EN_CREATED = re.compile(
+    r"\b(?:introducing|adding|launching)\s+(?:the\s+|a\s+new\s+|new\s+)?"
+    # Its words are a name's (no "updates to the safety policy").
+    r"((?:(?!(?:to|the|of|for|and|on|our|your|updates?|changes?)\s)[a-z][a-z-]+\s+){1,4}"
+    r"(?:policy|guidelines))\b"
+)
 # "• VAT Agreement: We are making …": a bulleted list of the policies a notice changes.
 _EN_BULLET_LABEL = re.compile(
     r"(?:^|(?<=\n))[ \t]*[•·●▪*-][ \t]*([A-Z][A-Za-z0-9&'’.-]*(?:[ \t]+[A-Za-z0-9&'’.-]+){0,7})"
@@ -139,6 +147,12 @@ _EN_BULLET_LABEL = re.compile(
 # What every bullet label starts with, found by a fast scan: most texts have none, and
 # _EN_BULLET_LABEL, which opens with a line start, tries every position.
 _EN_BULLET_HINT = re.compile(r"[•·●▪*-][ \t]*[A-Z]")
+# "Update on New SLA Processing Time" on a line of its own: a section about one policy, named
+# in title case after the word for an update.
+_EN_UPDATE_HEADING = re.compile(
+    r"(?:^|(?<=\n))[ \t]*(?=[UC])(?:Updates?|Changes?)[ \t]+(?:on|to)[ \t]+(?:(?:the|New)[ \t]+)?"
+    r"([A-Z][A-Za-z0-9&'’-]*(?:[ \t]+[A-Z][A-Za-z0-9&'’-]*){1,6})[ \t]*(?=\n|$)"
+)
 _EN_FUNCTION_WORDS = frozenset(
     [
         "this",
@@ -358,7 +372,10 @@ def _english_names(doc: str) -> list[RuleMention]:
         ]
         if _EN_BULLET_HINT.search(doc)
         else []
-    )
+    ) + [
+        RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
+        for match in _EN_UPDATE_HEADING.finditer(doc)
+    ]
     if not _EN_SUFFIX_WORD.search(doc):
         return found
     for match in _EN_NAME.finditer(doc):
@@ -373,9 +390,9 @@ def _english_names(doc: str) -> list[RuleMention]:
             words[-1].islower() and len(_bare(name).split()) < 3
         ):
             continue  # "Program Policy", "Amazon's New Rules", "Notable policy updates"
-        if " " in name and not any(m.start <= start < m.end for m in found):
+        if " " in name and not any(m.start < match.end(1) and start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
-    for match in _EN_SENTENCE_CASE.finditer(doc):
+    for match in [*_EN_SENTENCE_CASE.finditer(doc), *_EN_CREATED.finditer(doc)]:
         words = match.group(1).lower().split()
         if not _EN_FUNCTION_WORDS.intersection(words) and not any(
             m.start <= match.start(1) < m.end for m in found

@@ -29,8 +29,8 @@ HERE = Path(__file__).parent
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.962", "--min-announced", "1", "--min-platform", "0.917",
-             "--max-invented", "1"],
+            ["--min-effective", "0.977", "--min-announced", "1", "--min-platform", "0.939",
+             "--max-invented", "0"],
             id="dev-notices",
         ),
         pytest.param(
