@@ -29,6 +29,7 @@ from alerts.reminders import ReminderView, reminder_views
 from alerts.views import ChangeView, change_views, count_selected
 from store import outbox, queries
 from store import watches as stored_watches
+from store.db import committed
 
 if TYPE_CHECKING:
     from alerts.config import Settings
@@ -244,18 +245,22 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
 def post_change(
     body: schemas.ChangeIn, session: SessionDep, settings: SettingsDep
 ) -> schemas.IngestResult:
-    report = add_change(
+    now = clock.now()
+    report = committed(
         session,
-        rule=body.rule,
-        platform=body.platform,
-        announced_on=body.announced_on,
-        effective_on=body.effective_on,
-        effective_at=body.effective_at,
-        title=body.title,
-        url=body.url,
-        tentative=body.tentative,
-        now=clock.now(),
-        tz=settings.service.tz,
+        lambda: add_change(
+            session,
+            rule=body.rule,
+            platform=body.platform,
+            announced_on=body.announced_on,
+            effective_on=body.effective_on,
+            effective_at=body.effective_at,
+            title=body.title,
+            url=body.url,
+            tentative=body.tentative,
+            now=now,
+            tz=settings.service.tz,
+        ),
     )
     return _ingested(report)
 
@@ -267,7 +272,8 @@ def post_change(
     summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
 )
 def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
-    if queries.withdraw_change(session, uid=uid, now=clock.now()) is None:
+    now = clock.now()
+    if committed(session, lambda: queries.withdraw_change(session, uid=uid, now=now)) is None:
         raise HTTPException(404, f"no change has uid {uid!r}")
     tz = settings.service.tz
     return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
@@ -284,7 +290,8 @@ def post_notice(
     body: schemas.NoticeIn, session: SessionDep, settings: SettingsDep
 ) -> schemas.IngestResult:
     notice = Notice(title=body.title, text=body.text, published_at=body.published_at, url=body.url)
-    report = ingest_notice(session, notice, origin="api", tz=settings.service.tz)
+    tz = settings.service.tz
+    report = committed(session, lambda: ingest_notice(session, notice, origin="api", tz=tz))
     return _ingested(report)
 
 
@@ -332,8 +339,10 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
                 ]
             )
     taken = {watch.name for watch in current_watches(session, settings)}
-    if body.name in taken or not stored_watches.add_watch(
-        session, name=body.name, definition=definition, now=clock.now()
+    now = clock.now()
+    if body.name in taken or not committed(
+        session,
+        lambda: stored_watches.add_watch(session, name=body.name, definition=definition, now=now),
     ):
         raise HTTPException(409, f"a watch named {body.name!r} exists already")
     return schemas.Watch(**body.model_dump(), source="api")
@@ -349,7 +358,7 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
 def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:
     if any(watch.name == name for watch in settings.watches):
         raise HTTPException(409, f"watch {name!r} is defined in config.toml; remove it there")
-    if not stored_watches.remove_watch(session, name=name):
+    if not committed(session, lambda: stored_watches.remove_watch(session, name=name)):
         raise HTTPException(404, f"no watch named {name!r}")
 
 

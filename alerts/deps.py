@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.engine) as session:
+    # Nothing commits here: FastAPI runs this exit after the answer is sent, and an answer
+    # must never say stored what a failed commit lost. Writes commit in the route
+    # (store.db.committed); anything left uncommitted is rolled back.
+    with session_scope(request.app.state.engine, commit_at_end=False) as session:
         yield session
 
 

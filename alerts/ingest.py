@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule
 from alerts.timeline import Action, ChangeState, place
 from store import queries
+from store.db import committed
 from store.models import Notice as NoticeRow
 from store.models import RuleChange
 
@@ -60,10 +62,16 @@ class IngestReport:
 def ingest(
     session: Session, notices: Iterable[Notice], *, origin: str, tz: ZoneInfo
 ) -> IngestReport:
-    """Store each notice and the changes read from it; return what was added, merged or moved."""
+    """Store each notice and the changes read from it; return what was added, merged or moved.
+
+    Each notice is committed on its own: an import stopped halfway keeps what it stored, and
+    two imports of the same file at once store each notice once (the second finds it).
+    """
     report = IngestReport()
     for notice in notices:
-        report.extend(ingest_notice(session, notice, origin=origin, tz=tz))
+        report.extend(
+            committed(session, partial(ingest_notice, session, notice, origin=origin, tz=tz))
+        )
     return report
 
 

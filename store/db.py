@@ -6,13 +6,13 @@ Nothing here runs at import time: entry points call :func:`connect` with the con
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from alerts.errors import StoreError
@@ -46,18 +46,60 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits when the block ends and rolls back if it raises."""
+def session_scope(engine: Engine, *, commit_at_end: bool = True) -> Iterator[Session]:
+    """A session that commits when the block ends (unless told not to: then what was not
+    committed is rolled back) and rolls back if it raises.
+
+    A database that fails (unreachable, full, not a database at all) raises StoreError with
+    the database named; a conflict (IntegrityError) is raised as it is, for the caller to
+    judge.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
-        except OperationalError as exc:
+            if commit_at_end:
+                session.commit()
+        except IntegrityError:
             session.rollback()
-            raise StoreError(f"database {redact_url(str(engine.url))} failed: {exc.orig}") from exc
+            raise
+        except DatabaseError as exc:
+            session.rollback()
+            raise failure(engine, exc) from exc
         except BaseException:
             session.rollback()
             raise
+
+
+def failure(bind: Engine | Connection, exc: DatabaseError) -> StoreError:
+    """The StoreError for a database that failed, naming it (without its password)."""
+    return StoreError(f"database {redact_url(str(bind.engine.url))} failed: {exc.orig}")
+
+
+T = TypeVar("T")
+
+
+def committed(session: Session, write: Callable[[], T]) -> T:
+    """Run ``write`` in ``session`` and commit it; return what it returned once committed.
+
+    A write that collides with another writer's (a unique key taken meanwhile, say the same
+    notice posted twice at once) is rolled back and run once more, when it finds what the
+    other writer stored. Raises StoreError when the commit fails (a full disk, a lost
+    connection), so nothing is ever reported stored that is not.
+    """
+    for attempt in (1, 2):
+        try:
+            result = write()
+            session.commit()
+            return result
+        except IntegrityError as exc:
+            session.rollback()
+            if attempt == 2:
+                message = f"the write conflicted with another writer twice: {exc.orig}"
+                raise StoreError(message) from exc
+        except DatabaseError as exc:
+            session.rollback()
+            raise failure(session.get_bind(), exc) from exc
+    raise AssertionError("unreachable")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -74,7 +116,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
-    except OperationalError as exc:
+    except DatabaseError as exc:
         url = redact_url(str(engine.url))
         raise StoreError(f"cannot upgrade database {url}: {exc.orig}") from exc
 
