@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server import running
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from alerts.api import create_app
 from alerts.config import parse_settings
-from server import running
 from store.db import connect, upgrade
 from store.models import Notice
 
@@ -104,25 +104,27 @@ def test_a_write_on_a_full_disk_is_a_503_and_stores_nothing(tmp_path: Path):
         settings = parse_settings(
             f'[api]\ntoken = "{TOKEN}"\n', path=tmp_path / "config.toml", environ={}
         )
-        with running(create_app(settings, engine)) as url:
-            with httpx.Client(base_url=url, headers=HEADERS, timeout=30) as client:
-                assert client.post("/api/notices", json=_notice(0)).status_code == 201
-                filler = disk / "filler"
-                with filler.open("wb") as out:
-                    try:
-                        while True:
-                            out.write(b"\0" * 65536)
-                            out.flush()
-                    except OSError:
-                        pass
-                big = _notice(1) | {"text": _notice(1)["text"] + "说明。" * 60_000}
-                response = client.post("/api/notices", json=big)
-                assert response.status_code == 503, response.text[:300]
-                assert "full" in response.json()["detail"]
-                filler.unlink()
-                assert _stored(engine) == 1
-                # With room again, the same notice is stored: nothing half-written blocks it.
-                assert client.post("/api/notices", json=big).json()["stored"] is True
+        with (
+            running(create_app(settings, engine)) as url,
+            httpx.Client(base_url=url, headers=HEADERS, timeout=30) as client,
+        ):
+            assert client.post("/api/notices", json=_notice(0)).status_code == 201
+            filler = disk / "filler"
+            with filler.open("wb") as out:
+                try:
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+                except OSError:
+                    pass
+            big = _notice(1) | {"text": _notice(1)["text"] + "说明。" * 60_000}
+            response = client.post("/api/notices", json=big)
+            assert response.status_code == 503, response.text[:300]
+            assert "full" in response.json()["detail"]
+            filler.unlink()
+            assert _stored(engine) == 1
+            # With room again, the same notice is stored: nothing half-written blocks it.
+            assert client.post("/api/notices", json=big).json()["stored"] is True
         engine.dispose()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
