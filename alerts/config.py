@@ -169,6 +169,11 @@ class ReminderSettings(_Section):
     at: TimeOfDay = time(9, 0)
     shift: Literal["none", "previous_workday"] = "none"
     max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long a sender holds the reminders it claimed before another may take them; renewed
+    # while they are being sent, so only a sender that died lets it run out.
+    lease_seconds: float = Field(default=300.0, ge=3, le=86400)
+    # On SIGTERM/SIGINT, how long attempts in flight may take to finish.
+    stop_grace_seconds: float = Field(default=10.0, ge=0, le=600)
 
 
 class Watch(_Section):

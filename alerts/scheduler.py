@@ -74,7 +74,13 @@ class ReminderEngine:
             policy=RetryPolicy(max_attempts=settings.reminders.max_attempts),
             worker=f"{socket.gethostname()}:{os.getpid()}",
             concurrency=concurrency,
+            lease=timedelta(seconds=settings.reminders.lease_seconds),
+            grace=timedelta(seconds=settings.reminders.stop_grace_seconds),
         )
+        # Set to stop: no tick starts after it, and the running one drains (see Dispatcher).
+        self.stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def plan(self, now: datetime) -> PlanReport:
         with session_scope(self.engine) as session:
@@ -83,8 +89,21 @@ class ReminderEngine:
     async def tick(self, now: datetime | None = None) -> TickReport:
         """Plan, then send everything due at ``now`` (default: the clock's now)."""
         now = now or clock.now()
-        planned = await asyncio.to_thread(self.plan, now)
-        return TickReport(plan=planned, dispatch=await self.dispatcher.run_once(now=now))
+        if self.stopping.is_set():
+            return TickReport(plan=PlanReport(created=0, cancelled=0), dispatch=DispatchReport())
+        self._idle.clear()
+        try:
+            planned = await asyncio.to_thread(self.plan, now)
+            dispatched = await self.dispatcher.run_once(now=now, stop=self.stopping)
+            return TickReport(plan=planned, dispatch=dispatched)
+        finally:
+            self._idle.set()
+
+    async def stop(self) -> None:
+        """Stop ticking and wait for the running tick to drain (bounded by the grace and
+        the channels' timeouts)."""
+        self.stopping.set()
+        await self._idle.wait()
 
 
 def start_scheduler(engine: ReminderEngine, *, every: timedelta = TICK_EVERY) -> AsyncIOScheduler:

@@ -52,13 +52,18 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient() as http:
-            scheduler = start_scheduler(ReminderEngine(settings, engine, http=http))
+            reminders = ReminderEngine(settings, engine, http=http)
+            scheduler = start_scheduler(reminders)
             app.state.scheduler = scheduler
             log.info("reminder scheduler started (%d channel(s))", len(settings.channels))
             try:
                 yield
             finally:
                 scheduler.shutdown(wait=False)
+                # What is in flight finishes and is recorded; what was claimed and not yet
+                # tried goes back to the outbox (within [reminders] stop_grace_seconds).
+                await reminders.stop()
                 app.state.scheduler = None
+                log.info("reminder scheduler stopped")
 
     return lifespan

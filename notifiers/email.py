@@ -10,6 +10,7 @@ id. No text that reaches a header can add another: line breaks are folded to spa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import email.policy
@@ -221,18 +222,24 @@ class EmailNotifier:
         )
         step = "connect"
         try:
-            await client.connect()
-            if self.smtp.username:
-                step = "login"
-                await client.login(
-                    self.smtp.username,
-                    self.smtp.password.get_secret_value() if self.smtp.password else "",
+            # The timeout bounds the conversation as a whole, as well as each reply in it: a
+            # server that trickles its replies cannot hold the attempt.
+            async with asyncio.timeout(self.smtp.timeout):
+                await client.connect()
+                if self.smtp.username:
+                    step = "login"
+                    await client.login(
+                        self.smtp.username,
+                        self.smtp.password.get_secret_value() if self.smtp.password else "",
+                    )
+                step = "send"
+                refused, reply = await client.send_message(
+                    mail, sender=sender, recipients=recipients
                 )
-            step = "send"
-            refused, reply = await client.send_message(mail, sender=sender, recipients=recipients)
-            # The message is accepted; a rude goodbye changes nothing.
+            # The message is accepted; a rude or slow goodbye changes nothing.
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
+                async with asyncio.timeout(self.smtp.timeout):
+                    await client.quit()
         # OSError covers refused and reset connections, TLS failures and every timeout.
         except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
             return self._failure(step, exc)

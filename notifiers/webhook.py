@@ -9,8 +9,10 @@ so receivers can drop repeats), ``webhook-timestamp`` (Unix seconds) and, with a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -232,19 +234,29 @@ class WebhookNotifier:
         }
         if self._key is not None:
             headers["webhook-signature"] = sign(self._key, message.id, timestamp, body)
+        request = self._client.build_request(
+            "POST", self.config.url, content=body, headers=headers, timeout=self.config.timeout
+        )
+        # The timeout bounds the whole attempt: httpx's own bounds each read, and a receiver
+        # that trickles a byte a second would keep the attempt (and a sender) for hours.
+        deadline = asyncio.get_running_loop().time() + self.config.timeout
+        late = f"{self._origin} did not answer within {self.config.timeout:g} s"
         try:
-            async with self._client.stream(
-                "POST", self.config.url, content=body, headers=headers, timeout=self.config.timeout
-            ) as response:
-                excerpt = await _read_excerpt(response)
+            async with asyncio.timeout_at(deadline):
+                response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            return self._transport_failure(
-                f"{self._origin} did not answer within {self.config.timeout:g} s", exc
-            )
+            return self._transport_failure(late, exc)
+        except TimeoutError:
+            return Outcome(Verdict.retry, f"{late} (no complete answer in that time)")
         except httpx.ConnectError as exc:
             return self._transport_failure(f"could not connect to {self._origin}", exc)
         except httpx.HTTPError as exc:
             return self._transport_failure(f"the request to {self._origin} failed", exc)
+        try:
+            # The status has come: what the body had time to say is all the excerpt holds.
+            excerpt = await _read_excerpt(response, deadline)
+        finally:
+            await response.aclose()
         outcome = classify_http(response.status_code, response.headers, now=self._now())
         if outcome.verdict is Verdict.delivered or not excerpt:
             return outcome
@@ -265,13 +277,16 @@ class WebhookNotifier:
         return Outcome(Verdict.retry, f"{what} ({detail})")
 
 
-async def _read_excerpt(response: httpx.Response) -> str:
-    """Up to ``_BODY_EXCERPT_BYTES`` of the body as text; the rest is left unread."""
+async def _read_excerpt(response: httpx.Response, deadline: float) -> str:
+    """Up to ``_BODY_EXCERPT_BYTES`` of the body as text, as much as arrives before
+    ``deadline`` (event-loop time); the rest is left unread."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= _BODY_EXCERPT_BYTES:
-            break
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout_at(deadline):
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= _BODY_EXCERPT_BYTES:
+                    break
     return b"".join(chunks)[:_BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")

@@ -11,7 +11,17 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, func, insert, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -376,12 +386,19 @@ class Attempt(NamedTuple):
     next_attempt_at: datetime | None = None  # when pending: the next try
 
 
-def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datetime) -> None:
+def record_attempts(
+    connection: Connection, attempts: Sequence[Attempt], *, now: datetime, worker: str
+) -> None:
     """Write a delivery row for each attempt and settle its reminder (lease released),
-    in a few statements whatever the number of attempts."""
+    in a few statements whatever the number of attempts.
+
+    A reminder is settled only while ``worker`` still holds its lease: one whose lease ran
+    out and that another sender claimed meanwhile is that sender's to settle, though the
+    attempt made here is recorded all the same.
+    """
     if not attempts:
         return
-    connection = session.connection()
+    held = and_(col(Reminder.status) == SENDING, col(Reminder.leased_by) == worker)
     connection.execute(
         insert(Delivery),
         [
@@ -403,7 +420,7 @@ def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datet
     if sent:
         connection.execute(
             update(Reminder)
-            .where(col(Reminder.id).in_(bindparam("sent", expanding=True)))
+            .where(col(Reminder.id).in_(bindparam("sent", expanding=True)), held)
             .values(status=SENT, reason=None, sent_at=now, **settled),
             {"sent": sent},
         )
@@ -411,7 +428,7 @@ def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datet
     if retrying:
         connection.execute(
             update(Reminder)
-            .where(col(Reminder.id) == bindparam("b_id"))
+            .where(col(Reminder.id) == bindparam("b_id"), held)
             .values(
                 status=bindparam("b_status"),
                 reason=bindparam("b_reason"),
@@ -432,10 +449,54 @@ def record_attempts(session: Session, attempts: Sequence[Attempt], *, now: datet
     if ended:
         connection.execute(
             update(Reminder)
-            .where(col(Reminder.id) == bindparam("b_id"))
+            .where(col(Reminder.id) == bindparam("b_id"), held)
             .values(status=bindparam("b_status"), reason=bindparam("b_reason"), **settled),
             [{"b_id": a.reminder_id, "b_status": a.status, "b_reason": a.reason} for a in ended],
         )
+
+
+def renew_leases(
+    session: Session, reminder_ids: Sequence[int], *, worker: str, until: datetime
+) -> int:
+    """Extend to ``until`` the leases ``worker`` still holds among ``reminder_ids`` (a
+    heartbeat while they are being sent); returns how many it still holds."""
+    if not reminder_ids:
+        return 0
+    statement = (
+        update(Reminder)
+        .where(
+            col(Reminder.id).in_(bindparam("ids", expanding=True)),
+            col(Reminder.status) == SENDING,
+            col(Reminder.leased_by) == worker,
+        )
+        .values(lease_until=until)
+    )
+    result = session.connection().execute(statement, {"ids": list(reminder_ids)})
+    return cast(CursorResult[Any], result).rowcount
+
+
+def release(session: Session, reminder_ids: Sequence[int], *, worker: str, now: datetime) -> int:
+    """Hand claimed reminders that were never tried back to the outbox, as they were
+    before the claim (the attempt the claim counted is taken back); returns how many."""
+    if not reminder_ids:
+        return 0
+    statement = (
+        update(Reminder)
+        .where(
+            col(Reminder.id).in_(bindparam("ids", expanding=True)),
+            col(Reminder.status) == SENDING,
+            col(Reminder.leased_by) == worker,
+        )
+        .values(
+            status=PENDING,
+            lease_until=None,
+            leased_by=None,
+            attempts=col(Reminder.attempts) - 1,
+            updated_at=now,
+        )
+    )
+    result = session.connection().execute(statement, {"ids": list(reminder_ids)})
+    return cast(CursorResult[Any], result).rowcount
 
 
 def list_reminders(

@@ -48,6 +48,7 @@ __all__ = [
     "refused_port",
     "refused_url",
     "silent_port",
+    "trickling_port",
 ]
 
 # 32 random bytes, base64: a signing secret of the kind `rulewatch channels new-secret`
@@ -271,3 +272,48 @@ def silent_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
         yield sock.getsockname()[1]
+
+
+@contextmanager
+def trickling_port(answer: bytes, *, every: float = 1.0, at_once: int = 0) -> Iterator[int]:
+    """A port on 127.0.0.1 that reads each request, then writes ``answer`` (status line,
+    headers and body): its first ``at_once`` bytes at once, then one byte every ``every``
+    seconds, so a read never waits long and the answer takes ages. Closing it drops the
+    connections."""
+    stop = threading.Event()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                conn.sendall(answer[:at_once])
+                for byte in answer[at_once:]:
+                    if stop.wait(every):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, name="trickler", daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from receiver import WHSEC, Receiver, Reply, refused_url
+from receiver import WHSEC, Receiver, Reply, refused_url, trickling_port
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from notifiers.base import Message, Verdict
@@ -197,7 +197,7 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(receiver, http):
     assert time.monotonic() - started < 2.5  # 5× the timeout: generous, not a measurement
     assert outcome.verdict is Verdict.retry
     assert "did not answer within 0.5 s" in outcome.reason
-    assert "ReadTimeout" in outcome.reason
+    assert "ReadTimeout" in outcome.reason or "no complete answer" in outcome.reason
 
 
 async def test_a_payload_that_is_not_json_fails_without_sending(receiver, http):
@@ -236,3 +236,29 @@ def test_new_secret_round_trips_through_the_channel_model():
 def test_header_values_must_be_ascii():
     with pytest.raises(ValueError, match="must be ASCII"):
         hook("https://hooks.example.com/x", headers={"X-Team": "运维"})
+
+
+HEAD_200 = b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\n\r\n"
+HEAD_500 = b"HTTP/1.1 500 Oops\r\ncontent-length: 40\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "at_once", "verdict", "said"),
+    [
+        # The status line itself a byte at a time: each read is quick, the answer endless.
+        (HEAD_200 + b"x" * 40, 0, Verdict.retry, "did not answer within 2 s"),
+        # The status at once, the body trickling: judged by the status, with what came.
+        (HEAD_500 + b"x" * 40, len(HEAD_500), Verdict.retry, "xxx"),
+        (HEAD_200 + b"x" * 40, len(HEAD_200), Verdict.delivered, "200"),
+    ],
+    ids=["trickled-status", "trickled-refusal", "trickled-acceptance"],
+)
+async def test_the_timeout_bounds_the_whole_attempt(http, answer, at_once, verdict, said):
+    with trickling_port(answer, every=0.5, at_once=at_once) as port:
+        notifier = WebhookNotifier(hook(f"http://127.0.0.1:{port}/hook", timeout=2), http)
+        began = time.monotonic()
+        outcome = await notifier.send(message())
+        took = time.monotonic() - began
+    assert (outcome.verdict, said in outcome.reason) == (verdict, True), outcome.reason
+    # Whole, the answer would take 20 s or more at this pace.
+    assert took < 3.5, f"the attempt took {took:.1f} s with timeout = 2"
