@@ -56,6 +56,7 @@ class DispatchReport:
     dead: int = 0
     coalesced: int = 0
     missed: int = 0
+    released: int = 0  # claimed, then handed back untried because the run was stopped
     messages: list[tuple[str, Message, Outcome]] = field(default_factory=list)
 
 
@@ -317,7 +318,9 @@ class Dispatcher:
                 await heartbeat
             if unsettled:
                 # Stopped: what was never tried (or cut short by the grace) goes back.
-                await asyncio.to_thread(self._release, sorted(unsettled), run_clock())
+                report.released += await asyncio.to_thread(
+                    self._release, sorted(unsettled), run_clock()
+                )
 
     async def _heartbeat(self, unsettled: set[int], run_clock: Callable[[], datetime]) -> None:
         every = self._lease.total_seconds() / 3
@@ -360,10 +363,11 @@ class Dispatcher:
         with session_scope(self._engine) as session:
             outbox.renew_leases(session, reminder_ids, worker=self._worker, until=until)
 
-    def _release(self, reminder_ids: Sequence[int], at: datetime) -> None:
+    def _release(self, reminder_ids: Sequence[int], at: datetime) -> int:
         with session_scope(self._engine) as session:
             released = outbox.release(session, reminder_ids, worker=self._worker, now=at)
         log.info("stopping: %d claimed reminder(s) handed back to the outbox", released)
+        return released
 
     def _render(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -131,6 +132,11 @@ def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list
 async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
     async with httpx.AsyncClient() as http:
         reminder_engine = ReminderEngine(settings, engine, http=http)
+        # SIGTERM or Ctrl-C: what is in flight finishes and is recorded, the rest of what
+        # was claimed goes back to the outbox for the next run.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, reminder_engine.stopping.set)
         report = await reminder_engine.tick(now)
     lines = [
         f"{channel}: {outcome.verdict.value} — {message.subject} ({outcome.reason})"
@@ -140,6 +146,7 @@ async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
     lines.append(
         f"planned {report.plan.created}, cancelled {report.plan.cancelled}; sent {d.sent}, "
         f"retrying {d.retrying}, dead {d.dead}, coalesced {d.coalesced}, missed {d.missed}"
+        + (f"; stopped early, {d.released} handed back to the outbox" if d.released else "")
     )
     return lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -43,7 +44,14 @@ def serve(settings: Settings) -> None:
     host, port = settings.service.listen_host, settings.service.listen_port
     log.info("serving on http://%s:%d", host, port)
     app = create_app(settings, engine, lifespan=_reminders(settings, engine))
+    stopped_by: list[int] = []
+    # uvicorn stops gracefully on these, then raises the signal again for the handler it
+    # found: this one, so that a stop asked for is a clean exit (status 0), not a kill.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, _frame: stopped_by.append(number))
     uvicorn.run(app, host=host, port=port, log_level="info")
+    if stopped_by:
+        log.info("stopped on %s", signal.Signals(stopped_by[0]).name)
 
 
 def _reminders(settings: Settings, engine: Engine) -> Lifespan:
@@ -59,10 +67,12 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
             try:
                 yield
             finally:
-                scheduler.shutdown(wait=False)
-                # What is in flight finishes and is recorded; what was claimed and not yet
-                # tried goes back to the outbox (within [reminders] stop_grace_seconds).
+                # First the running tick drains: what is in flight finishes and is recorded,
+                # what was claimed and not yet tried goes back to the outbox (within
+                # [reminders] stop_grace_seconds). Only then the scheduler goes, as its
+                # shutdown cancels the jobs it runs.
                 await reminders.stop()
+                scheduler.shutdown(wait=False)
                 app.state.scheduler = None
                 log.info("reminder scheduler stopped")
 
