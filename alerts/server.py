@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,11 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request's URL at INFO, and a webhook URL may carry its token in the
+    # path, the query or the user info: what a send did is logged by the dispatcher instead.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").addFilter(_redact_request_line)
     engine = connect(settings.service.database)
     upgrade(engine)
     log.info("store %s is up to date", redact_url(settings.service.database))
@@ -77,3 +83,22 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
                 log.info("reminder scheduler stopped")
 
     return lifespan
+
+
+# The feed's secret address and a token given in a query: what the access log must not keep.
+_FEED_TOKEN = re.compile(r"(/calendar/)[^/?#]+(\.ics)")
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&#]*")
+
+
+def redacted_path(path: str) -> str:
+    """A request path as the access log may show it: tokens replaced by ``***``."""
+    return _QUERY_TOKEN.sub(r"\1***", _FEED_TOKEN.sub(r"\1***\2", path))
+
+
+def _redact_request_line(record: logging.LogRecord) -> bool:
+    # uvicorn's access record: (client, method, path with query, HTTP version, status).
+    if isinstance(record.args, tuple) and len(record.args) >= 3:
+        args = list(record.args)
+        args[2] = redacted_path(str(args[2]))
+        record.args = tuple(args)
+    return True

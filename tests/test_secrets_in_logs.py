@@ -1,0 +1,170 @@
+"""No secret in anything `rulewatch serve` writes: every kind is planted, used, and looked for.
+
+A real `serve` on PostgreSQL (for a database password), a webhook receiver that refuses once
+(so a failure is logged) and an SMTP server asking for a password; the feed is read at its
+secret address and with a token in the query, the API written to with the right and a wrong
+bearer token. Then everything the process printed is searched for each secret.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mailserver import MailServer
+from receiver import WHSEC, Receiver, Reply
+
+from alerts.server import redacted_path
+
+RULEWATCH = str(Path(sys.executable).with_name("rulewatch"))
+
+URL_PASSWORD = "UrlPw-s3kr1t"
+PATH_TOKEN = "PathTok-s3kr1t"
+QUERY_TOKEN = "QueryTok-s3kr1t"
+HEADER_VALUE = "HeaderVal-s3kr1t"
+SMTP_PASSWORD = "SmtpPw-s3kr1t"
+API_TOKEN = "ApiTok-s3kr1t-0123456789"
+FEED_TOKEN = "FeedTok-s3kr1t-0123456789"
+DB_PASSWORD = "DbPw-s3kr1t"
+WRONG_BEARER = "WrongBearer-s3kr1t"
+SECRETS = [
+    URL_PASSWORD,
+    PATH_TOKEN,
+    QUERY_TOKEN,
+    HEADER_VALUE,
+    SMTP_PASSWORD,
+    API_TOKEN,
+    FEED_TOKEN,
+    DB_PASSWORD,
+    WRONG_BEARER,
+    WHSEC,
+    WHSEC.removeprefix("whsec_"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def database(postgres_server: str) -> Iterator[str]:
+    from conftest import _throwaway_postgres
+
+    for url in _throwaway_postgres(postgres_server):
+        # The machine's server trusts loopback, so the password is carried but not needed.
+        yield url.replace("://postgres@", f"://postgres:{DB_PASSWORD}@")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_serve_writes_no_secret_anywhere(tmp_path: Path, database: str):
+    with (
+        Receiver(secret=WHSEC) as receiver,
+        MailServer(security="none", users={"rw": SMTP_PASSWORD}) as mail,
+    ):
+        receiver.script(Reply(500, body=f"bad token {PATH_TOKEN} {QUERY_TOKEN}"))
+        hook = receiver.url_for(f"/hook/{PATH_TOKEN}?token={QUERY_TOKEN}").replace(
+            "http://", f"http://rw:{URL_PASSWORD}@"
+        )
+        port = _free_port()
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f"""
+[service]
+database = "{database}"
+listen = "127.0.0.1:{port}"
+
+[api]
+token = "{API_TOKEN}"
+
+[calendar]
+token = "{FEED_TOKEN}"
+
+[smtp]
+host = "127.0.0.1"
+port = {mail.port}
+security = "none"
+username = "rw"
+password = "{SMTP_PASSWORD}"
+from = "rulewatch@example.com"
+
+[[watch]]
+name = "taobao"
+platforms = ["淘宝"]
+channels = ["hook", "mail"]
+
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "{hook}"
+secret = "{WHSEC}"
+headers = {{ "X-Api-Key" = "{HEADER_VALUE}" }}
+
+[[channels]]
+name = "mail"
+kind = "email"
+to = ["ops@example.com"]
+""",
+            encoding="utf-8",
+        )
+        process = subprocess.Popen(
+            [RULEWATCH, "--config", str(config), "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            notice = {
+                "title": "《淘宝网商品发布规范》变更公示",
+                "text": "本次变更于2026年11月20日公示，2027年3月1日生效。",
+                "published_at": "2026-11-20T10:00:00+08:00",
+            }
+            good = {"Authorization": f"Bearer {API_TOKEN}"}
+            bad = {"Authorization": f"Bearer {WRONG_BEARER}"}
+            assert httpx.post(f"{base}/api/notices", json=notice, headers=bad).status_code == 401
+            assert httpx.post(f"{base}/api/notices", json=notice, headers=good).status_code == 201
+            assert httpx.get(f"{base}/calendar/{FEED_TOKEN}.ics").status_code == 200
+            assert httpx.get(f"{base}/calendar.ics?token={FEED_TOKEN}").status_code == 200
+            assert httpx.get(f"{base}/calendar/{WRONG_BEARER}.ics").status_code == 404
+            # The tick after the notice: the webhook refused, then (its retry is 30 s away)
+            # the mail went; one more tick is not waited for.
+            receiver.wait_for(1, timeout=60)
+            mail.wait_for(1, timeout=60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    assert "calendar/***.ics" in output and "token=***" in output  # the access log ran
+    leaked = [secret for secret in SECRETS if secret in output]
+    assert leaked == [], f"secrets in the serve log: {leaked}"
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/calendar/abc123.ics", "/calendar/***.ics"),
+        ("/calendar/abc123.ics?platform=淘宝", "/calendar/***.ics?platform=淘宝"),
+        ("/?token=abc&platform=x", "/?token=***&platform=x"),
+        ("/calendar.ics?platform=x&token=abc", "/calendar.ics?platform=x&token=***"),
+        ("/changes/abc123", "/changes/abc123"),
+    ],
+)
+def test_request_lines_lose_their_tokens(path: str, shown: str):
+    assert redacted_path(path) == shown
