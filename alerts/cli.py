@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # Piped output (cron mail, grep) is not cut to 80 columns; a terminal gets its own width.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _Group(typer.core.TyperGroup):
@@ -122,13 +122,14 @@ def _parse_published(value: str | None) -> datetime | date | None:
 
 def _read_input(path: str) -> tuple[str, str]:
     from alerts.errors import ExtractionError
+    from alerts.ingest import decode
 
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
+        return decode(sys.stdin.buffer.read(), where="standard input"), "<stdin>"
     try:
-        return Path(path).read_text(encoding="utf-8"), path
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExtractionError(f"cannot read {path}: {exc}") from exc
+        return decode(Path(path).read_bytes(), where=path), path
+    except OSError as exc:
+        raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 @app.command("extract")

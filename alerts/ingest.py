@@ -112,6 +112,12 @@ def add_change(
                 f"{label} {value} is outside the dates rulewatch keeps (1970–2199)"
             )
     name, key, platform = canonical_rule(rule, platform)
+    if len(key) > queries.KEY_LENGTH:
+        room = queries.KEY_LENGTH - (len(key) - len(name))
+        raise RulewatchError(
+            f"the rule name is {len(name)} characters long; with its platform it may be "
+            f"{room} at most"
+        )
     candidate = ChangeCandidate(
         rule=name,
         rule_key=key,
@@ -278,15 +284,30 @@ def import_files(
     report = IngestReport()
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ExtractionError(f"cannot read {path}: {exc}") from exc
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        text = decode(data, where=str(path))
         try:
             notices = read_notices(text, format=format)
         except ExtractionError as exc:
             raise ExtractionError(f"{path}: {exc}") from exc
         report.extend(ingest(session, notices, origin=path.name, tz=tz))
     return report
+
+
+def decode(data: bytes, *, where: str) -> str:
+    """``data`` as UTF-8 text; raises ExtractionError naming ``where`` and the first byte
+    that is not UTF-8 (line and column), rather than a codec's message."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ExtractionError(
+            f"{where} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
+            f"column {column}; save it as UTF-8 and try again"
+        ) from None
 
 
 def sample_path() -> Path:

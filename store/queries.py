@@ -52,7 +52,7 @@ def add_notice(
         title=title[:500],
         text=text,
         published_at=published_at,
-        url=url,
+        url=url[:2000] if url else url,
         origin=origin[:200],
         problem=problem,
         created_at=utcnow(),
@@ -62,7 +62,15 @@ def add_notice(
     return notice
 
 
+# The lengths of the columns: PostgreSQL refuses longer values (SQLite would keep them).
+KEY_LENGTH, PLATFORM_LENGTH = 200, 40
+
+
 def get_or_add_rule(session: Session, *, key: str, name: str, platform: str | None) -> Rule:
+    """The rule stored under ``key``, added if new. Names longer than a column (never a
+    real rule's) are cut to fit, the same way for every notice, so they still join."""
+    key, name = key[:KEY_LENGTH], name[:KEY_LENGTH]
+    platform = platform[:PLATFORM_LENGTH] if platform else platform
     rule = session.exec(select(Rule).where(Rule.key == key)).first()
     if rule is None:
         rule = Rule(key=key, name=name, platform=platform, created_at=utcnow())

@@ -333,7 +333,8 @@ def test_secret_values_never_appear_in_repr_or_redacted(write):
     assert shown["smtp"]["password"] == "***" and shown["smtp"]["from"] == "rw <rw@example.com>"
     assert shown["calendar"]["token"] == shown["api"]["token"] == "***"
     assert shown["reminders"] == {"lead_days": [7, 1, 0], "at": "09:00", "shift": "none",
-                                  "max_attempts": 8}  # fmt: skip
+                                  "max_attempts": 8, "lease_seconds": 300.0,
+                                  "stop_grace_seconds": 10.0}  # fmt: skip
     assert shown["calendar"]["refresh"] == "PT1H"
 
 
