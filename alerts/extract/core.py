@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles, signature
-from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
+from alerts.extract.dates import DateMention, TextDates, arabize, headline_year
 from alerts.extract.kinds import (
     NameLists,
     TextKinds,
@@ -60,11 +60,13 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     # "《X》本次未作修改", "the Y policy is not changing": named to say it stays as it is.
     rules = [r for r in find_rules(doc, title_end, sentences) if not left_alone(doc, r)]
-    mentions = find_dates(doc, notice.published_on, headline_year(title))
+    dates = TextDates(doc)
+    year = headline_year(title)
+    mentions = dates.resolved(notice.published_on, year)
     signed = signature(doc, mentions) if notice.published_on is None else None
     if signed is not None:
         # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
-        mentions = find_dates(doc, signed.on, headline_year(title))
+        mentions = dates.resolved(signed.on, year)
     rows = read_tables(doc)
     if rows:
         # A roundup table's rows are changes of their own; the rest of the text goes on as usual.

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-__all__ = ["DateMention", "arabize", "cn_int", "find_dates", "headline_year"]
+__all__ = ["DateMention", "TextDates", "arabize", "cn_int", "find_dates", "headline_year"]
 
 _CN_VALUE = {
     "〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
@@ -440,7 +440,31 @@ def find_dates(
     else from the nearest date in the same text that has one, else from ``published``; without
     any it is left out. Never raises.
     """
-    raws = _raw_mentions(doc)
+    return TextDates(doc).resolved(published, headline)
+
+
+class TextDates:
+    """``find_dates`` for one text against more than one publish date, scanning it once.
+
+    A notice with no publish time is read twice, the second time against its signature's day;
+    the scan (``_raw_mentions``, most of the cost) does not depend on the day, and resolving
+    only reads what it found.
+    """
+
+    def __init__(self, doc: str) -> None:
+        self._doc = doc
+        self._raws = _raw_mentions(doc)
+
+    def resolved(
+        self, published: date | None, headline: int | date | None = None
+    ) -> list[DateMention]:
+        """``find_dates(doc, published, headline)``."""
+        return _resolve_all(self._doc, self._raws, published, headline)
+
+
+def _resolve_all(
+    doc: str, raws: list[_Raw], published: date | None, headline: int | date | None
+) -> list[DateMention]:
     anchors = [
         (raw.start, d) for raw in raws if raw.year and (d := _valid(raw.year, raw.month, raw.day))
     ]
