@@ -172,6 +172,10 @@ _ROMANCE_MONTH = "(?:" + "|".join(sorted(_ROMANCE_MONTHS, key=len, reverse=True)
 # is tried (three times faster on the dev notices).
 _DATE = re.compile(
     r"(?=[\dJFMASOND今明次翌昨即本公通规细协发颁印TtIi])(?:"
+    # The forms that start with a digit, behind one test for it: elsewhere (公, 规, 发 …, which
+    # mostly start no date) the five fail at once. No other form starts with a digit, so at
+    # any position the first form to match is the one the flat alternation found.
+    r"(?=\d)(?:"
     # 3月18日 (日 or 号); its year, if any, is read backwards by _YEAR_BEFORE
     r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]"
     # 2024-03-18, 2024/3/18, 2024.3.18
@@ -181,15 +185,15 @@ _DATE = re.compile(
     # shows itself by being over 12 — 04/11/2020 is read by no one the same way everywhere
     rf"|(?<![\d.:/-])(?P<dd>\d{{1,2}})(?P<dsep>[./])(?P<dm>\d{{1,2}})(?P=dsep)(?P<dy>{_YEAR})"
     r"(?![\d.:/-]?\d)(?!\s*年)"  # not "1.1.2022年12月12日", a section number then a date
-    # August 2, 2016 / Aug. 2nd
-    rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
-    rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
     # 2 de diciembre de 2024, 1º de outubro de 2024 (Mercado Libre writes Spanish and Portuguese)
     rf"|(?<![\dA-Za-z])(?P<sd>\d{{1,2}})(?:º|°)?\s+de\s+(?P<sm>{_ROMANCE_MONTH})(?![a-z])"
     rf"(?:\s+(?:de|del)\s+(?P<sy>{_YEAR})(?!\d))?"
     # 9 January 2024 / 9th of January
     rf"|(?<![\dA-Za-z])(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_MONTH_NAME})"
-    rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?"
+    rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?)"
+    # August 2, 2016 / Aug. 2nd
+    rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
     # days named relative to the publish date
     r"|(?=[今明次翌昨即本公通规细协发颁印TtIi])(?P<rel>今日(?!头条)|今天|明日|明天|次日|翌日|昨日|昨天|即日"
     r"|(?:本)?(?:公告|通知|规则|规范|细则|协议)?(?:发布|公布|颁布|印发|公告|公示)之日"

@@ -53,6 +53,24 @@ def _bracketed(text: str) -> list[tuple[int, int, int, int, bool]]:
     return found
 
 
+def _flat_date(pattern: str) -> re.Pattern[str]:
+    """_DATE (or a variant of it) without the one test for a digit in front of its numeric
+    forms: one flat alternation, the month-name form (em) back between them, as it was."""
+    head, digits = pattern.split("(?=\\d)(?:", 1)
+    digits, em_and_rest = digits.split(")|(?=[JFMASOND])", 1)
+    em, rest = ("|(?=[JFMASOND])" + em_and_rest).split("|(?=[今明", 1)
+    before_sd, from_sd = digits.split("|(?<![\\dA-Za-z])(?P<sd>", 1)
+    return re.compile(
+        head + before_sd + em + "|(?<![\\dA-Za-z])(?P<sd>" + from_sd + "|(?=[今明" + rest
+    )
+
+
+FLAT_DATES = [
+    (dates._DATE, _flat_date(dates._DATE.pattern)),
+    (dates._DATE_NO_EN_RELATIVE, _flat_date(dates._DATE_NO_EN_RELATIVE.pattern)),
+]
+
+
 def _compact_name(name: str) -> str:
     """compact_name without its shortcut for names with no space."""
 
@@ -71,6 +89,9 @@ def _same(text: str) -> None:
         got = [(m.span(), m.groups()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], quick.pattern
     assert list(rules._names_marked(text)) == _bracketed(text)
+    for quick, plain in FLAT_DATES:
+        got = [(m.span(), m.groupdict()) for m in quick.finditer(text)]
+        assert got == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
     if not any(word in text for word in dates._EN_RELATIVE_WORDS):
         got = [(m.span(), m.groupdict()) for m in dates._DATE_NO_EN_RELATIVE.finditer(text)]
         assert got == [(m.span(), m.groupdict()) for m in dates._DATE.finditer(text)]
@@ -87,6 +108,13 @@ def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
     assert len(dates._DATE_NO_EN_RELATIVE.pattern) == len(dates._DATE.pattern) - len(
         dates._EN_RELATIVE
     ) - 2 * len("TtIi")
+
+
+def test_the_numeric_date_forms_are_behind_one_digit_test():
+    for quick, plain in FLAT_DATES:
+        assert plain.pattern != quick.pattern
+        assert len(plain.pattern) == len(quick.pattern) - len("(?=\\d)(?:)")
+        assert set(plain.groupindex) == set(quick.groupindex)  # read by name only
 
 
 def test_quick_scans_change_no_match_on_the_seed():
@@ -134,6 +162,12 @@ WORDS = [
     "Immediately",
     "2024年3月1日",
     "March 5, 2024",
+    "5 March 2024",
+    "Aug. 2nd",
+    "2 de diciembre de 2024",
+    "13.05.2024",
+    "2024-03-18",
+    "3月18日",
     "规(guī)则",
     "（zé）",
 ]
