@@ -365,16 +365,14 @@ def _generic_word(word: str) -> bool:
 def _english_names(doc: str) -> list[RuleMention]:
     # A bullet's label is the whole name, though a part of it may look like one (Selling
     # Policies and Seller Code of Conduct).
-    found = (
-        [
-            RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
-            for match in _EN_BULLET_LABEL.finditer(doc)
-        ]
-        if _EN_BULLET_HINT.search(doc)
-        else []
-    ) + [
+    labels = _EN_BULLET_LABEL.finditer(doc) if _EN_BULLET_HINT.search(doc) else ()
+    # The heading says Update or Change (case-sensitive): find() is quicker than its scan,
+    # which opens with a line start and so tries every position.
+    headed = "Update" in doc or "Change" in doc
+    headings = _EN_UPDATE_HEADING.finditer(doc) if headed else ()
+    found = [
         RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
-        for match in _EN_UPDATE_HEADING.finditer(doc)
+        for match in [*labels, *headings]
     ]
     if not _EN_SUFFIX_WORD.search(doc):
         return found
@@ -392,7 +390,10 @@ def _english_names(doc: str) -> list[RuleMention]:
             continue  # "Program Policy", "Amazon's New Rules", "Notable policy updates"
         if " " in name and not any(m.start < match.end(1) and start < m.end for m in found):
             found.append(RuleMention(start, match.end(1), name))
-    for match in [*_EN_SENTENCE_CASE.finditer(doc), *_EN_CREATED.finditer(doc)]:
+    # What _EN_CREATED opens with, found by find() (it opens with \b, tried everywhere).
+    creating = any(word in doc for word in ("introducing", "adding", "launching"))
+    created = _EN_CREATED.finditer(doc) if creating else ()
+    for match in [*_EN_SENTENCE_CASE.finditer(doc), *created]:
         words = match.group(1).lower().split()
         if not _EN_FUNCTION_WORDS.intersection(words) and not any(
             m.start <= match.start(1) < m.end for m in found

@@ -100,6 +100,14 @@ def _same(text: str) -> None:
     assert not pinyin or normalize._TONE_MARK.search(text)
     bullets = rules._EN_BULLET_LABEL.search(text) is not None
     assert not bullets or rules._EN_BULLET_HINT.search(text)
+    # Words every match has, looked for before the pattern is.
+    for match in cues._NOTICE_DAYS.finditer(text):
+        assert "公示" in match[0] or cues._PERIOD_WORD.search(match[0])
+    for match in rules._EN_UPDATE_HEADING.finditer(text):
+        assert "Update" in match[0] or "Change" in match[0]
+    for match in rules._EN_CREATED.finditer(text):
+        assert any(word in match[0] for word in ("introducing", "adding", "launching"))
+    assert all("By" in match[0] for match in cues._BYLINE.finditer(text))
 
 
 def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
@@ -169,6 +177,16 @@ WORDS = [
     "2024-03-18",
     "3月18日",
     "规(guī)则",
+    "公示期7天",
+    "为期5个工作日的公示",
+    "3天公示",
+    "a notice period of 10 days",
+    "PUBLICITY PERIOD IS 7 DAYS",
+    "\nUpdate on New SLA Processing Time\n",
+    "Changes to the Seller Fee Schedule",
+    "introducing fee category guidelines",
+    "adding the returns reimbursement policy",
+    "\nBy Dana Pike | Published ",
     "（zé）",
 ]
 words = st.sampled_from(WORDS)
