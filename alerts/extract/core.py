@@ -100,12 +100,12 @@ def _named(
     # — unless no rule at all is said to change.
     spans = NameLists(masked, sorted((m.start, m.end) for rule in rules for m in rule.mentions))
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
-    readings = _rebase_relative(doc, read_roles(doc, mentions), signature(doc, mentions), sentences)
+    signed = signature(doc, mentions)
+    readings = _rebase_relative(doc, read_roles(doc, mentions), signed, sentences)
     readings, of_items = _split_items(doc, title_end, rules, readings)
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences, title_end)
     said = owners.assign(readings)
-    signed = signature(doc, mentions)
     if signed is not None and not any(r.mention is signed for r in readings):
         # A signature dates the whole notice: the 公示 of every rule that has no other.
         for readings_of_rule in said:
