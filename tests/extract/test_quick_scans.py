@@ -30,7 +30,6 @@ QUICK = [
     dates._ORDINAL_DAY,
     core._DAY_TO_FOLLOW,
     core._HEDGE,
-    rules._EN_SUFFIX_WORD,
     rules._EN_SENTENCE_CASE,
     *(pattern for _, pattern in kinds._VERBS),
     kinds._WEAK_NEW,
@@ -108,6 +107,7 @@ def _same(text: str) -> None:
     for match in rules._EN_CREATED.finditer(text):
         assert any(word in match[0] for word in ("introducing", "adding", "launching"))
     assert all("By" in match[0] for match in cues._BYLINE.finditer(text))
+    assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
 
 
 def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
