@@ -97,13 +97,14 @@ def _same(text: str) -> None:
     assert normalize.compact_name(text) == _compact_name(text)
     pinyin = normalize._PINYIN.search(text) is not None
     assert not pinyin or normalize._TONE_MARK.search(text)
-    bullets = rules._EN_BULLET_LABEL.search(text) is not None
+    bullets = rules._EN_BULLET_LABEL.plain.search(text) is not None
     assert not bullets or rules._EN_BULLET_HINT.search(text)
+    for at_line_start in (rules._EN_BULLET_LABEL, rules._EN_UPDATE_HEADING):
+        got = [(m.span(1), m.groups()) for m in at_line_start.finditer(text)]
+        assert got == [(m.span(1), m.groups()) for m in at_line_start.plain.finditer(text)]
     # Words every match has, looked for before the pattern is.
     for match in cues._NOTICE_DAYS.finditer(text):
         assert "公示" in match[0] or cues._PERIOD_WORD.search(match[0])
-    for match in rules._EN_UPDATE_HEADING.finditer(text):
-        assert "Update" in match[0] or "Change" in match[0]
     for match in rules._EN_CREATED.finditer(text):
         assert any(word in match[0] for word in ("introducing", "adding", "launching"))
     assert all("By" in match[0] for match in cues._BYLINE.finditer(text))
