@@ -79,17 +79,20 @@ _AFTER_CHANGE = re.compile(
 )
 _BEFORE_IN = re.compile(r"(?:于|在)\s*$")
 _BEFORE_OLD = re.compile(
-    r"(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?"
+    # The lookahead (the first characters of the branches) makes most positions fail at once,
+    # here and in the patterns below.
+    r"(?=[原本op])(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?"
     r"|previously\s+(?:announced|scheduled|planned|set)(?:\s+to\s+take\s+effect)?)(?:的)?\s*"
     r"(?:将|会|要)?\s*(?:于|在|自|从|for|on|to\s+take\s+effect\s+on)?\s*$",
     _I,
 )
 _BEFORE_MOVED = re.compile(
-    r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delay(?:ed)?|deferred|"
-    r"pushed\s+back|moved|rescheduled)\s*(?:生效)?\s*(?:日期|时间)?\s*"
+    r"(?=[延推顺改暂调变更pdmrw])(?:(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改"
+    r"|postponed|delay(?:ed)?|deferred|pushed\s+back|moved|rescheduled)"
+    r"\s*(?:生效)?\s*(?:日期|时间)?\s*"
     r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$"
     # "previously announced for 15 November, will now take effect on 1 December"
-    r"|will\s+now\s+(?:take\s+effect|apply|be\s+effective|start|begin)(?:\s+(?:on|from))?\s*$",
+    r"|will\s+now\s+(?:take\s+effect|apply|be\s+effective|start|begin)(?:\s+(?:on|from))?\s*$)",
     _I,
 )
 _BEFORE_FROM = re.compile(r"(?:由|从|from)\s*$", _I)
@@ -103,6 +106,7 @@ _BEFORE_NOTICE_END = re.compile(
     _I,
 )
 _BEFORE_ANNOUNCED = re.compile(
+    r"(?=[公发意征更修aprnlud])"
     r"(?:公示(?:开始)?的?(?:时间|日期|期)?|发布的?(?:时间|日期)|公布的?(?:时间|日期)|"
     r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
@@ -120,6 +124,8 @@ _BEFORE_ANNOUNCED = re.compile(
     _I,
 )
 _BEFORE_EFFECTIVE = re.compile(
+    # The ^ branch may open with a space, a bullet or "from"; every other with a word.
+    r"(?=[生施实执上启适etcgisbawovdf:：\s•*-])"
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
@@ -133,8 +139,8 @@ _BEFORE_EFFECTIVE = re.compile(
     _I,
 )
 _TENTATIVE = re.compile(
-    r"预计|预期|(?<![虚模])拟(?=于|在|将|自|从|定|对|\d|今|明|次|\s)|计划(?=于|在|将|自|从|\d|今|明)|"
-    r"暂定|初定|有望|expected|tentative|plans?\s+to|planned|proposed",
+    r"(?=[预拟计暂初有etp])(?:预计|预期|(?<![虚模])拟(?=于|在|将|自|从|定|对|\d|今|明|次|\s)"
+    r"|计划(?=于|在|将|自|从|\d|今|明)|暂定|初定|有望|expected|tentative|plans?\s+to|planned|proposed)",
     _I,
 )
 _CONSULTING = re.compile(r"征求|征集|意见|comment|consultation", _I)
