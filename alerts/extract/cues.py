@@ -263,9 +263,10 @@ _DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.
 def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     """The role of a date whose cue lies beyond the window or past the next date."""
     rest = _clause_rest(doc, mention)
-    if _DRAFT_ONLINE.match(rest):
+    # The words each pattern ends with, looked for first (most dates have none of them).
+    if ("稿" in rest or "草案" in rest) and _DRAFT_ONLINE.match(rest):
         return [Reading(mention, Role.announced)]
-    notice = _THEN_NOTICE.match(rest)
+    notice = _THEN_NOTICE.match(rest) if "公示" in rest else None
     if notice is not None and notice["qi"]:
         return [Reading(mention, Role.announced)]
     if notice is not None and mention.until is not None and _BEFORE_IN.search(before):
@@ -275,7 +276,10 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
         return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):
         return [Reading(mention, Role.effective)]
-    if _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
+    left = max(0, mention.start - 12)
+    # The label's colon lies in the window _DATE_LINE searches: find() rules most dates out.
+    labelled = doc.find(":", left, mention.start) >= 0 or doc.find("：", left, mention.start) >= 0
+    if labelled and _DATE_LINE.search(doc, left, mention.start):
         return [Reading(mention, Role.announced)]
     return []
 
@@ -392,11 +396,13 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     ]
     # "即日起启动专项治理…8月5日起加大处置力度": a later day when enforcement only tightens
     # is not when the change starts, unless the text gives no other.
-    stepped = {
-        id(r)
-        for r in kept
-        if r.role is Role.effective and _STEPS_UP.match(_clause_rest(doc, r.mention))
-    }
+    stepped: set[int] = set()
+    if "力度" in doc:  # what _STEPS_UP ends with: a text without it has no such day
+        stepped = {
+            id(r)
+            for r in kept
+            if r.role is Role.effective and _STEPS_UP.match(_clause_rest(doc, r.mention))
+        }
     if stepped and any(r.role is Role.effective and id(r) not in stepped for r in kept):
         kept = [r for r in kept if id(r) not in stepped]
     # _cancelled turns only effective days (not moved ones) into old ones: without any, the

@@ -105,8 +105,10 @@ def strip_noise(text: str) -> str:
 
 def compact_name(name: str) -> str:
     """Remove the spaces and line breaks a name picked up, keeping those between Latin words."""
-    if _SPACE_IN_NAME.search(name) is None:
-        return name  # most names: nothing to remove, and strip() removes what \s matches
+    # str.split() splits at what \s matches (str.isspace), and strip() removes it: a name it
+    # leaves whole (most names) has nothing to remove. Quicker than a search for a short name.
+    if name.split() == [name]:
+        return name
 
     def _keep(match: re.Match[str]) -> str:
         before = name[match.start() - 1] if match.start() > 0 else ""

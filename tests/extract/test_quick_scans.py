@@ -57,6 +57,17 @@ def _bracketed(text: str) -> list[tuple[int, int, int, int, bool]]:
     return found
 
 
+# Words every match of a pattern has, looked for before the pattern is.
+EVERY_MATCH_HAS = [
+    (rules._EN_CREATED, ("introducing", "adding", "launching")),
+    (cues._BYLINE, ("By",)),
+    (cues._DRAFT_ONLINE, ("稿", "草案")),
+    (cues._THEN_NOTICE, ("公示",)),
+    (cues._STEPS_UP, ("力度",)),
+    (cues._DATE_LINE, (":", "：")),
+]
+
+
 def _flat_date(pattern: str) -> re.Pattern[str]:
     """_DATE (or a variant of it) without the one test for a digit in front of its numeric
     forms: one flat alternation, the month-name form (em) back between them, as it was."""
@@ -107,12 +118,11 @@ def _same(text: str) -> None:
     for at_line_start in (rules._EN_BULLET_LABEL, rules._EN_UPDATE_HEADING):
         got = [(m.span(1), m.groups()) for m in at_line_start.finditer(text)]
         assert got == [(m.span(1), m.groups()) for m in at_line_start.plain.finditer(text)]
-    # Words every match has, looked for before the pattern is.
     for match in cues._NOTICE_DAYS.finditer(text):
         assert "公示" in match[0] or cues._PERIOD_WORD.search(match[0])
-    for match in rules._EN_CREATED.finditer(text):
-        assert any(word in match[0] for word in ("introducing", "adding", "launching"))
-    assert all("By" in match[0] for match in cues._BYLINE.finditer(text))
+    for pattern, words in EVERY_MATCH_HAS:
+        for match in pattern.finditer(text):
+            assert any(word in match[0] for word in words), pattern.pattern
     assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
 
 
@@ -209,6 +219,12 @@ WORDS = [
     "预计于",
     "拟于",
     "tentative",
+    "在规则中心上线《X（征求意见稿）》",
+    "发布草案",
+    "起对《X》修订内容进行公示",
+    "加大处置力度",
+    "\nDate: ",
+    "日期：",
     "为期5个工作日的公示",
     "3天公示",
     "a notice period of 10 days",
