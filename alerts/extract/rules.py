@@ -284,6 +284,23 @@ def _lost_opening(doc: str, pos: int) -> tuple[int, re.Match[str]] | None:
     return (match.start() + 1, match) if match is not None else None
 
 
+def _may_have_lost_opening(doc: str) -> bool:
+    """Whether the first 》 of some line has no 《 before it on that line, as a line that lost
+    its opening mark has (_LOST_OPENING holds neither mark between the line's start and its
+    》): most texts have no such line, and this check is quicker than the pattern at every
+    line. Each stretch between two 》 is read once, so it stays linear in the text."""
+    previous = -1
+    at = doc.find("》")
+    while at >= 0:
+        line = doc.rfind("\n", previous + 1, at)
+        # The first 》 of the text or of a line: is there a 《 between the line's start and it?
+        if (line >= 0 or previous < 0) and doc.find("《", line + 1, at) < 0:
+            return True
+        previous = at
+        at = doc.find("》", at + 1)
+    return False
+
+
 def _names_marked(doc: str) -> Iterator[tuple[int, int, int, int, bool]]:
     """Where names are marked, in text order: the match's start and end, the name's start and
     end, and whether quotes mark it (not 《》).
@@ -294,7 +311,7 @@ def _names_marked(doc: str) -> Iterator[tuple[int, int, int, int, bool]]:
     """
     pos = 0
     marked = _MARKED.search(doc)
-    lost = _lost_opening(doc, 0)
+    lost = _lost_opening(doc, 0) if _may_have_lost_opening(doc) else None
     while marked is not None or lost is not None:
         if marked is not None and (lost is None or marked.start() <= lost[0]):
             group = 1 if marked.group(1) is not None else 2

@@ -104,6 +104,8 @@ def _same(text: str) -> None:
         got = [(m.span(), m.groups()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], quick.pattern
     assert list(rules._names_marked(text)) == _bracketed(text)
+    if rules._LOST_FIRST_LINE.match(text) or rules._LOST_LINE.search(text):
+        assert rules._may_have_lost_opening(text)
     for quick, plain in FLAT_DATES:
         got = [(m.span(), m.groupdict()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
