@@ -111,9 +111,14 @@ _ORDINAL_VALUE = (
     | {f"twenty-{word}": 20 + index for index, word in enumerate(_ORDINALS[:9], start=1)}
     | {"thirtieth": 30, "thirty-first": 31}
 )
-# The lookahead (what "the" and the ordinals start with) makes most positions fail at once.
+# The lookahead (what "the" and the ordinals start with) makes most positions fail at once;
+# the second one (a word, then "of") most words, before the ordinals are tried one by one.
+# An ordinal is such a word, and the possessive ++ stops at its end, where a space follows.
+_OF_AHEAD = r"(?=(?:the\s+)?[\w-]++(?:\s+day)?\s+of\s)"
 _ORDINAL_DAY = re.compile(
-    r"(?=[tfsen])(?<![A-Za-z-])(?:the\s+)?("
+    r"(?=[tfsen])(?<![A-Za-z-])"
+    + _OF_AHEAD
+    + r"(?:the\s+)?("
     + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True))
     + r")"
     r"(?:\s+day)?\s+of\s+(?=[A-Z][a-z]{2})",
@@ -495,7 +500,8 @@ def _resolve_all(
             continue
         if raw.relative is None and _DATELINE.match(doc, raw.end):
             dateline = (raw.end, on)
-        on += timedelta(days=raw.carry)
+        if raw.carry:
+            on += timedelta(days=raw.carry)
         until = None
         if raw.until is not None:
             last_year, month, day = raw.until

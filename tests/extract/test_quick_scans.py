@@ -80,6 +80,9 @@ def _flat_date(pattern: str) -> re.Pattern[str]:
     )
 
 
+# _ORDINAL_DAY without its lookahead for a word and "of".
+ORDINAL_DAY = re.compile(dates._ORDINAL_DAY.pattern.replace(dates._OF_AHEAD, ""), re.IGNORECASE)
+
 FLAT_DATES = [
     (dates._DATE, _flat_date(dates._DATE.pattern)),
     (dates._DATE_NO_EN_RELATIVE, _flat_date(dates._DATE_NO_EN_RELATIVE.pattern)),
@@ -106,6 +109,8 @@ def _same(text: str) -> None:
     assert list(rules._names_marked(text)) == _bracketed(text)
     if rules._LOST_FIRST_LINE.match(text) or rules._LOST_LINE.search(text):
         assert rules._may_have_lost_opening(text)
+    got = [(m.span(), m.groups()) for m in dates._ORDINAL_DAY.finditer(text)]
+    assert got == [(m.span(), m.groups()) for m in ORDINAL_DAY.finditer(text)]
     for quick, plain in FLAT_DATES:
         got = [(m.span(), m.groupdict()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
@@ -143,6 +148,11 @@ def test_the_numeric_date_forms_are_behind_one_digit_test():
         assert set(plain.groupindex) == set(quick.groupindex)  # read by name only
 
 
+def test_the_ordinal_day_has_one_lookahead_for_of():
+    assert ORDINAL_DAY.pattern != dates._ORDINAL_DAY.pattern
+    assert ORDINAL_DAY.flags == dates._ORDINAL_DAY.flags
+
+
 def test_quick_scans_change_no_match_on_the_seed():
     for item in seed_items():
         _same(f"{item['title']}\n{item['text']}")
@@ -164,6 +174,9 @@ WORDS = [
     "- Selling Policies: ",
     "the first of April",
     "twenty-first day of May",
+    "The Thirty-First  OF December",
+    "the\tsecond\nof March",
+    "fifteenth of june",
     "生效时间另行通知",
     "effective date will be announced",
     "暂缓实施",
