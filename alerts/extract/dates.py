@@ -309,9 +309,9 @@ def _raw_mentions(doc: str) -> list[_Raw]:
     order: str | None = None  # of slashed dates, worked out when one needs it
     english_relative = any(word in doc for word in _EN_RELATIVE_WORDS)
     for match in (_DATE if english_relative else _DATE_NO_EN_RELATIVE).finditer(doc):
-        group = match.groupdict()
+        # Groups read one by one: groupdict() would build a dict of all 26 for each date.
         raw: _Raw | None
-        if group["m"]:
+        if match["m"]:
             year: int | None = None
             shift: int | None = None
             start = match.start()
@@ -324,18 +324,18 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                     year = 2000 + int(before["y2"])
                 else:
                     shift = {"今": 0, "明": 1, "来": 1, "次": 1, "去": -1}[before["ry"]]
-            raw = _Raw(start, match.end(), year, int(group["m"]), int(group["d"]), shift)
-        elif group["ny"]:
+            raw = _Raw(start, match.end(), year, int(match["m"]), int(match["d"]), shift)
+        elif match["ny"]:
             raw = _Raw(
                 match.start(),
                 match.end(),
-                int(group["ny"]),
-                int(group["nm"]),
-                int(group["nd"]),
+                int(match["ny"]),
+                int(match["nm"]),
+                int(match["nd"]),
             )
-        elif group["dd"]:
-            first, second = int(group["dd"]), int(group["dm"])
-            if group["dsep"] == "/" and max(first, second) <= 12:
+        elif match["dd"]:
+            first, second = int(match["dd"]), int(match["dm"])
+            if match["dsep"] == "/" and max(first, second) <= 12:
                 if order is None:
                     order = _slash_order(doc)
                 if not order:
@@ -343,25 +343,25 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 day, month = (second, first) if order == "month first" else (first, second)
             else:
                 day, month = (
-                    (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
+                    (second, first) if match["dsep"] == "/" and second > 12 else (first, second)
                 )
-            raw = _Raw(match.start(), match.end(), int(group["dy"]), month, day)
-        elif group["sd"]:
-            sy = group["sy"]
+            raw = _Raw(match.start(), match.end(), int(match["dy"]), month, day)
+        elif match["sd"]:
+            sy = match["sy"]
             raw = _Raw(
                 match.start(),
                 match.end(),
                 int(sy) if sy else None,
-                _ROMANCE_MONTHS[group["sm"].lower()],
-                int(group["sd"]),
+                _ROMANCE_MONTHS[match["sm"].lower()],
+                int(match["sd"]),
             )
-        elif group["em"] or group["fm"]:
-            month = _EN_MONTHS[(group["em"] or group["fm"])[:3]]
-            day = int(group["ed"] or group["fd"])
-            ey = group["ey"] or group["fy"]
+        elif match["em"] or match["fm"]:
+            month = _EN_MONTHS[(match["em"] or match["fm"])[:3]]
+            day = int(match["ed"] or match["fd"])
+            ey = match["ey"] or match["fy"]
             raw = _Raw(match.start(), match.end(), int(ey) if ey else None, month, day)
         else:
-            word = group["rel"]
+            word = match["rel"]
             if word == "次日" and _AFTER_EVENT.search(
                 doc, max(0, match.start() - 3), match.start()
             ):
