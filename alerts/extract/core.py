@@ -60,13 +60,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     # "《X》本次未作修改", "the Y policy is not changing": named to say it stays as it is.
     rules = [r for r in find_rules(doc, title_end, sentences) if not left_alone(doc, r)]
-    dates = TextDates(doc)
-    year = headline_year(title)
-    mentions = dates.resolved(notice.published_on, year)
-    signed = signature(doc, mentions) if notice.published_on is None else None
-    if signed is not None:
-        # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
-        mentions = dates.resolved(signed.on, year)
+    mentions = _dated(doc, notice.published_on, headline_year(title))
     rows = read_tables(doc)
     if rows:
         # A roundup table's rows are changes of their own; the rest of the text goes on as usual.
@@ -88,6 +82,19 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     if not rules:
         return _unnamed(doc, title_end, mentions, sentences)
     return _named(doc, title_end, sentences, rules, mentions)
+
+
+def _dated(doc: str, published: date | None, headline: int | date | None) -> list[DateMention]:
+    """The dates of ``doc`` (``find_dates``), read against the signature's day when the notice
+    has no publish time. The scan is made once and is not kept: in a long text it is as big
+    as the mentions."""
+    dates = TextDates(doc)
+    mentions = dates.resolved(published, headline)
+    signed = signature(doc, mentions) if published is None else None
+    if signed is not None:
+        # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
+        mentions = dates.resolved(signed.on, headline)
+    return mentions
 
 
 def _named(
