@@ -120,7 +120,8 @@ def _named(
                 readings_of_rule.append(Reading(signed, Role.announced, strong=False))
     _share_the_only_day(readings, said, rules)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
-    for period in [] if _DAY_TO_FOLLOW.search(doc) else periods:
+    # Without periods there is nothing to drop: the search of the whole text is skipped.
+    for period in [] if periods and _DAY_TO_FOLLOW.search(doc) else periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
     kinds = TextKinds(masked, title_end)
