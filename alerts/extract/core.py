@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.cues import NoticeDays, Reading, Role, notice_periods, read_roles, signature
-from alerts.extract.dates import DateMention, arabize, find_dates, headline_year
+from alerts.extract.dates import DateMention, TextDates, arabize, headline_year
 from alerts.extract.kinds import (
     NameLists,
     TextKinds,
@@ -60,11 +60,7 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     sentences = Sentences(doc)
     # "《X》本次未作修改", "the Y policy is not changing": named to say it stays as it is.
     rules = [r for r in find_rules(doc, title_end, sentences) if not left_alone(doc, r)]
-    mentions = find_dates(doc, notice.published_on, headline_year(title))
-    signed = signature(doc, mentions) if notice.published_on is None else None
-    if signed is not None:
-        # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
-        mentions = find_dates(doc, signed.on, headline_year(title))
+    mentions = _dated(doc, notice.published_on, headline_year(title))
     rows = read_tables(doc)
     if rows:
         # A roundup table's rows are changes of their own; the rest of the text goes on as usual.
@@ -88,6 +84,19 @@ def extract(notice: Notice) -> list[ChangeCandidate]:
     return _named(doc, title_end, sentences, rules, mentions)
 
 
+def _dated(doc: str, published: date | None, headline: int | date | None) -> list[DateMention]:
+    """The dates of ``doc`` (``find_dates``), read against the signature's day when the notice
+    has no publish time. The scan is made once and is not kept: in a long text it is as big
+    as the mentions."""
+    dates = TextDates(doc)
+    mentions = dates.resolved(published, headline)
+    signed = signature(doc, mentions) if published is None else None
+    if signed is not None:
+        # With no publish time, the signature dates the notice: 今日 and 发布之日 are its day.
+        mentions = dates.resolved(signed.on, headline)
+    return mentions
+
+
 def _named(
     doc: str, title_end: int, sentences: Sentences, rules: list[Rule], mentions: list[DateMention]
 ) -> list[ChangeCandidate]:
@@ -98,12 +107,12 @@ def _named(
     # — unless no rule at all is said to change.
     spans = NameLists(masked, sorted((m.start, m.end) for rule in rules for m in rule.mentions))
     rules = [rule for rule in rules if is_changed(masked, rule, title_end, spans)] or rules
-    readings = _rebase_relative(doc, read_roles(doc, mentions), signature(doc, mentions), sentences)
+    signed = signature(doc, mentions)
+    readings = _rebase_relative(doc, read_roles(doc, mentions), signed, sentences)
     readings, of_items = _split_items(doc, title_end, rules, readings)
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences, title_end)
     said = owners.assign(readings)
-    signed = signature(doc, mentions)
     if signed is not None and not any(r.mention is signed for r in readings):
         # A signature dates the whole notice: the 公示 of every rule that has no other.
         for readings_of_rule in said:
@@ -111,7 +120,8 @@ def _named(
                 readings_of_rule.append(Reading(signed, Role.announced, strong=False))
     _share_the_only_day(readings, said, rules)
     lengths: list[list[NoticeDays]] = [[] for _ in rules]
-    for period in [] if _DAY_TO_FOLLOW.search(doc) else periods:
+    # Without periods there is nothing to drop: the search of the whole text is skipped.
+    for period in [] if periods and _DAY_TO_FOLLOW.search(doc) else periods:
         for index in owners.at(period.pos):
             lengths[index].append(period)
     kinds = TextKinds(masked, title_end)

@@ -79,17 +79,20 @@ _AFTER_CHANGE = re.compile(
 )
 _BEFORE_IN = re.compile(r"(?:于|在)\s*$")
 _BEFORE_OLD = re.compile(
-    r"(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?"
+    # The lookahead (the first characters of the branches) makes most positions fail at once,
+    # here and in the patterns below.
+    r"(?=[原本op])(?:原定|原计划|原本|原先|原|本应|originally\s+(?:scheduled|planned|set|due)?"
     r"|previously\s+(?:announced|scheduled|planned|set)(?:\s+to\s+take\s+effect)?)(?:的)?\s*"
     r"(?:将|会|要)?\s*(?:于|在|自|从|for|on|to\s+take\s+effect\s+on)?\s*$",
     _I,
 )
 _BEFORE_MOVED = re.compile(
-    r"(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改|postponed|delay(?:ed)?|deferred|"
-    r"pushed\s+back|moved|rescheduled)\s*(?:生效)?\s*(?:日期|时间)?\s*"
+    r"(?=[延推顺改暂调变更pdmrw])(?:(?:延期|推迟|延迟|顺延|延后|推后|改期|暂缓|调整|变更|改|更改"
+    r"|postponed|delay(?:ed)?|deferred|pushed\s+back|moved|rescheduled)"
+    r"\s*(?:生效)?\s*(?:日期|时间)?\s*"
     r"(?:为|至|到|to|until|till)\s*(?:于|在)?\s*$"
     # "previously announced for 15 November, will now take effect on 1 December"
-    r"|will\s+now\s+(?:take\s+effect|apply|be\s+effective|start|begin)(?:\s+(?:on|from))?\s*$",
+    r"|will\s+now\s+(?:take\s+effect|apply|be\s+effective|start|begin)(?:\s+(?:on|from))?\s*$)",
     _I,
 )
 _BEFORE_FROM = re.compile(r"(?:由|从|from)\s*$", _I)
@@ -103,6 +106,7 @@ _BEFORE_NOTICE_END = re.compile(
     _I,
 )
 _BEFORE_ANNOUNCED = re.compile(
+    r"(?=[公发意征更修aprnlud])"
     r"(?:公示(?:开始)?的?(?:时间|日期|期)?|发布的?(?:时间|日期)|公布的?(?:时间|日期)|"
     r"(?:意见)?(?:征求|征集)(?:意见)?(?:时间|期)?|"
     r"announced|announcement\s+date|published|released|public\s+notice(?:\s+(?:period|date))?|"
@@ -120,6 +124,8 @@ _BEFORE_ANNOUNCED = re.compile(
     _I,
 )
 _BEFORE_EFFECTIVE = re.compile(
+    # The ^ branch may open with a space, a bullet or "from"; every other with a word.
+    r"(?=[生施实执上启适etcgisbawovdf:：\s•*-])"
     r"(?:(?:生效|施行|实施|执行|实行|上线|启用|适用)的?(?:时间|日期|日)|effective\s+(?:date|time)|"
     r"(?:take|takes|taking|took)\s+effect|effective|(?:come|comes|go|goes)\s+into\s+(?:effect|force)|"
     r"enters?\s+into\s+(?:force|effect)|in\s+force|go(?:es)?\s+live|starting|starts?|beginning"
@@ -133,8 +139,8 @@ _BEFORE_EFFECTIVE = re.compile(
     _I,
 )
 _TENTATIVE = re.compile(
-    r"预计|预期|(?<![虚模])拟(?=于|在|将|自|从|定|对|\d|今|明|次|\s)|计划(?=于|在|将|自|从|\d|今|明)|"
-    r"暂定|初定|有望|expected|tentative|plans?\s+to|planned|proposed",
+    r"(?=[预拟计暂初有etp])(?:预计|预期|(?<![虚模])拟(?=于|在|将|自|从|定|对|\d|今|明|次|\s)"
+    r"|计划(?=于|在|将|自|从|\d|今|明)|暂定|初定|有望|expected|tentative|plans?\s+to|planned|proposed)",
     _I,
 )
 _CONSULTING = re.compile(r"征求|征集|意见|comment|consultation", _I)
@@ -153,6 +159,10 @@ _NOTICE_DAYS = re.compile(
     r"|(?<![\d月年号])(?P<n5>\d{1,3}|[一二三四五六七八九十两]{1,3})\s*(?:个)?\s*(?P<u5>自然日|工作日|天|日)的?公示)",
     _I,
 )
+# Every form of _NOTICE_DAYS says 公示 or "period" (the flags are its own): most texts have
+# neither, and a search for them is quicker than the scan of _NOTICE_DAYS, whose lookahead
+# lets every digit through.
+_PERIOD_WORD = re.compile("period", _I)
 _WINDOW = 24
 _SUBJECT_THEN_VERB = re.compile(r"\s*[,，]\s*[^，,。；;:：\d]{0,12}?(?:发布|公布|公示|宣布)")
 # \s*+: what follows never needs the spaces back; with backtracking a long run of spaces
@@ -253,9 +263,10 @@ _DATE_LINE = re.compile(r"(?:^|\n)[ \t]*(?:date|dated|日期)\s*[:：]\s*$", re.
 def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     """The role of a date whose cue lies beyond the window or past the next date."""
     rest = _clause_rest(doc, mention)
-    if _DRAFT_ONLINE.match(rest):
+    # The words each pattern ends with, looked for first (most dates have none of them).
+    if ("稿" in rest or "草案" in rest) and _DRAFT_ONLINE.match(rest):
         return [Reading(mention, Role.announced)]
-    notice = _THEN_NOTICE.match(rest)
+    notice = _THEN_NOTICE.match(rest) if "公示" in rest else None
     if notice is not None and notice["qi"]:
         return [Reading(mention, Role.announced)]
     if notice is not None and mention.until is not None and _BEFORE_IN.search(before):
@@ -265,7 +276,10 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
         return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):
         return [Reading(mention, Role.effective)]
-    if _DATE_LINE.search(doc, max(0, mention.start - 12), mention.start):
+    left = max(0, mention.start - 12)
+    # The label's colon lies in the window _DATE_LINE searches: find() rules most dates out.
+    labelled = doc.find(":", left, mention.start) >= 0 or doc.find("：", left, mention.start) >= 0
+    if labelled and _DATE_LINE.search(doc, left, mention.start):
         return [Reading(mention, Role.announced)]
     return []
 
@@ -279,7 +293,9 @@ _BYLINE = re.compile(
 def _chrome(doc: str, mention: DateMention, before: str) -> bool:
     """Whether the date is a news page's own header date: on its line of source and author, or
     in an article's byline."""
-    if _BYLINE.search(doc, max(0, mention.start - 80), mention.start):
+    left = max(0, mention.start - 80)
+    # A byline says "By" (the pattern is case-sensitive): find() rules out most dates faster.
+    if doc.find("By", left, mention.start) >= 0 and _BYLINE.search(doc, left, mention.start):
         return True
     if not _CHROME_LABEL.search(before):
         return False
@@ -380,11 +396,13 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
     ]
     # "即日起启动专项治理…8月5日起加大处置力度": a later day when enforcement only tightens
     # is not when the change starts, unless the text gives no other.
-    stepped = {
-        id(r)
-        for r in kept
-        if r.role is Role.effective and _STEPS_UP.match(_clause_rest(doc, r.mention))
-    }
+    stepped: set[int] = set()
+    if "力度" in doc:  # what _STEPS_UP ends with: a text without it has no such day
+        stepped = {
+            id(r)
+            for r in kept
+            if r.role is Role.effective and _STEPS_UP.match(_clause_rest(doc, r.mention))
+        }
     if stepped and any(r.role is Role.effective and id(r) not in stepped for r in kept):
         kept = [r for r in kept if id(r) not in stepped]
     # _cancelled turns only effective days (not moved ones) into old ones: without any, the
@@ -501,7 +519,9 @@ def _roles(
 
 def notice_periods(doc: str) -> list[NoticeDays]:
     """Every 公示 period given as a length: 公示期7天, 为期5个工作日的公示, a 7-day period."""
-    found = []
+    found: list[NoticeDays] = []
+    if "公示" not in doc and not _PERIOD_WORD.search(doc):
+        return found
     for match in _NOTICE_DAYS.finditer(doc):
         number = match["n"] or match["n2"] or match["n3"] or match["n4"] or match["n5"]
         unit = match["u"] or match["u2"] or match["u3"] or match["u4"] or match["u5"] or ""

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-__all__ = ["DateMention", "arabize", "cn_int", "find_dates", "headline_year"]
+__all__ = ["DateMention", "TextDates", "arabize", "cn_int", "find_dates", "headline_year"]
 
 _CN_VALUE = {
     "〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
@@ -111,9 +111,14 @@ _ORDINAL_VALUE = (
     | {f"twenty-{word}": 20 + index for index, word in enumerate(_ORDINALS[:9], start=1)}
     | {"thirtieth": 30, "thirty-first": 31}
 )
-# The lookahead (what "the" and the ordinals start with) makes most positions fail at once.
+# The lookahead (what "the" and the ordinals start with) makes most positions fail at once;
+# the second one (a word, then "of") most words, before the ordinals are tried one by one.
+# An ordinal is such a word, and the possessive ++ stops at its end, where a space follows.
+_OF_AHEAD = r"(?=(?:the\s+)?[\w-]++(?:\s+day)?\s+of\s)"
 _ORDINAL_DAY = re.compile(
-    r"(?=[tfsen])(?<![A-Za-z-])(?:the\s+)?("
+    r"(?=[tfsen])(?<![A-Za-z-])"
+    + _OF_AHEAD
+    + r"(?:the\s+)?("
     + "|".join(sorted(_ORDINAL_VALUE, key=len, reverse=True))
     + r")"
     r"(?:\s+day)?\s+of\s+(?=[A-Z][a-z]{2})",
@@ -172,6 +177,10 @@ _ROMANCE_MONTH = "(?:" + "|".join(sorted(_ROMANCE_MONTHS, key=len, reverse=True)
 # is tried (three times faster on the dev notices).
 _DATE = re.compile(
     r"(?=[\dJFMASOND今明次翌昨即本公通规细协发颁印TtIi])(?:"
+    # The forms that start with a digit, behind one test for it: elsewhere (公, 规, 发 …, which
+    # mostly start no date) the five fail at once. No other form starts with a digit, so at
+    # any position the first form to match is the one the flat alternation found.
+    r"(?=\d)(?:"
     # 3月18日 (日 or 号); its year, if any, is read backwards by _YEAR_BEFORE
     r"(?<!\d)(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]"
     # 2024-03-18, 2024/3/18, 2024.3.18
@@ -181,15 +190,15 @@ _DATE = re.compile(
     # shows itself by being over 12 — 04/11/2020 is read by no one the same way everywhere
     rf"|(?<![\d.:/-])(?P<dd>\d{{1,2}})(?P<dsep>[./])(?P<dm>\d{{1,2}})(?P=dsep)(?P<dy>{_YEAR})"
     r"(?![\d.:/-]?\d)(?!\s*年)"  # not "1.1.2022年12月12日", a section number then a date
-    # August 2, 2016 / Aug. 2nd
-    rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
-    rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
     # 2 de diciembre de 2024, 1º de outubro de 2024 (Mercado Libre writes Spanish and Portuguese)
     rf"|(?<![\dA-Za-z])(?P<sd>\d{{1,2}})(?:º|°)?\s+de\s+(?P<sm>{_ROMANCE_MONTH})(?![a-z])"
     rf"(?:\s+(?:de|del)\s+(?P<sy>{_YEAR})(?!\d))?"
     # 9 January 2024 / 9th of January
     rf"|(?<![\dA-Za-z])(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_MONTH_NAME})"
-    rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?"
+    rf"(?![a-z])\.?(?:\s*,?\s*(?P<fy>{_YEAR})(?!\d))?)"
+    # August 2, 2016 / Aug. 2nd
+    rf"|(?=[JFMASOND])(?<![A-Za-z])(?P<em>{_MONTH_NAME})(?![a-z])\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"(?![A-Za-z0-9])(?:\s*,?\s*(?P<ey>{_YEAR})(?!\d))?"
     # days named relative to the publish date
     r"|(?=[今明次翌昨即本公通规细协发颁印TtIi])(?P<rel>今日(?!头条)|今天|明日|明天|次日|翌日|昨日|昨天|即日"
     r"|(?:本)?(?:公告|通知|规则|规范|细则|协议)?(?:发布|公布|颁布|印发|公告|公示)之日"
@@ -300,9 +309,9 @@ def _raw_mentions(doc: str) -> list[_Raw]:
     order: str | None = None  # of slashed dates, worked out when one needs it
     english_relative = any(word in doc for word in _EN_RELATIVE_WORDS)
     for match in (_DATE if english_relative else _DATE_NO_EN_RELATIVE).finditer(doc):
-        group = match.groupdict()
+        # Groups read one by one: groupdict() would build a dict of all 26 for each date.
         raw: _Raw | None
-        if group["m"]:
+        if match["m"]:
             year: int | None = None
             shift: int | None = None
             start = match.start()
@@ -315,18 +324,18 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                     year = 2000 + int(before["y2"])
                 else:
                     shift = {"今": 0, "明": 1, "来": 1, "次": 1, "去": -1}[before["ry"]]
-            raw = _Raw(start, match.end(), year, int(group["m"]), int(group["d"]), shift)
-        elif group["ny"]:
+            raw = _Raw(start, match.end(), year, int(match["m"]), int(match["d"]), shift)
+        elif match["ny"]:
             raw = _Raw(
                 match.start(),
                 match.end(),
-                int(group["ny"]),
-                int(group["nm"]),
-                int(group["nd"]),
+                int(match["ny"]),
+                int(match["nm"]),
+                int(match["nd"]),
             )
-        elif group["dd"]:
-            first, second = int(group["dd"]), int(group["dm"])
-            if group["dsep"] == "/" and max(first, second) <= 12:
+        elif match["dd"]:
+            first, second = int(match["dd"]), int(match["dm"])
+            if match["dsep"] == "/" and max(first, second) <= 12:
                 if order is None:
                     order = _slash_order(doc)
                 if not order:
@@ -334,25 +343,25 @@ def _raw_mentions(doc: str) -> list[_Raw]:
                 day, month = (second, first) if order == "month first" else (first, second)
             else:
                 day, month = (
-                    (second, first) if group["dsep"] == "/" and second > 12 else (first, second)
+                    (second, first) if match["dsep"] == "/" and second > 12 else (first, second)
                 )
-            raw = _Raw(match.start(), match.end(), int(group["dy"]), month, day)
-        elif group["sd"]:
-            sy = group["sy"]
+            raw = _Raw(match.start(), match.end(), int(match["dy"]), month, day)
+        elif match["sd"]:
+            sy = match["sy"]
             raw = _Raw(
                 match.start(),
                 match.end(),
                 int(sy) if sy else None,
-                _ROMANCE_MONTHS[group["sm"].lower()],
-                int(group["sd"]),
+                _ROMANCE_MONTHS[match["sm"].lower()],
+                int(match["sd"]),
             )
-        elif group["em"] or group["fm"]:
-            month = _EN_MONTHS[(group["em"] or group["fm"])[:3]]
-            day = int(group["ed"] or group["fd"])
-            ey = group["ey"] or group["fy"]
+        elif match["em"] or match["fm"]:
+            month = _EN_MONTHS[(match["em"] or match["fm"])[:3]]
+            day = int(match["ed"] or match["fd"])
+            ey = match["ey"] or match["fy"]
             raw = _Raw(match.start(), match.end(), int(ey) if ey else None, month, day)
         else:
-            word = group["rel"]
+            word = match["rel"]
             if word == "次日" and _AFTER_EVENT.search(
                 doc, max(0, match.start() - 3), match.start()
             ):
@@ -440,7 +449,31 @@ def find_dates(
     else from the nearest date in the same text that has one, else from ``published``; without
     any it is left out. Never raises.
     """
-    raws = _raw_mentions(doc)
+    return TextDates(doc).resolved(published, headline)
+
+
+class TextDates:
+    """``find_dates`` for one text against more than one publish date, scanning it once.
+
+    A notice with no publish time is read twice, the second time against its signature's day;
+    the scan (``_raw_mentions``, most of the cost) does not depend on the day, and resolving
+    only reads what it found.
+    """
+
+    def __init__(self, doc: str) -> None:
+        self._doc = doc
+        self._raws = _raw_mentions(doc)
+
+    def resolved(
+        self, published: date | None, headline: int | date | None = None
+    ) -> list[DateMention]:
+        """``find_dates(doc, published, headline)``."""
+        return _resolve_all(self._doc, self._raws, published, headline)
+
+
+def _resolve_all(
+    doc: str, raws: list[_Raw], published: date | None, headline: int | date | None
+) -> list[DateMention]:
     anchors = [
         (raw.start, d) for raw in raws if raw.year and (d := _valid(raw.year, raw.month, raw.day))
     ]
@@ -467,7 +500,8 @@ def find_dates(
             continue
         if raw.relative is None and _DATELINE.match(doc, raw.end):
             dateline = (raw.end, on)
-        on += timedelta(days=raw.carry)
+        if raw.carry:
+            on += timedelta(days=raw.carry)
         until = None
         if raw.until is not None:
             last_year, month, day = raw.until

@@ -52,7 +52,12 @@ _WIDE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_WIDTH)
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 # A space inside a name is a scrape artefact unless it separates two words of Latin script.
 _SPACE_IN_NAME = re.compile(r"\s+")
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+
+
+def _ascii_word(char: str) -> bool:
+    """Whether ``char`` (one character, or none) is [A-Za-z0-9]: isalnum() alone would take
+    the letters and digits of every script."""
+    return char.isascii() and char.isalnum()
 
 
 # Mirrors inject the reading of a character after it: 规(guī)则. Tone marks make it pinyin, not
@@ -100,13 +105,15 @@ def strip_noise(text: str) -> str:
 
 def compact_name(name: str) -> str:
     """Remove the spaces and line breaks a name picked up, keeping those between Latin words."""
-    if _SPACE_IN_NAME.search(name) is None:
-        return name  # most names: nothing to remove, and strip() removes what \s matches
+    # str.split() splits at what \s matches (str.isspace), and strip() removes it: a name it
+    # leaves whole (most names) has nothing to remove. Quicker than a search for a short name.
+    if name.split() == [name]:
+        return name
 
     def _keep(match: re.Match[str]) -> str:
         before = name[match.start() - 1] if match.start() > 0 else ""
         after = name[match.end()] if match.end() < len(name) else ""
-        if _ASCII_WORD.match(before) and _ASCII_WORD.match(after):
+        if _ascii_word(before) and _ascii_word(after):
             # "1688 商家" loses its space, "Seller Rules" keeps it.
             if before.isdigit() and not after.isascii():
                 return ""
@@ -129,11 +136,12 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 
 
 def _joins(before: str, after: str) -> bool:
-    if not before.strip() or not after.strip():
+    head, tail = before.strip(), after.strip()
+    if not head or not tail:
         return False
-    if min(len(before.strip()), len(after.strip())) > _FRAGMENT:
+    if min(len(head), len(tail)) > _FRAGMENT:
         return False
-    if before.rstrip().endswith(_ENDS_LINE) or _STARTS_LINE.match(after):
+    if head.endswith(_ENDS_LINE) or _STARTS_LINE.match(after):
         return False
     if _STARTS_LINE.match(before):
         return False  # a numbered heading ("三、公示及生效") stands on its own line

@@ -27,10 +27,14 @@ def _without_lookahead(pattern: re.Pattern[str]) -> re.Pattern[str]:
 
 QUICK = [
     cues._CANCEL,
+    cues._BEFORE_OLD,
+    cues._BEFORE_MOVED,
+    cues._BEFORE_ANNOUNCED,
+    cues._BEFORE_EFFECTIVE,
+    cues._TENTATIVE,
     dates._ORDINAL_DAY,
     core._DAY_TO_FOLLOW,
     core._HEDGE,
-    rules._EN_SUFFIX_WORD,
     rules._EN_SENTENCE_CASE,
     *(pattern for _, pattern in kinds._VERBS),
     kinds._WEAK_NEW,
@@ -53,6 +57,38 @@ def _bracketed(text: str) -> list[tuple[int, int, int, int, bool]]:
     return found
 
 
+# Words every match of a pattern has, looked for before the pattern is.
+EVERY_MATCH_HAS = [
+    (rules._EN_CREATED, ("introducing", "adding", "launching")),
+    (cues._BYLINE, ("By",)),
+    (cues._DRAFT_ONLINE, ("稿", "草案")),
+    (cues._THEN_NOTICE, ("公示",)),
+    (cues._STEPS_UP, ("力度",)),
+    (cues._DATE_LINE, (":", "：")),
+]
+
+
+def _flat_date(pattern: str) -> re.Pattern[str]:
+    """_DATE (or a variant of it) without the one test for a digit in front of its numeric
+    forms: one flat alternation, the month-name form (em) back between them, as it was."""
+    head, digits = pattern.split("(?=\\d)(?:", 1)
+    digits, em_and_rest = digits.split(")|(?=[JFMASOND])", 1)
+    em, rest = ("|(?=[JFMASOND])" + em_and_rest).split("|(?=[今明", 1)
+    before_sd, from_sd = digits.split("|(?<![\\dA-Za-z])(?P<sd>", 1)
+    return re.compile(
+        head + before_sd + em + "|(?<![\\dA-Za-z])(?P<sd>" + from_sd + "|(?=[今明" + rest
+    )
+
+
+# _ORDINAL_DAY without its lookahead for a word and "of".
+ORDINAL_DAY = re.compile(dates._ORDINAL_DAY.pattern.replace(dates._OF_AHEAD, ""), re.IGNORECASE)
+
+FLAT_DATES = [
+    (dates._DATE, _flat_date(dates._DATE.pattern)),
+    (dates._DATE_NO_EN_RELATIVE, _flat_date(dates._DATE_NO_EN_RELATIVE.pattern)),
+]
+
+
 def _compact_name(name: str) -> str:
     """compact_name without its shortcut for names with no space."""
 
@@ -71,14 +107,30 @@ def _same(text: str) -> None:
         got = [(m.span(), m.groups()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], quick.pattern
     assert list(rules._names_marked(text)) == _bracketed(text)
+    if rules._LOST_FIRST_LINE.match(text) or rules._LOST_LINE.search(text):
+        assert rules._may_have_lost_opening(text)
+    got = [(m.span(), m.groups()) for m in dates._ORDINAL_DAY.finditer(text)]
+    assert got == [(m.span(), m.groups()) for m in ORDINAL_DAY.finditer(text)]
+    for quick, plain in FLAT_DATES:
+        got = [(m.span(), m.groupdict()) for m in quick.finditer(text)]
+        assert got == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
     if not any(word in text for word in dates._EN_RELATIVE_WORDS):
         got = [(m.span(), m.groupdict()) for m in dates._DATE_NO_EN_RELATIVE.finditer(text)]
         assert got == [(m.span(), m.groupdict()) for m in dates._DATE.finditer(text)]
     assert normalize.compact_name(text) == _compact_name(text)
     pinyin = normalize._PINYIN.search(text) is not None
     assert not pinyin or normalize._TONE_MARK.search(text)
-    bullets = rules._EN_BULLET_LABEL.search(text) is not None
+    bullets = rules._EN_BULLET_LABEL.plain.search(text) is not None
     assert not bullets or rules._EN_BULLET_HINT.search(text)
+    for at_line_start in (rules._EN_BULLET_LABEL, rules._EN_UPDATE_HEADING):
+        got = [(m.span(1), m.groups()) for m in at_line_start.finditer(text)]
+        assert got == [(m.span(1), m.groups()) for m in at_line_start.plain.finditer(text)]
+    for match in cues._NOTICE_DAYS.finditer(text):
+        assert "公示" in match[0] or cues._PERIOD_WORD.search(match[0])
+    for pattern, words in EVERY_MATCH_HAS:
+        for match in pattern.finditer(text):
+            assert any(word in match[0] for word in words), pattern.pattern
+    assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
 
 
 def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
@@ -87,6 +139,18 @@ def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
     assert len(dates._DATE_NO_EN_RELATIVE.pattern) == len(dates._DATE.pattern) - len(
         dates._EN_RELATIVE
     ) - 2 * len("TtIi")
+
+
+def test_the_numeric_date_forms_are_behind_one_digit_test():
+    for quick, plain in FLAT_DATES:
+        assert plain.pattern != quick.pattern
+        assert len(plain.pattern) == len(quick.pattern) - len("(?=\\d)(?:)")
+        assert set(plain.groupindex) == set(quick.groupindex)  # read by name only
+
+
+def test_the_ordinal_day_has_one_lookahead_for_of():
+    assert ORDINAL_DAY.pattern != dates._ORDINAL_DAY.pattern
+    assert ORDINAL_DAY.flags == dates._ORDINAL_DAY.flags
 
 
 def test_quick_scans_change_no_match_on_the_seed():
@@ -110,6 +174,9 @@ WORDS = [
     "- Selling Policies: ",
     "the first of April",
     "twenty-first day of May",
+    "The Thirty-First  OF December",
+    "the\tsecond\nof March",
+    "fifteenth of june",
     "生效时间另行通知",
     "effective date will be announced",
     "暂缓实施",
@@ -134,7 +201,54 @@ WORDS = [
     "Immediately",
     "2024年3月1日",
     "March 5, 2024",
+    "5 March 2024",
+    "Aug. 2nd",
+    "2 de diciembre de 2024",
+    "13.05.2024",
+    "2024-03-18",
+    "3月18日",
     "规(guī)则",
+    "公示期7天",
+    "原定于",
+    "originally scheduled for ",
+    "previously announced ",
+    "延期至",
+    "postponed to ",
+    "will now take effect on ",
+    "公示时间：",
+    "更新于",
+    "Posted on: ",
+    "last updated ",
+    "was updated ",
+    "published in Seller Central on ",
+    "生效时间为",
+    "effective date: ",
+    "- from ",
+    "from ",
+    " and from ",
+    "a partir del ",
+    "válido desde el ",
+    "entra em vigor ",
+    "on or after ",
+    "w.e.f. ",
+    "预计于",
+    "拟于",
+    "tentative",
+    "在规则中心上线《X（征求意见稿）》",
+    "发布草案",
+    "起对《X》修订内容进行公示",
+    "加大处置力度",
+    "\nDate: ",
+    "日期：",
+    "为期5个工作日的公示",
+    "3天公示",
+    "a notice period of 10 days",
+    "PUBLICITY PERIOD IS 7 DAYS",
+    "\nUpdate on New SLA Processing Time\n",
+    "Changes to the Seller Fee Schedule",
+    "introducing fee category guidelines",
+    "adding the returns reimbursement policy",
+    "\nBy Dana Pike | Published ",
     "（zé）",
 ]
 words = st.sampled_from(WORDS)
