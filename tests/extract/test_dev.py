@@ -52,6 +52,12 @@ HERE = Path(__file__).parent
             id="written-probe3-notices",
         ),
         pytest.param(
+            "notices_written_probe4.jsonl",
+            ["--min-effective", "0.95", "--min-announced", "0.95", "--min-platform", "0.888",
+             "--max-invented", "1"],
+            id="written-probe4-notices",
+        ),
+        pytest.param(
             "seed_items.json",
             ["--min-effective", "1", "--min-announced", "1", "--min-platform", "1",
              "--max-invented", "0"],
