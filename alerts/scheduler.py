@@ -25,7 +25,7 @@ from alerts.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, R
 from alerts.outbox import PlanReport, plan_reminders
 from notifiers import build_notifier
 from notifiers.base import Notifier
-from store.db import session_scope
+from store.db import PLANNING_LOCK, session_scope, try_lock
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -84,6 +84,10 @@ class ReminderEngine:
 
     def plan(self, now: datetime) -> PlanReport:
         with session_scope(self.engine) as session:
+            # Once per tick across instances: the others skip while one plans (what it adds
+            # they would only find there already).
+            if not try_lock(session, PLANNING_LOCK):
+                return PlanReport(created=0, cancelled=0)
             return plan_reminders(session, self.settings, now=now)
 
     async def tick(self, now: datetime | None = None) -> TickReport:

@@ -112,13 +112,50 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
+    migrating = _exclusive(engine)
     try:
-        with engine.begin() as connection:
+        # One migration at a time: instances that start together wait for the first, then
+        # find the schema at head and do nothing.
+        with migrating.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except DatabaseError as exc:
         url = redact_url(str(engine.url))
         raise StoreError(f"cannot upgrade database {url}: {exc.orig}") from exc
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+# Advisory lock keys (any 64-bit number; the same in every instance): "rulewatch" as digits.
+_MIGRATION_LOCK = 0x7275_6C65_7761_0001
+PLANNING_LOCK = 0x7275_6C65_7761_0002
+
+
+def _exclusive(engine: Engine) -> Engine:
+    """An engine whose transactions hold the database whole: on SQLite, one that opens
+    them with BEGIN EXCLUSIVE (the driver would begin none before DDL at all); PostgreSQL
+    takes an advisory lock instead, so it is the engine itself."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    exclusive = create_engine(engine.url, connect_args={"timeout": 30, "isolation_level": None})
+    event.listen(exclusive, "connect", _sqlite_pragmas)
+    event.listen(
+        exclusive, "begin", lambda connection: connection.exec_driver_sql("BEGIN EXCLUSIVE")
+    )
+    return exclusive
+
+
+def try_lock(session: Session, key: int) -> bool:
+    """Take ``key`` for the rest of the session's transaction, unless another instance
+    holds it (then False at once). On SQLite every writer takes the whole database in
+    turn, so there is nothing to take."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    taken = session.connection().exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({key})")
+    return bool(taken.scalar())
 
 
 def current_revision(engine: Engine) -> str | None:
