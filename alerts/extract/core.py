@@ -125,15 +125,54 @@ def _named(
         for index in owners.at(period.pos):
             lengths[index].append(period)
     kinds = TextKinds(masked, title_end)
-    named = [
-        _candidate(rule, said[i], lengths[i], kind_of(masked, rule, title_end, kinds))
-        for i, rule in enumerate(rules)
-    ]
-    named = [
-        replace(c, tentative=True) if _hedged(doc, rule, sentences) else c
-        for c, rule in zip(named, rules, strict=True)
-    ]
+    named = []
+    for i, rule in enumerate(rules):
+        kind = kind_of(masked, rule, title_end, kinds)
+        hedged = _hedged(doc, rule, sentences)
+        for same_rule, readings in _per_platform(doc, rule, said[i]):
+            candidate = _candidate(same_rule, readings, lengths[i], kind)
+            named.append(replace(candidate, tentative=True) if hedged else candidate)
     return named + of_items
+
+
+# "在天猫，此条规则将于1月3日生效"、"在淘宝将于6月1日起生效": where the day applies.
+_ON_PLATFORM_REACH = 24
+
+
+def _per_platform(
+    doc: str, rule: Rule, readings: list[Reading]
+) -> list[tuple[Rule, list[Reading]]]:
+    """``rule`` with its readings, or, when its effective days are said for two or more
+    platforms apiece (在淘宝…X生效，在天猫…Y生效), one copy of it per platform with that
+    platform's days and the other readings."""
+    on: dict[str, list[Reading]] = {}
+    for reading in readings:
+        if reading.role is not Role.effective:
+            continue
+        left = max(0, reading.mention.start - _ON_PLATFORM_REACH)
+        at = doc.rfind("在", left, reading.mention.start)
+        if at < 0 or any(mark in doc[at : reading.mention.start] for mark in "。；;\n"):
+            continue
+        platform, _ = leading_platform(doc[at + 1 : reading.mention.start].lstrip())
+        if platform is not None:
+            on.setdefault(platform, []).append(reading)
+    if len(on) < 2:
+        return [(rule, readings)]
+    shared = [r for r in readings if r.role is not Role.effective]
+    _, prefix = leading_platform(rule.name)
+    bare = rule.name[len(prefix) :].lstrip() or rule.name
+    return [
+        (
+            replace(
+                rule,
+                name=f"{platform}{bare}" if prefix else rule.name,
+                key=rule_key(bare, platform),
+                platform=platform,
+            ),
+            [*days, *shared],
+        )
+        for platform, days in on.items()
+    ]
 
 
 # "淘宝网拟对《X》进行变更": the platform only proposes the change, so its date is expected.

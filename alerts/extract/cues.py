@@ -272,6 +272,9 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     if notice is not None and mention.until is not None and _BEFORE_IN.search(before):
         closing = DateMention(mention.end, mention.end, mention.until)
         return [Reading(mention, Role.announced), Reading(closing, Role.notice_ends)]
+    if notice is not None and _BEFORE_IN.search(before):
+        # "于12月22日对《X》的变更进行公示": the day the change was put to 公示.
+        return [Reading(mention, Role.announced)]
     if _BEFORE_FROM_ZI.search(before) and _FROM_THE.match(rest):
         return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):

@@ -444,3 +444,28 @@ def test_a_draft_put_online_for_comments_is_announced_not_effective():
     )
     assert {c.effective_on for c in found} <= {date(2025, 3, 18), None}, found
     assert date(2025, 3, 2) in {c.announced_on for c in found}, found
+
+
+def test_one_rule_taking_effect_on_two_platforms_on_two_days_is_two_changes():
+    found = extract(
+        Notice(
+            title="淘宝、天猫修订《商品材质标准》",
+            text="该标准在天猫将于2025年3月3日起生效，在淘宝上则于3月10日起生效。",
+            published_at=datetime(2025, 2, 20, 10, 0),
+        )
+    )
+    assert sorted((c.platform, c.rule_key, c.effective_on) for c in found) == [
+        ("天猫", "天猫商品材质标准", date(2025, 3, 3)),
+        ("淘宝", "淘宝商品材质标准", date(2025, 3, 10)),
+    ]
+
+
+def test_put_to_public_notice_on_a_day_with_the_rule_between():
+    [found] = extract(
+        Notice(
+            title="京东调整售后规则",
+            text="京东于8月5日对《京东开放平台售后服务规范》的修订进行公示，修订将于8月20日起生效。",
+            published_at=datetime(2025, 8, 6, 9, 0),
+        )
+    )
+    assert (found.announced_on, found.effective_on) == (date(2025, 8, 5), date(2025, 8, 20))

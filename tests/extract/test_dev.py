@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.977", "--min-announced", "1", "--min-platform", "0.939",
+            ["--min-effective", "0.992", "--min-announced", "1", "--min-platform", "0.947",
              "--max-invented", "0"],
             id="dev-notices",
         ),
@@ -53,7 +53,7 @@ HERE = Path(__file__).parent
         ),
         pytest.param(
             "notices_written_probe4.jsonl",
-            ["--min-effective", "0.95", "--min-announced", "0.95", "--min-platform", "0.888",
+            ["--min-effective", "0.962", "--min-announced", "0.962", "--min-platform", "0.913",
              "--max-invented", "1"],
             id="written-probe4-notices",
         ),
