@@ -112,9 +112,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    from conftest import _throwaway_postgres
-
-    yield from _throwaway_postgres(request.getfixturevalue("postgres_server"))
+    yield request.getfixturevalue("postgres_database")
 
 
 def _ids(receiver: Receiver) -> Counter[str]:
@@ -204,36 +202,30 @@ def test_a_receiver_slower_than_the_lease_and_a_second_instance_give_no_repeats(
 
 @pytest.mark.postgres
 def test_three_instances_on_postgresql_one_killed_again_and_again(
-    tmp_path: Path, postgres_server: str
+    tmp_path: Path, postgres_database: str
 ):
-    from conftest import _throwaway_postgres
-
     kills, notices = 3, 240
     rng = random.Random(7)
-    databases = _throwaway_postgres(postgres_server)
-    url = next(databases)
-    try:
-        with Receiver(secret=WHSEC, default=Reply(200, delay=0.03)) as receiver:
-            project = Project(tmp_path, url, receiver.url, lease=3)
-            project.import_notices(notices)
-            steady = [project.start("run-due") for _ in range(2)]
-            for _ in range(kills):
-                victim = project.start("run-due", to_be_killed=True)
-                time.sleep(rng.uniform(0.3, 1.0))
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(timeout=10)
-            for process in steady:
-                _, stderr = process.communicate(timeout=120)
-                assert process.returncode == 0, stderr[-2000:]
-            for _ in range(10):
-                if all(r["status"] == "sent" for r in _announced(project)):
-                    break
-                time.sleep(3.2)
-                assert project.run("run-due").returncode == 0
-            assert [r["status"] for r in _announced(project)] == ["sent"] * notices
-            received = _ids(receiver)
-        assert len(received) == notices
-        repeats = sum(received.values()) - notices
-        assert repeats <= kills * CONCURRENCY, f"{repeats} repeats after {kills} kills"
-    finally:
-        next(databases, None)
+    url = postgres_database
+    with Receiver(secret=WHSEC, default=Reply(200, delay=0.03)) as receiver:
+        project = Project(tmp_path, url, receiver.url, lease=3)
+        project.import_notices(notices)
+        steady = [project.start("run-due") for _ in range(2)]
+        for _ in range(kills):
+            victim = project.start("run-due", to_be_killed=True)
+            time.sleep(rng.uniform(0.3, 1.0))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+        for process in steady:
+            _, stderr = process.communicate(timeout=120)
+            assert process.returncode == 0, stderr[-2000:]
+        for _ in range(10):
+            if all(r["status"] == "sent" for r in _announced(project)):
+                break
+            time.sleep(3.2)
+            assert project.run("run-due").returncode == 0
+        assert [r["status"] for r in _announced(project)] == ["sent"] * notices
+        received = _ids(receiver)
+    assert len(received) == notices
+    repeats = sum(received.values()) - notices
+    assert repeats <= kills * CONCURRENCY, f"{repeats} repeats after {kills} kills"

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -56,12 +55,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def database(postgres_server: str) -> Iterator[str]:
-    from conftest import _throwaway_postgres
-
-    for url in _throwaway_postgres(postgres_server):
-        # The machine's server trusts loopback, so the password is carried but not needed.
-        yield url.replace("://postgres@", f"://postgres:{DB_PASSWORD}@")
+def database(postgres_database: str) -> str:
+    # The machine's server trusts loopback, so the password is carried but not needed.
+    return postgres_database.replace("://postgres@", f"://postgres:{DB_PASSWORD}@")
 
 
 @pytest.mark.postgres

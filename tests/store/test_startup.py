@@ -32,14 +32,11 @@ def test_three_upgrades_of_a_fresh_store_at_once_all_succeed(tmp_path: Path, dat
 
 
 @pytest.mark.postgres
-def test_one_instance_plans_while_the_others_skip(postgres_server: str):
-    from conftest import _throwaway_postgres
-
-    for url in _throwaway_postgres(postgres_server):
-        engine = connect(url)
-        with Session(engine) as first, Session(engine) as second:
-            assert try_lock(first, PLANNING_LOCK)
-            assert not try_lock(second, PLANNING_LOCK)  # at once, not after a wait
-            first.commit()  # the tick's planning is done: the lock goes with its transaction
-            assert try_lock(second, PLANNING_LOCK)
-        engine.dispose()
+def test_one_instance_plans_while_the_others_skip(postgres_database: str):
+    engine = connect(postgres_database)
+    with Session(engine) as first, Session(engine) as second:
+        assert try_lock(first, PLANNING_LOCK)
+        assert not try_lock(second, PLANNING_LOCK)  # at once, not after a wait
+        first.commit()  # the tick's planning is done: the lock goes with its transaction
+        assert try_lock(second, PLANNING_LOCK)
+    engine.dispose()
