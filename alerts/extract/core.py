@@ -113,6 +113,7 @@ def _named(
     periods = notice_periods(doc)
     owners = _Owners(doc, rules, sentences, title_end)
     said = owners.assign(readings)
+    of_items += _paragraphs_of_their_own(doc, rules, said, title_end)
     if signed is not None and not any(r.mention is signed for r in readings):
         # A signature dates the whole notice: the 公示 of every rule that has no other.
         for readings_of_rule in said:
@@ -133,6 +134,54 @@ def _named(
             candidate = _candidate(same_rule, readings, lengths[i], kind)
             named.append(replace(candidate, tentative=True) if hedged else candidate)
     return named + of_items
+
+
+# "Effective March 11, 2022, we are not accepting …" opening a paragraph of its own.
+_OWN_OPENING = re.compile(
+    r"[ \t]*(?:Effective|Starting|Beginning|As of)\s*(?:on|from)?\s*$", re.IGNORECASE
+)
+_OWN_SUBJECT = re.compile(r",?\s*(?:we|sellers?|you|Amazon|TikTok Shop|Shopee|Lazada)\b")
+
+
+def _paragraphs_of_their_own(
+    doc: str, rules: list[Rule], said: list[list[Reading]], title_end: int
+) -> list[ChangeCandidate]:
+    """The changes of English paragraphs that name no rule and open with their own day and
+    subject ("Effective March 11, 2022, we are not accepting …") after rules that already
+    have their days: such a paragraph is a change of its own, not a later day of those rules.
+    ``said`` loses those readings."""
+    named_at = sorted(m.start for rule in rules for m in rule.mentions)
+    found: list[ChangeCandidate] = []
+    for index, readings in enumerate(said):
+        for reading in list(readings):
+            mention = reading.mention
+            if reading.role is not Role.effective or mention.start < title_end:
+                continue
+            start = doc.rfind("\n", 0, mention.start) + 1
+            end = doc.find("\n", mention.end)
+            end = len(doc) if end < 0 else end
+            if not (
+                _OWN_OPENING.fullmatch(doc, start, mention.start)
+                and _OWN_SUBJECT.match(doc, mention.end)
+            ):
+                continue
+            if any(start <= at < end for at in named_at):
+                continue
+            others = [
+                r
+                for r in readings
+                if r.role is Role.effective
+                and r.mention.on != mention.on
+                and r.mention.start < start
+            ]
+            if not others:
+                continue
+            readings.remove(reading)
+            if not any(c.effective_on == mention.on for c in found):
+                # The subject is what follows the day: "we are not accepting registrations …".
+                subject = doc[mention.end : end].lstrip(" ,")
+                found += _about(doc[start:end], subject, [reading], rules[index].platform)
+    return found
 
 
 # "在天猫，此条规则将于1月3日生效"、"在淘宝将于6月1日起生效": where the day applies.

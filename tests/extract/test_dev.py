@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
     [
         pytest.param(
             "notices_dev.jsonl",
-            ["--min-effective", "0.992", "--min-announced", "1", "--min-platform", "0.947",
+            ["--min-effective", "1", "--min-announced", "1", "--min-platform", "0.954",
              "--max-invented", "0"],
             id="dev-notices",
         ),

@@ -411,3 +411,26 @@ def test_update_headings_name_the_sections_policies():
         ("Late Dispatch Rate", date(2025, 8, 5)),
         ("Listing Image Standards", date(2025, 8, 19)),
     ]
+
+
+def test_a_paragraph_with_its_own_day_and_subject_is_a_change_of_its_own():
+    found = candidates(
+        "Changes to program policies",
+        "We are introducing the listing quality guidelines.\n"
+        "This change will go into effect on July 14, 2025.\n"
+        "Effective May 2, 2025, we are no longer accepting new sellers from Ruritania.\n",
+    )
+    assert [(c.rule, c.effective_on) for c in found] == [
+        ("listing quality guidelines", date(2025, 7, 14)),
+        (None, date(2025, 5, 2)),
+    ]
+    assert "accepting new sellers" in found[1].rule_key
+
+
+def test_a_later_paragraph_that_only_restates_the_rule_s_day_stays_with_it():
+    found = candidates(
+        "Upcoming change to the Returns Policy",
+        "We are updating the Returns Policy.\n"
+        "Effective June 1, 2025, you will see the new return windows in Seller Central.\n",
+    )
+    assert [(c.rule, c.effective_on) for c in found] == [("Returns Policy", date(2025, 6, 1))]
