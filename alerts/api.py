@@ -291,6 +291,7 @@ def post_change(
             title=body.title,
             url=body.url,
             tentative=body.tentative,
+            note=body.note,
             now=now,
             tz=settings.service.tz,
         ),

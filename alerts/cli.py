@@ -226,6 +226,10 @@ def add_command(
     tentative: Annotated[
         bool, typer.Option("--tentative", help="The date is only expected (预计).")
     ] = False,
+    note: Annotated[
+        str | None,
+        typer.Option(help="What to say about it: shown in messages, the feed and its page."),
+    ] = None,
 ) -> None:
     """Enter a change by hand."""
     from alerts import clock
@@ -243,6 +247,7 @@ def add_command(
             title=title,
             url=url,
             tentative=tentative,
+            note=note,
             now=clock.now(),
             tz=settings.service.tz,
         )

@@ -98,10 +98,12 @@ def add_change(
     url: str | None = None,
     tentative: bool = False,
     kind: ChangeKind = ChangeKind.amendment,
+    note: str | None = None,
     now: datetime,
     tz: ZoneInfo,
 ) -> IngestReport:
-    """Enter a change by hand; it is stored with a notice saying so, like any other source.
+    """Enter a change by hand; it is stored with a notice saying so, like any other source,
+    whose text is ``note`` (or empty).
 
     Entering the same change twice changes nothing. Raises RulewatchError for a date outside
     1970–2199.
@@ -128,10 +130,12 @@ def add_change(
         effective_at=effective_at,
         tentative=tentative,
     )
-    fields = {key: str(value) for key, value in candidate.as_json().items()} | {"url": str(url)}
-    text = "\n".join(f"{key}: {value}" for key, value in fields.items())
+    # The text is what its author wrote about it, if anything: it shows in every message,
+    # the feed and the change page. What the change is, is the identity of the entry.
+    text = note.strip() if note else ""
+    fields = json.dumps(candidate.as_json() | {"url": url}, ensure_ascii=False, sort_keys=True)
     notice = Notice(title=title or name, text=text, published_at=now, url=url)
-    digest = _digest(["manual", text, title or ""])
+    digest = _digest(["manual", fields, title or "", text])
     return _store(session, notice, [candidate], origin="manual", tz=tz, digest=digest)
 
 

@@ -122,6 +122,9 @@ class ChangeIn(_In):
     title: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
     tentative: bool = False
+    note: str | None = Field(
+        default=None, max_length=2000, examples=["运营部已确认：12月1日前完成发货时效调整"]
+    )
 
 
 class NoticeIn(_In):

@@ -281,3 +281,31 @@ async def test_nul_characters_are_dropped_not_stored(client: httpx.AsyncClient):
     assert change["rule_key"] == "淘宝评价规范"
     detail = (await client.get(f"/api/changes/{change['uid']}")).json()
     assert detail["notices"][0]["text"] == "2026年12月15日生效"
+
+
+@pytest.mark.anyio
+async def test_a_hand_entered_change_says_what_its_author_wrote_and_nothing_else(
+    client: httpx.AsyncClient,
+):
+    plain = {"rule": "商家发货行为管理规范", "platform": "1688", "effective_on": "2026-12-15"}
+    noted = {
+        "rule": "直播平台管理规范",
+        "platform": "1688",
+        "effective_on": "2026-12-20",
+        "note": "运营部：12月18日前完成直播间自查",
+    }
+    uids = []
+    for body in (plain, noted):
+        response = await client.post("/api/changes", json=body, headers=HEADERS)
+        assert response.status_code == 201, response.text
+        uids.append(response.json()["changes"][0]["uid"])
+    texts = [(await client.get(f"/api/changes/{uid}")).json()["notices"][0]["text"] for uid in uids]
+    assert texts == ["", "运营部：12月18日前完成直播间自查"]
+    feed = (await client.get("/calendar.ics")).text
+    page = (await client.get(f"/changes/{uids[0]}")).text
+    for shown in (feed, page):
+        assert "rule_key:" not in shown and "tentative: False" not in shown
+    assert "运营部：12月18日前完成直播间自查" in (await client.get(f"/changes/{uids[1]}")).text
+    # Entering the same change again is still the same entry.
+    again = await client.post("/api/changes", json=plain, headers=HEADERS)
+    assert again.json()["stored"] is False
