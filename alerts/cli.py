@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from alerts.errors import ConfigError, RulewatchError
 
@@ -44,7 +45,8 @@ class _Group(typer.core.TyperGroup):
                 err.print(f"  {problem}", markup=False)
             raise SystemExit(2) from exc
         except RulewatchError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # The message is text, not markup: "[service] listen" must print as written.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise SystemExit(1) from exc
 
 

@@ -142,12 +142,7 @@ async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
         f"{channel}: {outcome.verdict.value} — {message.subject} ({outcome.reason})"
         for channel, message, outcome in report.dispatch.messages
     ]
-    d = report.dispatch
-    lines.append(
-        f"planned {report.plan.created}, cancelled {report.plan.cancelled}; sent {d.sent}, "
-        f"retrying {d.retrying}, dead {d.dead}, coalesced {d.coalesced}, missed {d.missed}"
-        + (f"; stopped early, {d.released} handed back to the outbox" if d.released else "")
-    )
+    lines.append(report.summary())
     return lines
 
 

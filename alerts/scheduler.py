@@ -9,6 +9,7 @@ processes anyway). `rulewatch run-due` calls the same tick once, for cron.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from store.db import PLANNING_LOCK, session_scope, try_lock
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+log = logging.getLogger(__name__)
+
 TICK_EVERY = timedelta(seconds=15)
 DISPATCH_JOB = "dispatch"
 
@@ -38,6 +41,15 @@ DISPATCH_JOB = "dispatch"
 class TickReport:
     plan: PlanReport
     dispatch: DispatchReport
+
+    def summary(self) -> str:
+        """One line for a person: what was planned and what became of what was due."""
+        d = self.dispatch
+        return (
+            f"planned {self.plan.created}, cancelled {self.plan.cancelled}; sent {d.sent}, "
+            f"retrying {d.retrying}, dead {d.dead}, coalesced {d.coalesced}, missed {d.missed}"
+            + (f"; stopped early, {d.released} handed back to the outbox" if d.released else "")
+        )
 
 
 def notifiers_for(
@@ -99,7 +111,19 @@ class ReminderEngine:
         try:
             planned = await asyncio.to_thread(self.plan, now)
             dispatched = await self.dispatcher.run_once(now=now, stop=self.stopping)
-            return TickReport(plan=planned, dispatch=dispatched)
+            report = TickReport(plan=planned, dispatch=dispatched)
+            busy = any(
+                (
+                    planned.created,
+                    planned.cancelled,
+                    dispatched.messages,
+                    dispatched.coalesced,
+                    dispatched.missed,
+                )
+            )
+            # An idle tick, every 15 s for ever, is not worth a line.
+            log.log(logging.INFO if busy else logging.DEBUG, "tick: %s", report.summary())
+            return report
         finally:
             self._idle.set()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from alerts.api import Lifespan
+from alerts.errors import RulewatchError
 from alerts.scheduler import ReminderEngine, start_scheduler
 from store.db import connect, redact_url, session_scope, upgrade
 from store.queries import count_changes
@@ -38,6 +41,9 @@ def serve(settings: Settings) -> None:
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").addFilter(_redact_request_line)
+    # Two lines every 15 s for ever ("Running job", "executed successfully") say nothing:
+    # a tick that did something says so itself (alerts.scheduler), errors still show.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     engine = connect(settings.service.database)
     upgrade(engine)
     log.info("store %s is up to date", redact_url(settings.service.database))
@@ -48,6 +54,7 @@ def serve(settings: Settings) -> None:
                 "rules, `rulewatch import FILE` your own notices"
             )
     host, port = settings.service.listen_host, settings.service.listen_port
+    listening = _listen(host, port)
     log.info("serving on http://%s:%d", host, port)
     app = create_app(settings, engine, lifespan=_reminders(settings, engine))
     stopped_by: list[int] = []
@@ -55,9 +62,23 @@ def serve(settings: Settings) -> None:
     # found: this one, so that a stop asked for is a clean exit (status 0), not a kill.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda number, _frame: stopped_by.append(number))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    with listening:
+        uvicorn.run(app, fd=listening.fileno(), log_level="info")
     if stopped_by:
         log.info("stopped on %s", signal.Signals(stopped_by[0]).name)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket for ``[service] listen``, bound here so that an address in use
+    is one line naming it (uvicorn would log three tracebacks and exit 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RulewatchError(
+            f"cannot listen on {host}:{port} ([service] listen): {reason.lower()}"
+        ) from exc
 
 
 def _reminders(settings: Settings, engine: Engine) -> Lifespan:

@@ -195,6 +195,8 @@ class EmailNotifier:
         mail["Date"] = format_datetime(self._now())
         mail["Message-ID"] = _message_id(message.id, _domain_of(sender))
         mail["X-Rulewatch-Event"] = clean_header(message.id)
+        # RFC 3834: out-of-office and other auto-replies leave such mail unanswered.
+        mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(message.text)
         mail.add_alternative(message.html, subtype="html")
         return mail

@@ -87,6 +87,13 @@ async def test_headers_on_the_wire_are_ascii_with_rfc_2047_words(ca: TestCA):
     assert b"Subject: =?utf-8?" in head
 
 
+async def test_reminders_say_they_are_automatic_so_nobody_auto_replies():
+    with MailServer() as mx:
+        await EmailNotifier(channel(), smtp(mx.port)).send(message())
+        (mail,) = mx.wait_for(1)
+    assert mail.message["Auto-Submitted"] == "auto-generated"  # RFC 3834
+
+
 async def test_the_message_id_is_the_same_on_every_retry():
     with MailServer() as mx:
         notifier = EmailNotifier(channel(), smtp(mx.port))

@@ -1,0 +1,69 @@
+"""`rulewatch serve` as a process: a taken address is one line, an idle service is quiet."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+RULEWATCH = str(Path(sys.executable).with_name("rulewatch"))
+
+
+def _config(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[service]\ndatabase = "sqlite:///store.db"\nlisten = "127.0.0.1:{port}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_an_address_in_use_is_one_line_naming_it(tmp_path: Path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [RULEWATCH, "--config", str(_config(tmp_path, port)), "serve"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.rstrip().rsplit("\n", 1)[-1]
+    assert last == (
+        f"error: cannot listen on 127.0.0.1:{port} ([service] listen): address already in use"
+    )
+
+
+def test_an_idle_service_writes_no_line_per_tick(tmp_path: Path):
+    with socket.create_server(("127.0.0.1", 0)) as free:
+        port = free.getsockname()[1]
+    process = subprocess.Popen(
+        [RULEWATCH, "--config", str(_config(tmp_path, port)), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            if health["next_dispatch"] is not None:
+                break  # the first tick, which runs at start, has been scheduled and run
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-2000:]
+    assert "serving on" in output
+    for chatter in ("Running job", "executed successfully", "tick:"):
+        assert chatter not in output, output[-2000:]
