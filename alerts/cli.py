@@ -173,15 +173,26 @@ def import_command(
     files = [*(paths or []), *([sample_path()] if sample else [])]
     if not files:
         raise typer.BadParameter("give at least one file, or --sample", param_hint="PATHS")
+    from alerts.errors import ExtractionError
+
     settings = _settings(ctx)
+    unread: list[str] = []
     with _session(settings) as session, _progress(len(files)) as advance:
         report = IngestReport()
         for path in files:
-            report.extend(
-                import_files(session, [path], format=format.value, tz=settings.service.tz)
-            )
+            # One file that cannot be read stops nothing: the others are stored, it is named.
+            try:
+                report.extend(
+                    import_files(session, [path], format=format.value, tz=settings.service.tz)
+                )
+            except ExtractionError as exc:
+                unread.append(str(exc))
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             advance(path.name)
     _print_report(report)
+    if unread:
+        err.print(f"{len(unread)} of {len(files)} file(s) could not be read", markup=False)
+        raise typer.Exit(1)
 
 
 @contextmanager

@@ -50,7 +50,9 @@ def read_text(path: Path) -> str:
     """The text of the config file at ``path``. Raises ConfigError when the file is missing,
     unreadable or not UTF-8."""
     try:
-        return path.read_bytes().decode("utf-8")
+        # utf-8-sig: Notepad on Windows saves UTF-8 with a byte-order mark, which TOML
+        # does not allow before the first key.
+        return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise file_error(
             str(path),

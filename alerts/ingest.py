@@ -6,6 +6,7 @@ the API alike. It is idempotent: a notice already stored (same content hash) cha
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import charset_normalizer
 from sqlmodel import Session
 
 from alerts.errors import ExtractionError, RulewatchError
@@ -78,8 +80,11 @@ def ingest(
 def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it."""
     # PostgreSQL cannot store NUL in text, and no reader needs it.
+    # A byte-order mark pasted into a title is no part of it.
     notice = replace(
-        notice, title=notice.title.replace("\x00", ""), text=notice.text.replace("\x00", "")
+        notice,
+        title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
+        text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
     )
     return _store(
         session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice)
@@ -300,18 +305,48 @@ def import_files(
     return report
 
 
+# The encodings a notice file other than UTF-8 is taken to be in, when the detector says so:
+# Chinese ones (GB2312 and GBK read as GB18030, which holds both; a GB2312 label often hides
+# GBK) and UTF-16/32. Any other guess about bytes that are not UTF-8 is more likely a damaged
+# UTF-8 file than, say, Korean, and reading it so would store garbage.
+_READ_AS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "cp936": "gb18030",
+    "gb18030": "gb18030",
+    "big5": "big5",
+    "big5hkscs": "big5hkscs",
+    "cp950": "big5",
+    "utf_16": "utf_16",
+    "utf_32": "utf_32",
+}
+
+
 def decode(data: bytes, *, where: str) -> str:
-    """``data`` as UTF-8 text; raises ExtractionError naming ``where`` and the first byte
-    that is not UTF-8 (line and column), rather than a codec's message."""
+    """``data`` as text: UTF-8 (a byte-order mark dropped), else the encoding it reads as
+    (GBK, a Chinese Windows user's default, most often), never with a character replaced.
+
+    Raises ExtractionError naming ``where`` and the first byte that is not UTF-8 (line and
+    column) when no encoding reads it whole, rather than a codec's message.
+    """
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ExtractionError(
-            f"{where} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
-            f"column {column}; save it as UTF-8 and try again"
-        ) from None
+        start = exc.start
+    guess = charset_normalizer.from_bytes(data).best()
+    encoding = _READ_AS.get(guess.encoding) if guess is not None else None
+    if encoding is not None:
+        try:
+            return data.decode(encoding).removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            pass
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    raise ExtractionError(
+        f"{where} is not UTF-8 text, nor in an encoding it could be read in whole: byte "
+        f"0x{data[start]:02x} at line {line}, column {column}; save it as UTF-8 and try again"
+    )
 
 
 def sample_path() -> Path:
