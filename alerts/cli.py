@@ -166,6 +166,13 @@ def import_command(
         bool, typer.Option("--sample", help="Import the bundled sample listing.")
     ] = False,
     format: Annotated[Format, typer.Option(help="How the input is laid out.")] = Format.auto,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish time (ISO 8601) for notices that give none: it places month-days "
+            "without a year and orders the notice among the others of its rule."
+        ),
+    ] = None,
 ) -> None:
     """Extract notices from files and store them; importing a file twice changes nothing."""
     from alerts.ingest import IngestReport, import_files, sample_path
@@ -176,6 +183,7 @@ def import_command(
     from alerts.errors import ExtractionError
 
     settings = _settings(ctx)
+    published_at = _parse_published(published)
     unread: list[str] = []
     with _session(settings) as session, _progress(len(files)) as advance:
         report = IngestReport()
@@ -183,7 +191,13 @@ def import_command(
             # One file that cannot be read stops nothing: the others are stored, it is named.
             try:
                 report.extend(
-                    import_files(session, [path], format=format.value, tz=settings.service.tz)
+                    import_files(
+                        session,
+                        [path],
+                        format=format.value,
+                        tz=settings.service.tz,
+                        published_at=published_at,
+                    )
                 )
             except ExtractionError as exc:
                 unread.append(str(exc))

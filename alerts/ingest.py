@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import charset_normalizer
 from sqlmodel import Session
 
+from alerts import clock
 from alerts.errors import ExtractionError, RulewatchError
 from alerts.extract import extract, read_notices
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
@@ -169,6 +170,7 @@ def _store(
 ) -> IngestReport:
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)
+    received_at = clock.now()
     published_at = _instant(notice.published_at, tz)
     problem = None if candidates else "no rule change found in the text"
     if published_at is not None and not EARLIEST <= published_at.date() <= LATEST:
@@ -198,7 +200,11 @@ def _store(
         )
         known = _known_states(session, rule_id=_rule_id(rule.id), tz=tz)
         placement = place(
-            candidate, rule_key=candidate.rule_key, published_at=local_published, known=known
+            candidate,
+            rule_key=candidate.rule_key,
+            published_at=local_published,
+            known=known,
+            received_at=received_at.astimezone(tz),
         )
         state = placement.change
         queries.save_change(
@@ -284,7 +290,12 @@ def _rule_id(value: int | None) -> int:
 
 
 def import_files(
-    session: Session, paths: Iterable[Path], *, format: str = "auto", tz: ZoneInfo
+    session: Session,
+    paths: Iterable[Path],
+    *,
+    format: str = "auto",
+    tz: ZoneInfo,
+    published_at: datetime | date | None = None,
 ) -> IngestReport:
     """Read notices from each file and store them, naming the file as their origin.
 
@@ -298,7 +309,7 @@ def import_files(
             raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc
         text = decode(data, where=str(path))
         try:
-            notices = read_notices(text, format=format)
+            notices = read_notices(text, format=format, published_at=published_at)
         except ExtractionError as exc:
             raise ExtractionError(f"{path}: {exc}") from exc
         report.extend(ingest(session, notices, origin=path.name, tz=tz))

@@ -55,6 +55,7 @@ def place(
     rule_key: str,
     published_at: datetime | None,
     known: Sequence[ChangeState],
+    received_at: datetime | None = None,
 ) -> Placement:
     """Decide where ``candidate`` goes among the ``known`` changes of its rule.
 
@@ -62,12 +63,20 @@ def place(
     the same announcement date (a different effective date then moves the change, if this
     notice is newer than the one that set it); for a candidate or change without dates, a
     notice published the same day. Otherwise the candidate is a new change.
+
+    A notice that states a postponement of the change it matches (原定X，延期至Y) moves it
+    whatever its publish time; otherwise notices are ordered by publish time, and one that
+    gives none by ``received_at``, the time it reached the store.
     """
     published_on = published_at.date() if published_at else None
     match = _find(candidate, published_on, known)
     if match is None:
         return Placement(Action.added, _new_state(candidate, rule_key, published_at, known))
-    newer = _is_newer(published_at, match.dated_by)
+    postpones = (
+        candidate.postponed_from is not None and candidate.postponed_from == match.effective_on
+    )
+    ordered_at = published_at or received_at
+    newer = postpones or _is_newer(ordered_at, match.dated_by)
     if (
         candidate.effective_on is not None
         and match.effective_on is not None
@@ -82,12 +91,12 @@ def place(
             tentative=candidate.tentative,
             revision=match.revision + 1,
             postponed_from=match.effective_on,
-            dated_by=published_at,
+            dated_by=ordered_at,
             kind=_kind(match.kind, candidate.kind),
             published_days=_days(match, published_on),
         )
         return Placement(Action.moved, moved)
-    return Placement(Action.merged, _merge(match, candidate, published_at, newer))
+    return Placement(Action.merged, _merge(match, candidate, published_on, ordered_at, newer))
 
 
 def _find(
@@ -119,7 +128,11 @@ def _find(
 
 
 def _merge(
-    state: ChangeState, candidate: ChangeCandidate, published_at: datetime | None, newer: bool
+    state: ChangeState,
+    candidate: ChangeCandidate,
+    published_on: date | None,
+    ordered_at: datetime | None,
+    newer: bool,
 ) -> ChangeState:
     filled_effective = state.effective_on is None and candidate.effective_on is not None
     return replace(
@@ -129,9 +142,9 @@ def _merge(
         effective_at=state.effective_at or candidate.effective_at,
         # A firm date from a newer notice replaces an expected one, and the reverse too.
         tentative=candidate.tentative if (newer or filled_effective) else state.tentative,
-        dated_by=published_at if (newer or filled_effective) else state.dated_by,
+        dated_by=ordered_at if (newer or filled_effective) else state.dated_by,
         kind=_kind(state.kind, candidate.kind),
-        published_days=_days(state, published_at.date() if published_at else None),
+        published_days=_days(state, published_on),
     )
 
 
