@@ -459,4 +459,5 @@ def _ingested(report: IngestReport) -> schemas.IngestResult:
             for c in report.changes
         ],
         problem=report.unreadable[0][1] if report.unreadable else None,
+        without_year=[day for _, days in report.without_year for day in days],
     )

@@ -230,6 +230,13 @@ def _print_report(report: IngestReport) -> None:
         out.print(f"{change.action:6}  {change.rule_key}  {dates}{moved}", markup=False)
     for title, reason in report.unreadable:
         err.print(f"unreadable: {title}: {reason}", markup=False)
+    for title, days in report.without_year:
+        err.print(
+            f"no year: {title}: {', '.join(days)} cannot be placed in a year, so its change has "
+            "no such date; give the notice a publish time (--published 2026-11-30) or a line "
+            "with a full date (2026年12月1日), and import it again",
+            markup=False,
+        )
     out.print(
         f"{report.notices_added} notice(s) stored, {report.notices_known} already known; "
         f"changes: {report.count('added')} added, {report.count('merged')} merged, "
@@ -353,6 +360,8 @@ def changes_command(
     for view in views:
         days = "" if view.days_left is None else str(view.days_left)
         effective = f"{view.effective_on or '?'}{' (预计)' if view.tentative else ''}"
+        if view.effective_on is None and view.without_year:
+            effective = f"? (no year: {view.without_year})"
         table.add_row(
             effective,
             days,

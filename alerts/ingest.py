@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.errors import ExtractionError, RulewatchError
-from alerts.extract import extract, read_notices
+from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule
 from alerts.timeline import Action, ChangeState, place
@@ -50,6 +50,8 @@ class IngestReport:
     notices_added: int = 0
     notices_known: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (title, reason)
+    # (title, days): a notice naming days it gives no year for, so its changes lack them
+    without_year: list[tuple[str, list[str]]] = field(default_factory=list)
     changes: list[ChangeReport] = field(default_factory=list)
 
     def count(self, action: str) -> int:
@@ -59,6 +61,7 @@ class IngestReport:
         self.notices_added += other.notices_added
         self.notices_known += other.notices_known
         self.unreadable.extend(other.unreadable)
+        self.without_year.extend(other.without_year)
         self.changes.extend(other.changes)
 
 
@@ -88,7 +91,13 @@ def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo
         text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
     )
     return _store(
-        session, notice, extract(notice), origin=origin, tz=tz, digest=content_hash(notice)
+        session,
+        notice,
+        extract(notice),
+        origin=origin,
+        tz=tz,
+        digest=content_hash(notice),
+        without_year=unplaced_days(notice),
     )
 
 
@@ -167,6 +176,7 @@ def _store(
     origin: str,
     tz: ZoneInfo,
     digest: str,
+    without_year: list[str] | None = None,
 ) -> IngestReport:
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)
@@ -177,6 +187,9 @@ def _store(
         published_at, candidates = None, []
         problem = f"publish time {notice.published_at} is outside 1970–2199"
     candidates = [_in_range(candidate) for candidate in candidates]
+    if without_year and problem is None:
+        # Kept with the notice, so the change it leaves undated says why wherever it shows.
+        problem = f"no year for {', '.join(without_year)}"
     row = queries.add_notice(
         session,
         content_hash=digest,
@@ -188,7 +201,9 @@ def _store(
         problem=problem,
     )
     report = IngestReport(notices_added=1)
-    if problem is not None:
+    if without_year:
+        report.without_year.append((notice.title, without_year))
+    elif problem is not None:
         report.unreadable.append((notice.title, problem))
     local_published = published_at.astimezone(tz) if published_at else None
     for candidate in candidates:

@@ -55,6 +55,11 @@ class Change(BaseModel):
     revision: int = Field(description="Raised each time the effective date moves.")
     postponed_from: date | None
     days_left: int | None = Field(description="Days until 生效, in the service time zone.")
+    without_year: str | None = Field(
+        default=None,
+        description='Days a source names but gives no year for ("12月1日, 12月15日"), while '
+        "the change lacks a date: give that notice a publish time to place them.",
+    )
     sources: list[Source]
 
 
@@ -162,6 +167,11 @@ class IngestResult(BaseModel):
     stored: bool = Field(description="False when the same notice was stored before.")
     changes: list[ChangeResult]
     problem: str | None = Field(description="Why nothing could be read, when that is so.")
+    without_year: list[str] = Field(
+        default=[],
+        description="Days the text names that it gives no year for (12月15日 with no publish "
+        "time): its changes lack them; send published_at or a full date to place them.",
+    )
 
 
 class WatchIn(_In):

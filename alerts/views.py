@@ -42,6 +42,8 @@ class ChangeView:
     postponed_from: date | None
     days_left: int | None
     sources: tuple[SourceView, ...]
+    # The days a source names but gives no year for, when the change lacks a date for it.
+    without_year: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -59,6 +61,7 @@ class ChangeView:
             "revision": self.revision,
             "postponed_from": _iso(self.postponed_from),
             "days_left": self.days_left,
+            "without_year": self.without_year,
             "sources": [
                 {"title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
                 for s in self.sources
@@ -171,7 +174,22 @@ def _view(
             SourceView(n.title, n.url, n.published_at.astimezone(tz) if n.published_at else None)
             for n in notices
         ),
+        without_year=_without_year(change, notices),
     )
+
+
+_NO_YEAR = "no year for "
+
+
+def _without_year(change: RuleChange, notices: list[Notice]) -> str | None:
+    """The days left undated, from the note ingest keeps with a notice that named days
+    without a year, while the change still lacks a date (a later notice may give it)."""
+    if change.effective_on is not None and change.announced_on is not None:
+        return None
+    for notice in notices:
+        if notice.problem and notice.problem.startswith(_NO_YEAR):
+            return notice.problem.removeprefix(_NO_YEAR)
+    return None
 
 
 def _iso(value: date | None) -> str | None:

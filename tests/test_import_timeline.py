@@ -81,3 +81,53 @@ def test_a_notice_without_a_publish_time_is_ordered_by_when_it_came(tmp_path: Pa
     assert "1 moved" in done.stdout
     [change] = changes(config)
     assert change["effective_on"] == "2026-12-20"
+
+
+def test_days_without_a_year_are_said_at_import_and_flagged_everywhere(
+    tmp_path: Path, config: Path
+):
+    path = tmp_path / "notice.txt"
+    path.write_text("淘宝网评价规范变更\n本次变更于12月1日公示，12月15日生效。\n", "utf-8")
+    done = run(config, "import", str(path))
+    assert "no year: 淘宝网评价规范变更: 12月1日, 12月15日" in done.stderr
+    assert "--published" in done.stderr
+    [change] = changes(config)
+    assert (change["effective_on"], change["without_year"]) == (None, "12月1日, 12月15日")
+    table = run(config, "changes").stdout
+    assert "no year: 12月1日, 12月15日" in table
+    # Given its publish time, the same text is placed, and the change is whole.
+    run(config, "import", "--published", "2026-11-30", str(path))
+    placed = [c for c in changes(config) if c["effective_on"]]
+    assert [(c["effective_on"], c["without_year"]) for c in placed] == [("2026-12-15", None)]
+
+
+def test_the_api_and_the_page_flag_a_change_left_without_its_year(tmp_path: Path):
+    import asyncio
+
+    import httpx
+
+    from alerts.api import create_app
+    from alerts.config import parse_settings
+    from store.db import connect, upgrade
+
+    engine = connect(f"sqlite:///{tmp_path / 'api.db'}")
+    upgrade(engine)
+    token = "year-token-0123456789abcdef"
+    settings = parse_settings(f'[api]\ntoken = "{token}"\n', path=tmp_path / "c.toml", environ={})
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+
+    async def go() -> tuple[dict[str, object], dict[str, object], str]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            body = {"title": "淘宝网评价规范变更", "text": "本次变更于12月1日公示，12月15日生效。"}
+            posted = await client.post(
+                "/api/notices", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            listed = (await client.get("/api/changes")).json()
+            page = (await client.get("/")).text
+            return posted.json(), listed, page
+
+    posted, listed, page = asyncio.run(go())
+    engine.dispose()
+    assert posted["without_year"] == ["12月1日", "12月15日"]
+    assert listed[0]["without_year"] == "12月1日, 12月15日"  # type: ignore[index]
+    assert "缺年份：12月1日, 12月15日" in page

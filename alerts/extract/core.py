@@ -32,7 +32,7 @@ from alerts.extract.platforms import leading_platform, most_named, platform_near
 from alerts.extract.rules import Rule, find_rules, row_rule_name, rule_key, subject_of
 from alerts.extract.tables import Row, read_tables
 
-__all__ = ["extract"]
+__all__ = ["extract", "unplaced_days"]
 
 # "This change will go into effect on X", "上述调整将于X生效": a sentence that names no rule
 # but points back at what the paragraph before it introduced, every rule of it.
@@ -46,17 +46,41 @@ _RESPECTIVELY = re.compile(r"分别|各自|respectively", re.IGNORECASE)
 _LIST_GAP_CHARS = frozenset(' \t\n、/&和及与以或》《「」“”"')
 
 
+def _read(notice: Notice) -> tuple[str, int]:
+    """The notice as one normalized text (headline, a line break, the text) and where the
+    headline ends."""
+    headline = normalize(strip_noise(notice.title or ""))
+    title = arabize(headline)
+    text = arabize(rejoin_lines(from_headline(headline, normalize(strip_noise(notice.text or "")))))
+    return f"{title}\n{text}", len(title)
+
+
+def unplaced_days(notice: Notice) -> list[str]:
+    """The days ``notice`` names that cannot be placed in a year (12月15日 in a text with no
+    year and no publish time), as written after normalizing, each once: the dates its
+    changes are left without. Pure and total, like ``extract``."""
+    doc, title_end = _read(notice)
+    headline = headline_year(doc[:title_end])
+    dates = TextDates(doc)
+    published = notice.published_on
+    if published is None:
+        signed = signature(doc, dates.resolved(None, headline))
+        published = signed.on if signed is not None else None
+    found: list[str] = []
+    for start, end in dates.unplaced(published, headline):
+        if doc[start:end] not in found:
+            found.append(doc[start:end])
+    return found
+
+
 def extract(notice: Notice) -> list[ChangeCandidate]:
     """The rule changes ``notice`` announces: one candidate per distinct rule, in text order.
 
     Pure and total: any title and text give a (possibly empty) list, never an exception.
     Fields the text does not state are None (or False), never guessed.
     """
-    headline = normalize(strip_noise(notice.title or ""))
-    title = arabize(headline)
-    text = arabize(rejoin_lines(from_headline(headline, normalize(strip_noise(notice.text or "")))))
-    doc = f"{title}\n{text}"
-    title_end = len(title)
+    doc, title_end = _read(notice)
+    title = doc[:title_end]
     sentences = Sentences(doc)
     # "《X》本次未作修改", "the Y policy is not changing": named to say it stays as it is.
     rules = [r for r in find_rules(doc, title_end, sentences) if not left_alone(doc, r)]

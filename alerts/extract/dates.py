@@ -470,6 +470,22 @@ class TextDates:
         """``find_dates(doc, published, headline)``."""
         return _resolve_all(self._doc, self._raws, published, headline)
 
+    def unplaced(
+        self, published: date | None, headline: int | date | None = None
+    ) -> list[tuple[int, int]]:
+        """Where the text names a day that ``resolved`` leaves out for want of a year (a
+        month-day with no year anywhere to take, 今日 with no publish time), as spans."""
+        anchors = [
+            (raw.start, d)
+            for raw in self._raws
+            if raw.year and (d := _valid(raw.year, raw.month, raw.day))
+        ]
+        return [
+            (raw.start, raw.end)
+            for raw in self._raws
+            if raw.year is None and _resolve(raw, anchors, published, headline) is None
+        ]
+
 
 def _resolve_all(
     doc: str, raws: list[_Raw], published: date | None, headline: int | date | None

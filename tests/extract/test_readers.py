@@ -21,6 +21,7 @@ def test_public_surface_is_pinned():
         "Notice",
         "extract",
         "read_notices",
+        "unplaced_days",
     ]
 
 
