@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -465,6 +465,14 @@ def run_due_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be sent; change nothing.")
     ] = False,
+    send_ahead: Annotated[
+        bool,
+        typer.Option(
+            "--send-ahead",
+            help="With --now later than the clock: really send what is due then (and mark it "
+            "sent), before its time.",
+        ),
+    ] = False,
 ) -> None:
     """Plan reminders and send what is due, once, then exit (for cron)."""
     from alerts import clock
@@ -472,6 +480,14 @@ def run_due_command(
 
     settings = _settings(ctx)
     instant = _instant_option(now) if now else clock.now()
+    # A minute of slack for clocks that differ a little between a scheduler and this host.
+    if instant > clock.now() + timedelta(minutes=1) and not (dry_run or send_ahead):
+        raise typer.BadParameter(
+            f"{now} is ahead of the clock: sending now what is due then would use those "
+            "reminders up before their time; add --dry-run to see what would go, or "
+            "--send-ahead to send it anyway",
+            param_hint="--now",
+        )
     lines = run_due(settings, now=instant, dry_run=dry_run)
     for line in lines:
         out.print(line, markup=False)

@@ -77,7 +77,7 @@ def test_run_due_over_the_seed_sends_exactly_what_is_due(tmp_path: Path, seed_li
         assert preview.stdout.count("would send") == 2
         assert receiver.requests == []
 
-        result = cli(config, "run-due", "--now", "2026-12-08T09:00:00+08:00")
+        result = cli(config, "run-due", "--now", "2026-12-08T09:00:00+08:00", "--send-ahead")
         # The seed's changes all took effect long ago: only the new change is announced,
         # and its 7-day reminder is due at 09:00 on 12-08.
         bodies = [r.json() for r in receiver.wait_for(2)]
@@ -88,7 +88,7 @@ def test_run_due_over_the_seed_sends_exactly_what_is_due(tmp_path: Path, seed_li
         assert all(r.verified for r in receiver.requests)
         assert "sent 2" in result.stdout
 
-        again = cli(config, "run-due", "--now", "2026-12-08T09:00:00+08:00")
+        again = cli(config, "run-due", "--now", "2026-12-08T09:00:00+08:00", "--send-ahead")
         assert "sent 0" in again.stdout
         assert len(receiver.requests) == 2
 
@@ -104,7 +104,15 @@ def test_a_crash_mid_send_resends_the_claimed_reminder_with_the_same_id(tmp_path
         start = datetime.now(UTC) + timedelta(minutes=1)
         rulewatch = str(Path(sys.executable).with_name("rulewatch"))
         process = subprocess.Popen(
-            [rulewatch, "--config", str(config), "run-due", "--now", start.isoformat()],
+            [
+                rulewatch,
+                "--config",
+                str(config),
+                "run-due",
+                "--now",
+                start.isoformat(),
+                "--send-ahead",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=os.environ,
@@ -115,10 +123,14 @@ def test_a_crash_mid_send_resends_the_claimed_reminder_with_the_same_id(tmp_path
             process.kill()  # dies holding the claim, mid-send
             process.wait(timeout=10)
         # Within the lease nobody else takes it…
-        early = cli(config, "run-due", "--now", (start + timedelta(minutes=1)).isoformat())
+        early = cli(
+            config, "run-due", "--now", (start + timedelta(minutes=1)).isoformat(), "--send-ahead"
+        )
         assert "sent 0" in early.stdout and len(receiver.requests) == 1
         # …after it, the reminder is claimed again and sent with the same webhook-id.
-        later = cli(config, "run-due", "--now", (start + timedelta(minutes=10)).isoformat())
+        later = cli(
+            config, "run-due", "--now", (start + timedelta(minutes=10)).isoformat(), "--send-ahead"
+        )
         assert "sent 1" in later.stdout
         second = receiver.wait_for(2)[1]
         assert second.headers["webhook-id"] == first.headers["webhook-id"]
@@ -143,7 +155,13 @@ def test_reminders_lists_failed_and_pending_separately(tmp_path: Path):
         )
         config.write_text(text, encoding="utf-8")
         cli(config, "add", "--rule", "1688直播平台管理规范", "--effective", "2099-01-01")
-        cli(config, "run-due", "--now", (datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+        cli(
+            config,
+            "run-due",
+            "--now",
+            (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+            "--send-ahead",
+        )
     failed = json.loads(cli(config, "reminders", "--failed", "--json").stdout)
     assert [(r["kind"], r["status"], r["attempts"]) for r in failed] == [("announced", "dead", 1)]
     assert failed[0]["last_delivery"]["outcome"] == "retry"
@@ -152,3 +170,17 @@ def test_reminders_lists_failed_and_pending_separately(tmp_path: Path):
     assert sorted(r["lead_days"] for r in pending) == [0, 1, 7]
     table = cli(config, "reminders", "--failed").stdout
     assert "dead" in table and "announced" in table
+
+
+def test_sending_ahead_of_the_clock_needs_saying_so(tmp_path: Path):
+    with Receiver(secret=WHSEC) as receiver:
+        config = write_config(tmp_path, receiver.url)
+        cli(config, "add", "--rule", "1688直播平台管理规范", "--effective", "2099-01-01")
+        ahead = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+        refused = runner.invoke(app, ["--config", str(config), "run-due", "--now", ahead])
+        assert refused.exit_code == 2
+        said = " ".join(refused.output.replace("│", " ").split())  # Typer boxes and wraps it
+        assert "ahead of the clock" in said and "--send-ahead" in said
+        assert "would send" in cli(config, "run-due", "--now", ahead, "--dry-run").stdout
+        assert receiver.requests == []
+        assert "sent 1" in cli(config, "run-due", "--now", ahead, "--send-ahead").stdout
