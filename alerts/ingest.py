@@ -90,15 +90,28 @@ def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo
         title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
         text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
     )
+    candidates, without_year, digest = extract(notice), unplaced_days(notice), content_hash(notice)
     return _store(
         session,
-        notice,
-        extract(notice),
+        _capped(notice),
+        candidates,
         origin=origin,
         tz=tz,
-        digest=content_hash(notice),
-        without_year=unplaced_days(notice),
+        digest=digest,
+        without_year=without_year,
     )
+
+
+# The most of a notice's text that is stored (and so shown on its pages): the changes are
+# read from the whole text first. The API takes no more than this in one notice.
+TEXT_CAP = 200_000
+
+
+def _capped(notice: Notice) -> Notice:
+    if len(notice.text) <= TEXT_CAP:
+        return notice
+    note = f"\n……（原文共 {len(notice.text):,} 字，此处只保存前 {TEXT_CAP:,} 字）"
+    return replace(notice, text=notice.text[:TEXT_CAP] + note)
 
 
 def add_change(

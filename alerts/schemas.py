@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
-from alerts.ingest import EARLIEST, LATEST
+from alerts.ingest import EARLIEST, LATEST, TEXT_CAP
 
 # JSON Schema has no range for dates; this pattern states 1970–2199 for clients and fuzzers.
 _IN_RANGE: JsonDict = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
@@ -136,7 +136,7 @@ class NoticeIn(_In):
     """An announcement text to read and store."""
 
     title: str = Field(default="", max_length=500)
-    text: str = Field(min_length=1, max_length=200_000)
+    text: str = Field(min_length=1, max_length=TEXT_CAP)
     published_at: AwareDatetime | date | None = Field(
         default=None,
         description="Publish time; relative dates (今日, 3月18日) are read from it.",

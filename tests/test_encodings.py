@@ -8,9 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from alerts.cli import app
+from alerts.ingest import TEXT_CAP
+from store.db import connect
+from store.models import Notice
 
 runner = CliRunner()
 NOTICE = "《淘宝网商品发布规范》变更公示\n本次变更于2026年11月20日公示，2026年12月15日生效。\n"
@@ -71,3 +75,22 @@ def test_one_bad_file_stops_nothing_and_is_named(tmp_path: Path, config: Path):
     assert "broken.jsonl" in done.stderr
     assert "1 of 3 file(s) could not be read" in done.stderr
     assert sorted(c["rule_key"] for c in changes(config)) == ["淘宝商品发布规范", "淘宝评价规范"]
+
+
+def test_a_huge_text_is_read_whole_and_stored_cut_with_a_note(tmp_path: Path, config: Path):
+    filler = "本段为平台规则解读，与日期无关。" * (TEXT_CAP // 8)
+    path = tmp_path / "huge.txt"
+    # The dates come at the very end, past what is kept: they are read all the same.
+    text = f"淘宝网评价规范变更\n{filler}\n本次变更于2026年12月1日公示，2026年12月15日生效。\n"
+    path.write_text(text, encoding="utf-8")
+    assert run(config, "import", str(path)).exit_code == 0
+    [change] = changes(config)
+    assert change["effective_on"] == "2026-12-15"
+    engine = connect(f"sqlite:///{tmp_path / 's.db'}")
+    with Session(engine) as session:
+        [notice] = session.exec(select(Notice)).all()
+    engine.dispose()
+    assert len(notice.text) < TEXT_CAP + 100
+    assert notice.text.endswith(f"此处只保存前 {TEXT_CAP:,} 字）")
+    # Importing the same file again is still the same notice.
+    assert "0 notice(s) stored, 1 already known" in run(config, "import", str(path)).stdout
