@@ -159,7 +159,8 @@ def render_event(
     event.add("summary", summary)
     event.add("description", _description(change, info))
     event.add("url", f"{info.base_url}/changes/{change.uid}")
-    categories = [c for c in (change.platform, *change.tags) if c]
+    # Once each: a tag that names the platform is the platform.
+    categories = list(dict.fromkeys(c for c in (change.platform, *change.tags) if c))
     if categories:
         event.add("categories", categories)
     event.add("status", "TENTATIVE" if change.tentative else "CONFIRMED")
@@ -232,7 +233,8 @@ def _head(info: CalendarInfo) -> bytes:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    # No METHOD: a subscribed feed is no iTIP message, and METHOD:PUBLISH without an
+    # ORGANIZER fails RFC 5546's restrictions (libical, ical4j).
     calendar.calendar_name = info.name  # NAME and X-WR-CALNAME
     calendar.description = info.description  # DESCRIPTION and X-WR-CALDESC
     calendar.add("x-wr-timezone", info.timezone)
@@ -255,6 +257,9 @@ def _vtimezone(tzid: str, first_year: int, last_year: int) -> bytes:
     # overflows near the end of the calendar, and the last rules hold after the range.
     first, last = date(min(first_year, 8999), 1, 1), date(min(last_year + 1, 9000), 1, 1)
     zone = Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    # icalendar notes the years covered in a COMMENT, which RFC 5545 §3.6.5 does not allow
+    # directly in VTIMEZONE (Ruby's strict parser refuses it).
+    zone.pop("COMMENT", None)
     return bytes(zone.to_ical())
 
 

@@ -61,7 +61,7 @@ def config(token: str | None = None) -> str:
         'tags = ["logistics"]\n\n'
         '[[watch]]\nname = "service"\nrules = ["1688商家服务管理规范", "1688直播平台管理规范"]\n'
         'tags = ["service"]\n\n'
-        '[[watch]]\nname = "taobao"\nplatforms = ["淘宝"]\ntags = ["taobao", "发布"]\n\n'
+        '[[watch]]\nname = "taobao"\nplatforms = ["淘宝"]\ntags = ["taobao", "发布", "淘宝"]\n\n'
         '[calendar]\nname = "规则日历"\nrefresh = "PT30M"\n'
         + (f'token = "{token}"\n' if token else "")
     )
@@ -284,6 +284,14 @@ async def test_event_properties_and_calendar_header(client, store):
     assert any(line.startswith("X-WR-CALDESC:") for line in head)
     assert not any(line.startswith(("UID:", "DTSTAMP:")) for line in head)
     assert text.count("BEGIN:VTIMEZONE") == 1 and "TZID:Asia/Shanghai" in text
+    # A feed is no iTIP message (METHOD without ORGANIZER breaks RFC 5546), and RFC 5545
+    # allows no COMMENT directly in VTIMEZONE.
+    assert not any(line.startswith("METHOD:") for line in text)
+    zone = text[text.index("BEGIN:VTIMEZONE") : text.index("END:VTIMEZONE")]
+    assert not any(line.startswith("COMMENT:") for line in zone)
+    for line in (x for x in text if x.startswith("CATEGORIES:")):
+        cats = line.removeprefix("CATEGORIES:").split(",")
+        assert len(cats) == len(set(cats)), line  # a tag equal to the platform: once
 
     calendar = icalendar.Calendar.from_ical(body)
     with session_scope(store) as session:
