@@ -292,22 +292,41 @@ def _token_matches(settings: Settings, given: str | None) -> bool:
 
 def _answer(request: Request, session: Session, settings: Settings, query: FeedQuery) -> Response:
     feed = build_feed(session, settings, query, cache=_app_cache(request))
+    zipped = _takes_gzip(request.headers.get("accept-encoding", ""))
     headers = {
-        "ETag": feed.etag,
+        "ETag": feed.gzip_etag if zipped else feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
         # Revalidate every time (cheap: 304); a feed behind a token is nobody else's.
         "Cache-Control": "private, no-cache" if settings.calendar.token else "no-cache",
+        "Vary": "Accept-Encoding",
     }
     if _not_modified(request, feed):
         return _counted(request, Response(status_code=304, headers=headers))
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+        return _counted(request, Response(feed.gzipped, media_type=MEDIA_TYPE, headers=headers))
     return _counted(request, Response(feed.body, media_type=MEDIA_TYPE, headers=headers))
+
+
+def _takes_gzip(accepted: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip (``gzip``, ``x-gzip`` or ``*``, not q=0)."""
+    for item in accepted.lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip() in ("gzip", "x-gzip", "*"):
+            q = params.strip().removeprefix("q=")
+            try:
+                return not params.strip().startswith("q=") or float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def _not_modified(request: Request, feed: Feed) -> bool:
     tags = request.headers.get("if-none-match")
     if tags is not None:  # RFC 9110: If-Modified-Since is ignored when this is present
         given = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return "*" in given or feed.etag in given
+        # Either coding's tag: the content is the same, which is what a 304 says.
+        return "*" in given or feed.etag in given or feed.gzip_etag in given
     since = request.headers.get("if-modified-since")
     if since is None:
         return False
