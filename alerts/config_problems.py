@@ -84,9 +84,17 @@ def translate(
         message = _PLAIN_MESSAGES.get(kind) or str(error["msg"]).replace("Input should", "should")
     if parts in sourced:
         return parts, f"{message}; got the value of ${sourced[parts]} (not shown)"
-    if _annotation_at(model, parts, raw) is SecretStr:
+    if _holds_secret(_annotation_at(model, parts, raw)):
         return parts, message
     return parts, f"{message}; got {_describe(value)}"
+
+
+def _holds_secret(annotation: Any) -> bool:
+    """Whether a value of ``annotation`` may be a secret: SecretStr itself, or within an
+    Annotated, a union or a container (``secret`` is one string or a list of them)."""
+    if annotation is SecretStr:
+        return True
+    return any(_holds_secret(arg) for arg in get_args(annotation) if arg is not annotation)
 
 
 def _annotation_at(model: type[BaseModel], parts: Parts, raw: Any) -> Any:
@@ -115,8 +123,8 @@ def _annotation_at(model: type[BaseModel], parts: Parts, raw: Any) -> Any:
 
 def _pick(annotation: Any, node: Any) -> Any:
     annotation = _strip(annotation)
-    if get_origin(annotation) in (Union, types.UnionType):
-        kind = node.get("kind") if isinstance(node, dict) else None
+    if get_origin(annotation) in (Union, types.UnionType) and isinstance(node, dict):
+        kind = node.get("kind")
         return CHANNEL_MODELS.get(kind) if isinstance(kind, str) else None
     return annotation
 

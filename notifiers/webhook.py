@@ -24,7 +24,15 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from notifiers.base import (
@@ -101,6 +109,27 @@ def _check_secret(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def _secrets(value: object) -> SecretStr | tuple[SecretStr, ...] | None:
+    """``secret``: one ``whsec_`` string, or a non-empty list of them, each checked."""
+    if value is None:
+        return None
+    if isinstance(value, str | SecretStr):
+        return _check_secret(value if isinstance(value, SecretStr) else SecretStr(value))
+    if isinstance(value, list | tuple) and value:
+        checked: list[SecretStr] = []
+        for position, item in enumerate(value, 1):
+            if not isinstance(item, str | SecretStr):
+                raise _problem(f"secret {position} of the list is not a string")
+            try:
+                secret = _check_secret(item if isinstance(item, SecretStr) else SecretStr(item))
+            except PydanticCustomError as exc:
+                raise _problem(f"secret {position} of the list: {exc.message()}") from None
+            if secret is not None:
+                checked.append(secret)
+        return tuple(checked)
+    raise _problem('must be a "whsec_…" string, or a non-empty list of them (newest first)')
+
+
 class WebhookChannel(BaseModel):
     """``kind = "webhook"``: POST each reminder as JSON to ``url``."""
 
@@ -109,7 +138,9 @@ class WebhookChannel(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     kind: Literal["webhook"]
     url: HttpUrlStr
-    secret: Annotated[SecretStr | None, AfterValidator(_check_secret)] = None
+    # One secret, or several while receivers switch over to a new one (the newest first):
+    # each request is signed with every one of them (Standard Webhooks allows a list).
+    secret: Annotated[SecretStr | tuple[SecretStr, ...] | None, BeforeValidator(_secrets)] = None
     # Header values are secrets: they usually carry an Authorization token.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     timeout: float = Field(default=10.0, gt=0, le=300)
@@ -129,11 +160,18 @@ class WebhookChannel(BaseModel):
                 raise _problem(f"the value of header {name!r} must be ASCII text")
         return value
 
-    def signing_key(self) -> bytes | None:
-        """The HMAC-SHA256 key: the decoded bytes after ``whsec_``, or None without a secret."""
-        if self.secret is None:
-            return None
-        return base64.b64decode(self.secret.get_secret_value().removeprefix(SECRET_PREFIX))
+    def secrets(self) -> list[str]:
+        """The secrets as written (``whsec_…``), newest first; none without a secret."""
+        given = (
+            ()
+            if self.secret is None
+            else (self.secret if isinstance(self.secret, tuple) else (self.secret,))
+        )
+        return [value.get_secret_value() for value in given]
+
+    def signing_keys(self) -> list[bytes]:
+        """The HMAC-SHA256 keys: the decoded bytes after ``whsec_`` of each secret."""
+        return [base64.b64decode(raw.removeprefix(SECRET_PREFIX)) for raw in self.secrets()]
 
 
 def new_secret() -> str:
@@ -189,7 +227,7 @@ class WebhookNotifier:
         self._client = client
         self._now = now
         self._origin = origin(config.url)
-        self._key = config.signing_key()
+        self._keys = config.signing_keys()
         self._headers = {name: value.get_secret_value() for name, value in config.headers.items()}
         if not any(name.lower() == "user-agent" for name in self._headers):
             self._headers["user-agent"] = _USER_AGENT
@@ -202,8 +240,7 @@ class WebhookNotifier:
 
     def _collect_secrets(self) -> list[str]:
         found = url_secrets(self.config.url)
-        if self.config.secret is not None:
-            raw = self.config.secret.get_secret_value()
+        for raw in self.config.secrets():
             found += [raw, raw.removeprefix(SECRET_PREFIX)]
         for value in self._headers.values():
             # "Bearer abc": the credential alone may be echoed back by a receiver too.
@@ -232,8 +269,12 @@ class WebhookNotifier:
             "webhook-id": message.id,
             "webhook-timestamp": str(timestamp),
         }
-        if self._key is not None:
-            headers["webhook-signature"] = sign(self._key, message.id, timestamp, body)
+        if self._keys:
+            # Space-separated, as Standard Webhooks sends several: a receiver accepts the
+            # request when any one of them verifies with the secret it holds.
+            headers["webhook-signature"] = " ".join(
+                sign(key, message.id, timestamp, body) for key in self._keys
+            )
         request = self._client.build_request(
             "POST", self.config.url, content=body, headers=headers, timeout=self.config.timeout
         )

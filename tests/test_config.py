@@ -352,7 +352,7 @@ def test_env_references_are_resolved_from_the_given_environ(write):
     assert isinstance(hook, WebhookChannel) and isinstance(hook.secret, SecretStr)
     assert hook.secret.get_secret_value() == WHSEC
     assert hook.headers["Authorization"].get_secret_value() == "Bearer t"
-    assert hook.signing_key() == base64.b64decode(WHSEC.removeprefix("whsec_"))
+    assert hook.signing_keys() == [base64.b64decode(WHSEC.removeprefix("whsec_"))]
 
 
 def test_settings_built_in_code_are_checked_and_hide_secrets():

@@ -228,9 +228,9 @@ def test_new_secret_round_trips_through_the_channel_model():
     first, second = new_secret(), new_secret()
     assert first != second and first.startswith("whsec_")
     channel = hook("https://hooks.example.com/x", secret=first)
-    assert channel.signing_key() == base64.b64decode(first.removeprefix("whsec_"))
-    assert len(channel.signing_key() or b"") == 32
-    assert Webhook(first)._whsecret == channel.signing_key()
+    assert channel.signing_keys()[0] == base64.b64decode(first.removeprefix("whsec_"))
+    assert len(channel.signing_keys()[0]) == 32
+    assert Webhook(first)._whsecret == channel.signing_keys()[0]
 
 
 def test_header_values_must_be_ascii():
@@ -262,3 +262,23 @@ async def test_the_timeout_bounds_the_whole_attempt(http, answer, at_once, verdi
     assert (outcome.verdict, said in outcome.reason) == (verdict, True), outcome.reason
     # Whole, the answer would take 20 s or more at this pace.
     assert took < 3.5, f"the attempt took {took:.1f} s with timeout = 2"
+
+
+async def test_while_a_secret_is_rotated_both_receivers_verify(http):
+    new = new_secret()
+    config = hook("http://127.0.0.1:1/hook", secret=[new, WHSEC])  # the newest first
+    for holding in (WHSEC, new):
+        with Receiver(secret=holding) as receiver:
+            moved = config.model_copy(update={"url": receiver.url})
+            outcome = await WebhookNotifier(moved, http).send(message())
+            (got,) = receiver.wait_for(1)
+        assert outcome.verdict is Verdict.delivered
+        assert got.verified, got.verify_error
+        assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_a_secret_list_is_checked_secret_by_secret():
+    with pytest.raises(ValueError, match="secret 2 of the list: the key decodes to 5 bytes"):
+        hook("http://127.0.0.1:1/hook", secret=[new_secret(), "whsec_c2hvcnQ="])
+    with pytest.raises(ValueError):
+        hook("http://127.0.0.1:1/hook", secret=[])
