@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from swagger_ui_bundle import swagger_ui_path
 
 from alerts import change_page, clock, feed, page, schemas
 from alerts.deps import SessionDep, SettingsDep, WriteAccess
@@ -54,7 +57,13 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI from a CDN: blank on an intranet. /docs is
+        # served below from the swagger-ui-bundle package instead.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.get("/docs", include_in_schema=False)(_docs)
     app.state.scheduler = None
     app.state.settings = settings
     app.state.engine = engine
@@ -147,6 +156,16 @@ class BodyLimit:
     async def _refuse(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         detail = f"request body larger than {self.max_bytes} bytes ([api] max_body_bytes)"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
+def _docs() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="rulewatch API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon-32x32.png",
+    )
 
 
 def _shown(error: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -104,3 +105,34 @@ def test_serve_runs_on_loopback_and_hints_at_the_sample(tmp_path: Path):
         output, _ = process.communicate(timeout=10)
     assert "rulewatch import --sample" in output
     assert (tmp_path / "rulewatch.db").exists()
+
+
+def test_the_api_docs_need_no_internet(tmp_path):
+    """/docs loads Swagger UI from the service itself: on an intranet it is not blank."""
+    from alerts.config import parse_settings
+    from store.db import connect, upgrade
+
+    engine = connect(f"sqlite:///{tmp_path / 'docs.db'}")
+    upgrade(engine)
+    settings = parse_settings("", path=tmp_path / "config.toml", environ={})
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+
+    async def fetch(*paths: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            return [await client.get(path) for path in paths]
+
+    page, js, css, schema = asyncio.run(
+        fetch(
+            "/docs",
+            "/docs/assets/swagger-ui-bundle.js",
+            "/docs/assets/swagger-ui.css",
+            "/openapi.json",
+        )
+    )
+    engine.dispose()
+    assert page.status_code == 200
+    assert "https://" not in page.text and "//cdn" not in page.text
+    assert "/docs/assets/swagger-ui-bundle.js" in page.text
+    assert js.status_code == 200 and "SwaggerUIBundle" in js.text
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert schema.json()["info"]["title"] == "rulewatch"
