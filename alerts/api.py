@@ -228,7 +228,20 @@ _WRITE = (401, 403, 413)
 api = APIRouter(prefix="/api", tags=["api"], responses=_errors(413))
 
 
-@api.get("/changes", summary="The timeline of rule changes, by effective date.")
+@api.get(
+    "/changes",
+    summary="The timeline of rule changes, by effective date.",
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many changes the filters select, over all pages.",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            }
+        }
+    },
+)
 def list_changes(
     response: Response,
     session: SessionDep,

@@ -139,9 +139,18 @@ class NoticeIn(_In):
     text: str = Field(min_length=1, max_length=TEXT_CAP)
     published_at: AwareDatetime | date | None = Field(
         default=None,
-        description="Publish time; relative dates (今日, 3月18日) are read from it.",
+        description="Publish time, ISO 8601 with an offset or a date; relative dates (今日, "
+        "3月18日) are read from it.",
         json_schema_extra=_IN_RANGE,
     )
+
+    @field_validator("published_at", mode="before")
+    @classmethod
+    def _written(cls, value: object) -> object:
+        # Lax pydantic would read 1764000000 as Unix time: a number is no publish time here.
+        if isinstance(value, int | float):
+            raise ValueError("must be an ISO 8601 date or date-time string, not a number")
+        return value
 
     @field_validator("published_at")
     @classmethod
@@ -175,7 +184,17 @@ class IngestResult(BaseModel):
 
 
 class WatchIn(_In):
-    """A watch, as a ``[[watch]]`` table of config.toml."""
+    """A watch, as a ``[[watch]]`` table of config.toml: it selects something by at least one
+    of ``rules``, ``platforms``, ``keywords`` or ``regex``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"minItems": 1}}}
+                for key in ("rules", "platforms", "keywords", "regex")
+            ]
+        }
+    )
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")
     rules: list[str] = []

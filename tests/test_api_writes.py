@@ -309,3 +309,25 @@ async def test_a_hand_entered_change_says_what_its_author_wrote_and_nothing_else
     # Entering the same change again is still the same entry.
     again = await client.post("/api/changes", json=plain, headers=HEADERS)
     assert again.json()["stored"] is False
+
+
+@pytest.mark.anyio
+async def test_a_number_is_no_publish_time(client: httpx.AsyncClient):
+    body = NOTICE | {"published_at": 1764000000}
+    response = await client.post("/api/notices", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "published_at"]
+
+
+@pytest.mark.anyio
+async def test_the_schema_says_what_a_watch_and_the_timeline_need(client: httpx.AsyncClient):
+    schema = (await client.get("/openapi.json")).json()
+    watch = schema["components"]["schemas"]["WatchIn"]
+    assert {tuple(option["required"]) for option in watch["anyOf"]} == {
+        ("rules",),
+        ("platforms",),
+        ("keywords",),
+        ("regex",),
+    }
+    listed = schema["paths"]["/api/changes"]["get"]["responses"]["200"]
+    assert "X-Total-Count" in listed["headers"]
