@@ -13,13 +13,17 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
 from alerts import change_page, clock, feed, page, schemas
@@ -77,6 +81,21 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     async def _domain_error(_request: Request, exc: RulewatchError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette names the methods of the first route of the path only; a path has a
+        # route per method here (GET and POST /api/watches), and Allow lists them all.
+        path = request.url.path
+        routes = [*app.router.routes, *(r for router in routers for r in router.routes)]
+        methods: set[str] = set()
+        for route in routes:
+            if isinstance(route, APIRoute | Route) and route.path_regex.fullmatch(path):
+                methods |= route.methods or set()
+        allow = ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allow})
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": [_shown(error) for error in exc.errors()]}, status_code=422)
@@ -85,10 +104,9 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         _healthz
     )
     app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
-    app.include_router(api)
-    app.include_router(feed.router)
-    app.include_router(page.router)
-    app.include_router(change_page.router)
+    routers = (api, feed.router, page.router, change_page.router)
+    for router in routers:
+        app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(NoNulInUrl)
     return app

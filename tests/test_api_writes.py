@@ -331,3 +331,13 @@ async def test_the_schema_says_what_a_watch_and_the_timeline_need(client: httpx.
     }
     listed = schema["paths"]["/api/changes"]["get"]["responses"]["200"]
     assert "X-Total-Count" in listed["headers"]
+
+
+@pytest.mark.anyio
+async def test_a_method_not_allowed_names_every_method_of_the_path(client: httpx.AsyncClient):
+    response = await client.put("/api/watches", json={}, headers=HEADERS)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "HEAD", "POST"}
+    gone = await client.delete("/api/changes", headers=HEADERS)
+    assert gone.status_code == 405 and "GET" in gone.headers["allow"]
+    assert (await client.get("/api/nowhere")).status_code == 404
