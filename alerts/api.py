@@ -32,9 +32,10 @@ from alerts.errors import RulewatchError, StoreError
 from alerts.extract.model import Notice
 from alerts.ingest import IngestReport, add_change, ingest_notice
 from alerts.metrics import CONTENT_TYPE, Metrics
-from alerts.outbox import current_watches
+from alerts.outbox import current_watches, workdays_of
 from alerts.reminders import ReminderView, reminder_views
 from alerts.views import ChangeView, change_views, count_selected
+from alerts.workdays import coverage_warnings
 from store import outbox, queries
 from store import watches as stored_watches
 from store.db import committed
@@ -223,11 +224,18 @@ def _healthz(request: Request, response: Response) -> schemas.Health:
             scheduler=running,
             next_dispatch=job.next_run_time if job else None,
         )
+    settings: Settings = request.app.state.settings
+    warnings = coverage_warnings(
+        workdays_of(settings),
+        shifting=settings.reminders.shift == "previous_workday",
+        today=clock.today(settings.service.tz),
+    )
     return schemas.Health(
         status="ok",
         store="ok",
         scheduler=running,
         next_dispatch=job.next_run_time if job else None,
+        warnings=warnings,
     )
 
 

@@ -392,12 +392,22 @@ def rules_command(ctx: typer.Context) -> None:
 @app.command("check-config")
 def check_config_command(ctx: typer.Context) -> None:
     """Validate config.toml and report every problem at once."""
+    from alerts import clock
+    from alerts.outbox import workdays_of
+    from alerts.workdays import coverage_warnings
+
     settings = _settings(ctx)
     out.print(
         f"config OK: {len(settings.watches)} watch(es), {len(settings.channels)} channel(s), "
         f"database {settings.redacted()['service']['database']}",
         markup=False,
     )
+    for warning in coverage_warnings(
+        workdays_of(settings),
+        shifting=settings.reminders.shift == "previous_workday",
+        today=clock.today(settings.service.tz),
+    ):
+        err.print(f"warning: {warning}", markup=False)
 
 
 @app.command("serve")

@@ -46,6 +46,7 @@ from alerts.config_source import (
     resolve_env,
 )
 from alerts.config_values import (
+    Day,
     Duration,
     LeadDays,
     Name,
@@ -176,6 +177,21 @@ class ReminderSettings(_Section):
     stop_grace_seconds: float = Field(default=10.0, ge=0, le=600)
 
 
+class WorkdaySettings(_Section):
+    """``[workdays]``: China's days off and make-up working days (调休) beyond what the
+    chinesecalendar package knows, for years it has no data for yet."""
+
+    days_off: list[Day] = []
+    workdays: list[Day] = []
+
+    @model_validator(mode="after")
+    def _not_both(self) -> WorkdaySettings:
+        both = sorted(set(self.days_off) & set(self.workdays))
+        if both:
+            raise invalid(f"{both[0]} is listed as a day off and as a working day")
+        return self
+
+
 class Watch(_Section):
     """One ``[[watch]]``: which changes matter, where they go, with which lead times."""
 
@@ -232,6 +248,7 @@ class Settings(_Section):
     smtp: SmtpSettings | None = None
     calendar: CalendarSettings
     api: ApiSettings
+    workdays: WorkdaySettings = WorkdaySettings()
 
     _path: Path | None = PrivateAttr(default=None)
 

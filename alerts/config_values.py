@@ -108,6 +108,7 @@ def _parse_date(value: object) -> object:
 
 
 OptionalDate = Annotated[date | None, BeforeValidator(_parse_date)]
+Day = Annotated[date, BeforeValidator(_parse_date)]
 
 _DURATION = re.compile(
     r"P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from alerts.config import Settings, Watch
 from alerts.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
 from alerts.watch import facts_of
-from alerts.workdays import previous_workday
+from alerts.workdays import Workdays
 from store import outbox
 from store import watches as stored_watches
 
@@ -35,7 +35,17 @@ def timing(settings: Settings) -> Timing:
         tz=settings.service.tz,
         at=settings.reminders.at,
         default_lead_days=settings.reminders.lead_days,
-        shift=previous_workday if settings.reminders.shift == "previous_workday" else None,
+        shift=workdays_of(settings).previous_workday
+        if settings.reminders.shift == "previous_workday"
+        else None,
+    )
+
+
+def workdays_of(settings: Settings) -> Workdays:
+    """China's working days with ``[workdays]`` of config.toml on top."""
+    return Workdays(
+        days_off=frozenset(settings.workdays.days_off),
+        workdays=frozenset(settings.workdays.workdays),
     )
 
 

@@ -222,3 +222,6 @@ class Health(BaseModel):
     store: str
     scheduler: str
     next_dispatch: datetime | None
+    warnings: list[str] = Field(
+        default=[], description="What works but may not as meant (a year with no holidays)."
+    )
