@@ -81,10 +81,11 @@ def _options(
     ctx.obj = _Context(config=config)
 
 
-def _settings(ctx: typer.Context) -> Settings:
+def _settings(ctx: typer.Context, *, secrets_needed: bool = True) -> Settings:
     from alerts.config import load_settings, resolve_config_path
 
-    return load_settings(resolve_config_path(ctx.ensure_object(_Context).config, os.environ))
+    path = resolve_config_path(ctx.ensure_object(_Context).config, os.environ)
+    return load_settings(path, secrets_needed=secrets_needed)
 
 
 @contextmanager
@@ -332,7 +333,7 @@ def changes_command(
     from alerts import clock
     from alerts.views import change_views
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, secrets_needed=False)
     today = clock.today(settings.service.tz)
     with _session(settings) as session:
         views = change_views(
@@ -381,7 +382,7 @@ def rules_command(ctx: typer.Context) -> None:
 
     from store.queries import list_rules
 
-    with _session(_settings(ctx)) as session:
+    with _session(_settings(ctx, secrets_needed=False)) as session:
         rows = list_rules(session)
     table = Table("rule", "platform", "changes")
     for rule, count in rows:
@@ -438,7 +439,7 @@ def reminders_command(
     from alerts.reminders import reminder_views
 
     wanted = [name for name, on in (("pending", pending), ("sent", sent), ("failed", failed)) if on]
-    settings = _settings(ctx)
+    settings = _settings(ctx, secrets_needed=False)
     with _session(settings) as session:
         views = reminder_views(session, tz=settings.service.tz, show=wanted)
     if as_json:
@@ -565,7 +566,7 @@ def ics_command(
     if kind not in (None, *EventKind):
         raise typer.BadParameter("is announced or effective", param_hint="--kind")
     query = FeedQuery(platform, rule, tag, watch, EventKind(kind) if kind else None, every)
-    settings = _settings(ctx)
+    settings = _settings(ctx, secrets_needed=False)
     with _session(settings) as session:
         feed = build_feed(session, settings, query)
     if out_file is None:

@@ -304,23 +304,41 @@ def resolve_config_path(cli_value: Path | None, environ: Mapping[str, str] = os.
     return DEFAULT_CONFIG
 
 
-def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+def load_settings(
+    path: Path, environ: Mapping[str, str] = os.environ, *, secrets_needed: bool = True
+) -> Settings:
     """Read and validate the config file at ``path``.
 
     Raises ConfigError when the file is missing or unreadable, is not valid TOML, or holds
     values that do not validate; the error lists every problem, each with its key and line.
+    With ``secrets_needed=False`` (commands that only read the store), a secret whose
+    ``env:`` variable is not set is left out instead (see ``parse_settings``).
     """
-    return parse_settings(read_text(path), path=path, environ=environ)
+    return parse_settings(
+        read_text(path), path=path, environ=environ, secrets_needed=secrets_needed
+    )
 
 
-def parse_settings(text: str, *, path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+def parse_settings(
+    text: str,
+    *,
+    path: Path,
+    environ: Mapping[str, str] = os.environ,
+    secrets_needed: bool = True,
+) -> Settings:
     """Validate ``text`` as the config file ``path`` (whose folder anchors relative paths).
 
-    Raises ConfigError listing every problem found.
+    Raises ConfigError listing every problem found. With ``secrets_needed=False``, an
+    ``env:`` reference to a variable not set is no problem where the value is a secret or
+    an address only sending needs (a channel's url, secret and header values, the SMTP
+    password, the API and feed tokens): it is left out, or a channel's url replaced by a
+    stand-in, so that what reads the store works without the secrets of what sends.
     """
     where = str(path)
     data, lines = parse_toml(text, where)
     data, found, sourced = resolve_env(data, environ)
+    if not secrets_needed:
+        found = [(parts, message) for parts, message in found if not _stand_in(data, parts)]
     unresolved = [parts for parts, _ in found]
     found += cross_check(data)
     context = {"base_dir": path.parent.absolute(), "cross_checked": True}
@@ -338,3 +356,31 @@ def parse_settings(text: str, *, path: Path, environ: Mapping[str, str] = os.env
         raise ConfigError(to_problems(where, found, lines)) from cause
     settings._path = path
     return settings
+
+
+# Where a read-only command may do without an env: secret, and what it does instead.
+_LEFT_OUT = {("api", "token"), ("calendar", "token")}
+_CHANNEL_STAND_IN_URL = "http://127.0.0.1:9/env-not-set"
+
+
+def _stand_in(data: dict[str, Any], parts: tuple[str | int, ...]) -> bool:
+    """Put a stand-in at ``parts`` of ``data`` (an ``env:`` value not set) when a command
+    that only reads the store can do without it; whether it did."""
+    if parts in _LEFT_OUT:
+        data[str(parts[0])].pop(parts[1], None)
+        return True
+    if parts == ("smtp", "password"):
+        data["smtp"]["password"] = "env-not-set"  # the username wants one; nothing is sent
+        return True
+    if len(parts) >= 3 and parts[0] == "channels" and isinstance(parts[1], int):
+        channel = data["channels"][parts[1]]
+        if parts[2:] == ("url",):
+            channel["url"] = _CHANNEL_STAND_IN_URL
+            return True
+        if parts[2:] == ("secret",):
+            channel.pop("secret", None)
+            return True
+        if len(parts) == 4 and parts[2] == "headers":
+            channel["headers"].pop(parts[3], None)
+            return True
+    return False

@@ -627,3 +627,59 @@ def test_any_text_loads_or_raises_config_error(text):
         parse_settings(text, path=Path("/tmp/c.toml"), environ={})
     except ConfigError as exc:
         assert exc.problems
+
+
+ALL_FROM_ENV = """
+[api]
+token = "env:RW_API_TOKEN"
+
+[calendar]
+token = "env:RW_FEED_TOKEN"
+
+[smtp]
+host = "smtp.example.com"
+username = "rw"
+password = "env:RW_SMTP_PASSWORD"
+from = "rw@example.com"
+
+[[watch]]
+name = "all"
+platforms = ["淘宝"]
+channels = ["hook", "mail"]
+
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "env:RW_HOOK_URL"
+secret = "env:RW_HOOK_SECRET"
+headers = { Authorization = "env:RW_HOOK_AUTH" }
+
+[[channels]]
+name = "mail"
+kind = "email"
+to = ["ops@example.com"]
+"""
+
+
+def test_commands_that_only_read_need_no_secret_set(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from alerts.cli import app
+
+    for name in ("RW_API_TOKEN", "RW_FEED_TOKEN", "RW_SMTP_PASSWORD", "RW_HOOK_URL",
+                 "RW_HOOK_SECRET", "RW_HOOK_AUTH"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[service]\ndatabase = "sqlite:///{tmp_path / "s.db"}"\n' + ALL_FROM_ENV, "utf-8"
+    )
+    runner = CliRunner()
+    for command in (["changes"], ["rules"], ["ics"], ["reminders"]):
+        done = runner.invoke(app, ["--config", str(path), *command])
+        assert done.exit_code == 0, (command, done.output)
+    checked = runner.invoke(app, ["--config", str(path), "check-config"])
+    assert checked.exit_code == 2
+    for name in ("RW_API_TOKEN", "RW_FEED_TOKEN", "RW_SMTP_PASSWORD", "RW_HOOK_URL",
+                 "RW_HOOK_SECRET", "RW_HOOK_AUTH"):  # fmt: skip
+        assert name in checked.stderr
+    assert runner.invoke(app, ["--config", str(path), "run-due", "--dry-run"]).exit_code == 2
