@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
@@ -137,6 +137,10 @@ class Feed:
     google: str
 
 
+# How far back "近期已生效" looks: a change that took effect lately may still need work.
+RECENT_DAYS = 90
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Everything the template shows."""
@@ -144,6 +148,7 @@ class Timeline:
     today: date
     filters: Filters
     upcoming: list[Entry]
+    recent: list[Entry]  # took effect in the last RECENT_DAYS, newest first
     lines: list[RuleLine]
     more_rules: int
     failed: list[ReminderView]
@@ -171,6 +176,7 @@ def timeline_page(
         .get_template("page.html.j2")
         .render(
             t=timeline,
+            recent_days=RECENT_DAYS,
             feed=feed_urls(settings, filters),
             title=settings.calendar.name,
             tz=settings.service.timezone,
@@ -213,6 +219,16 @@ def build_timeline(
         today=today,
         filters=filters,
         upcoming=[e for e in entries if e.view.effective_on and e.view.effective_on >= today],
+        recent=sorted(
+            (
+                e
+                for e in entries
+                if e.view.effective_on
+                and today - timedelta(days=RECENT_DAYS) <= e.view.effective_on < today
+            ),
+            key=lambda e: e.view.effective_on or today,
+            reverse=True,
+        ),
         lines=lines[:MAX_RULES],
         more_rules=max(0, len(lines) - MAX_RULES),
         failed=failed,

@@ -292,7 +292,10 @@ async def test_an_empty_store_says_how_to_fill_it(engine, tmp_path):
     transport = httpx.ASGITransport(app=create_app(settings, engine))
     async with httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test") as c:
         html = (await c.get("/")).text
-    assert "暂无即将生效的变更" in html and "rulewatch import --sample" in html
+    upcoming = section(html, "upcoming")
+    # The first thing a new user reads says how to add notices, not only that there are none.
+    assert "还没有规则变更" in upcoming and "rulewatch import FILE" in upcoming
+    assert "POST /api/notices" in upcoming and "rulewatch import --sample" in upcoming
     assert 'id="failed"' not in html
     assert 'href="webcal://127.0.0.1:8080/calendar.ics"' in html  # base_url from listen
 
@@ -654,3 +657,27 @@ def test_the_change_page_in_chromium(settings, engine, chromium):
         assert page.locator("h1").inner_text() == "找不到这项变更"
         page.click("#missing a")
         page.wait_for_url(f"{base_url}/")
+
+
+@pytest.mark.anyio
+async def test_what_took_effect_lately_shows_newest_first(client):
+    recent = section((await client.get("/")).text, "recent")
+    # NOW is 2024-03-10: the last 90 days reach back to 2023-12-11.
+    shown = effective(recent)
+    assert shown == sorted(shown, reverse=True)
+    assert all("2023-12-11" <= day < "2024-03-10" for day in shown)
+    assert shown, "the stocked store has changes that took effect in the last 90 days"
+    assert "天前生效" in recent
+
+
+@pytest.mark.anyio
+async def test_a_store_whose_changes_all_took_effect_says_so(engine, tmp_path, seed_listing):
+    with session_scope(engine) as session:
+        import_files(session, [seed_listing], tz=TZ)
+    settings = parse_settings("", path=tmp_path / "config.toml", environ={})
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    with time_machine.travel(datetime(2026, 12, 2, 12, tzinfo=TZ), tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rulewatch.test") as c:
+            html = (await c.get("/")).text
+    upcoming = section(html, "upcoming")
+    assert "都已生效" in upcoming and "rulewatch import FILE" in upcoming
