@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config.toml
 CHROMIUM := /usr/bin/chromium
+# The browser tests fail when Chinese does not render: they need a CJK font.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 ICALJS := tests/js/node_modules/.package-lock.json
 
 .PHONY: run test lint bench clean
@@ -22,12 +24,16 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+$(CJK_FONT):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+
 # The sample import is idempotent: on a store that has it already, it changes nothing.
 run: $(VENV)/.installed
 	$(VENV)/bin/rulewatch --config $(CONFIG) import --sample
 	$(VENV)/bin/rulewatch --config $(CONFIG) serve
 
-test: $(VENV)/.installed $(ICALJS) $(CHROMIUM)
+test: $(VENV)/.installed $(ICALJS) $(CHROMIUM) $(CJK_FONT)
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed

@@ -595,6 +595,32 @@ def chromium():
         browser.close()
 
 
+# Draws a Chinese character and a code point no font has in the page's own font on a canvas:
+# with no CJK font both come out as the same missing-glyph box.
+_GLYPHS = """() => {
+  const font = getComputedStyle(document.querySelector("h1")).font;
+  const draw = (text) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 64; canvas.height = 64;
+    const context = canvas.getContext("2d");
+    context.font = font.replace(/\\d+(\\.\\d+)?px/, "40px");
+    context.fillText(text, 4, 48);
+    return Array.from(context.getImageData(0, 0, 64, 64).data);
+  };
+  const chinese = draw("生"), missing = draw("\\u{10FFFD}");
+  return {inked: chinese.some((v) => v > 0), same: chinese.every((v, i) => v === missing[i])};
+}"""
+
+
+def assert_chinese_renders(page) -> None:
+    """Fail when the page's Chinese text shows as boxes (no CJK font on the machine)."""
+    drawn = page.evaluate(_GLYPHS)
+    assert drawn["inked"] and not drawn["same"], (
+        "Chinese text does not render: install a CJK font (apt-get install fonts-noto-cjk; "
+        "`make test` does)"
+    )
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_page_in_chromium(settings, engine, chromium, tmp_path):
     # settings before chromium: stocking the store runs an event loop, Playwright holds one.
@@ -608,6 +634,7 @@ def test_the_page_in_chromium(settings, engine, chromium, tmp_path):
         cards = page.locator("#upcoming li.card")
         assert cards.evaluate_all("els => els.map(e => e.dataset.effective)") == UPCOMING
         assert page.locator("#failed li").count() == 1
+        assert_chinese_renders(page)
         page.screenshot(path=tmp_path / "timeline.png")
 
         page.select_option('select[name="platform"]', "淘宝")
@@ -639,6 +666,7 @@ def test_the_change_page_in_chromium(settings, engine, chromium):
     with running(create_app(settings, engine)) as base_url:
         page = chromium.new_page(viewport={"width": 375, "height": 800})
         page.goto(f"{base_url}/changes/{uid}")
+        assert_chinese_renders(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         assert page.locator("#reminders li.dead ol.attempts li").count() == 1
         page.click("#back")  # up to the timeline, narrowed to the rule
