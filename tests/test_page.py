@@ -709,3 +709,28 @@ async def test_a_store_whose_changes_all_took_effect_says_so(engine, tmp_path, s
             html = (await c.get("/")).text
     upcoming = section(html, "upcoming")
     assert "都已生效" in upcoming and "rulewatch import FILE" in upcoming
+
+
+def test_what_a_new_user_sees_in_chromium(tmp_path, chromium):
+    """A fresh `make run`: the sample only, today. The picture is docs/first-run.png."""
+    from alerts.ingest import sample_path
+    from store.db import connect, upgrade
+
+    engine = connect(f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        import_files(session, [sample_path()], tz=TZ)
+    settings = parse_settings("", path=tmp_path / "config.toml", environ={})
+    with running(create_app(settings, engine)) as base_url:
+        page = chromium.new_page(viewport={"width": 1024, "height": 900})
+        page.goto(f"{base_url}/")
+        assert_chinese_renders(page)
+        first = page.locator("#upcoming").inner_text()
+        # The sample lies in the past: the first thing read says so and how to add notices.
+        assert "都已生效" in first and "rulewatch import FILE" in first
+        assert page.locator("#history article").count() >= 3
+        page.screenshot(path=tmp_path / "first-run.png")
+    engine.dispose()
+    if os.environ.get("RULEWATCH_UPDATE_SCREENSHOT"):
+        assert (tmp_path / "first-run.png").stat().st_size < 300_000
+        shutil.copyfile(tmp_path / "first-run.png", ROOT / "docs" / "first-run.png")
