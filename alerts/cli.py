@@ -137,7 +137,10 @@ def _read_input(path: str) -> tuple[str, str]:
 
 @app.command("extract")
 def extract_command(
-    path: Annotated[str, typer.Argument(help="A file of notices, or - for standard input.")] = "-",
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Files of notices, or - for standard input (the default)."),
+    ] = None,
     published: Annotated[
         str | None,
         typer.Option(help="Publish time (ISO 8601) for an article without one."),
@@ -147,8 +150,14 @@ def extract_command(
     """Print the changes read from notices as JSON lines; touches no database."""
     from alerts.extract import extract, read_notices
 
-    text, _ = _read_input(path)
-    notices = read_notices(text, format=format.value, published_at=_parse_published(published))
+    published_at = _parse_published(published)
+    notices = [
+        notice
+        for path in paths or ["-"]
+        for notice in read_notices(
+            _read_input(path)[0], format=format.value, published_at=published_at
+        )
+    ]
     for notice in notices:
         line: dict[str, Any] = {} if notice.id is None else {"id": notice.id}
         line |= {

@@ -177,3 +177,13 @@ def test_db_upgrade_reports_the_revision(config: Path):
     result = run(config, "db", "upgrade")
     assert result.exit_code == 0, result.output
     assert f"is at revision {head_revision()}" in result.stdout
+
+
+def test_extract_reads_several_files_like_import(tmp_path: Path, config: Path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("《淘宝网商品发布规范》变更公示\n于2026年11月20日公示，2026年12月15日生效。\n")
+    second.write_text("《淘宝网评价规范》变更公示\n于2026年11月21日公示，2026年12月16日生效。\n")
+    done = run(config, "extract", str(first), str(second))
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["changes"][0]["effective_on"] for line in lines] == ["2026-12-15", "2026-12-16"]
