@@ -45,9 +45,14 @@ class _Group(typer.core.TyperGroup):
                 err.print(f"  {problem}", markup=False)
             raise SystemExit(2) from exc
         except RulewatchError as exc:
-            # The message is text, not markup: "[service] listen" must print as written.
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+            print_error(exc)
             raise SystemExit(1) from exc
+
+
+def print_error(exc: Exception) -> None:
+    """``error: <message>`` on stderr, on one line."""
+    # The message is text, not markup: "[service] listen" must print as written.
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
 
 
 app = typer.Typer(
@@ -211,7 +216,7 @@ def import_command(
                 )
             except ExtractionError as exc:
                 unread.append(str(exc))
-                err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+                print_error(exc)
             advance(path.name)
     _print_report(report)
     if unread:

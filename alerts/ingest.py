@@ -25,6 +25,7 @@ from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule
 from alerts.timeline import Action, ChangeState, place
+from alerts.views import no_year_problem
 from store import queries
 from store.db import committed
 from store.models import Notice as NoticeRow
@@ -90,7 +91,15 @@ def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo
         title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
         text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
     )
-    candidates, without_year, digest = extract(notice), unplaced_days(notice), content_hash(notice)
+    digest = content_hash(notice)
+    if queries.find_notice(session, content_hash=digest) is not None:
+        return IngestReport(notices_known=1)  # known: nothing to read again
+    candidates = extract(notice)
+    # Days without a year matter only where they leave a change without a date.
+    undated = not candidates or any(
+        c.effective_on is None or c.announced_on is None for c in candidates
+    )
+    without_year = unplaced_days(notice) if undated else []
     return _store(
         session,
         _capped(notice),
@@ -164,6 +173,8 @@ def add_change(
     fields = json.dumps(candidate.as_json() | {"url": url}, ensure_ascii=False, sort_keys=True)
     notice = Notice(title=title or name, text=text, published_at=now, url=url)
     digest = _digest(["manual", fields, title or "", text])
+    if queries.find_notice(session, content_hash=digest) is not None:
+        return IngestReport(notices_known=1)
     return _store(session, notice, [candidate], origin="manual", tz=tz, digest=digest)
 
 
@@ -191,8 +202,7 @@ def _store(
     digest: str,
     without_year: list[str] | None = None,
 ) -> IngestReport:
-    if queries.find_notice(session, content_hash=digest) is not None:
-        return IngestReport(notices_known=1)
+    """Store a notice not stored yet (its callers check) and place its candidates."""
     received_at = clock.now()
     published_at = _instant(notice.published_at, tz)
     problem = None if candidates else "no rule change found in the text"
@@ -202,7 +212,7 @@ def _store(
     candidates = [_in_range(candidate) for candidate in candidates]
     if without_year and problem is None:
         # Kept with the notice, so the change it leaves undated says why wherever it shows.
-        problem = f"no year for {', '.join(without_year)}"
+        problem = no_year_problem(without_year)
     row = queries.add_notice(
         session,
         content_hash=digest,

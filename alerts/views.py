@@ -181,6 +181,12 @@ def _view(
 _NO_YEAR = "no year for "
 
 
+def no_year_problem(days: list[str]) -> str:
+    """The note ingest keeps with a notice that names ``days`` without a year, which
+    ``ChangeView.without_year`` reads back."""
+    return f"{_NO_YEAR}{', '.join(days)}"
+
+
 def _without_year(change: RuleChange, notices: list[Notice]) -> str | None:
     """The days left undated, from the note ingest keeps with a notice that named days
     without a year, while the change still lacks a date (a later notice may give it)."""

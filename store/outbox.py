@@ -398,7 +398,7 @@ def record_attempts(
     """
     if not attempts:
         return
-    held = and_(col(Reminder.status) == SENDING, col(Reminder.leased_by) == worker)
+    held = _held_by(worker)
     connection.execute(
         insert(Delivery),
         [
@@ -460,40 +460,37 @@ def renew_leases(
 ) -> int:
     """Extend to ``until`` the leases ``worker`` still holds among ``reminder_ids`` (a
     heartbeat while they are being sent); returns how many it still holds."""
-    if not reminder_ids:
-        return 0
-    statement = (
-        update(Reminder)
-        .where(
-            col(Reminder.id).in_(bindparam("ids", expanding=True)),
-            col(Reminder.status) == SENDING,
-            col(Reminder.leased_by) == worker,
-        )
-        .values(lease_until=until)
-    )
-    result = session.connection().execute(statement, {"ids": list(reminder_ids)})
-    return cast(CursorResult[Any], result).rowcount
+    return _update_held(session, reminder_ids, worker, lease_until=until)
 
 
 def release(session: Session, reminder_ids: Sequence[int], *, worker: str, now: datetime) -> int:
     """Hand claimed reminders that were never tried back to the outbox, as they were
     before the claim (the attempt the claim counted is taken back); returns how many."""
+    return _update_held(
+        session,
+        reminder_ids,
+        worker,
+        status=PENDING,
+        lease_until=None,
+        leased_by=None,
+        attempts=col(Reminder.attempts) - 1,
+        updated_at=now,
+    )
+
+
+def _held_by(worker: str) -> ColumnElement[bool]:
+    """Claimed by ``worker``, and not taken over since (its lease ran out and another
+    sender claimed it)."""
+    return and_(col(Reminder.status) == SENDING, col(Reminder.leased_by) == worker)
+
+
+def _update_held(session: Session, reminder_ids: Sequence[int], worker: str, **values: Any) -> int:
     if not reminder_ids:
         return 0
     statement = (
         update(Reminder)
-        .where(
-            col(Reminder.id).in_(bindparam("ids", expanding=True)),
-            col(Reminder.status) == SENDING,
-            col(Reminder.leased_by) == worker,
-        )
-        .values(
-            status=PENDING,
-            lease_until=None,
-            leased_by=None,
-            attempts=col(Reminder.attempts) - 1,
-            updated_at=now,
-        )
+        .where(col(Reminder.id).in_(bindparam("ids", expanding=True)), _held_by(worker))
+        .values(**values)
     )
     result = session.connection().execute(statement, {"ids": list(reminder_ids)})
     return cast(CursorResult[Any], result).rowcount
