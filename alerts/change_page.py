@@ -44,6 +44,8 @@ _STATUS = {
     outbox.MISSED: "已错过",
 }
 _OUTCOME = {"delivered": "送达", "retry": "失败，将重试", "failed": "失败"}
+# Where a notice came from: a file's name, or one of the ways in that are not files.
+_ORIGIN = {"manual": "手动录入", "api": "API 提交"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class SourceNotice:
     @property
     def link(self) -> str | None:
         return self.url if web_url(self.url) else None
+
+    @property
+    def origin_label(self) -> str:
+        return _ORIGIN.get(self.origin, self.origin)
 
 
 @dataclass(frozen=True)

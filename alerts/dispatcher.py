@@ -57,7 +57,8 @@ class DispatchReport:
     coalesced: int = 0
     missed: int = 0
     released: int = 0  # claimed, then handed back untried because the run was stopped
-    messages: list[tuple[str, Message, Outcome]] = field(default_factory=list)
+    # Each attempt: its channel, the message, and the reminder's status and reason after it.
+    messages: list[tuple[str, Message, str, str | None]] = field(default_factory=list)
 
 
 def triage(
@@ -77,9 +78,7 @@ def triage(
         if row.status != outbox.PENDING:
             continue
         if row.effective_on is not None and row.effective_on < today:
-            missed.append(
-                (row.id, f"the change took effect on {row.effective_on} before it was sent")
-            )
+            missed.append((row.id, f"未及发送，变更已于 {row.effective_on} 生效"))
             continue
         if row.kind != "lead":
             continue
@@ -90,9 +89,7 @@ def triage(
             continue
         older, newer = (kept, row) if kept.due_at <= row.due_at else (row, kept)
         latest[key] = newer
-        coalesced.append(
-            (older.id, f"superseded by the later reminder due {newer.due_at.isoformat()}")
-        )
+        coalesced.append((older.id, f"已由 {newer.due_at.isoformat()} 到期的后一条提醒代替"))
     return coalesced, missed
 
 
@@ -392,21 +389,21 @@ class Dispatcher:
         notifier = self._notifiers.get(reminder.channel)
         started = clock.now()
         if notifier is None:
-            outcome = Outcome(Verdict.failed, f"channel {reminder.channel} is not configured")
+            outcome = Outcome(Verdict.failed, f"配置中没有渠道 {reminder.channel}")
             return _Result(reminder, message, outcome, 0.0, started)
         began = time.perf_counter()
         try:
             outcome = await notifier.send(message)
         except Exception as exc:  # a notifier bug must not stop the other channels
             log.exception("notifier for channel %s raised", reminder.channel)
-            outcome = Outcome(Verdict.retry, f"unexpected {type(exc).__name__} in the notifier")
+            outcome = Outcome(Verdict.retry, f"发送程序出现意外错误 {type(exc).__name__}")
         return _Result(reminder, message, outcome, time.perf_counter() - began, started)
 
     def _settle_one(self, result: _Result, now: datetime, report: DispatchReport) -> outbox.Attempt:
         """What to record of a finished attempt; counts it in ``report``."""
         reminder, outcome = result.reminder, result.outcome
         status, reason, next_attempt_at = self._settle(reminder, outcome, now, report)
-        report.messages.append((reminder.channel, result.message, outcome))
+        report.messages.append((reminder.channel, result.message, status, reason))
         return outbox.Attempt(
             reminder_id=reminder.id,
             attempt=reminder.attempts,
@@ -425,19 +422,19 @@ class Dispatcher:
         self, reminder: outbox.Outgoing, outcome: Outcome, now: datetime, report: DispatchReport
     ) -> tuple[str, str | None, datetime | None]:
         """The reminder's new status, the reason and, to try again, when."""
-        where = f"channel {reminder.channel}, attempt {reminder.attempts}"
+        where = f"渠道 {reminder.channel}，第 {reminder.attempts} 次尝试"
         if outcome.verdict is Verdict.delivered:
             report.sent += 1
             return outbox.SENT, None, None
         if outcome.verdict is Verdict.retry and reminder.attempts < self._policy.max_attempts:
             wait = self._policy.delay(reminder.attempts, outcome.retry_after, self._rng)
             report.retrying += 1
-            reason = f"{outcome.reason} ({where}; next try in {wait.total_seconds():.0f}s)"
+            reason = f"{outcome.reason}（{where}；{wait.total_seconds():.0f} 秒后重试）"
             return outbox.PENDING, reason, now + wait
-        why = "gave up" if outcome.verdict is Verdict.retry else "permanent failure"
+        why = "已达最多尝试次数" if outcome.verdict is Verdict.retry else "无法送达"
         report.dead += 1
         log.warning("reminder %s is dead: %s (%s)", reminder.uid, outcome.reason, where)
-        return outbox.DEAD, f"{why}: {outcome.reason} ({where})", None
+        return outbox.DEAD, f"{why}，不再重试：{outcome.reason}（{where}）", None
 
 
 class _SourceFields(Protocol):

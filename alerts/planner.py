@@ -219,10 +219,10 @@ def _stale(
             continue
         channel = channels.get(reminder.channel)
         if channel is None or not channel.active:
-            yield reminder.id, f"channel {reminder.channel} was removed from the config"
+            yield reminder.id, f"渠道 {reminder.channel} 已从配置中移除"
         elif reminder.channel not in routed:
-            yield reminder.id, "the change is no longer watched for this channel"
+            yield reminder.id, "已没有关注项把这项变更发往这个渠道"
         elif change.status == "withdrawn" and reminder.kind != "changed":
-            yield reminder.id, "the change was withdrawn"
+            yield reminder.id, "这项变更已撤回"
         elif reminder.kind == "lead" and reminder.revision < change.revision:
-            yield reminder.id, f"the change now takes effect on {change.effective_on}"
+            yield reminder.id, f"生效日期已改为 {change.effective_on}"

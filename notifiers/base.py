@@ -112,15 +112,15 @@ def classify_http(
     """
     label = _status_label(status_code)
     if 200 <= status_code < 300:
-        return Outcome(Verdict.delivered, f"receiver answered {label}", status_code=status_code)
+        return Outcome(Verdict.delivered, f"接收方返回 {label}", status_code=status_code)
     if status_code in _RETRYABLE_4XX or 500 <= status_code < 600:
         retry_after = None
         if status_code in _RETRY_AFTER_STATUSES:
             retry_after = _retry_after(headers, now or utc_now())
-        wait = f", asking to wait {retry_after:g} s" if retry_after is not None else ""
+        wait = f"，要求等待 {retry_after:g} 秒" if retry_after is not None else ""
         return Outcome(
             Verdict.retry,
-            f"receiver answered {label}{wait}",
+            f"接收方返回 {label}{wait}",
             status_code=status_code,
             retry_after=retry_after,
         )
@@ -129,10 +129,10 @@ def classify_http(
         # because a signed POST must go to the configured URL and nowhere else.
         return Outcome(
             Verdict.failed,
-            f"receiver answered {label} (a redirect; set the channel's url to the new address)",
+            f"接收方返回 {label}（重定向：请把渠道的 url 改为新地址）",
             status_code=status_code,
         )
-    return Outcome(Verdict.failed, f"receiver answered {label}", status_code=status_code)
+    return Outcome(Verdict.failed, f"接收方返回 {label}", status_code=status_code)
 
 
 def _status_label(status_code: int) -> str:

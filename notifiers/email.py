@@ -212,7 +212,7 @@ class EmailNotifier:
             mail = self.compose(message)
             sender, recipients = self.envelope()
         except ValueError as exc:
-            return Outcome(Verdict.failed, self._clean(f"the message cannot be built: {exc}"))
+            return Outcome(Verdict.failed, self._clean(f"邮件无法生成：{exc}"))
         client = aiosmtplib.SMTP(
             hostname=self.smtp.host,
             port=self.smtp.port,
@@ -255,15 +255,15 @@ class EmailNotifier:
         line = self._clean(f"250 {reply}")
         if not refused:
             return Outcome(
-                Verdict.delivered, f"{self._where} accepted it for {count} recipient(s)", reply=line
+                Verdict.delivered, f"{self._where} 已接收，收件人 {count} 位", reply=line
             )
         # Some recipients got it; sending again would mail them twice, so this counts as
         # delivered and the reason names those the server turned away.
         return Outcome(
             Verdict.delivered,
             self._clean(
-                f"{self._where} accepted it for {count - len(refused)} of {count} recipient(s); "
-                f"refused: {_list_refused(refused.items())}"
+                f"{self._where} 已接收，{count} 位收件人中的 {count - len(refused)} 位；"
+                f"拒收：{_list_refused(refused.items())}"
             ),
             reply=line,
         )
@@ -277,46 +277,49 @@ class EmailNotifier:
             temporary = any(400 <= r.code < 500 for _, r in items)
             return Outcome(
                 Verdict.retry if temporary else Verdict.failed,
-                self._clean(f"{where} refused every recipient: {_list_refused(items)}"),
+                self._clean(f"{where} 拒收了所有收件人：{_list_refused(items)}"),
                 reply=self._clean(str(items[0][1])) if items else None,
             )
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             reply = self._clean(f"{exc.code} {exc.message}")
             what = {
-                "connect": f"{where} refused the connection",
-                "login": f"{where} refused the login (check smtp.username and smtp.password)",
-                "send": f"{where} refused the message",
+                "connect": f"{where} 拒绝连接",
+                "login": f"{where} 拒绝登录（请检查 smtp.username 和 smtp.password）",
+                "send": f"{where} 拒收这封邮件",
             }[step]
             if isinstance(exc, aiosmtplib.SMTPSenderRefused):
-                what = f"{where} refused the sender {exc.sender}"
+                what = f"{where} 拒绝发件人 {exc.sender}"
             # 4xx is "try later" in SMTP (RFC 5321 §4.2.1); 5xx will be the same next time.
             verdict = Verdict.retry if 400 <= exc.code < 500 else Verdict.failed
-            return Outcome(verdict, self._clean(f"{what}: {reply}"), reply=reply)
+            return Outcome(verdict, self._clean(f"{what}：{reply}"), reply=reply)
         if isinstance(exc, TimeoutError):  # aiosmtplib's timeouts are TimeoutErrors too
             return Outcome(
                 Verdict.retry,
-                f"{where} did not answer within {self.smtp.timeout:g} s "
-                f"({step}; {type(exc).__name__})",
+                f"{where} 在 {self.smtp.timeout:g} 秒内没有应答"
+                f"（{_STEPS[step]}，{type(exc).__name__}）",
             )
         if isinstance(exc, OSError):
             # Refused, reset, unreachable, or a TLS handshake that failed: all may pass.
             what = {
-                "connect": f"could not connect to {where}",
-                "login": f"the connection to {where} broke during login",
-                "send": f"the connection to {where} broke while sending",
+                "connect": f"无法连接 {where}",
+                "login": f"登录时与 {where} 的连接中断",
+                "send": f"发送时与 {where} 的连接中断",
             }[step]
-            return Outcome(Verdict.retry, self._clean(f"{what} ({type(exc).__name__}: {exc})"))
+            return Outcome(Verdict.retry, self._clean(f"{what}（{type(exc).__name__}: {exc}）"))
         if isinstance(exc, aiosmtplib.SMTPException):
             # STARTTLS or AUTH not offered, SMTPUTF8 needed but missing: the server is set up
             # differently from [smtp], which trying again will not change.
             return Outcome(
-                Verdict.failed, self._clean(f"{where} cannot be used as configured: {exc}")
+                Verdict.failed, self._clean(f"{where} 不支持 [smtp] 所配置的用法：{exc}")
             )
         # A ValueError: aiosmtplib refused an address it cannot put on a command line.
-        return Outcome(Verdict.failed, self._clean(f"the message cannot be sent: {exc}"))
+        return Outcome(Verdict.failed, self._clean(f"邮件无法发送：{exc}"))
 
     def _clean(self, text: str) -> str:
         return one_line(redact(text, self._secrets), limit=500)
+
+
+_STEPS = {"connect": "连接时", "login": "登录时", "send": "发送时"}
 
 
 def _list_refused(items: Iterable[tuple[str, aiosmtplib.SMTPResponse]]) -> str:

@@ -251,16 +251,14 @@ class WebhookNotifier:
         """POST ``message.payload`` once and say what came of it; never raises for a
         delivery failure (an unserializable payload or unusable id is a ``failed`` outcome)."""
         if not _HEADER_SAFE.fullmatch(message.id):
-            return Outcome(
-                Verdict.failed, "the message id is empty or not visible ASCII; it cannot be sent"
-            )
+            return Outcome(Verdict.failed, "消息 id 为空或含可见 ASCII 以外的字符，无法发送")
         try:
             # Serialized once: the signature covers exactly these bytes.
             body = json.dumps(
                 message.payload, ensure_ascii=False, separators=(",", ":"), default=_json_default
             ).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            return Outcome(Verdict.failed, f"the payload is not JSON: {exc}")
+            return Outcome(Verdict.failed, f"消息内容无法写成 JSON：{exc}")
         now = self._now()
         timestamp = int(now.timestamp())
         headers = {
@@ -281,18 +279,18 @@ class WebhookNotifier:
         # The timeout bounds the whole attempt: httpx's own bounds each read, and a receiver
         # that trickles a byte a second would keep the attempt (and a sender) for hours.
         deadline = asyncio.get_running_loop().time() + self.config.timeout
-        late = f"{self._origin} did not answer within {self.config.timeout:g} s"
+        late = f"{self._origin} 在 {self.config.timeout:g} 秒内没有应答"
         try:
             async with asyncio.timeout_at(deadline):
                 response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             return self._transport_failure(late, exc)
         except TimeoutError:
-            return Outcome(Verdict.retry, f"{late} (no complete answer in that time)")
+            return Outcome(Verdict.retry, f"{late}（这段时间里没有收到完整的应答）")
         except httpx.ConnectError as exc:
-            return self._transport_failure(f"could not connect to {self._origin}", exc)
+            return self._transport_failure(f"无法连接 {self._origin}", exc)
         except httpx.HTTPError as exc:
-            return self._transport_failure(f"the request to {self._origin} failed", exc)
+            return self._transport_failure(f"向 {self._origin} 发送请求失败", exc)
         try:
             # The status has come: what the body had time to say is all the excerpt holds.
             excerpt = await _read_excerpt(response, deadline)
@@ -304,7 +302,7 @@ class WebhookNotifier:
         said = one_line(redact(excerpt, self._secrets))
         return Outcome(
             outcome.verdict,
-            f"{outcome.reason}; it said: {said}",
+            f"{outcome.reason}；回复：{said}",
             status_code=outcome.status_code,
             retry_after=outcome.retry_after,
         )
@@ -315,7 +313,7 @@ class WebhookNotifier:
         # or TLS error may, so they are redacted like everything else.
         detail = one_line(redact(str(exc), self._secrets))
         detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return Outcome(Verdict.retry, f"{what} ({detail})")
+        return Outcome(Verdict.retry, f"{what}（{detail}）")
 
 
 async def _read_excerpt(response: httpx.Response, deadline: float) -> str:

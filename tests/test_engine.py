@@ -183,7 +183,8 @@ async def test_a_dead_channel_does_not_stop_the_others(tmp_path, engine, clock, 
     assert [r.json()["kind"] for r in receiver.requests] == ["announced"]
     dead = next(r for r in reminders(engine) if r.channel == "down" and r.kind == "announced")
     assert (dead.status, dead.attempts) == ("dead", 3)
-    assert "gave up" in (dead.reason or "") and "channel down, attempt 3" in (dead.reason or "")
+    assert "已达最多尝试次数" in (dead.reason or "")
+    assert "渠道 down，第 3 次尝试" in (dead.reason or "")
     assert down not in (dead.reason or "")  # no full URL in what is shown
 
 
@@ -259,7 +260,7 @@ async def test_after_downtime_only_the_latest_lead_goes_out(
     bodies = [r.json() for r in receiver.requests]
     assert [(b["kind"], b["lead_days"]) for b in bodies] == [("announced", None), ("lead", 1)]
     by_days = {r.lead_days: r for r in reminders(engine) if r.kind == "lead"}
-    assert by_days[7].status == "coalesced" and "superseded" in (by_days[7].reason or "")
+    assert by_days[7].status == "coalesced" and "后一条提醒代替" in (by_days[7].reason or "")
     assert (by_days[1].status, by_days[0].status) == ("sent", "pending")
 
 
@@ -276,4 +277,4 @@ async def test_reminders_for_a_change_already_in_effect_are_missed(
     assert receiver.requests == []
     statuses = {r.status for r in reminders(engine)}
     assert statuses == {"missed"}
-    assert all("took effect on 2026-12-15" in (r.reason or "") for r in reminders(engine))
+    assert all("已于 2026-12-15 生效" in (r.reason or "") for r in reminders(engine))

@@ -12,6 +12,7 @@ copies the browser's screenshot to docs/timeline.png, the one the README shows.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import re
 import shutil
@@ -474,7 +475,7 @@ async def test_reminders_show_every_attempt_and_the_dead_one(client, engine):
     assert "<b>新公示提醒</b> → 渠道 <code>ops</code>" in item
     assert '<span class="chip fail">发送失败</span>' in item
     assert "应于 2024-03-10 12:00 发送 · 尝试 1 次" in item
-    assert str(escape(dead["reason"])) in item and "could not connect" in item
+    assert str(escape(dead["reason"])) in item and "无法连接 http://127.0.0.1:" in item
     (attempt,) = dead["deliveries"]
     assert (
         f'<li data-outcome="{attempt["outcome"]}">第 1 次 · <time>2024-03-10 12:00:00</time>'
@@ -485,6 +486,47 @@ async def test_reminders_show_every_attempt_and_the_dead_one(client, engine):
     assert "提前 7 天提醒" in reminders and "应于 2024-03-13 09:00 发送" in reminders
     when = section(html, "when")
     assert 'class="card failed"' in when and 'href="#reminders">⚠ 提醒发送失败' in when
+
+
+# What may stay Latin in a Chinese sentence: a URL, the library's own words about an error
+# (in brackets after its exception's name), an HTTP status with its standard phrase.
+_TECHNICAL = re.compile(
+    r"\w+://[^\s（）]+"
+    r"|（[A-Z][A-Za-z]*(?:Error|Exception|Timeout)\b[^）]*）"
+    r"|HTTP \d{3}(?: [A-Z][a-z]+)*"
+)
+
+
+def english_words(fragment: str, *names: str) -> set[str]:
+    """The Latin words a reader meets in ``fragment`` besides technical terms, code and
+    the ``names`` it shows (of channels, say)."""
+    text = re.sub(r"<code>.*?</code>|<[^>]+>", " ", fragment)
+    return set(re.findall(r"[A-Za-z]{2,}", _TECHNICAL.sub(" ", html.unescape(text)))) - {
+        "ms",
+        *names,
+    }
+
+
+@pytest.mark.anyio
+async def test_what_the_pages_say_of_a_failure_is_chinese(client, engine):
+    uid = uid_of(engine, TAOBAO)
+    failed = section((await client.get("/")).text, "failed")
+    change = (await client.get(f"/changes/{uid}")).text
+    assert "已达最多尝试次数，不再重试：无法连接 http://127.0.0.1:" in failed
+    assert "（渠道 ops，第 1 次尝试）" in failed
+    assert english_words(failed, "ops") == set()
+    assert english_words(section(change, "reminders"), "ops") == set()
+    # A hand-entered change says where it came from in words, not as a code.
+    assert "来自 手动录入" in section(change, "sources") and "manual" not in change
+
+
+@pytest.mark.anyio
+async def test_a_change_nobody_is_reminded_of_says_why(client, engine):
+    with session_scope(engine) as session:
+        uid = next(c.uid for c, r in queries.list_changes(session, rule=SHIPPING))
+    reminders = section((await client.get(f"/changes/{uid}")).text, "reminders")
+    assert "还没有关于这项变更的提醒" in reminders and "[[watch]]" in reminders
+    assert english_words(reminders) == set()
 
 
 @pytest.mark.anyio

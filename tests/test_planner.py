@@ -172,7 +172,7 @@ def test_a_new_channel_gets_no_backlog():
     "channels, reason",
     [
         pytest.param(
-            [ChannelState("hook", False, HOOK.created_at)], "removed from the config", id="removed"
+            [ChannelState("hook", False, HOOK.created_at)], "已从配置中移除", id="removed"
         ),
         pytest.param([HOOK, ChannelState("other", True, HOOK.created_at)], None, id="still-routed"),
     ],

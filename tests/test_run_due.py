@@ -155,17 +155,20 @@ def test_reminders_lists_failed_and_pending_separately(tmp_path: Path):
         )
         config.write_text(text, encoding="utf-8")
         cli(config, "add", "--rule", "1688直播平台管理规范", "--effective", "2099-01-01")
-        cli(
+        ran = cli(
             config,
             "run-due",
             "--now",
             (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
             "--send-ahead",
         )
+    # Its one try failed and was its last: the line says it is dead, not that it will retry.
+    (line,) = [x for x in ran.stdout.splitlines() if x.startswith("hook:")]
+    assert line.startswith("hook: dead — ") and "已达最多尝试次数" in line
     failed = json.loads(cli(config, "reminders", "--failed", "--json").stdout)
     assert [(r["kind"], r["status"], r["attempts"]) for r in failed] == [("announced", "dead", 1)]
     assert failed[0]["last_delivery"]["outcome"] == "retry"
-    assert "gave up" in failed[0]["reason"]
+    assert "已达最多尝试次数" in failed[0]["reason"]
     pending = json.loads(cli(config, "reminders", "--pending", "--json").stdout)
     assert sorted(r["lead_days"] for r in pending) == [0, 1, 7]
     table = cli(config, "reminders", "--failed").stdout

@@ -158,4 +158,4 @@ async def test_notifier_contract(kind: str, situation: str, http: Any, ca: TestC
     assert not leaked, f"{leaked} leaked into {shown!r}"
     if situation == "silent":
         assert elapsed < 5 * TIMEOUT, f"a {TIMEOUT} s timeout took {elapsed:.2f} s"
-        assert f"{TIMEOUT:g} s" in outcome.reason
+        assert f"在 {TIMEOUT:g} 秒内没有应答" in outcome.reason

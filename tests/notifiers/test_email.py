@@ -230,7 +230,8 @@ async def test_one_refused_recipient_among_others_is_delivered_and_named():
         (mail,) = mx.wait_for(1)
     assert outcome.verdict is Verdict.delivered
     assert mail.rcpt_tos == ["zs@example.com"]
-    assert "1 of 2" in outcome.reason and "nobody@example.com (550 no such user)" in outcome.reason
+    assert "2 位收件人中的 1 位" in outcome.reason
+    assert "nobody@example.com (550 no such user)" in outcome.reason
 
 
 async def test_a_server_that_is_down_is_retried():
@@ -246,7 +247,7 @@ async def test_a_server_that_never_answers_is_retried_within_the_timeout():
         outcome = await EmailNotifier(channel(), smtp(port, timeout=0.5)).send(message())
     assert time.monotonic() - started < 2.5  # 5× the timeout: generous, not a measurement
     assert outcome.verdict is Verdict.retry
-    assert "did not answer within 0.5 s" in outcome.reason
+    assert "在 0.5 秒内没有应答" in outcome.reason
 
 
 @pytest.mark.parametrize("security", ["starttls", "none"])
@@ -257,7 +258,7 @@ async def test_a_wrong_password_fails_without_showing_it(ca: TestCA, security):
             message()
         )
     assert outcome.verdict is Verdict.failed
-    assert "login" in outcome.reason and outcome.reply is not None
+    assert "拒绝登录" in outcome.reason and outcome.reply is not None
     assert outcome.reply.startswith("535")
     assert PASSWORD not in outcome.reason + outcome.reply
     assert mx.mails == []

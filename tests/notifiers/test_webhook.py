@@ -176,14 +176,14 @@ async def test_the_error_body_is_quoted_in_the_reason(receiver, http):
     receiver.script(Reply(422, {"Content-Type": "text/plain"}, "unknown\nevent type"))
     outcome = await WebhookNotifier(hook(receiver.url), http).send(message())
     assert outcome.verdict is Verdict.failed
-    assert outcome.reason.endswith("HTTP 422 Unprocessable Entity; it said: unknown event type")
+    assert outcome.reason.endswith("HTTP 422 Unprocessable Entity；回复：unknown event type")
 
 
 async def test_connection_refused_is_retried_naming_the_host_only(http):
     with refused_url("/hooks/T0KEN?sig=abc") as url:
         outcome = await WebhookNotifier(hook(url), http).send(message())
     assert outcome.verdict is Verdict.retry and outcome.status_code is None
-    assert "could not connect to http://127.0.0.1:" in outcome.reason
+    assert "无法连接 http://127.0.0.1:" in outcome.reason
     assert "T0KEN" not in outcome.reason and "sig" not in outcome.reason
 
 
@@ -196,13 +196,13 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(receiver, http):
 
     assert time.monotonic() - started < 2.5  # 5× the timeout: generous, not a measurement
     assert outcome.verdict is Verdict.retry
-    assert "did not answer within 0.5 s" in outcome.reason
-    assert "ReadTimeout" in outcome.reason or "no complete answer" in outcome.reason
+    assert "在 0.5 秒内没有应答" in outcome.reason
+    assert "ReadTimeout" in outcome.reason or "没有收到完整的应答" in outcome.reason
 
 
 async def test_a_payload_that_is_not_json_fails_without_sending(receiver, http):
     outcome = await WebhookNotifier(hook(receiver.url), http).send(message({"x": {1, 2}}))
-    assert outcome.verdict is Verdict.failed and "not JSON" in outcome.reason
+    assert outcome.verdict is Verdict.failed and "无法写成 JSON" in outcome.reason
     assert receiver.requests == []
 
 
@@ -246,7 +246,7 @@ HEAD_500 = b"HTTP/1.1 500 Oops\r\ncontent-length: 40\r\n\r\n"
     ("answer", "at_once", "verdict", "said"),
     [
         # The status line itself a byte at a time: each read is quick, the answer endless.
-        (HEAD_200 + b"x" * 40, 0, Verdict.retry, "did not answer within 2 s"),
+        (HEAD_200 + b"x" * 40, 0, Verdict.retry, "在 2 秒内没有应答"),
         # The status at once, the body trickling: judged by the status, with what came.
         (HEAD_500 + b"x" * 40, len(HEAD_500), Verdict.retry, "xxx"),
         (HEAD_200 + b"x" * 40, len(HEAD_200), Verdict.delivered, "200"),
