@@ -84,6 +84,14 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's own words ("There was an error parsing the body") do not say what.
+            bad = exc.__cause__
+            detail = (
+                f"the request body is not UTF-8 (byte 0x{bad.object[bad.start]:02x} at "
+                f"{bad.start}); JSON must be sent in UTF-8 (RFC 8259)"
+            )
+            return JSONResponse({"detail": detail}, status_code=400)
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
         # Starlette names the methods of the first route of the path only; a path has a
@@ -241,6 +249,7 @@ def _healthz(request: Request, response: Response) -> schemas.Health:
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
+        400: "The body is not UTF-8 (so not JSON), or it asks what cannot be done.",
         401: "No valid bearer token.",
         403: "Writes are disabled: no [api] token is configured.",
         404: "No such item.",
@@ -251,6 +260,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WRITE = (401, 403, 413)
+_BODY = (*_WRITE, 400)  # a write with a JSON body
 api = APIRouter(prefix="/api", tags=["api"], responses=_errors(413))
 
 
@@ -330,7 +340,7 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
     "/changes",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=_errors(*_WRITE),
+    responses=_errors(*_BODY),
     summary="Enter a change by hand (entering the same change twice changes nothing).",
 )
 def post_change(
@@ -375,7 +385,7 @@ def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Ch
     "/notices",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=_errors(*_WRITE),
+    responses=_errors(*_BODY),
     summary="Submit an announcement text: its changes are read and stored.",
 )
 def post_notice(
@@ -404,7 +414,7 @@ def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Wat
     "/watches",
     status_code=201,
     dependencies=[WriteAccess],
-    responses=_errors(*_WRITE, 409),
+    responses=_errors(*_BODY, 409),
     summary="Add a watch; it persists in the store and is used with config.toml's.",
 )
 def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:

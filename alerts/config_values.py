@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import re
+import warnings
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,10 +72,20 @@ LeadDays = Annotated[list[Annotated[int, Field(ge=0)]], AfterValidator(_check_le
 
 def _check_regex(value: str) -> str:
     try:
-        re.compile(value)
+        with warnings.catch_warnings():
+            # "Possible set intersection" and the like: Python reads the pattern one way today
+            # and says a later version will read it another; a watch must not change meaning.
+            warnings.simplefilter("error", FutureWarning)
+            re.compile(value)
     except re.error as exc:
         raise invalid(
             f"the pattern {quote(value)} does not compile: {exc}", shows_value=True
+        ) from None
+    except FutureWarning as exc:
+        raise invalid(
+            f"the pattern {quote(value)} may mean something else in a later Python ({exc}); "
+            "escape the character it names with a backslash",
+            shows_value=True,
         ) from None
     return value
 

@@ -7,15 +7,34 @@ where fields overlap: the API's shape is a promise to clients, the others may mo
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
 from pydantic.config import JsonDict
 
 from alerts.ingest import EARLIEST, LATEST, TEXT_CAP
+from store.queries import KEY_LENGTH, PLATFORM_LENGTH
 
 # JSON Schema has no range for dates; this pattern states 1970–2199 for clients and fuzzers.
 _IN_RANGE: JsonDict = {"pattern": r"^(19[7-9][0-9]|2[01][0-9][0-9])-"}
+
+
+def _written(value: object) -> object:
+    # Lax pydantic reads 1764000000 as Unix time and 0 as midnight: a number is no date here.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 string, not a number")
+    return value
+
+
+Written = BeforeValidator(_written)
 
 
 class _In(BaseModel):
@@ -117,16 +136,21 @@ class ChangeDetail(Change):
 class ChangeIn(_In):
     """A change entered by hand."""
 
-    rule: str = Field(min_length=1, max_length=200, examples=["1688商家发货行为管理规范"])
-    platform: str | None = Field(default=None, max_length=40, examples=["1688"])
-    announced_on: date | None = Field(
+    # The rule key is the platform and the name: a name this long fits with any platform.
+    rule: str = Field(
+        min_length=1, max_length=KEY_LENGTH - PLATFORM_LENGTH, examples=["1688商家发货行为管理规范"]
+    )
+    platform: str | None = Field(default=None, max_length=PLATFORM_LENGTH, examples=["1688"])
+    announced_on: Annotated[date | None, Written] = Field(
         default=None, ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE
     )
-    effective_on: date = Field(ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE)
-    effective_at: time | None = None
+    effective_on: Annotated[date, Written] = Field(
+        ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE
+    )
+    effective_at: Annotated[time | None, Written] = None
     title: str | None = Field(default=None, max_length=500)
     url: str | None = Field(default=None, max_length=2000)
-    tentative: bool = False
+    tentative: StrictBool = False  # lax 0 or "no" would store a guess nobody made
     note: str | None = Field(
         default=None, max_length=2000, examples=["运营部已确认：12月1日前完成发货时效调整"]
     )
@@ -137,20 +161,12 @@ class NoticeIn(_In):
 
     title: str = Field(default="", max_length=500)
     text: str = Field(min_length=1, max_length=TEXT_CAP)
-    published_at: AwareDatetime | date | None = Field(
+    published_at: Annotated[AwareDatetime | date | None, Written] = Field(
         default=None,
         description="Publish time, ISO 8601 with an offset or a date; relative dates (今日, "
         "3月18日) are read from it.",
         json_schema_extra=_IN_RANGE,
     )
-
-    @field_validator("published_at", mode="before")
-    @classmethod
-    def _written(cls, value: object) -> object:
-        # Lax pydantic would read 1764000000 as Unix time: a number is no publish time here.
-        if isinstance(value, int | float):
-            raise ValueError("must be an ISO 8601 date or date-time string, not a number")
-        return value
 
     @field_validator("published_at")
     @classmethod
@@ -183,6 +199,10 @@ class IngestResult(BaseModel):
     )
 
 
+# What config.toml takes as a name in a watch: some text, not only spaces.
+_Named = Annotated[str, Field(min_length=1, pattern=r"\S")]
+
+
 class WatchIn(_In):
     """A watch, as a ``[[watch]]`` table of config.toml: it selects something by at least one
     of ``rules``, ``platforms``, ``keywords`` or ``regex``."""
@@ -197,14 +217,16 @@ class WatchIn(_In):
     )
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")
-    rules: list[str] = []
-    platforms: list[str] = []
-    keywords: list[str] = []
+    rules: list[_Named] = []
+    platforms: list[_Named] = []
+    keywords: list[_Named] = []
     regex: list[str] = []
-    tags: list[str] = []
-    channels: list[str] = []
-    lead_days: list[int] | None = None
-    since: date | None = None
+    tags: list[_Named] = []
+    channels: list[_Named] = []
+    lead_days: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, json_schema_extra={"uniqueItems": True}
+    )
+    since: Annotated[date | None, Written] = None
 
 
 class Watch(WatchIn):

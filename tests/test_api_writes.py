@@ -202,6 +202,9 @@ async def test_watches_added_through_the_api_persist_and_are_used(
             ["body", "channels", 0],
             id="unknown-channel",
         ),
+        pytest.param(
+            {"name": "w", "regex": ["[a&&b]"]}, ["body", "regex", 0], id="regex-future-meaning"
+        ),
         pytest.param({"name": "w", "tags": ["x"]}, ["body"], id="matches-nothing"),
         pytest.param({"name": "bad name!", "platforms": ["淘宝"]}, ["body", "name"], id="bad-name"),
     ],
@@ -341,3 +344,68 @@ async def test_a_method_not_allowed_names_every_method_of_the_path(client: httpx
     gone = await client.delete("/api/changes", headers=HEADERS)
     assert gone.status_code == 405 and "GET" in gone.headers["allow"]
     assert (await client.get("/api/nowhere")).status_code == 404
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("flag", [0, 1, "true", "yes"])
+async def test_a_flag_is_true_or_false_and_nothing_else(client: httpx.AsyncClient, flag):
+    # 0 read as "not tentative" would store a guess the sender never made.
+    body = {"rule": "1688商家发货行为管理规范", "effective_on": "2099-01-01", "tentative": flag}
+    response = await client.post("/api/changes", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "tentative"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/api/notices", "/api/changes", "/api/watches"])
+async def test_a_body_that_is_not_utf8_is_a_documented_400(client: httpx.AsyncClient, path):
+    response = await client.post(
+        path,
+        content="{'标题': 1}".encode("gbk"),
+        headers=HEADERS | {"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["detail"]
+    schema = (await client.get("/openapi.json")).json()
+    assert "400" in schema["paths"][path]["post"]["responses"]
+
+
+@pytest.mark.anyio
+async def test_the_schema_says_a_name_in_a_watch_is_not_empty(client: httpx.AsyncClient):
+    schema = (await client.get("/openapi.json")).json()
+    watch = schema["components"]["schemas"]["WatchIn"]["properties"]
+    for key in ("channels", "rules", "platforms", "keywords", "tags"):
+        assert watch[key]["items"].get("minLength") == 1, key
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path, field, body",
+    [
+        ("/api/changes", "effective_at", {"effective_at": 0}),
+        ("/api/changes", "effective_on", {"effective_on": 4102444800}),
+        ("/api/changes", "announced_on", {"announced_on": 4102444800}),
+        ("/api/watches", "since", {"since": 0}),
+    ],
+)
+async def test_a_number_is_no_date_or_time(client: httpx.AsyncClient, path, field, body):
+    base = (
+        {"rule": "1688商家发货行为管理规范", "effective_on": "2099-01-01"}
+        if path == "/api/changes"
+        else {"name": "numbers", "rules": ["x"]}
+    )
+    response = await client.post(path, json=base | body, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+@pytest.mark.anyio
+async def test_a_rule_name_the_schema_allows_fits_with_any_platform(client: httpx.AsyncClient):
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["ChangeIn"]
+    longest = {
+        "rule": "规" * schema["properties"]["rule"]["maxLength"],
+        "platform": "台" * schema["properties"]["platform"]["anyOf"][0]["maxLength"],
+        "effective_on": "2099-01-01",
+    }
+    response = await client.post("/api/changes", json=longest, headers=HEADERS)
+    assert response.status_code == 201, response.text
