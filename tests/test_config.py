@@ -1,4 +1,4 @@
-"""Tests for alerts/config.py and the channel config models it validates through."""
+"""Tests for alerts/config/__init__.py and the channel config models it validates through."""
 
 from __future__ import annotations
 

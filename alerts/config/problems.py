@@ -17,8 +17,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 
-from alerts.config_source import KeyLines, KeyProblem, Parts, format_parts
-from alerts.config_values import quote, redact_url
+from alerts.config.source import KeyLines, KeyProblem, Parts, format_parts
+from alerts.config.values import quote, redact_url
 from alerts.errors import ConfigProblem
 from notifiers import CHANNEL_MODELS
 

@@ -1,7 +1,7 @@
 """The value types of config.toml's keys: how each is checked and parsed, and how it is shown.
 
 Each type is an ``Annotated`` alias whose validator raises ``invalid(message)``, a pydantic
-error whose message is already the finished sentence; ``alerts.config_problems`` puts the key
+error whose message is already the finished sentence; ``alerts.config.problems`` puts the key
 path in front and the given value after it (unless ``shows_value`` says it is already
 there). The other direction, ``redact_url`` and ``shown``, turns a value back into text that
 is safe to print: secrets as ``***``, URLs without their userinfo and query values.

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from alerts.config_values import quote
+from alerts.config.values import quote
 from alerts.errors import ConfigError, ConfigProblem
 
 CONFIG_ENV = "RULEWATCH_CONFIG"

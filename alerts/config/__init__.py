@@ -10,8 +10,8 @@ Secrets are ``SecretStr`` and are never shown: not in error messages, ``repr`` o
 ``Settings.redacted()``.
 
 This module holds the sections and the loading steps. The rest is machinery it calls:
-``config_values`` (each key's value type, and how values are shown), ``config_source``
-(reading the file, the line of each key, ``env:`` references) and ``config_problems``
+``values`` (each key's value type, and how values are shown), ``source``
+(reading the file, the line of each key, ``env:`` references) and ``problems``
 (pydantic errors and cross-entry checks as problems).
 """
 
@@ -37,15 +37,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from alerts.config_problems import cross_check, to_problems, translate
-from alerts.config_source import (
+from alerts.config.problems import cross_check, to_problems, translate
+from alerts.config.source import (
     CONFIG_ENV,
     format_parts,
     parse_toml,
     read_text,
     resolve_env,
 )
-from alerts.config_values import (
+from alerts.config.values import (
     Day,
     Duration,
     LeadDays,
