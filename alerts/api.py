@@ -30,11 +30,17 @@ from alerts import change_page, clock, feed, page, schemas
 from alerts.deps import SessionDep, SettingsDep, WriteAccess
 from alerts.errors import RulewatchError, StoreError
 from alerts.extract.model import Notice
-from alerts.ingest import IngestReport, add_change, ingest_notice
 from alerts.metrics import CONTENT_TYPE, Metrics
 from alerts.outbox import current_watches, workdays_of
-from alerts.reminders import ReminderView, reminder_views
-from alerts.views import ChangeView, change_views, count_selected
+from alerts.timeline import ingest
+from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
+from alerts.timeline.views import (
+    ChangeView,
+    ReminderView,
+    change_views,
+    count_selected,
+    reminder_views,
+)
 from alerts.workdays import coverage_warnings
 from store import outbox, queries
 from store import watches as stored_watches
@@ -375,7 +381,7 @@ def post_change(
 )
 def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
     now = clock.now()
-    if committed(session, lambda: queries.withdraw_change(session, uid=uid, now=now)) is None:
+    if committed(session, lambda: ingest.withdraw(session, uid=uid, now=now)) is None:
         raise HTTPException(404, f"no change has uid {uid!r}")
     tz = settings.service.tz
     return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])

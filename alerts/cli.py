@@ -26,7 +26,7 @@ from alerts.errors import ConfigError, RulewatchError
 
 if TYPE_CHECKING:
     from alerts.config import Settings
-    from alerts.ingest import IngestReport
+    from alerts.timeline.ingest import IngestReport
 
 # Piped output (cron mail, grep) is not cut to 80 columns; a terminal gets its own width.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -130,7 +130,7 @@ def _parse_published(value: str | None) -> datetime | date | None:
 
 def _read_input(path: str) -> tuple[str, str]:
     from alerts.errors import ExtractionError
-    from alerts.ingest import decode
+    from alerts.timeline.ingest import decode
 
     if path == "-":
         return decode(sys.stdin.buffer.read(), where="standard input"), "<stdin>"
@@ -190,7 +190,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Extract notices from files and store them; importing a file twice changes nothing."""
-    from alerts.ingest import IngestReport, import_files, sample_path
+    from alerts.timeline.ingest import IngestReport, import_files, sample_path
 
     files = [*(paths or []), *([sample_path()] if sample else [])]
     if not files:
@@ -282,7 +282,7 @@ def add_command(
 ) -> None:
     """Enter a change by hand."""
     from alerts import clock
-    from alerts.ingest import add_change
+    from alerts.timeline.ingest import add_change
 
     settings = _settings(ctx)
     with _session(settings) as session:
@@ -324,10 +324,10 @@ def withdraw_command(
     """Mark a change withdrawn: its reminders are cancelled and channels are told once."""
     from alerts import clock
     from alerts.errors import RulewatchError
-    from store.queries import withdraw_change
+    from alerts.timeline.ingest import withdraw
 
     with _session(_settings(ctx)) as session:
-        change = withdraw_change(session, uid=uid, now=clock.now())
+        change = withdraw(session, uid=uid, now=clock.now())
     if change is None:
         raise RulewatchError(f"no change has uid {uid!r}; `rulewatch changes --json` lists them")
     out.print(f"withdrawn: {change.uid} (revision {change.revision})", markup=False)
@@ -345,7 +345,7 @@ def changes_command(
 ) -> None:
     """Show the timeline of rule changes, by effective date."""
     from alerts import clock
-    from alerts.views import change_views
+    from alerts.timeline.views import change_views
 
     settings = _settings(ctx, secrets_needed=False)
     today = clock.today(settings.service.tz)
@@ -450,7 +450,7 @@ def reminders_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List reminders in the outbox with their status and last delivery."""
-    from alerts.reminders import reminder_views
+    from alerts.timeline.views import reminder_views
 
     wanted = [name for name, on in (("pending", pending), ("sent", sent), ("failed", failed)) if on]
     settings = _settings(ctx, secrets_needed=False)

@@ -27,8 +27,14 @@ from sqlmodel import Session
 from alerts import clock
 from alerts.deps import SessionDep, SettingsDep
 from alerts.outbox import current_watches
-from alerts.reminders import ReminderView, reminder_views
-from alerts.views import ChangeView, change_views, select_changes, stored_platform
+from alerts.timeline.views import (
+    ChangeView,
+    ReminderView,
+    change_views,
+    reminder_views,
+    select_changes,
+    stored_platform,
+)
 from alerts.watch import ChangeFacts, facts_of, matches
 from store import queries
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import httpx
 from sqlalchemy import Engine
@@ -22,96 +19,6 @@ from alerts.scheduler import ReminderEngine, notifiers_for
 from notifiers.base import Message, Outcome
 from store import outbox, queries
 from store.db import connect, upgrade
-from store.models import Delivery
-
-# What `--failed` means to a person: it did not go out and will not by itself.
-_SHOW = {
-    "pending": (outbox.PENDING, outbox.SENDING),
-    "sent": (outbox.SENT,),
-    "failed": (outbox.DEAD,),
-}
-
-
-@dataclass(frozen=True)
-class ReminderView:
-    """A reminder as the faces show it, with its last delivery attempt."""
-
-    id: int
-    uid: str
-    change_uid: str
-    rule_key: str
-    channel: str
-    kind: str
-    lead_days: int | None
-    due_at: datetime
-    effective_on: date | None
-    status: str
-    attempts: int
-    reason: str | None
-    sent_at: datetime | None
-    last_delivery: Delivery | None
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.lead_days}d" if self.lead_days is not None else self.kind
-
-    def as_json(self) -> dict[str, object]:
-        last = self.last_delivery
-        return {
-            "uid": self.uid,
-            "change_uid": self.change_uid,
-            "rule_key": self.rule_key,
-            "channel": self.channel,
-            "kind": self.kind,
-            "lead_days": self.lead_days,
-            "due_at": self.due_at.isoformat(),
-            "effective_on": self.effective_on.isoformat() if self.effective_on else None,
-            "status": self.status,
-            "attempts": self.attempts,
-            "reason": self.reason,
-            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
-            "last_delivery": None
-            if last is None
-            else {
-                "outcome": last.outcome,
-                "status_code": last.status_code,
-                "reply": last.reply,
-                "error": last.error,
-                "duration_ms": last.duration_ms,
-            },
-        }
-
-
-def reminder_views(
-    session: Session, *, tz: ZoneInfo, show: Sequence[str] = (), change_id: int | None = None
-) -> list[ReminderView]:
-    """The outbox by due time; ``show`` picks any of pending, sent and failed (default all)."""
-    statuses = [status for name in show for status in _SHOW[name]]
-    rows = outbox.list_reminders(session, statuses=statuses, change_id=change_id)
-    deliveries = outbox.deliveries_of(session, reminder_ids=[r.id or 0 for r, _, _ in rows])
-    return [
-        ReminderView(
-            id=reminder.id or 0,
-            uid=reminder.uid,
-            change_uid=change.uid,
-            rule_key=rule.key,
-            channel=reminder.channel,
-            kind=reminder.kind,
-            lead_days=reminder.lead_days,
-            due_at=reminder.due_at.astimezone(tz),
-            effective_on=change.effective_on,
-            status=reminder.status,
-            attempts=reminder.attempts,
-            reason=reminder.reason,
-            sent_at=reminder.sent_at.astimezone(tz) if reminder.sent_at else None,
-            last_delivery=_last(deliveries.get(reminder.id or 0, [])),
-        )
-        for reminder, change, rule in rows
-    ]
-
-
-def _last(deliveries: Sequence[Delivery]) -> Delivery | None:
-    return deliveries[-1] if deliveries else None
 
 
 def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:

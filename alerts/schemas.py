@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from alerts.ingest import EARLIEST, LATEST, TEXT_CAP
+from alerts.timeline.ingest import EARLIEST, LATEST, TEXT_CAP
 from store.queries import KEY_LENGTH, PLATFORM_LENGTH
 
 # JSON Schema has no range for dates; this pattern states 1970–2199 for clients and fuzzers.

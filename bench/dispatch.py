@@ -11,7 +11,7 @@ What it does, in one run:
    requests and distinct ``webhook-id`` values;
 2. builds a store the way the service does: a config with one signed webhook channel and a
    watch, the channel recorded by the planner, then ``--reminders / 2`` changes entered with
-   ``alerts.ingest.add_change`` (each with its notice), then ``ReminderEngine.plan`` at the
+   ``alerts.timeline.ingest.add_change`` (each with its notice), then ``ReminderEngine.plan`` at the
    instant their 7-day lead reminders fall due. Each change then has four reminders in the
    outbox (announced, lead 7, 1 and 0 days): the announced and 7-day ones are due, the
    other half wait for later, as in a real outbox;
@@ -201,8 +201,8 @@ def build_store(config_path: Path, changes: int, effective_on: date) -> int:
     """Fill the store named in the config; returns how many reminders are due."""
     import httpx
 
-    from alerts.ingest import add_change
     from alerts.scheduler import ReminderEngine
+    from alerts.timeline.ingest import add_change
     from store import outbox
     from store.db import connect, session_scope, upgrade
 

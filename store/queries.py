@@ -186,7 +186,7 @@ def list_changes(
     """Changes with their rule, ordered by effective date (undated last), then announcement.
 
     ``rule`` matches a part of the rule's key or name; ``platform`` matches the stored
-    (canonical) name exactly: the faces call this through ``alerts.views.select_changes``,
+    (canonical) name exactly: the faces call this through ``alerts.timeline.views.select_changes``,
     which turns any spelling into that name. A change asked for by ``uid`` is returned even
     when withdrawn.
     """

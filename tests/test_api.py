@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from alerts.api import create_app
 from alerts.config import load_settings
-from alerts.ingest import import_files
+from alerts.timeline.ingest import import_files
 from store.db import session_scope
 
 

@@ -17,7 +17,7 @@ from server import running
 
 from alerts.api import create_app
 from alerts.config import parse_settings
-from alerts.ingest import import_files
+from alerts.timeline.ingest import import_files
 from store.db import connect, session_scope, upgrade
 
 TOKEN = "schema-token-0123456789"

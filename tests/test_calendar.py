@@ -37,7 +37,7 @@ from alerts.calendar import (
 from alerts.cli import app as cli_app
 from alerts.config import Settings, load_settings, parse_settings
 from alerts.extract.model import Notice
-from alerts.ingest import add_change, import_files, ingest
+from alerts.timeline.ingest import add_change, import_files, ingest
 from store import queries
 from store.db import connect, session_scope
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from alerts.cli import app
-from alerts.ingest import TEXT_CAP
+from alerts.timeline.ingest import TEXT_CAP
 from store.db import connect
 from store.models import Notice
 

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
-from alerts.ingest import add_change, ingest
 from alerts.scheduler import ReminderEngine
+from alerts.timeline.ingest import add_change, ingest
 from store.db import session_scope
 from store.models import Delivery, Reminder
 

@@ -34,9 +34,9 @@ from sqlalchemy import Engine
 from alerts.api import create_app
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
-from alerts.ingest import add_change, import_files, ingest
 from alerts.page import Filters, feed_urls
 from alerts.scheduler import ReminderEngine
+from alerts.timeline.ingest import add_change, import_files, ingest
 from store import queries
 from store.db import session_scope
 
@@ -755,7 +755,7 @@ async def test_a_store_whose_changes_all_took_effect_says_so(engine, tmp_path, s
 
 def test_what_a_new_user_sees_in_chromium(tmp_path, chromium):
     """A fresh `make run`: the sample only, today. The picture is docs/first-run.png."""
-    from alerts.ingest import sample_path
+    from alerts.timeline.ingest import sample_path
     from store.db import connect, upgrade
 
     engine = connect(f"sqlite:///{tmp_path / 'fresh.db'}")

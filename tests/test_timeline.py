@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from alerts.extract.model import ChangeCandidate, ChangeKind
-from alerts.timeline import Action, ChangeState, place
+from alerts.timeline.place import Action, ChangeState, place
 
 TZ = ZoneInfo("Asia/Shanghai")
 KEY = "淘宝商品发布规范"

@@ -26,8 +26,8 @@ from alerts.extract import extract
 from alerts.extract.model import Notice
 from alerts.extract.platforms import PLATFORMS, canonical_platform
 from alerts.extract.rules import rule_key
-from alerts.ingest import ingest
-from alerts.views import change_views
+from alerts.timeline.ingest import ingest
+from alerts.timeline.views import change_views
 from store.db import connect, current_revision, head_revision, session_scope, upgrade
 from store.models import ChangeNotice, Delivery, Reminder, Rule, RuleChange
 from store.models import Notice as NoticeRow

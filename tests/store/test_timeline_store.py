@@ -13,8 +13,8 @@ from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from alerts.extract.model import Notice
-from alerts.ingest import add_change, import_files, ingest
-from alerts.views import change_views
+from alerts.timeline.ingest import add_change, import_files, ingest
+from alerts.timeline.views import change_views
 from store.db import session_scope, upgrade
 from store.queries import list_rules
 

@@ -24,8 +24,8 @@ from alerts.errors import ExtractionError, RulewatchError
 from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule
-from alerts.timeline import Action, ChangeState, place
-from alerts.views import no_year_problem
+from alerts.timeline.place import Action, ChangeState, place
+from alerts.timeline.views import no_year_problem
 from store import queries
 from store.db import committed
 from store.models import Notice as NoticeRow
@@ -180,6 +180,13 @@ def add_change(
 
 # Dates outside these are typos or test data, and would overflow the feed and the planner.
 EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
+
+
+def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
+    """Mark the change of ``uid`` withdrawn: it leaves the feed, its pending reminders are
+    cancelled at the next planning and channels are told once. None when no change has that
+    uid; withdrawing twice changes nothing."""
+    return queries.withdraw_change(session, uid=uid, now=now)
 
 
 def content_hash(notice: Notice) -> str:
@@ -400,4 +407,4 @@ def decode(data: bytes, *, where: str) -> str:
 
 def sample_path() -> Path:
     """The bundled sample listing (1688 rules, in the seed listing's layout)."""
-    return Path(__file__).parent / "sample" / "1688-rules.txt"
+    return Path(__file__).parents[1] / "sample" / "1688-rules.txt"

@@ -1,4 +1,5 @@
-"""The timeline as the faces show it: one read model for `rulewatch changes --json` and the API.
+"""The timeline as the faces show it: one read model of changes and one of reminders, for
+`rulewatch changes --json`, `rulewatch reminders`, the API and the pages.
 
 Every face selects changes through :func:`select_changes` and :func:`count_selected`, so a
 platform filter in any spelling (抖店, Douyin, 抖音电商) finds the same changes everywhere.
@@ -6,14 +7,16 @@ platform filter in any spelling (抖店, Douyin, 抖音电商) finds the same ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from alerts.extract.platforms import canonical_platform
-from store import queries
-from store.models import Notice, Rule, RuleChange
+from store import outbox, queries
+from store.models import Delivery, Notice, Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -200,3 +203,93 @@ def _without_year(change: RuleChange, notices: list[Notice]) -> str | None:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# What `--failed` means to a person: it did not go out and will not by itself.
+_SHOW = {
+    "pending": (outbox.PENDING, outbox.SENDING),
+    "sent": (outbox.SENT,),
+    "failed": (outbox.DEAD,),
+}
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    """A reminder as the faces show it, with its last delivery attempt."""
+
+    id: int
+    uid: str
+    change_uid: str
+    rule_key: str
+    channel: str
+    kind: str
+    lead_days: int | None
+    due_at: datetime
+    effective_on: date | None
+    status: str
+    attempts: int
+    reason: str | None
+    sent_at: datetime | None
+    last_delivery: Delivery | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.lead_days}d" if self.lead_days is not None else self.kind
+
+    def as_json(self) -> dict[str, object]:
+        last = self.last_delivery
+        return {
+            "uid": self.uid,
+            "change_uid": self.change_uid,
+            "rule_key": self.rule_key,
+            "channel": self.channel,
+            "kind": self.kind,
+            "lead_days": self.lead_days,
+            "due_at": self.due_at.isoformat(),
+            "effective_on": self.effective_on.isoformat() if self.effective_on else None,
+            "status": self.status,
+            "attempts": self.attempts,
+            "reason": self.reason,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "last_delivery": None
+            if last is None
+            else {
+                "outcome": last.outcome,
+                "status_code": last.status_code,
+                "reply": last.reply,
+                "error": last.error,
+                "duration_ms": last.duration_ms,
+            },
+        }
+
+
+def reminder_views(
+    session: Session, *, tz: ZoneInfo, show: Sequence[str] = (), change_id: int | None = None
+) -> list[ReminderView]:
+    """The outbox by due time; ``show`` picks any of pending, sent and failed (default all)."""
+    statuses = [status for name in show for status in _SHOW[name]]
+    rows = outbox.list_reminders(session, statuses=statuses, change_id=change_id)
+    deliveries = outbox.deliveries_of(session, reminder_ids=[r.id or 0 for r, _, _ in rows])
+    return [
+        ReminderView(
+            id=reminder.id or 0,
+            uid=reminder.uid,
+            change_uid=change.uid,
+            rule_key=rule.key,
+            channel=reminder.channel,
+            kind=reminder.kind,
+            lead_days=reminder.lead_days,
+            due_at=reminder.due_at.astimezone(tz),
+            effective_on=change.effective_on,
+            status=reminder.status,
+            attempts=reminder.attempts,
+            reason=reminder.reason,
+            sent_at=reminder.sent_at.astimezone(tz) if reminder.sent_at else None,
+            last_delivery=_last(deliveries.get(reminder.id or 0, [])),
+        )
+        for reminder, change, rule in rows
+    ]
+
+
+def _last(deliveries: Sequence[Delivery]) -> Delivery | None:
+    return deliveries[-1] if deliveries else None
