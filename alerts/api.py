@@ -31,7 +31,8 @@ from alerts.deps import SessionDep, SettingsDep, WriteAccess
 from alerts.errors import RulewatchError, StoreError
 from alerts.extract.model import Notice
 from alerts.metrics import CONTENT_TYPE, Metrics
-from alerts.outbox import current_watches, workdays_of
+from alerts.reminders.plan import current_watches, workdays_of
+from alerts.reminders.workdays import coverage_warnings
 from alerts.timeline import ingest
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
@@ -41,7 +42,6 @@ from alerts.timeline.views import (
     count_selected,
     reminder_views,
 )
-from alerts.workdays import coverage_warnings
 from store import outbox, queries
 from store import watches as stored_watches
 from store.db import committed
@@ -49,7 +49,7 @@ from store.db import committed
 if TYPE_CHECKING:
     from alerts.config import Settings
 
-DISPATCH_JOB = "dispatch"  # alerts.scheduler's job id; not imported, to keep the app light
+DISPATCH_JOB = "dispatch"  # alerts.reminders.engine's job id; not imported, to keep the app light
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 

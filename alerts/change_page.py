@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.deps import SessionDep, SettingsDep
-from alerts.outbox import current_watches
 from alerts.page import HEADERS, Entry, Feed, Filters, environment, feed_urls, watch_tags, web_url
+from alerts.reminders.plan import current_watches
 from alerts.timeline.views import ReminderView, change_views, reminder_views
 from alerts.watch import facts_of
 from store import outbox, queries

@@ -96,7 +96,7 @@ def _settings(ctx: typer.Context, *, secrets_needed: bool = True) -> Settings:
 @contextmanager
 def _session(settings: Settings) -> Iterator[Any]:
     from alerts import clock
-    from alerts.outbox import sync_channels
+    from alerts.reminders.plan import sync_channels
     from store.db import connect, session_scope, upgrade
 
     engine = connect(settings.service.database)
@@ -408,8 +408,8 @@ def rules_command(ctx: typer.Context) -> None:
 def check_config_command(ctx: typer.Context) -> None:
     """Validate config.toml and report every problem at once."""
     from alerts import clock
-    from alerts.outbox import workdays_of
-    from alerts.workdays import coverage_warnings
+    from alerts.reminders.plan import workdays_of
+    from alerts.reminders.workdays import coverage_warnings
 
     settings = _settings(ctx)
     out.print(
@@ -501,7 +501,7 @@ def run_due_command(
 ) -> None:
     """Plan reminders and send what is due, once, then exit (for cron)."""
     from alerts import clock
-    from alerts.reminders import run_due
+    from alerts.reminders.ops import run_due
 
     settings = _settings(ctx)
     instant = _instant_option(now) if now else clock.now()
@@ -540,7 +540,7 @@ def channels_test_command(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The channel's name.")]
 ) -> None:
     """Send a test message to one channel and print what came back."""
-    from alerts.reminders import test_channel
+    from alerts.reminders.ops import test_channel
 
     outcome = test_channel(_settings(ctx), name)
     out.print(f"{name}: {outcome.verdict.value} — {outcome.reason}", markup=False)

@@ -39,7 +39,7 @@ from alerts.calendar import (
 from alerts.config import Settings, Watch
 from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import RulewatchError
-from alerts.outbox import current_watches
+from alerts.reminders.plan import current_watches
 from alerts.timeline.views import select_changes
 from alerts.watch import facts_of, matches
 from store import queries

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.deps import SessionDep, SettingsDep
-from alerts.outbox import current_watches
+from alerts.reminders.plan import current_watches
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,

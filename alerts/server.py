@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from alerts.api import Lifespan
 from alerts.errors import RulewatchError
-from alerts.scheduler import ReminderEngine, start_scheduler
+from alerts.reminders.engine import ReminderEngine, start_scheduler
 from store.db import connect, redact_url, session_scope, upgrade
 from store.queries import count_changes
 
@@ -42,7 +42,7 @@ def serve(settings: Settings) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").addFilter(_redact_request_line)
     # Two lines every 15 s for ever ("Running job", "executed successfully") say nothing:
-    # a tick that did something says so itself (alerts.scheduler), errors still show.
+    # a tick that did something says so itself (alerts.reminders.engine), errors still show.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     engine = connect(settings.service.database)
     upgrade(engine)

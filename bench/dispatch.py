@@ -201,7 +201,7 @@ def build_store(config_path: Path, changes: int, effective_on: date) -> int:
     """Fill the store named in the config; returns how many reminders are due."""
     import httpx
 
-    from alerts.scheduler import ReminderEngine
+    from alerts.reminders.engine import ReminderEngine
     from alerts.timeline.ingest import add_change
     from store import outbox
     from store.db import connect, session_scope, upgrade
@@ -336,7 +336,7 @@ def measure_service(
     """Time ``Dispatcher.run_once`` over the outbox; check every reminder ended sent."""
     import httpx
 
-    from alerts.scheduler import ReminderEngine
+    from alerts.reminders.engine import ReminderEngine
     from store import outbox
     from store.db import connect, session_scope
 
@@ -406,8 +406,8 @@ def measure_bare(config_path: Path, concurrency: int, now: datetime) -> dict[str
     import httpx
     from sqlmodel import Session
 
-    from alerts.dispatcher import reminder_facts
-    from alerts.messages import render
+    from alerts.reminders.dispatcher import reminder_facts
+    from alerts.reminders.messages import render
     from notifiers.webhook import sign
     from store import outbox, queries
     from store.db import connect

@@ -26,7 +26,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from alerts.planner import ReminderDraft
+from alerts.reminders.planner import ReminderDraft
 from store.models import ChangeNotice, Channel, Delivery, Notice, Reminder, Rule, RuleChange
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"

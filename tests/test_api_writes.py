@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from alerts.api import create_app
 from alerts.config import parse_settings
-from alerts.scheduler import ReminderEngine
+from alerts.reminders.engine import ReminderEngine
 
 TOKEN = "test-token-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}

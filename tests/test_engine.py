@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
-from alerts.scheduler import ReminderEngine
+from alerts.reminders.engine import ReminderEngine
 from alerts.timeline.ingest import add_change, ingest
 from store.db import session_scope
 from store.models import Delivery, Reminder

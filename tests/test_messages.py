@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from alerts.messages import ReminderFacts, Source, render
+from alerts.reminders.messages import ReminderFacts, Source, render
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -35,7 +35,7 @@ from alerts.api import create_app
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
 from alerts.page import Filters, feed_urls
-from alerts.scheduler import ReminderEngine
+from alerts.reminders.engine import ReminderEngine
 from alerts.timeline.ingest import add_change, import_files, ingest
 from store import queries
 from store.db import session_scope

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.config import Watch
-from alerts.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
+from alerts.reminders.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
+from alerts.reminders.workdays import previous_workday
 from alerts.watch import ChangeFacts
-from alerts.workdays import previous_workday
 
 TZ = ZoneInfo("Asia/Shanghai")
 TIMING = Timing(tz=TZ, at=time(9, 0), default_lead_days=[7, 1, 0])

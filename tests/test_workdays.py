@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from alerts.cli import app
 from alerts.config import parse_settings
 from alerts.errors import ConfigError
-from alerts.outbox import timing
+from alerts.reminders.plan import timing
 
 runner = CliRunner()
 SHIFTING = '[reminders]\nshift = "previous_workday"\n'

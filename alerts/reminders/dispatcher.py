@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from alerts import clock
-from alerts.messages import ReminderFacts, Source, render
+from alerts.reminders.messages import ReminderFacts, Source, render
 from notifiers.base import Message, Notifier, Outcome, Verdict
 from store import outbox
 from store.db import session_scope

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from alerts.config import Settings, Watch
-from alerts.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
+from alerts.reminders.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
+from alerts.reminders.workdays import Workdays
 from alerts.watch import facts_of
-from alerts.workdays import Workdays
 from store import outbox
 from store import watches as stored_watches
 

@@ -22,8 +22,8 @@ from sqlalchemy import Engine
 
 from alerts import clock
 from alerts.config import Settings
-from alerts.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, RetryPolicy
-from alerts.outbox import PlanReport, plan_reminders
+from alerts.reminders.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, RetryPolicy
+from alerts.reminders.plan import PlanReport, plan_reminders
 from notifiers import build_notifier
 from notifiers.base import Notifier
 from store.db import PLANNING_LOCK, session_scope, try_lock

@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from alerts.config import Settings
-from alerts.dispatcher import reminder_facts, triage_rows
-from alerts.messages import ReminderFacts, render
-from alerts.outbox import plan_reminders
-from alerts.scheduler import ReminderEngine, notifiers_for
+from alerts.reminders.dispatcher import reminder_facts, triage_rows
+from alerts.reminders.engine import ReminderEngine, notifiers_for
+from alerts.reminders.messages import ReminderFacts, render
+from alerts.reminders.plan import plan_reminders
 from notifiers.base import Message, Outcome
 from store import outbox, queries
 from store.db import connect, upgrade
