@@ -1,7 +1,7 @@
 """The HTTP face: a FastAPI app over the store, and the JSON API under /api.
 
 Built by :func:`create_app` from settings and an engine, never at import time, so tests and
-the server each make their own. The calendar feed (alerts/feed.py) and the timeline page
+the server each make their own. The calendar feed (alerts/web/feed.py) and the timeline page
 (alerts/page.py) are routers of the same app. Domain errors become HTTP statuses here and
 nowhere else.
 """
@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
-from alerts import change_page, clock, feed, page, schemas
+from alerts import change_page, clock, page, schemas
 from alerts.deps import SessionDep, SettingsDep, WriteAccess
 from alerts.errors import RulewatchError, StoreError
 from alerts.extract.model import Notice
@@ -42,6 +42,7 @@ from alerts.timeline.views import (
     count_selected,
     reminder_views,
 )
+from alerts.web import feed
 from store import outbox, queries
 from store import watches as stored_watches
 from store.db import committed

@@ -574,8 +574,8 @@ def ics_command(
     ] = False,
 ) -> None:
     """Write the iCalendar feed, the same as GET /calendar.ics serves."""
-    from alerts.calendar import EventKind
-    from alerts.feed import FeedQuery, build_feed, write_feed
+    from alerts.calendar.feed import FeedQuery, build_feed, write_feed
+    from alerts.calendar.render import EventKind
 
     if kind not in (None, *EventKind):
         raise typer.BadParameter("is announced or effective", param_hint="--kind")

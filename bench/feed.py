@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from alerts.calendar import FeedCache, parse_alarms
+from alerts.calendar.feed import FeedQuery, build_feed
+from alerts.calendar.render import FeedCache, parse_alarms
 from alerts.config import Settings, load_settings
-from alerts.feed import FeedQuery, build_feed
 from store import queries
 from store.db import connect, session_scope, upgrade
 

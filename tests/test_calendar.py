@@ -25,7 +25,7 @@ from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
 from alerts.api import create_app
-from alerts.calendar import (
+from alerts.calendar.render import (
     CalendarChange,
     CalendarInfo,
     EventCache,

@@ -1,0 +1,174 @@
+"""The calendar feed from the store: which changes it holds, built and cached.
+
+:func:`build_feed` selects the changes (those a watch covers, unless ``all``), renders them
+with alerts/calendar/render.py and caches the result per data version and filters;
+`rulewatch ics` and the routes of alerts/web/feed.py both call it. A request for an
+unchanged feed costs one aggregate query (:func:`store.queries.data_version`) and a
+dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from alerts.calendar.render import (
+    Alarms,
+    CalendarChange,
+    CalendarInfo,
+    EventCache,
+    EventKind,
+    Feed,
+    FeedCache,
+    Source,
+    event_kinds,
+    render_calendar,
+)
+from alerts.config import Settings, Watch
+from alerts.errors import RulewatchError
+from alerts.reminders.plan import current_watches
+from alerts.timeline.views import select_changes
+from alerts.watch import facts_of, matches
+from store import queries
+from store.models import Rule, RuleChange
+
+MEDIA_TYPE = "text/calendar; charset=utf-8"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of a feed that never had anything
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """Which events a feed holds. Hashable: it is part of the feed cache's key."""
+
+    platform: str | None = None
+    rule: str | None = None  # part of the rule's key or name
+    tag: str | None = None  # a tag of a watch that covers the change
+    watch: str | None = None  # the name of a watch that covers the change
+    kind: EventKind | None = None  # None: both 公示 and 生效
+    all: bool = False  # False: only changes some watch covers
+    alarms: Alarms = ()
+
+    @property
+    def kinds(self) -> frozenset[EventKind]:
+        return frozenset(EventKind) if self.kind is None else frozenset({self.kind})
+
+
+def calendar_info(settings: Settings) -> CalendarInfo:
+    """``[calendar]`` and ``[service]`` as the calendar's own properties."""
+    return CalendarInfo(
+        name=settings.calendar.name,
+        description=settings.calendar.description,
+        timezone=settings.service.timezone,
+        refresh=settings.calendar.refresh,
+        base_url=settings.service.base_url,
+    )
+
+
+def build_feed(
+    session: Session, settings: Settings, query: FeedQuery, *, cache: FeedCache | None = None
+) -> Feed:
+    """The feed for ``query``: from ``cache`` when the store has not changed since it was
+    built, else built again, serializing only the events the cache does not hold.
+
+    A ``watch`` no watch is called, or a ``tag`` no watch has, gives an empty calendar (the
+    answer a subscriber's app handles best when a watch is removed).
+    """
+    cache = cache if cache is not None else FeedCache()
+    version = queries.data_version(session)
+
+    def build(events: EventCache) -> tuple[bytes, datetime]:
+        changes, newest = _select(session, settings, query)
+        if version.watches_created_at:  # watches decide what is in and the CATEGORIES
+            newest = max(newest, version.watches_created_at)
+        info = calendar_info(settings)
+        body = render_calendar(changes, info, kinds=query.kinds, alarms=query.alarms, cache=events)
+        return body, newest
+
+    return cache.get(version, query, build)
+
+
+def write_feed(path: Path, body: bytes) -> None:
+    """Write ``body`` to ``path`` whole or not at all: a web server never serves half a file.
+
+    Raises RulewatchError when the file cannot be written (no such folder, no permission).
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise RulewatchError(f"cannot write {path}: {exc}") from exc
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(body)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RulewatchError(f"cannot write {path}: {exc}") from exc
+        raise
+
+
+def _select(
+    session: Session, settings: Settings, query: FeedQuery
+) -> tuple[list[CalendarChange], datetime]:
+    """The feed's changes, and the newest instant among what decides its content. Withdrawn
+    changes count there: their leaving changes the feed."""
+    rows = select_changes(session, rule=query.rule, platform=query.platform, include_withdrawn=True)
+    watches = current_watches(session, settings)
+    covered = [
+        (change, rule, tags)
+        for change, rule in rows
+        if (tags := _covering_tags(watches, query, change, rule)) is not None
+    ]
+    sources = queries.sources_of_changes(
+        session, change_ids=[change.id for change, _, _ in covered if change.id is not None]
+    )
+    selected: list[CalendarChange] = []
+    newest = EPOCH
+    for change, rule, tags in covered:
+        found = sources.get(change.id or 0, [])
+        item = CalendarChange(
+            uid=change.uid,
+            rule=rule.key,
+            platform=rule.platform,
+            title=change.title,
+            summary=change.summary,
+            announced_on=change.announced_on,
+            effective_on=change.effective_on,
+            effective_at=change.effective_at,
+            tentative=change.tentative,
+            revision=change.revision,
+            postponed_from=change.postponed_from,
+            updated_at=change.updated_at,
+            sources=tuple(Source(title=s.title, url=s.url) for s in found),
+            tags=tags,
+        )
+        if not event_kinds(item, query.kinds):
+            continue
+        newest = max([newest, change.updated_at, *(s.created_at for s in found)])
+        if change.status != "withdrawn":
+            selected.append(item)
+    return selected, newest
+
+
+def _covering_tags(
+    watches: list[Watch], query: FeedQuery, change: RuleChange, rule: Rule
+) -> tuple[str, ...] | None:
+    """The tags of the watches covering ``change``, or None when the query leaves it out."""
+    facts = facts_of(change, rule)
+    covering = [watch for watch in watches if matches(watch, facts)]
+    if query.watch is not None and all(watch.name != query.watch for watch in covering):
+        return None
+    if query.tag is not None and all(query.tag not in watch.tags for watch in covering):
+        return None
+    if not (query.all or covering):
+        return None
+    return tuple(sorted({tag for watch in covering for tag in watch.tags}))
+
+
+# --- HTTP ----------------------------------------------------------------------------------

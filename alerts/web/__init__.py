@@ -1,0 +1,1 @@
+"""The HTTP face: the FastAPI app, its JSON API, the feed's routes and the pages."""
