@@ -8,8 +8,12 @@ generated texts.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +135,8 @@ def _same(text: str) -> None:
         for match in pattern.finditer(text):
             assert any(word in match[0] for word in words), pattern.pattern
     assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
+    if not text.isascii() and not normalize._traditional().search(text):
+        assert normalize._t2s().convert(text) == text  # normalize skips t2s for such a text
 
 
 def test_the_english_relative_days_are_one_branch_of_the_date_pattern():
@@ -250,6 +256,13 @@ WORDS = [
     "adding the returns reimbursement policy",
     "\nBy Dana Pike | Published ",
     "（zé）",
+    "回覆",
+    "深沈",
+    "找藉口",
+    "國家規則",
+    "乾隆",
+    "\U00020000",
+    "\uf900",
 ]
 words = st.sampled_from(WORDS)
 
@@ -266,3 +279,47 @@ def test_quick_scans_change_no_match_on_each_word():
 def test_quick_scans_change_no_match(text):
     _same(text)
     _same(text.upper())
+
+
+def test_t2s_is_skipped_only_for_texts_it_leaves_as_they_are():
+    # The characters t2s changes only inside a phrase: alone, t2s leaves each as it is.
+    for char in normalize._PHRASE_ONLY:
+        assert normalize._t2s().convert(char) == char
+        assert normalize._traditional().search(char)
+    for phrase, simplified in [("回覆", "回复"), ("深沈", "深沉"), ("找藉口", "找借口")]:
+        assert normalize.normalize(phrase) == simplified
+    assert normalize.normalize("國家規則") == "国家规则"
+    with pytest.raises(UnicodeError):  # as before the shortcut: convert() raises on them
+        normalize.normalize("规则\ud800")
+
+
+def test_every_phrase_t2s_changes_has_a_character_that_lets_it_run():
+    """Every key of the t2s dictionaries that t2s changes holds a character of
+    ``_traditional``: dumped with the opencc_dict tool the OpenCC package ships."""
+    import opencc
+
+    clib = Path(opencc.__file__).parent / "clib"
+    tool = clib / "bin" / "opencc_dict"
+    if not tool.exists():
+        pytest.skip("opencc_dict is not shipped with this OpenCC")
+    env = {**os.environ, "LD_LIBRARY_PATH": str(clib / "lib64")}
+    keys = 0
+    for name in ("TSPhrases", "TSCharacters", "TSCharactersExt", "CJK_Compatibility_Ideographs"):
+        dumped = Path(os.environ.get("TMPDIR", "/tmp")) / f"rulewatch-{os.getpid()}-{name}.txt"
+        source = clib / "share" / "opencc" / f"{name}.ocd2"
+        done = subprocess.run(
+            [str(tool), "-i", str(source), "-o", str(dumped), "-f", "ocd2", "-t", "text"],
+            env=env,
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"opencc_dict failed: {done.stderr[-200:]!r}")
+        try:
+            for line in dumped.read_text(encoding="utf-8").splitlines():
+                key = line.split("\t", 1)[0]
+                keys += 1
+                if not normalize._traditional().search(key):
+                    assert normalize._t2s().convert(key) == key, (name, key)
+        finally:
+            dumped.unlink(missing_ok=True)
+    assert keys > 5000
