@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.extract import core, cues, dates, kinds, normalize, rules
+from alerts.extract import casing, core, cues, dates, kinds, normalize, platforms, rules
 
 from .seed import seed_items
 from .test_fuzz import FRAGMENTS
@@ -135,6 +135,14 @@ def _same(text: str) -> None:
         for match in pattern.finditer(text):
             assert any(word in match[0] for word in words), pattern.pattern
     assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
+    low = casing.lowered(text)
+    if low is not None:
+        assert [m.span() for m in platforms._ANY_LOWER.finditer(low)] == [
+            m.span() for m in platforms._ANY.finditer(text)
+        ]
+        assert [m[0] for m in platforms._ANY_LOWER.finditer(low)] == [
+            m[0].casefold() for m in platforms._ANY.finditer(text)
+        ]
     if not text.isascii() and not normalize._traditional().search(text):
         assert normalize._t2s().convert(text) == text  # normalize skips t2s for such a text
 
@@ -262,6 +270,14 @@ WORDS = [
     "國家規則",
     "乾隆",
     "\U00020000",
+    "TAOBAO",
+    "AliExpress",
+    "JD.COM",
+    "Tiktok Shop",
+    "İ",
+    "ſhopee",
+    "\u212aUAISHOU",
+    "ı",
     "\uf900",
 ]
 words = st.sampled_from(WORDS)
@@ -323,3 +339,34 @@ def test_every_phrase_t2s_changes_has_a_character_that_lets_it_run():
         finally:
             dumped.unlink(missing_ok=True)
     assert keys > 5000
+
+
+def test_the_characters_that_stop_a_lower_cased_search_are_all_there_are():
+    """casing.UNSAFE holds every character besides A-Z and a-z that an IGNORECASE ASCII letter
+    matches, and lower() makes no other character an ASCII one or two characters."""
+    every = "".join(chr(code) for code in range(0x80, 0x110000) if not 0xD800 <= code <= 0xDFFF)
+    matched = set(re.findall("(?i)[a-z]", every))
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        matched |= set(re.findall(f"(?i){letter}", every))
+    assert matched == set(casing.UNSAFE)
+    assert {c for c in every if len(c.lower()) != 1 or c.lower().isascii()} <= matched
+    assert casing.lowered("Seller RULES 淘宝") == "seller rules 淘宝"
+    for char in casing.UNSAFE:
+        assert casing.lowered(f"Shopee {char}") is None
+
+
+def test_platforms_are_found_alike_in_the_lower_cased_copy():
+    for text in (
+        "TAOBAO与Tmall、AliExpress，JD.COM和 jd 及 SHOPEE，Amazonian 1688.com。TikTok Shop Seller",
+        "ſhopee与Taobao、\u212auaishou",  # not lowered: _ANY reads ſ as s and \u212a as k
+    ):
+        near = platforms.PlatformsNear(text, 6)
+        plain = platforms.PlatformsNear(text, 6)
+        plain._any, plain._text = platforms._ANY, text
+        for pos in range(len(text) + 1):
+            assert near.near(pos, 0, len(text)) == plain.near(pos, 0, len(text))
+        assert platforms.most_named(text) == platforms._most_named(platforms._ANY, text, 0)
+    assert platforms.most_named("ſhopee") == "Shopee"
+    assert platforms.leading_platform("TAOBAO规则") == platforms.leading_platform.__wrapped__(
+        "TAOBAO规则"
+    )
