@@ -115,6 +115,7 @@ def _same(text: str) -> None:
         assert rules._may_have_lost_opening(text)
     got = [(m.span(), m.groups()) for m in dates._ORDINAL_DAY.finditer(text)]
     assert got == [(m.span(), m.groups()) for m in ORDINAL_DAY.finditer(text)]
+    assert not got or dates._may_name_ordinal_day(text)
     for quick, plain in FLAT_DATES:
         got = [(m.span(), m.groupdict()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groupdict()) for m in plain.finditer(text)]
@@ -191,6 +192,10 @@ WORDS = [
     "The Thirty-First  OF December",
     "the\tsecond\nof March",
     "fifteenth of june",
+    "the FIRST Day\tOF may",
+    "twentieth \n of July",
+    "third of\u00a0March",
+    "the ſecond of June",
     "生效时间另行通知",
     "effective date will be announced",
     "暂缓实施",
@@ -370,3 +375,11 @@ def test_platforms_are_found_alike_in_the_lower_cased_copy():
     assert platforms.leading_platform("TAOBAO规则") == platforms.leading_platform.__wrapped__(
         "TAOBAO规则"
     )
+
+
+def test_every_ordinal_ends_as_the_search_before_the_ordinal_days_expects():
+    assert all(word.endswith(("st", "nd", "rd", "th")) for word in dates._ORDINAL_VALUE)
+    for text in ("the first of May", "the 1st of May", "sixth  of June", "fifth day of July"):
+        assert dates._may_name_ordinal_day(text)
+        assert dates._may_name_ordinal_day(text.upper())
+    assert not dates._may_name_ordinal_day("one of them, none of those, a piece of cake")
