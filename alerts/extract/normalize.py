@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 __all__ = ["compact_name", "from_headline", "normalize", "rejoin_lines", "strip_noise"]
@@ -134,6 +134,16 @@ def compact_name(name: str) -> str:
     # leaves whole (most names) has nothing to remove. Quicker than a search for a short name.
     if name.split() == [name]:
         return name
+    # The same name is compacted several times per notice (found, keyed, compared): a short
+    # one is memoised, a long text (a headline, a cell) is not kept alive by a cache.
+    return _compact_short(name) if len(name) <= _SHORT_NAME else _compact(name)
+
+
+_SHORT_NAME = 120
+
+
+def _compact(name: str) -> str:
+    """``compact_name`` for a name with spaces or line breaks."""
 
     def _keep(match: re.Match[str]) -> str:
         before = name[match.start() - 1] if match.start() > 0 else ""
@@ -146,6 +156,9 @@ def compact_name(name: str) -> str:
         return ""
 
     return _SPACE_IN_NAME.sub(_keep, name).strip()
+
+
+_compact_short = lru_cache(maxsize=4096)(_compact)
 
 
 # A scrape that highlighted keywords put each on a line of its own: "1688\n修订\n《X》". Such a

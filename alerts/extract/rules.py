@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from alerts.extract.clauses import Sentences
 from alerts.extract.normalize import compact_name, normalize
@@ -223,6 +224,10 @@ _EN_LEAD = re.compile(
 )
 
 
+# The helpers below are pure and asked several times for each name of a notice (to find its
+# rule, key it, prefer one spelling): memoised. Names are short (60 characters at most in
+# 《》), so the caches stay small.
+@lru_cache(maxsize=4096)
 def _undrafted(name: str) -> str:
     return _DRAFT.sub("", unicodedata.normalize("NFKC", compact_name(name)))
 
@@ -232,10 +237,12 @@ def _stem(name: str) -> str:
     return _bare(_undrafted(name))
 
 
+@lru_cache(maxsize=4096)
 def _preference(name: str) -> tuple[bool, int]:
     return _DRAFT.search(unicodedata.normalize("NFKC", name)) is None, len(name)
 
 
+@lru_cache(maxsize=4096)
 def rule_key(name: str, platform: str | None) -> str:
     """The canonical key of a rule: its name, prefixed by its platform unless it starts with one.
 
