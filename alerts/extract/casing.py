@@ -17,7 +17,10 @@ A pattern used on the copy must hold no cased character other than lower-case AS
 
 from __future__ import annotations
 
-__all__ = ["lowered"]
+import re
+from functools import lru_cache
+
+__all__ = ["for_lowered", "lowered"]
 
 # The characters other than A-Z and a-z that an IGNORECASE ASCII letter matches.
 UNSAFE = "\u0130\u0131\u017f\u212a"
@@ -26,8 +29,42 @@ UNSAFE = "\u0130\u0131\u017f\u212a"
 def lowered(text: str) -> str | None:
     """``text.lower()`` when a case-sensitive search of it for lower-case ASCII words finds
     what an IGNORECASE search of ``text`` finds, at the same places; else None."""
+    # One notice's text is lowered for its platforms, its dates' roles and its verbs: the
+    # last few are kept, as long as they are no longer than a long notice.
+    return _lowered_kept(text) if len(text) <= _KEPT else _lower(text)
+
+
+_KEPT = 100_000
+
+
+def _lower(text: str) -> str | None:
     for char in UNSAFE:
         if char in text:
             return None
     low = text.lower()
     return low if len(low) == len(text) else None
+
+
+_lowered_kept = lru_cache(maxsize=4)(_lower)
+
+
+# What for_lowered reads past: escapes (\s, \S, \b, \d …) and group names, whose letters say
+# nothing about the case of the text.
+_NOT_LETTERS = re.compile(r"\\[A-Za-z]|\(\?P<\w+>|\(\?P=\w+\)")
+
+
+def for_lowered(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The case-sensitive twin of the IGNORECASE ``pattern``, to search ``lowered`` copies
+    with: there it finds what ``pattern`` finds in the text, at the same places (its groups
+    hold the lower-cased words).
+
+    Raises ValueError unless every cased character ``pattern`` holds (escapes and group names
+    aside) is a lower-case ASCII letter, which is what makes the twin find the same.
+    """
+    if not pattern.flags & re.IGNORECASE or "(?i" in pattern.pattern or "(?-i" in pattern.pattern:
+        raise ValueError(f"not a plain IGNORECASE pattern: {pattern.pattern!r}")
+    letters = _NOT_LETTERS.sub("", pattern.pattern)
+    cased = {char for char in letters if char.lower() != char.upper()}
+    if any(not (char.isascii() and char.islower()) for char in cased):
+        raise ValueError(f"cased characters other than a-z in {pattern.pattern!r}")
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)

@@ -84,6 +84,16 @@ def _flat_date(pattern: str) -> re.Pattern[str]:
     )
 
 
+# IGNORECASE patterns and their case-sensitive twins for the lower-cased copy (casing).
+TWINS = [
+    (cues._CANCEL, cues._CANCEL_LOWER),
+    (cues._WILL_CHANGE_ON, cues._WILL_CHANGE_ON_LOWER),
+    *zip([p for _, p in kinds._VERBS], [p for _, p in kinds._LOWER.ranked], strict=True),
+    (kinds._WEAK_NEW, kinds._LOWER.weak_new),
+    (kinds._TAKES_EFFECT, kinds._LOWER.takes_effect),
+]
+
+
 # _ORDINAL_DAY without its lookahead for a word and "of".
 ORDINAL_DAY = re.compile(dates._ORDINAL_DAY.pattern.replace(dates._OF_AHEAD, ""), re.IGNORECASE)
 
@@ -138,12 +148,24 @@ def _same(text: str) -> None:
     assert all(rules._EN_SUFFIX_WORD.search(match[0]) for match in rules._EN_NAME.finditer(text))
     low = casing.lowered(text)
     if low is not None:
+        for plain, twin in TWINS:
+            got = [(m.span(), m.groups()) for m in twin.finditer(low)]
+            assert got == [
+                (m.span(), tuple(g and g.lower() for g in m.groups())) for m in plain.finditer(text)
+            ], plain.pattern
+            for start in range(0, len(text), 7):  # windows, as read_roles searches them
+                found = plain.search(text, start, start + 40)
+                again = twin.search(low, start, start + 40)
+                assert (found and found.span()) == (again and again.span()), plain.pattern
         assert [m.span() for m in platforms._ANY_LOWER.finditer(low)] == [
             m.span() for m in platforms._ANY.finditer(text)
         ]
         assert [m[0] for m in platforms._ANY_LOWER.finditer(low)] == [
             m[0].casefold() for m in platforms._ANY.finditer(text)
         ]
+    for end in range(len(text) + 1):
+        if cues._WILL_CHANGE_ON.search(text, 0, end):
+            assert text[end - 1].isspace()  # what _will_change_on looks at first
     if not text.isascii() and not normalize._traditional().search(text):
         assert normalize._t2s().convert(text) == text  # normalize skips t2s for such a text
 
@@ -283,6 +305,16 @@ WORDS = [
     "ſhopee",
     "\u212aUAISHOU",
     "ı",
+    "WILL INCREASE the fee on ",
+    "will increase the referral fee from 2% to 6% on\tMarch 1",
+    "will raise fees beginning the ",
+    "CANCELLED THE fee increase",
+    "will no\nlonger take effect",
+    "SCRAPPED",
+    "DISCONTINUED",
+    "Consultation",
+    "PUBLISHED",
+    "Takes Effect",
     "\uf900",
 ]
 words = st.sampled_from(WORDS)
@@ -383,3 +415,23 @@ def test_every_ordinal_ends_as_the_search_before_the_ordinal_days_expects():
         assert dates._may_name_ordinal_day(text)
         assert dates._may_name_ordinal_day(text.upper())
     assert not dates._may_name_ordinal_day("one of them, none of those, a piece of cake")
+
+
+def test_for_lowered_refuses_patterns_it_cannot_twin():
+    for pattern in (r"The\s+rule", r"válido", r"(?i:x)y", r"[A-Z]"):
+        with pytest.raises(ValueError):
+            casing.for_lowered(re.compile(pattern, re.IGNORECASE))
+    with pytest.raises(ValueError):
+        casing.for_lowered(re.compile("rule"))  # not IGNORECASE
+    assert casing.for_lowered(re.compile(r"\bsee\s+\S+", re.I)).flags & re.I == 0
+
+
+def test_lowering_keeps_what_the_classes_and_boundaries_see():
+    every = "".join(chr(code) for code in range(0, 0x110000) if not 0xD800 <= code <= 0xDFFF)
+    kept = "".join(c for c in every if c not in casing.UNSAFE)
+    low = kept.lower()
+    assert len(low) == len(kept)
+    for cls in (r"\w", r"\s", r"\d"):
+        assert [m.start() for m in re.finditer(cls, kept)] == [
+            m.start() for m in re.finditer(cls, low)
+        ]
