@@ -39,12 +39,16 @@ QUICK = [
     dates._ORDINAL_DAY,
     core._DAY_TO_FOLLOW,
     core._HEDGE,
-    rules._EN_SENTENCE_CASE,
     *(pattern for _, pattern in kinds._VERBS),
     kinds._WEAK_NEW,
     kinds._TAKES_EFFECT,
 ]
 PLAIN = [_without_lookahead(pattern) for pattern in QUICK]
+
+# What _EN_SENTENCE_CASE stands for (its group 1 is the name).
+EN_SENTENCE_CASE = re.compile(
+    r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
+)
 
 # The alternation _names_marked stands for.
 BRACKETED = re.compile(
@@ -88,6 +92,7 @@ def _flat_date(pattern: str) -> re.Pattern[str]:
 TWINS = [
     (cues._CANCEL, cues._CANCEL_LOWER),
     (cues._WILL_CHANGE_ON, cues._WILL_CHANGE_ON_LOWER),
+    (rules._EN_SUFFIX_WORD, rules._EN_SUFFIX_WORD_LOWER),
     *zip([p for _, p in kinds._VERBS], [p for _, p in kinds._LOWER.ranked], strict=True),
     (kinds._WEAK_NEW, kinds._LOWER.weak_new),
     (kinds._TAKES_EFFECT, kinds._LOWER.takes_effect),
@@ -121,6 +126,8 @@ def _same(text: str) -> None:
         got = [(m.span(), m.groups()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], quick.pattern
     assert list(rules._names_marked(text)) == _bracketed(text)
+    got = [(m.span(1), m[1]) for m in rules._EN_SENTENCE_CASE.finditer(text)]
+    assert got == [(m.span(1), m[1]) for m in EN_SENTENCE_CASE.finditer(text)]
     if rules._LOST_FIRST_LINE.match(text) or rules._LOST_LINE.search(text):
         assert rules._may_have_lost_opening(text)
     got = [(m.span(), m.groups()) for m in dates._ORDINAL_DAY.finditer(text)]
@@ -315,6 +322,12 @@ WORDS = [
     "Consultation",
     "PUBLISHED",
     "Takes Effect",
+    "the Unsuitable inventory policy the Late shipment rate policy",
+    "bathe Seller fee policy",
+    "the the Amazon fee terms",
+    "the\nReturn shipping guidelines",
+    " RULES",
+    "\tPolicies",
     "\uf900",
 ]
 words = st.sampled_from(WORDS)
