@@ -202,9 +202,16 @@ _WILL_CHANGE_ON = re.compile(
 _AGAIN = re.compile(r"\bagain\s+(?:from|on|starting)\s+(?:the\s+)?$", _I)
 
 
+# What a match of _RESTATING ends with, spaces aside: the last letter of "i.e.", "that is",
+# "namely" (any case; ſ is an s to IGNORECASE), 即, or the comma or colon after them.
+_RESTATING_ENDS = frozenset("eE.sSſyY即,，:：")
+
+
 def _restates_effect(doc: str, mention: DateMention, floor: int) -> bool:
     left = max(floor, mention.start - 80)
     window = doc[left : mention.start]
+    if window.rstrip()[-1:] not in _RESTATING_ENDS:
+        return False  # most dates: the search of 80 characters is skipped
     period = _RESTATING.search(window)
     return period is not None and _RESTATED.search(window, 0, period.start()) is not None
 
@@ -276,7 +283,12 @@ def _long_cue(doc: str, mention: DateMention, before: str) -> list[Reading]:
     if notice is not None and _BEFORE_IN.search(before):
         # "于12月22日对《X》的变更进行公示": the day the change was put to 公示.
         return [Reading(mention, Role.announced)]
-    if _BEFORE_FROM_ZI.search(before) and _FROM_THE.match(rest):
+    # The words of the patterns, looked for first here and below (most dates have none).
+    if (
+        ("自" in before or "从" in before)
+        and _BEFORE_FROM_ZI.search(before)
+        and _FROM_THE.match(rest)
+    ):
         return [Reading(mention, Role.effective)]
     if mention.until is not None and _WINDOW_ACTS.match(rest):
         return [Reading(mention, Role.effective)]
@@ -301,7 +313,7 @@ def _chrome(doc: str, mention: DateMention, before: str) -> bool:
     # A byline says "By" (the pattern is case-sensitive): find() rules out most dates faster.
     if doc.find("By", left, mention.start) >= 0 and _BYLINE.search(doc, left, mention.start):
         return True
-    if not _CHROME_LABEL.search(before):
+    if not ("时间" in before or "日期" in before) or not _CHROME_LABEL.search(before):
         return False
     line_end = doc.find("\n", mention.end)
     return _CHROME.search(doc, mention.end, len(doc) if line_end < 0 else line_end) is not None
@@ -337,7 +349,10 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
         ceiling = mentions[index + 1].start if index + 1 < len(mentions) else len(doc)
         before = _prefix(doc, mention, floor)
         after = _suffix(doc, mention, ceiling)
-        tentative = bool(_TENTATIVE.search(before) or _TENTATIVE_AFTER.match(after))
+        tentative = bool(
+            _TENTATIVE.search(before)
+            or (("(" in after or "（" in after) and _TENTATIVE_AFTER.match(after))
+        )
         immediate = mention.relative and "mmediate" in doc[mention.start : mention.end]
         if _chrome(doc, mention, before):
             found.append([])
@@ -360,7 +375,12 @@ def read_roles(doc: str, mentions: list[DateMention]) -> list[Reading]:
                 readings = [Reading(mention, Role.announced)]
         if not readings and _restates_effect(doc, mention, floor):
             readings = [Reading(mention, Role.effective, tentative=tentative)]
-        if not readings and _ON_DAY.search(before) and _THEN_WILL.match(doc, mention.end):
+        if (
+            not readings
+            and ("On" in before or "Beginning" in before)
+            and _ON_DAY.search(before)
+            and _THEN_WILL.match(doc, mention.end)
+        ):
             # "On April 15, 2025 at 12:00 AM PT, we will update the fee": the day it changes.
             readings = [Reading(mention, Role.effective, tentative=tentative)]
         if not readings and _heads_item(doc, mention):
@@ -501,7 +521,8 @@ def _roles(
 ) -> list[Reading]:
     """The role(s) of one date from the words right before and after it; ``moving`` says its
     sentence moves something (postponed, delayed …) somewhere before it."""
-    if _DEADLINE.match(after):
+    # The words of the patterns, looked for first here and below (most dates have none).
+    if ("前" in after or "为止" in after or "截止" in after) and _DEADLINE.match(after):
         return []
     if mention.until is not None and moving and _BEFORE_FROM.search(before):
         # "postponed from March 1 to April 1" was read as a range: it is an old and a new date.
@@ -516,7 +537,9 @@ def _roles(
         return [Reading(mention, Role.effective, tentative=tentative, moved_to=True)]
     role: Role | None = None
     strong = True
-    cue = _AFTER.match(after) or _AFTER_IS.match(after)
+    cue = _AFTER.match(after)
+    if cue is None and ("生效" in after or "施行" in after or "实施" in after or "公示" in after):
+        cue = _AFTER_IS.match(after)
     if cue is not None:
         role = Role.announced if cue["cue"] in _ANNOUNCING else Role.effective
         if role is Role.announced and _AND_EFFECTIVE.match(after, cue.end()):
@@ -529,16 +552,20 @@ def _roles(
             if re.search("起|开始", after[: cue.start("cue")]):
                 return [Reading(mention, Role.effective, tentative=tentative)]
             return [Reading(mention, role, revised=True)]
-    elif _BEFORE_NOTICE_END.search(before):
+    elif "公示" in before and _BEFORE_NOTICE_END.search(before):
         return [Reading(mention, Role.notice_ends)]
     elif _BEFORE_ANNOUNCED.search(before):
         role = Role.announced
     elif _BEFORE_EFFECTIVE.search(before) and not _COUNTED_AS_OF.search(before):
         role = Role.effective
     elif (
-        _AFTER_QI.match(after)
+        (("起" in after or "开始" in after) and _AFTER_QI.match(after))
         or immediate
-        or (_BEFORE_IN.search(before) and _AFTER_CHANGE.match(after))
+        or (
+            ("于" in before or "在" in before)
+            and _BEFORE_IN.search(before)
+            and _AFTER_CHANGE.match(after)
+        )
     ):
         role, strong = Role.effective, False
     if role is None:

@@ -73,6 +73,16 @@ EVERY_MATCH_HAS = [
     (cues._THEN_NOTICE, ("公示",)),
     (cues._STEPS_UP, ("力度",)),
     (cues._DATE_LINE, (":", "：")),
+    # Looked for before the short patterns read_roles tries on the words around each date.
+    (cues._BEFORE_FROM_ZI, ("自", "从")),
+    (cues._CHROME_LABEL, ("时间", "日期")),
+    (cues._TENTATIVE_AFTER, ("(", "（")),
+    (cues._ON_DAY, ("On", "Beginning")),
+    (cues._DEADLINE, ("前", "为止", "截止")),
+    (cues._AFTER_IS, ("生效", "施行", "实施", "公示")),
+    (cues._BEFORE_NOTICE_END, ("公示",)),
+    (cues._AFTER_QI, ("起", "开始")),
+    (cues._BEFORE_IN, ("于", "在")),
 ]
 
 
@@ -173,6 +183,8 @@ def _same(text: str) -> None:
     for end in range(len(text) + 1):
         if cues._WILL_CHANGE_ON.search(text, 0, end):
             assert text[end - 1].isspace()  # what _will_change_on looks at first
+        if cues._RESTATING.search(text, 0, end):
+            assert text[:end].rstrip()[-1:] in cues._RESTATING_ENDS  # _restates_effect's
     if not text.isascii() and not normalize._traditional().search(text):
         assert normalize._t2s().convert(text) == text  # normalize skips t2s for such a text
 
@@ -328,6 +340,18 @@ WORDS = [
     "the\nReturn shipping guidelines",
     " RULES",
     "\tPolicies",
+    "公示期至",
+    "（暂定）",
+    "(TENTATIVE)",
+    "On ",
+    "Beginning on ",
+    "为止",
+    "截止",
+    "in 15 days (I.E., ",
+    "in 15 days, that is, ",
+    "within 3 days, NAMELY ",
+    "7天后（即",
+    "为新规生效日",
     "\uf900",
 ]
 words = st.sampled_from(WORDS)
