@@ -177,6 +177,9 @@ def _same(text: str) -> None:
         assert [m.span() for m in platforms._ANY_LOWER.finditer(low)] == [
             m.span() for m in platforms._ANY.finditer(text)
         ]
+        assert [m.span() for m in platforms._ANY_BY_FIRST.finditer(low)] == [
+            m.span() for m in platforms._ANY.finditer(text)
+        ]
         assert [m[0] for m in platforms._ANY_LOWER.finditer(low)] == [
             m[0].casefold() for m in platforms._ANY.finditer(text)
         ]
@@ -432,6 +435,7 @@ def test_the_characters_that_stop_a_lower_cased_search_are_all_there_are():
 def test_platforms_are_found_alike_in_the_lower_cased_copy():
     for text in (
         "TAOBAO与Tmall、AliExpress，JD.COM和 jd 及 SHOPEE，Amazonian 1688.com。TikTok Shop Seller",
+        "淘宝网与天猫国际、阿里巴巴1688和1688.com，获得物流，得物，京东POP及抖音电商和TEMU",
         "ſhopee与Taobao、\u212auaishou",  # not lowered: _ANY reads ſ as s and \u212a as k
     ):
         near = platforms.PlatformsNear(text, 6)
