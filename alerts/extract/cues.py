@@ -470,9 +470,23 @@ _CANCEL = re.compile(
     r"|will\s+no\s+longer\s+take\s+effect|will\s+not\s+take\s+effect)",
     _I,
 )
-# Its twin for the lower-cased copy (see casing): searched over the whole text, _CANCEL let
-# the s, c and w of every English word through its lookahead to try its English forms.
-_CANCEL_LOWER = for_lowered(_CANCEL)
+# Its twin for the lower-cased copy (see casing), written so that every branch opens with a
+# literal, which the engine skips to: searched over the whole text, _CANCEL let the s, c and w
+# of every English word through its lookahead to try its English forms one by one. The \b
+# before a word is checked behind its first letter, (?<!\ws); the branches keep their order,
+# so at each place the first that matches is _CANCEL's.
+_CANCEL_THE = (
+    r"\s+(?:the|its|their|our|this|that|a|an|plans?)\b"
+    r"(?!\s+(?:order|buyer|customer|listing|shipment|request))"
+)
+_CANCEL_LOWER = re.compile(
+    r"暂缓(?:实施|执行|施行|上线)|不再(?:实施|执行|施行|上线)|取消(?:实施|执行|上线)|停止(?:实施|执行)"
+    rf"|s(?<!\ws)crap(?:s|ped|ping)?{_CANCEL_THE}"
+    rf"|c(?<!\wc)ancel(?:s|led|ed|ling)?{_CANCEL_THE}"
+    rf"|s(?<!\ws)helv(?:e|es|ed){_CANCEL_THE}"
+    r"|s(?<!\ws)crap(?:s|ped)\b|called\s+off"
+    r"|will\s+no\s+longer\s+take\s+effect|will\s+not\s+take\s+effect"
+)
 
 
 def _cancelled(
