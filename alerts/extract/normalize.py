@@ -45,11 +45,19 @@ def _traditional() -> re.Pattern[str]:
     by one: there are a million), and lone surrogates (convert() raises on them, and must go
     on raising). A text without any is returned by t2s as it is; converting it costs 35-40 µs
     a notice, this search about 1."""
-    codes = [code for code in range(1, 0x10000) if code != 0x0A and not 0xD800 <= code <= 0xDFFF]
-    converted = _t2s().convert("\n".join(map(chr, codes))).split("\n")
-    if len(converted) != len(codes):  # not one line per character: trust nothing, convert all
-        return re.compile("", re.DOTALL)
-    changed = [chr(code) for code, out in zip(codes, converted, strict=True) if out != chr(code)]
+    changed: list[str] = []
+    for block in range(0, 0x10000, 0x1000):  # in blocks, to keep the memory it takes small
+        codes = [
+            code
+            for code in range(max(block, 1), block + 0x1000)
+            if code != 0x0A and not 0xD800 <= code <= 0xDFFF
+        ]
+        converted = _t2s().convert("\n".join(map(chr, codes))).split("\n")
+        if len(converted) != len(codes):  # not a line per character: trust none, convert all
+            return re.compile("", re.DOTALL)
+        changed += [
+            chr(code) for code, out in zip(codes, converted, strict=True) if out != chr(code)
+        ]
     chars = "".join(re.escape(char) for char in changed + list(_PHRASE_ONLY))
     return re.compile(f"[{chars}\ud800-\udfff\U00010000-\U0010ffff]")
 
