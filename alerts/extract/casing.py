@@ -34,12 +34,15 @@ def lowered(text: str) -> str | None:
     they are read, would add some 60 MB to the peak of a 20 MB article, whose time is spent
     elsewhere; such a text is read with the IGNORECASE patterns, as before.
     """
+    if len(text) <= _SHORT:
+        return _lower(text)  # a name, a clause: lowered again sooner than looked up
     # One notice's text is lowered for its platforms, its dates' roles and its verbs: the
     # last few are kept.
     return _lowered_kept(text) if len(text) <= LONGEST else None
 
 
 LONGEST = 100_000
+_SHORT = 256
 
 
 def _lower(text: str) -> str | None:
