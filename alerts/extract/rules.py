@@ -123,12 +123,15 @@ _GENERIC = re.compile(
 )
 _DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
+# One word of an English name, then at most one lower-case word joining it to the next.
+_EN_WORD = r"[A-Za-z0-9&'.-]*[ \t]+(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?"
 _EN_NAME = re.compile(
     # Title-case words, joined by at most one lower-case word ("VAT Calculation Services
-    # methodology Program Policy").
-    # The lookahead (a name starts with a capital or a digit) makes most positions fail at once.
-    r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
-    r"(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?){1,8}"
+    # methodology Program Policy"): (?<![A-Za-z])((?:[A-Z0-9]WORD){1,8}SUFFIX), with the first
+    # word taken out of the repeat, (?:…){1,8} being …(?:…){0,7}. Group 1 opens with the set of
+    # a name's first characters, which lets the engine skip to them (a lookahead for them made
+    # it stop at every character); the test for a letter before it is made behind it.
+    rf"([A-Z0-9](?<![A-Za-z][A-Z0-9]){_EN_WORD}(?:[A-Z0-9]{_EN_WORD}){{0,7}}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
     # "the Late Shipment Rate policy": a name in title case with a lower-case last word.

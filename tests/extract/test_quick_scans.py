@@ -45,6 +45,15 @@ QUICK = [
 ]
 PLAIN = [_without_lookahead(pattern) for pattern in QUICK]
 
+# What _EN_NAME stands for (its group 1 is the name).
+EN_NAME = re.compile(
+    r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
+    r"(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?){1,8}"
+    r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
+    r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
+    r"|policy|policies|rules|guidelines|terms|standards|agreement))(?![A-Za-z])"
+)
+
 # What _EN_SENTENCE_CASE stands for (its group 1 is the name).
 EN_SENTENCE_CASE = re.compile(
     r"(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
@@ -136,6 +145,8 @@ def _same(text: str) -> None:
         got = [(m.span(), m.groups()) for m in quick.finditer(text)]
         assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], quick.pattern
     assert list(rules._names_marked(text)) == _bracketed(text)
+    got = [(m.span(), m.span(1)) for m in rules._EN_NAME.finditer(text)]
+    assert got == [(m.span(), m.span(1)) for m in EN_NAME.finditer(text)]
     got = [(m.span(1), m[1]) for m in rules._EN_SENTENCE_CASE.finditer(text)]
     assert got == [(m.span(1), m[1]) for m in EN_SENTENCE_CASE.finditer(text)]
     if rules._LOST_FIRST_LINE.match(text) or rules._LOST_LINE.search(text):
@@ -343,6 +354,11 @@ WORDS = [
     "the\nReturn shipping guidelines",
     " RULES",
     "\tPolicies",
+    "VAT Calculation Services methodology Program Policy",
+    "aSeller Rules",
+    "2024 Seller Code of Conduct",
+    "A B C D E F G H I J Rules",
+    "FBA  Storage\tand Fee Policies",
     "公示期至",
     "（暂定）",
     "(TENTATIVE)",
@@ -476,3 +492,25 @@ def test_lowering_keeps_what_the_classes_and_boundaries_see():
         assert [m.start() for m in re.finditer(cls, kept)] == [
             m.start() for m in re.finditer(cls, low)
         ]
+
+
+def test_memoised_helpers_give_what_they_compute():
+    names = [
+        *WORDS,
+        "淘宝网商品发布规范（征求意见稿）",
+        "Seller  Code of\nConduct",
+        "1688 商家规则",
+    ]
+    for name in names:
+        assert rules._undrafted(name) == rules._undrafted.__wrapped__(name)
+        assert rules._preference(name) == rules._preference.__wrapped__(name)
+        for platform in (None, "淘宝", "Amazon"):
+            assert rules.rule_key(name, platform) == rules.rule_key.__wrapped__(name, platform)
+        assert platforms.leading_platform(name) == platforms.leading_platform.__wrapped__(name)
+        assert normalize.compact_name(name) == _compact_name(name)
+
+
+def test_long_texts_are_not_lowered_and_short_ones_not_kept():
+    assert casing.lowered("A" * (casing.LONGEST + 1)) is None
+    assert casing.lowered("A" * casing.LONGEST) == "a" * casing.LONGEST
+    assert casing.lowered("Seller RULES") == "seller rules"
