@@ -57,8 +57,9 @@ _lowered_kept = lru_cache(maxsize=4)(_lower)
 
 
 # What for_lowered reads past: escapes (\s, \S, \b, \d …) and group names, whose letters say
-# nothing about the case of the text.
-_NOT_LETTERS = re.compile(r"\\[A-Za-z]|\(\?P<\w+>|\(\?P=\w+\)")
+# nothing about the case of the text; an escaped backslash first, so that in \\S the S is a
+# letter of the text.
+_NOT_LETTERS = re.compile(r"\\\\|\\[A-Za-z]|\(\?P<\w+>|\(\?P=\w+\)")
 
 
 def for_lowered(pattern: re.Pattern[str]) -> re.Pattern[str]:
