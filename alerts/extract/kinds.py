@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from typing import NamedTuple
 
+from alerts.extract.casing import for_lowered, lowered
 from alerts.extract.model import ChangeKind
 from alerts.extract.rules import Rule
 
@@ -83,6 +85,31 @@ _SUBJECT_WINDOW_EN = 60  # English says in 60 letters what Chinese says in 24 ch
 _LIST_GAP = re.compile(r"[\s、/&和及与以或》《「」“”\"]*")
 
 
+class _Verbs(NamedTuple):
+    """The verb patterns above, for a text as it is or (case-sensitive twins, see casing) for
+    its lower-cased copy, where they reject a place by its first character: IGNORECASE let
+    every English letter of the lookaheads through to the branches one by one."""
+
+    ranked: list[tuple[ChangeKind, re.Pattern[str]]]
+    weak_new: re.Pattern[str]
+    takes_effect: re.Pattern[str]
+
+
+_AS_IS = _Verbs(_VERBS, _WEAK_NEW, _TAKES_EFFECT)
+_LOWER = _Verbs(
+    [(kind, for_lowered(pattern)) for kind, pattern in _VERBS],
+    for_lowered(_WEAK_NEW),
+    for_lowered(_TAKES_EFFECT),
+)
+
+
+def _scan(text: str) -> tuple[str, _Verbs]:
+    """What to search for verbs in ``text``: its lower-cased copy with the twins when that finds
+    the same, at the same places; else the text and the patterns as they are."""
+    low = lowered(text)
+    return (text, _AS_IS) if low is None else (low, _LOWER)
+
+
 class NameLists:
     """The lists of names (《A》、《B》和《C》) of a text, found once for all its rules.
 
@@ -95,6 +122,8 @@ class NameLists:
     def __init__(self, doc: str, spans: list[tuple[int, int]]) -> None:
         self._doc = doc
         self._spans = spans
+        # The text is_changed reads verbs in (the lower-cased copy when it can).
+        self.scan = _scan(doc)
         count = len(spans)
         self._disjoint = all(start < end for start, end in spans) and all(
             spans[k - 1][1] <= spans[k][0] for k in range(1, count)
@@ -129,6 +158,7 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
     ``spans`` holds all rule names of the text: a list (《A》和《B》将于…生效) is read as one
     name, so the verb after the list counts for each rule in it.
     """
+    scan, verbs = spans.scan
     for mention in rule.mentions:
         if mention.start < title_end:
             return True
@@ -140,7 +170,7 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
         left = stops[-1].end() if stops else left
         right_stop = _CLAUSE_STOP.search(doc, last, last + reach)
         right = right_stop.start() if right_stop else last + reach
-        windows = [doc[left:first], doc[last:right]]
+        windows = [scan[left:first], scan[last:right]]
         # A bullet or number is a few characters: looking no further back keeps this linear.
         head = doc.rfind("\n", max(0, first - 8), first) + 1
         if (
@@ -150,9 +180,9 @@ def is_changed(doc: str, rule: Rule, title_end: int, spans: NameLists) -> bool:
         ):
             # "- FBA Storage Policy: … This change takes effect …": the item says what happens.
             line_end = doc.find("\n", last)
-            windows.append(doc[last : len(doc) if line_end < 0 else line_end])
+            windows.append(scan[last : len(doc) if line_end < 0 else line_end])
         for window in windows:
-            if kind_in(window) is not None or _TAKES_EFFECT.search(window):
+            if _kind_in(window, verbs) is not None or verbs.takes_effect.search(window):
                 return True
     return False
 
@@ -174,9 +204,9 @@ def _listed(doc: str, spans: list[tuple[int, int]], start: int, end: int) -> tup
     return start, end
 
 
-def _near(doc: str, start: int, end: int) -> tuple[ChangeKind, bool] | None:
+def _near(doc: str, verbs: _Verbs, start: int, end: int) -> tuple[ChangeKind, bool] | None:
     """The kind of the verb closest to ``doc[start:end]`` within its sentence, and whether the
-    verb was a strong one (not 发布/上线)."""
+    verb was a strong one (not 发布/上线). ``doc`` and ``verbs`` are as ``_scan`` gives them."""
     left = max(0, start - _WINDOW)
     stops = list(_STOP.finditer(doc, left, start))
     if stops:
@@ -184,7 +214,7 @@ def _near(doc: str, start: int, end: int) -> tuple[ChangeKind, bool] | None:
     right_stop = _STOP.search(doc, end, end + _WINDOW)
     right = right_stop.start() if right_stop else min(len(doc), end + _WINDOW)
     best: tuple[int, int, ChangeKind] | None = None
-    for rank, (kind, pattern) in enumerate(_VERBS):
+    for rank, (kind, pattern) in enumerate(verbs.ranked):
         for match in pattern.finditer(doc, left, start):
             candidate = (start - match.end(), rank, kind)
             best = candidate if best is None or candidate < best else best
@@ -193,22 +223,28 @@ def _near(doc: str, start: int, end: int) -> tuple[ChangeKind, bool] | None:
             best = candidate if best is None or candidate < best else best
     if best is not None:
         return best[2], True
-    if _WEAK_NEW.search(doc, left, start) or _WEAK_NEW.search(doc, end, right):
+    if verbs.weak_new.search(doc, left, start) or verbs.weak_new.search(doc, end, right):
         return ChangeKind.new, False
     return None
 
 
 def says_change(text: str) -> bool:
     """Whether ``text`` has a change verb stronger than 发布/上线 (those also announce news)."""
-    return any(pattern.search(text) for _, pattern in _VERBS)
+    text, verbs = _scan(text)
+    return any(pattern.search(text) for _, pattern in verbs.ranked)
 
 
 def kind_in(text: str) -> ChangeKind | None:
     """The kind of the first-ranked change verb anywhere in ``text``, or None without one."""
-    for kind, pattern in _VERBS:
+    return _kind_in(*_scan(text))
+
+
+def _kind_in(text: str, verbs: _Verbs) -> ChangeKind | None:
+    """``kind_in`` of ``text`` as ``_scan`` gives it."""
+    for kind, pattern in verbs.ranked:
         if pattern.search(text):
             return kind
-    return ChangeKind.new if _WEAK_NEW.search(text) else None
+    return ChangeKind.new if verbs.weak_new.search(text) else None
 
 
 def kind_of(doc: str, rule: Rule, title_end: int, text: TextKinds | None = None) -> ChangeKind:
@@ -224,7 +260,7 @@ def kind_of(doc: str, rule: Rule, title_end: int, text: TextKinds | None = None)
     in_text = [m for m in rule.mentions if m.start >= title_end]
     weak: ChangeKind | None = None
     for mention in in_title + in_text:
-        near = _near(doc, mention.start, mention.end)
+        near = _near(*text.scan, mention.start, mention.end)
         if near is not None and near[1]:
             return near[0]
         if near is not None and weak is None:
@@ -247,6 +283,8 @@ class TextKinds:
 
     def __init__(self, doc: str, title_end: int) -> None:
         self._doc = doc
+        # The text verbs are read in (the lower-cased copy when it can), for all rules.
+        self.scan = _scan(doc)
         self._title_end = title_end
         self._title: tuple[bool, ChangeKind | None] | None = None
         self._stops: list[int] | None = None
@@ -254,8 +292,9 @@ class TextKinds:
 
     def _read_title(self) -> tuple[bool, ChangeKind | None]:
         if self._title is None:
-            title = self._doc[: self._title_end]
-            self._title = (_VERBS[0][1].search(title) is not None, kind_in(title))
+            scan, verbs = self.scan
+            title = scan[: self._title_end]
+            self._title = (verbs.ranked[0][1].search(title) is not None, _kind_in(title, verbs))
         return self._title
 
     def consultation_title(self) -> bool:
@@ -273,7 +312,8 @@ class TextKinds:
         start = self._stops[after - 1] + 1 if after else self._title_end
         end = self._stops[after] if after < len(self._stops) else len(self._doc)
         if (start, end) not in self._sentences:
-            self._sentences[start, end] = kind_in(self._doc[start:end])
+            scan, verbs = self.scan
+            self._sentences[start, end] = _kind_in(scan[start:end], verbs)
         return self._sentences[start, end]
 
 

@@ -16,7 +16,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from alerts.extract.casing import for_lowered, lowered
 from alerts.extract.clauses import Sentences
 from alerts.extract.normalize import compact_name, normalize
 from alerts.extract.platforms import (
@@ -57,8 +59,14 @@ class Rule:
     mentions: list[RuleMention] = field(default_factory=list)
 
 
-# A name in 《》 (group 1), or in quotes (group 2).
-_MARKED = re.compile(r"《([^《》]{1,80})》|[「“\"【]([^「」“”\"【】\n]{2,60})[」”\"】]")
+# A name in 《》 (group 1), or in quotes (group 2): 《([^《》]{1,80})》|[「“"【](…)[」”"】], with
+# the opening mark taken first and each form checked by a lookbehind for its own marks. A
+# pattern that opens with a character set lets the engine skip to the marks; the alternation
+# (its second form opens with a set, not a character) made it try both forms everywhere,
+# twice as slow. At a mark only the form it opens can match, so the match is the same.
+_MARKED = re.compile(
+    r"[《「“\"【](?:(?<=《)([^《》]{1,80})》|(?<=[「“\"【])([^「」“”\"【】\n]{2,60})[」”\"】])"
+)
 # A line that lost its opening mark: "2、“淘宝汇吃”市场管理规范》变更公示通知". Searched for from
 # the line break before it: a pattern that opens with a line start tries every position of
 # the text, one that opens with "\n" skips to the breaks.
@@ -115,21 +123,27 @@ _GENERIC = re.compile(
 )
 _DRAFT = re.compile(r"\((?:征求意见稿|意见稿|草案|修订稿|草稿|讨论稿|draft)\)$", re.IGNORECASE)
 _LEAD_FILLER = re.compile(r"^(?:了|关于|对于|对)")
+# One word of an English name, then at most one lower-case word joining it to the next.
+_EN_WORD = r"[A-Za-z0-9&'.-]*[ \t]+(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?"
 _EN_NAME = re.compile(
     # Title-case words, joined by at most one lower-case word ("VAT Calculation Services
-    # methodology Program Policy").
-    # The lookahead (a name starts with a capital or a digit) makes most positions fail at once.
-    r"(?=[A-Z0-9])(?<![A-Za-z])((?:[A-Z0-9][A-Za-z0-9&'.-]*[ \t]+"
-    r"(?:(?:of|and|for|on|the|&|[a-z]{2,12})[ \t]+)?){1,8}"
+    # methodology Program Policy"): (?<![A-Za-z])((?:[A-Z0-9]WORD){1,8}SUFFIX), with the first
+    # word taken out of the repeat, (?:…){1,8} being …(?:…){0,7}. Group 1 opens with the set of
+    # a name's first characters, which lets the engine skip to them (a lookahead for them made
+    # it stop at every character); the test for a letter before it is made behind it.
+    rf"([A-Z0-9](?<![A-Za-z][A-Z0-9]){_EN_WORD}(?:[A-Z0-9]{_EN_WORD}){{0,7}}"
     r"(?:Rules?|Policy|Policies|Standards?|Regulations?|Agreement|Guidelines?|Terms of Service"
     r"|Specifications?|Code of Conduct|Measures|Provisions|Terms"
     # "the Late Shipment Rate policy": a name in title case with a lower-case last word.
     r"|policy|policies|rules|guidelines|terms|standards|agreement))(?![A-Za-z])"
 )
 # "the Unsuitable inventory investigations policy": a capitalised name in sentence case.
+# Group 1 is the name. The pattern opens with the literal "the", which the engine skips to
+# (then "the" must start a word): as (?=[A-Z])(?<=\bthe\s)(…), which tried every capital of an
+# English text, it cost 7 ns a character. A match starts at the name's "the", which lies
+# after the end of the match before (a name ends in policy, guidelines or terms).
 _EN_SENTENCE_CASE = re.compile(
-    # The lookahead (the name's capital) makes most positions fail before the lookbehind.
-    r"(?=[A-Z])(?<=\bthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
+    r"the\s(?<!\wthe\s)((?:[A-Z][A-Za-z0-9-]+)(?:\s+[a-z][a-z-]+){1,4}\s+(?:policy|guidelines|terms))\b"
 )
 # "we are introducing fee category guidelines", "adding the returns reimbursement policy": a
 # document that a notice creates may be named all in lower case.
@@ -218,11 +232,18 @@ _EN_SUFFIX_WORD = re.compile(
     r"|measures|provisions)",
     re.IGNORECASE,
 )
+# Its twin for the lower-cased copy (see casing): IGNORECASE, its words were tried one by one
+# after every space of an English text.
+_EN_SUFFIX_WORD_LOWER = for_lowered(_EN_SUFFIX_WORD)
 _EN_LEAD = re.compile(
     r"^(?:(?:The|New|Updated|Revised|Amended|Draft|Our|Its|A|An|Latest)\s+)+", re.IGNORECASE
 )
 
 
+# The helpers below are pure and asked several times for each name of a notice (to find its
+# rule, key it, prefer one spelling): memoised. Names are short (60 characters at most in
+# 《》), so the caches stay small.
+@lru_cache(maxsize=4096)
 def _undrafted(name: str) -> str:
     return _DRAFT.sub("", unicodedata.normalize("NFKC", compact_name(name)))
 
@@ -232,10 +253,12 @@ def _stem(name: str) -> str:
     return _bare(_undrafted(name))
 
 
+@lru_cache(maxsize=4096)
 def _preference(name: str) -> tuple[bool, int]:
     return _DRAFT.search(unicodedata.normalize("NFKC", name)) is None, len(name)
 
 
+@lru_cache(maxsize=4096)
 def rule_key(name: str, platform: str | None) -> str:
     """The canonical key of a rule: its name, prefixed by its platform unless it starts with one.
 
@@ -411,7 +434,8 @@ def _english_names(doc: str) -> list[RuleMention]:
         RuleMention(match.start(1), match.end(1), compact_name(match.group(1)))
         for match in [*labels, *_EN_UPDATE_HEADING.finditer(doc)]
     ]
-    if not _EN_SUFFIX_WORD.search(doc):
+    low = lowered(doc)
+    if not (_EN_SUFFIX_WORD.search(doc) if low is None else _EN_SUFFIX_WORD_LOWER.search(low)):
         return found
     for match in _EN_NAME.finditer(doc):
         # A name starts after the last full stop it runs over ("2024. The Listing Policy").

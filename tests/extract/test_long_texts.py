@@ -16,6 +16,7 @@ from alerts.extract import Notice, cues, dates, extract, platforms, rules
 
 from .seed import seed_items
 from .test_fuzz import FRAGMENTS
+from .test_quick_scans import EN_NAME
 
 PUBLISHED = datetime(2024, 1, 15, 10, 0)
 SHAPES = [
@@ -59,8 +60,12 @@ def _without_lookahead(pattern: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(bare, pattern.flags)
 
 
-QUICK = [dates._DATE, dates._CN_MONTH_DAY, cues._NOTICE_DAYS, rules._EN_NAME]
+QUICK = [dates._DATE, dates._CN_MONTH_DAY, cues._NOTICE_DAYS]
 PLAIN = [_without_lookahead(pattern) for pattern in QUICK]
+# _EN_NAME opens with a character set now, not a lookahead: compared with the pattern it
+# stands for, as written before.
+QUICK.append(rules._EN_NAME)
+PLAIN.append(EN_NAME)
 PLAIN_ANY = re.compile(
     "|".join(platforms._alias_pattern(alias) for alias in platforms._ALIASES), re.IGNORECASE
 )
