@@ -15,9 +15,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from alerts.api import Lifespan
 from alerts.errors import RulewatchError
 from alerts.reminders.engine import ReminderEngine, start_scheduler
+from alerts.web.app import Lifespan
 from store.db import connect, redact_url, session_scope, upgrade
 from store.queries import count_changes
 
@@ -31,7 +31,7 @@ def serve(settings: Settings) -> None:
     """Run the service until interrupted. Raises StoreError if the database is unreachable."""
     import uvicorn
 
-    from alerts.api import create_app
+    from alerts.web.app import create_app
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -174,7 +174,7 @@ def bench_build(settings: Settings) -> None:
 def serve(config: str, port: int) -> None:
     import uvicorn
 
-    from alerts.api import create_app
+    from alerts.web.app import create_app
 
     settings = load_settings(Path(config))
     app = create_app(settings, connect(settings.service.database))

@@ -1,7 +1,7 @@
 """The tables: rules, their changes, the notices each change was read from, and the links.
 
 These are storage shapes only. Domain values live in alerts/ (ChangeCandidate, the timeline's
-ChangeState) and API schemas in alerts/api.py, even where fields overlap.
+ChangeState) and API schemas in alerts/web/schemas.py, even where fields overlap.
 """
 
 from __future__ import annotations

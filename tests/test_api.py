@@ -16,9 +16,9 @@ import pytest
 import time_machine
 from sqlalchemy import Engine
 
-from alerts.api import create_app
 from alerts.config import load_settings
 from alerts.timeline.ingest import import_files
+from alerts.web.app import create_app
 from store.db import session_scope
 
 

@@ -19,8 +19,8 @@ from server import running
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from alerts.api import create_app
 from alerts.config import parse_settings
+from alerts.web.app import create_app
 from store.db import connect, upgrade
 from store.models import Notice
 

@@ -15,9 +15,9 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from server import running
 
-from alerts.api import create_app
 from alerts.config import parse_settings
 from alerts.timeline.ingest import import_files
+from alerts.web.app import create_app
 from store.db import connect, session_scope, upgrade
 
 TOKEN = "schema-token-0123456789"

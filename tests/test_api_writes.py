@@ -11,9 +11,9 @@ import pytest
 import time_machine
 from sqlalchemy import Engine
 
-from alerts.api import create_app
 from alerts.config import parse_settings
 from alerts.reminders.engine import ReminderEngine
+from alerts.web.app import create_app
 
 TOKEN = "test-token-0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}

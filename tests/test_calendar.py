@@ -24,7 +24,6 @@ from server import running
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
-from alerts.api import create_app
 from alerts.calendar.render import (
     CalendarChange,
     CalendarInfo,
@@ -38,6 +37,7 @@ from alerts.cli import app as cli_app
 from alerts.config import Settings, load_settings, parse_settings
 from alerts.extract.model import Notice
 from alerts.timeline.ingest import add_change, import_files, ingest
+from alerts.web.app import create_app
 from store import queries
 from store.db import connect, session_scope
 

@@ -106,8 +106,8 @@ def test_the_api_and_the_page_flag_a_change_left_without_its_year(tmp_path: Path
 
     import httpx
 
-    from alerts.api import create_app
     from alerts.config import parse_settings
+    from alerts.web.app import create_app
     from store.db import connect, upgrade
 
     engine = connect(f"sqlite:///{tmp_path / 'api.db'}")

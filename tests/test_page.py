@@ -31,12 +31,12 @@ from receiver import WHSEC, Receiver, refused_url
 from server import running
 from sqlalchemy import Engine
 
-from alerts.api import create_app
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
-from alerts.page import Filters, feed_urls
 from alerts.reminders.engine import ReminderEngine
 from alerts.timeline.ingest import add_change, import_files, ingest
+from alerts.web.app import create_app
+from alerts.web.pages import Filters, feed_urls
 from store import queries
 from store.db import session_scope
 

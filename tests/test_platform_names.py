@@ -19,9 +19,9 @@ import time_machine
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from alerts.api import create_app
 from alerts.cli import app
 from alerts.config import load_settings
+from alerts.web.app import create_app
 from store.db import connect
 
 runner = CliRunner()

@@ -57,7 +57,7 @@ def test_check_config_warns_while_next_year_has_no_holidays(tmp_path: Path):
 def test_healthz_carries_the_same_warning(tmp_path: Path):
     import asyncio
 
-    from alerts.api import create_app
+    from alerts.web.app import create_app
     from store.db import connect, upgrade
 
     engine = connect(f"sqlite:///{tmp_path / 'h.db'}")

@@ -21,7 +21,7 @@ from alerts.calendar.render import (
     parse_alarms,
 )
 from alerts.config import Settings
-from alerts.deps import SessionDep, SettingsDep
+from alerts.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["calendar"])
 _cache_lock = threading.Lock()

@@ -5,7 +5,7 @@ take effect (by 生效, with days left), each rule's history as a line from 征�
 生效, the reminders that failed for good, and links to subscribe to the calendar feed.
 Links on the page carry the filters, so a narrowed view stays narrowed. The page has no
 JavaScript, so its Content-Security-Policy forbids scripts altogether. The page of one
-change (alerts/change_page.py) is built from the same pieces: the headers, the template
+change (alerts/web/change_page.py) is built from the same pieces: the headers, the template
 environment, ``Entry``, the watch tags and the feed addresses.
 """
 
@@ -25,7 +25,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.deps import SessionDep, SettingsDep
 from alerts.reminders.plan import current_watches
 from alerts.timeline.views import (
     ChangeView,
@@ -36,6 +35,7 @@ from alerts.timeline.views import (
     stored_platform,
 )
 from alerts.watch import ChangeFacts, facts_of, matches
+from alerts.web.deps import SessionDep, SettingsDep
 from store import queries
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """What every HTTP route may ask for: a session, the settings, and write permission.
 
-Routers (alerts/api.py, alerts/web/feed.py, alerts/page.py) depend on these instead of on each
+Routers (alerts/web/api.py, alerts/web/feed.py, alerts/web/pages.py) depend on these instead of on each
 other, so each face stays a small module.
 """
 

@@ -1,6 +1,6 @@
 """The page of one change at /changes/{uid}: where the feed's events and the reminders link.
 
-Server-rendered like the timeline (alerts/page.py), on the same frame and styles: the rule,
+Server-rendered like the timeline (alerts/web/pages.py), on the same frame and styles: the rule,
 公示 → 生效 with the days left, the marks (预计, postponed, withdrawn, revision), every
 source notice with its text, and the reminders about the change with each delivery
 attempt. It reads what ``GET /api/changes/{uid}`` reads. An unknown uid is a 404 page.
@@ -20,11 +20,20 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.deps import SessionDep, SettingsDep
-from alerts.page import HEADERS, Entry, Feed, Filters, environment, feed_urls, watch_tags, web_url
 from alerts.reminders.plan import current_watches
 from alerts.timeline.views import ReminderView, change_views, reminder_views
 from alerts.watch import facts_of
+from alerts.web.deps import SessionDep, SettingsDep
+from alerts.web.pages import (
+    HEADERS,
+    Entry,
+    Feed,
+    Filters,
+    environment,
+    feed_urls,
+    watch_tags,
+    web_url,
+)
 from store import outbox, queries
 
 if TYPE_CHECKING:

@@ -1,0 +1,311 @@
+"""The JSON API under /api: changes, notices, watches, reminders and deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from alerts import clock
+from alerts.extract.model import Notice
+from alerts.reminders.plan import current_watches
+from alerts.timeline import ingest
+from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
+from alerts.timeline.views import (
+    ChangeView,
+    ReminderView,
+    change_views,
+    count_selected,
+    reminder_views,
+)
+from alerts.web import schemas
+from alerts.web.deps import SessionDep, SettingsDep, WriteAccess
+from store import outbox, queries
+from store import watches as stored_watches
+from store.db import committed
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "The body is not UTF-8 (so not JSON), or it asks what cannot be done.",
+        401: "No valid bearer token.",
+        403: "Writes are disabled: no [api] token is configured.",
+        404: "No such item.",
+        409: "It exists already, or belongs to config.toml.",
+        413: "The request body is larger than [api] max_body_bytes.",
+    }
+    return {code: {"model": schemas.Problem, "description": text[code]} for code in codes}
+
+
+_WRITE = (401, 403, 413)
+_BODY = (*_WRITE, 400)  # a write with a JSON body
+router = APIRouter(prefix="/api", tags=["api"], responses=_errors(413))
+
+
+@router.get(
+    "/changes",
+    summary="The timeline of rule changes, by effective date.",
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many changes the filters select, over all pages.",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            }
+        }
+    },
+)
+def list_changes(
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    upcoming: Annotated[bool, Query(description="Only changes effective today or later.")] = False,
+    rule: Annotated[str | None, Query(description="Part of the rule's name or key.")] = None,
+    platform: Annotated[str | None, Query(description="Platform, e.g. 1688.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[schemas.Change]:
+    """Changes ordered by 生效 (undated last); page with ``limit`` and ``offset``.
+
+    The ``X-Total-Count`` header gives the number of changes the filters select.
+    """
+    tz = settings.service.tz
+    filters: dict[str, Any] = {"upcoming": upcoming, "rule": rule, "platform": platform}
+    today = clock.today(tz)
+    views = change_views(session, today=today, tz=tz, limit=limit, offset=offset, **filters)
+    response.headers["X-Total-Count"] = str(
+        count_selected(
+            session, effective_from=today if upcoming else None, rule=rule, platform=platform
+        )
+    )
+    return [_change(view) for view in views]
+
+
+@router.get(
+    "/changes/{uid}",
+    summary="One change with its notices, reminders and deliveries.",
+    responses=_errors(404),
+)
+def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.ChangeDetail:
+    found = queries.get_change(session, uid=uid)
+    if found is None:
+        raise HTTPException(404, f"no change has uid {uid!r}")
+    change, _ = found
+    tz = settings.service.tz
+    notices = queries.notices_of_change(session, change_id=change.id or 0)
+    view = change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0]
+    reminders = reminder_views(session, tz=tz, change_id=change.id)
+    return schemas.ChangeDetail(
+        **_change(view).model_dump(),
+        summary=change.summary,
+        notices=[
+            schemas.Notice(
+                title=n.title,
+                url=n.url,
+                published_at=n.published_at.astimezone(tz) if n.published_at else None,
+                text=n.text,
+                origin=n.origin,
+                problem=n.problem,
+            )
+            for n in notices
+        ],
+        reminders=_with_deliveries(session, reminders),
+    )
+
+
+@router.post(
+    "/changes",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses=_errors(*_BODY),
+    summary="Enter a change by hand (entering the same change twice changes nothing).",
+)
+def post_change(
+    body: schemas.ChangeIn, session: SessionDep, settings: SettingsDep
+) -> schemas.IngestResult:
+    now = clock.now()
+    report = committed(
+        session,
+        lambda: add_change(
+            session,
+            rule=body.rule,
+            platform=body.platform,
+            announced_on=body.announced_on,
+            effective_on=body.effective_on,
+            effective_at=body.effective_at,
+            title=body.title,
+            url=body.url,
+            tentative=body.tentative,
+            note=body.note,
+            now=now,
+            tz=settings.service.tz,
+        ),
+    )
+    return _ingested(report)
+
+
+@router.post(
+    "/changes/{uid}/withdraw",
+    dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 404),
+    summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
+)
+def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
+    now = clock.now()
+    if committed(session, lambda: ingest.withdraw(session, uid=uid, now=now)) is None:
+        raise HTTPException(404, f"no change has uid {uid!r}")
+    tz = settings.service.tz
+    return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
+
+
+@router.post(
+    "/notices",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses=_errors(*_BODY),
+    summary="Submit an announcement text: its changes are read and stored.",
+)
+def post_notice(
+    body: schemas.NoticeIn, session: SessionDep, settings: SettingsDep
+) -> schemas.IngestResult:
+    notice = Notice(title=body.title, text=body.text, published_at=body.published_at, url=body.url)
+    tz = settings.service.tz
+    report = committed(session, lambda: ingest_notice(session, notice, origin="api", tz=tz))
+    return _ingested(report)
+
+
+@router.get("/watches", summary="The watches: config.toml's and those added here.")
+def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Watch]:
+    from_config = {watch.name for watch in settings.watches}
+    return [
+        schemas.Watch(
+            **watch.model_dump(exclude={"regex"}),
+            regex=list(watch.regex),
+            source="config" if watch.name in from_config else "api",
+        )
+        for watch in current_watches(session, settings)
+    ]
+
+
+@router.post(
+    "/watches",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses=_errors(*_BODY, 409),
+    summary="Add a watch; it persists in the store and is used with config.toml's.",
+)
+def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:
+    from alerts.config import Watch
+
+    definition = body.model_dump(exclude_none=True)
+    try:
+        Watch.model_validate(definition)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    channels = {channel.name for channel in settings.channels}
+    for index, name in enumerate(body.channels):
+        if name not in channels:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("body", "channels", index),
+                        "msg": f"no channel named {name!r} in config.toml",
+                        "input": name,
+                    }
+                ]
+            )
+    taken = {watch.name for watch in current_watches(session, settings)}
+    now = clock.now()
+    if body.name in taken or not committed(
+        session,
+        lambda: stored_watches.add_watch(session, name=body.name, definition=definition, now=now),
+    ):
+        raise HTTPException(409, f"a watch named {body.name!r} exists already")
+    return schemas.Watch(**body.model_dump(), source="api")
+
+
+@router.delete(
+    "/watches/{name}",
+    status_code=204,
+    dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 404, 409),
+    summary="Remove a watch added through the API.",
+)
+def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:
+    if any(watch.name == name for watch in settings.watches):
+        raise HTTPException(409, f"watch {name!r} is defined in config.toml; remove it there")
+    if not committed(session, lambda: stored_watches.remove_watch(session, name=name)):
+        raise HTTPException(404, f"no watch named {name!r}")
+
+
+@router.get("/reminders", summary="The reminder outbox, by due time.")
+def list_reminders(
+    session: SessionDep,
+    settings: SettingsDep,
+    status: Annotated[
+        list[schemas.ReminderShow] | None,
+        Query(description="pending, sent or failed; repeat for several. Default: all."),
+    ] = None,
+) -> list[schemas.Reminder]:
+    views = reminder_views(session, tz=settings.service.tz, show=status or ())
+    return [schemas.Reminder(**_reminder_fields(view)) for view in views]
+
+
+@router.get("/deliveries/failed", summary="Reminders that failed for good, with every attempt.")
+def failed_deliveries(
+    session: SessionDep, settings: SettingsDep
+) -> list[schemas.ReminderWithDeliveries]:
+    return _with_deliveries(
+        session, reminder_views(session, tz=settings.service.tz, show=["failed"])
+    )
+
+
+def _change(view: ChangeView) -> schemas.Change:
+    data = view.as_json()
+    return schemas.Change.model_validate(data)
+
+
+def _reminder_fields(view: ReminderView) -> dict[str, Any]:
+    data = view.as_json()
+    data.pop("last_delivery")
+    return data
+
+
+def _with_deliveries(
+    session: Any, views: list[ReminderView]
+) -> list[schemas.ReminderWithDeliveries]:
+    found = outbox.deliveries_of(session, reminder_ids=[v.id for v in views])
+    return [
+        schemas.ReminderWithDeliveries(
+            **_reminder_fields(view),
+            deliveries=[
+                schemas.Delivery.model_validate(d, from_attributes=True) for d in found[view.id]
+            ],
+        )
+        for view in views
+    ]
+
+
+def _ingested(report: IngestReport) -> schemas.IngestResult:
+    return schemas.IngestResult(
+        stored=report.notices_added > 0,
+        changes=[
+            schemas.ChangeResult(
+                action=c.action,
+                uid=c.uid,
+                rule_key=c.rule_key,
+                announced_on=c.announced_on,
+                effective_on=c.effective_on,
+                postponed_from=c.postponed_from,
+            )
+            for c in report.changes
+        ],
+        problem=report.unreadable[0][1] if report.unreadable else None,
+        without_year=[day for _, days in report.without_year for day in days],
+    )
