@@ -10,7 +10,7 @@ import pytest
 from alerts.config import Watch
 from alerts.reminders.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
 from alerts.reminders.workdays import previous_workday
-from alerts.watch import ChangeFacts
+from alerts.watches import ChangeFacts
 
 TZ = ZoneInfo("Asia/Shanghai")
 TIMING = Timing(tz=TZ, at=time(9, 0), default_lead_days=[7, 1, 0])
@@ -244,14 +244,14 @@ def test_a_watch_that_stops_matching_cancels_pending_rows():
     ],
 )
 def test_watch_matching(watch, facts, expected):
-    from alerts.watch import matches
+    from alerts.watches import matches
 
     key, platform = facts
     assert matches(watch, ChangeFacts(rule_key=key, rule_name=key, platform=platform)) is expected
 
 
 def test_since_excludes_changes_effective_before_it():
-    from alerts.watch import matches
+    from alerts.watches import matches
 
     watch = Watch(name="w", platforms=["1688"], since=date(2024, 1, 1))
     old = ChangeFacts(rule_key="k", rule_name="k", platform="1688", effective_on=date(2023, 12, 27))

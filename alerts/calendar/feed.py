@@ -31,9 +31,8 @@ from alerts.calendar.render import (
 )
 from alerts.config import Settings, Watch
 from alerts.errors import RulewatchError
-from alerts.reminders.plan import current_watches
 from alerts.timeline.views import select_changes
-from alerts.watch import facts_of, matches
+from alerts.watches import covering, current_watches, facts_of, tags_of
 from store import queries
 from store.models import Rule, RuleChange
 
@@ -160,15 +159,11 @@ def _covering_tags(
     watches: list[Watch], query: FeedQuery, change: RuleChange, rule: Rule
 ) -> tuple[str, ...] | None:
     """The tags of the watches covering ``change``, or None when the query leaves it out."""
-    facts = facts_of(change, rule)
-    covering = [watch for watch in watches if matches(watch, facts)]
-    if query.watch is not None and all(watch.name != query.watch for watch in covering):
+    found = covering(watches, facts_of(change, rule))
+    if query.watch is not None and all(watch.name != query.watch for watch in found):
         return None
-    if query.tag is not None and all(query.tag not in watch.tags for watch in covering):
+    if query.tag is not None and all(query.tag not in watch.tags for watch in found):
         return None
-    if not (query.all or covering):
+    if not (query.all or found):
         return None
-    return tuple(sorted({tag for watch in covering for tag in watch.tags}))
-
-
-# --- HTTP ----------------------------------------------------------------------------------
+    return tuple(sorted(tags_of(found)))

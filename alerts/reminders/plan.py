@@ -6,21 +6,16 @@ queries, never duplicate reminders.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import ValidationError
 from sqlmodel import Session
 
-from alerts.config import Settings, Watch
+from alerts.config import Settings
 from alerts.reminders.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
 from alerts.reminders.workdays import Workdays
-from alerts.watch import facts_of
+from alerts.watches import current_watches, facts_of
 from store import outbox
-from store import watches as stored_watches
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,24 +50,6 @@ def sync_channels(session: Session, settings: Settings, *, now: datetime) -> lis
         session, [(channel.name, channel.kind) for channel in settings.channels], now=now
     )
     return [ChannelState(name=r.name, active=r.active, created_at=r.created_at) for r in rows]
-
-
-def current_watches(session: Session, settings: Settings) -> list[Watch]:
-    """The ``[[watch]]`` entries of config, then the watches added through the API.
-
-    A stored watch that no longer validates (the config it relied on changed) is skipped
-    with a warning rather than stopping the service.
-    """
-    watches = list(settings.watches)
-    taken = {watch.name for watch in watches}
-    for name, definition in stored_watches.list_watches(session):
-        if name in taken:
-            continue
-        try:
-            watches.append(Watch.model_validate(definition))
-        except ValidationError as exc:
-            log.warning("stored watch %s is not valid any more, skipped: %s", name, exc)
-    return watches
 
 
 def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> PlanReport:

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.config import Watch
-from alerts.watch import ChangeFacts, routes
+from alerts.watches import ChangeFacts, routes
 
 _UID_NAMESPACE = uuid.UUID("0b8f3b1e-52c4-4f0e-9d7c-6a1e2f3c4d5b")
 

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from alerts import clock
 from alerts.extract.model import Notice
-from alerts.reminders.plan import current_watches
 from alerts.timeline import ingest
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
@@ -20,6 +19,7 @@ from alerts.timeline.views import (
     count_selected,
     reminder_views,
 )
+from alerts.watches import current_watches
 from alerts.web import schemas
 from alerts.web.deps import SessionDep, SettingsDep, WriteAccess
 from store import outbox, queries

@@ -20,9 +20,8 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.reminders.plan import current_watches
 from alerts.timeline.views import ReminderView, change_views, reminder_views
-from alerts.watch import facts_of
+from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
 from alerts.web.pages import (
     HEADERS,
@@ -31,7 +30,6 @@ from alerts.web.pages import (
     Filters,
     environment,
     feed_urls,
-    watch_tags,
     web_url,
 )
 from store import outbox, queries
@@ -166,7 +164,7 @@ def read_change(
     facts = facts_of(change, rule)
     entry = Entry(
         view=view,
-        tags=watch_tags(current_watches(session, settings), facts),
+        tags=tags_of(covering(current_watches(session, settings), facts)),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
     withdrawn = view.status == "withdrawn"

@@ -1,7 +1,7 @@
 """What every HTTP route may ask for: a session, the settings, and write permission.
 
-Routers (alerts/web/api.py, alerts/web/feed.py, alerts/web/pages.py) depend on these instead of on each
-other, so each face stays a small module.
+Routers (alerts/web/api.py, alerts/web/feed.py, alerts/web/pages.py) depend on these instead
+of on each other, so each face stays a small module.
 """
 
 from __future__ import annotations

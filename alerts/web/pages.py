@@ -25,7 +25,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.reminders.plan import current_watches
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,
@@ -34,12 +33,12 @@ from alerts.timeline.views import (
     select_changes,
     stored_platform,
 )
-from alerts.watch import ChangeFacts, facts_of, matches
+from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
 from store import queries
 
 if TYPE_CHECKING:
-    from alerts.config import Settings, Watch
+    from alerts.config import Settings
 
 router = APIRouter(tags=["page"])
 
@@ -209,7 +208,7 @@ def build_timeline(
     entries = [
         Entry(
             view=view,
-            tags=watch_tags(watches, facts[view.uid]) if view.uid in facts else (),
+            tags=tags_of(covering(watches, facts[view.uid])) if view.uid in facts else (),
             failed=tuple(dead_of.get(view.uid, ())),
         )
         for view in views
@@ -288,15 +287,6 @@ def _lines(entries: Sequence[Entry], today: date) -> list[RuleLine]:
 
 def _latest(entries: Iterable[Entry | None]) -> date:
     return max((e.anchor for e in entries if e is not None and e.anchor), default=date.min)
-
-
-def watch_tags(watches: Iterable[Watch], facts: ChangeFacts) -> tuple[str, ...]:
-    """The tags of the watches that cover a change, as the planner decides coverage."""
-    found: dict[str, None] = {}
-    for watch in watches:
-        if watch.tags and matches(watch, facts):
-            found.update(dict.fromkeys(watch.tags))
-    return tuple(found)
 
 
 def _clean(value: str | None) -> str | None:

@@ -1,23 +1,50 @@
-"""Which changes are watched, and where reminders about them go with which lead times.
+"""Which changes are watched: the one place that decides coverage, for reminders, the feed
+and the pages alike, and where reminders go with which lead times.
 
-Pure: a watch (from config.toml or the API) and the facts of a change in, a decision out.
 A change is watched when it matches any of the watch's ``rules``, ``keywords`` or ``regex``;
 ``platforms`` narrows that, and a watch with only ``platforms`` takes everything on them.
+All of it is pure (a watch and the facts of a change in, a decision out) but for
+:func:`current_watches`, which reads the watches added through the API from the store.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from alerts.config import Watch
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from alerts.config import Settings, Watch
 from alerts.extract.platforms import canonical_platform
 from alerts.extract.rules import canonical_rule
+from store import watches as stored_watches
 
 if TYPE_CHECKING:
     from store.models import Rule, RuleChange
+
+log = logging.getLogger(__name__)
+
+
+def current_watches(session: Session, settings: Settings) -> list[Watch]:
+    """The ``[[watch]]`` entries of config, then the watches added through the API.
+
+    A stored watch that no longer validates (the config it relied on changed) is skipped
+    with a warning rather than stopping the service.
+    """
+    watches = list(settings.watches)
+    taken = {watch.name for watch in watches}
+    for name, definition in stored_watches.list_watches(session):
+        if name in taken:
+            continue
+        try:
+            watches.append(Watch.model_validate(definition))
+        except ValidationError as exc:
+            log.warning("stored watch %s is not valid any more, skipped: %s", name, exc)
+    return watches
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,16 @@ def matches(watch: Watch, change: ChangeFacts) -> bool:
         or any(keyword in text for keyword in watch.keywords)
         or any(pattern.search(text) for pattern in watch.patterns())
     )
+
+
+def covering(watches: Iterable[Watch], change: ChangeFacts) -> list[Watch]:
+    """The watches that cover ``change``, in their order."""
+    return [watch for watch in watches if matches(watch, change)]
+
+
+def tags_of(watches: Iterable[Watch]) -> tuple[str, ...]:
+    """The tags of ``watches``, each once, in the order they are first given."""
+    return tuple(dict.fromkeys(tag for watch in watches for tag in watch.tags))
 
 
 def routes(
