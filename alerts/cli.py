@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from alerts.errors import ConfigError, RulewatchError
+from store.errors import StoreError
 
 if TYPE_CHECKING:
     from alerts.config import Settings
@@ -44,7 +45,7 @@ class _Group(typer.core.TyperGroup):
             for problem in exc.problems:
                 err.print(f"  {problem}", markup=False)
             raise SystemExit(2) from exc
-        except RulewatchError as exc:
+        except (RulewatchError, StoreError) as exc:
             print_error(exc)
             raise SystemExit(1) from exc
 

@@ -2,12 +2,10 @@
 
     RulewatchError
     ├── ConfigError        config.toml (or the environment) is wrong; carries every problem found
-    ├── ExtractionError    an input could not be read as notices at all (not "no dates found")
-    ├── StoreError         the database refused or is unreachable
-    └── DeliveryError      a channel could not be reached (used by the dispatcher)
+    └── ExtractionError    an input could not be read as notices at all (not "no dates found")
 
-The library raises these; the CLI turns them into a message and an exit status and the API
-into an HTTP status, each in one place.
+The library raises these (and the store its own ``store.errors.StoreError``); the CLI turns
+them into a message and an exit status and the API into an HTTP status, each in one place.
 """
 
 from __future__ import annotations
@@ -44,11 +42,3 @@ class ConfigError(RulewatchError):
 
 class ExtractionError(RulewatchError):
     """An input could not be read as notices (bad JSON line, unknown format, unreadable file)."""
-
-
-class StoreError(RulewatchError):
-    """The store refused an operation or could not be reached."""
-
-
-class DeliveryError(RulewatchError):
-    """A channel could not deliver a message."""

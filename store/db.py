@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from alerts.errors import StoreError
+from store.errors import StoreError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

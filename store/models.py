@@ -7,6 +7,7 @@ ChangeState) and API schemas in alerts/web/schemas.py, even where fields overlap
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -16,6 +17,26 @@ from store.types import AwareDateTime
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class ChangeStatus(StrEnum):
+    """Whether a change stands; a withdrawn one leaves the feed and keeps its page."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class ReminderStatus(StrEnum):
+    """Where a reminder is in the outbox. ``SENDING`` is claimed under a lease; ``DEAD`` failed
+    for good; ``COALESCED`` and ``MISSED`` were not sent after downtime, with the reason."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+    COALESCED = "coalesced"
+    MISSED = "missed"
 
 
 class Rule(SQLModel, table=True):
@@ -50,7 +71,7 @@ class RuleChange(SQLModel, table=True):
     effective_on: date | None = Field(default=None, index=True)
     effective_at: time | None = None
     tentative: bool = False
-    status: str = Field(default="active", max_length=20)  # active | withdrawn
+    status: str = Field(default=ChangeStatus.ACTIVE, max_length=20)
     revision: int = 0
     postponed_from: date | None = None
     # The publish time of the notice whose dates the change now carries: an older notice
@@ -125,7 +146,7 @@ class Reminder(SQLModel, table=True):
     lead_days: int | None = None
     revision: int = 0  # the change's revision this reminder was planned for
     due_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False, index=True))
-    status: str = Field(default="pending", max_length=20, index=True)
+    status: str = Field(default=ReminderStatus.PENDING, max_length=20, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     lease_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,12 +26,52 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from alerts.reminders.planner import ReminderDraft
-from store.models import ChangeNotice, Channel, Delivery, Notice, Reminder, Rule, RuleChange
+from store.models import (
+    ChangeNotice,
+    Channel,
+    Delivery,
+    Notice,
+    Reminder,
+    ReminderStatus,
+    Rule,
+    RuleChange,
+)
 
-PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
-CANCELLED, COALESCED, MISSED = "cancelled", "coalesced", "missed"
-STATUSES = (PENDING, SENDING, SENT, DEAD, CANCELLED, COALESCED, MISSED)
+PENDING, SENDING, SENT, DEAD = (
+    ReminderStatus.PENDING,
+    ReminderStatus.SENDING,
+    ReminderStatus.SENT,
+    ReminderStatus.DEAD,
+)
+CANCELLED, COALESCED, MISSED = (
+    ReminderStatus.CANCELLED,
+    ReminderStatus.COALESCED,
+    ReminderStatus.MISSED,
+)
+STATUSES = tuple(ReminderStatus)
+
+
+class NewReminder(Protocol):
+    """What the outbox needs of a reminder to insert; the planner's drafts are such."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def dedupe_key(self) -> str: ...
+    @property
+    def change_id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def lead_days(self) -> int | None: ...
+    @property
+    def context(self) -> dict[str, object]: ...
 
 
 def sync_channels(
@@ -84,7 +124,7 @@ def reminders_of_changes(session: Session, *, change_ids: Sequence[int]) -> list
     return list(session.exec(statement).all())
 
 
-def add_reminders(session: Session, drafts: Iterable[ReminderDraft], *, now: datetime) -> int:
+def add_reminders(session: Session, drafts: Iterable[NewReminder], *, now: datetime) -> int:
     """Insert reminders, skipping any whose dedupe key exists (another planner may have won)."""
     values = [
         {

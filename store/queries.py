@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from store.models import ChangeNotice, Notice, Rule, RuleChange, StoredWatch, utcnow
+from store.models import ChangeNotice, ChangeStatus, Notice, Rule, RuleChange, StoredWatch, utcnow
 
 
 @dataclass(frozen=True)
@@ -162,9 +162,9 @@ def withdraw_change(session: Session, *, uid: str, now: datetime) -> RuleChange 
     """Mark the change withdrawn (it leaves the feed; pending reminders are cancelled by the
     planner). Returns None when no change has that uid; withdrawing twice changes nothing."""
     change = session.exec(select(RuleChange).where(RuleChange.uid == uid)).first()
-    if change is None or change.status == "withdrawn":
+    if change is None or change.status == ChangeStatus.WITHDRAWN:
         return change
-    change.status = "withdrawn"
+    change.status = ChangeStatus.WITHDRAWN
     change.revision += 1
     change.updated_at = now
     session.add(change)
@@ -251,7 +251,7 @@ def _filtered(
     if uid is not None:
         statement = statement.where(RuleChange.uid == uid)
     if not include_withdrawn:
-        statement = statement.where(RuleChange.status != "withdrawn")
+        statement = statement.where(RuleChange.status != ChangeStatus.WITHDRAWN)
     return statement
 
 

@@ -438,7 +438,7 @@ def test_values_are_parsed_into_python_types(write):
     assert settings.reminders.at == time(8, 30)
     (watch,) = settings.watches
     assert watch.since == date(2024, 1, 1)
-    assert settings.lead_days_for(watch) == [1]
+    assert watch.lead_days == [1]
     assert watch.patterns()[0].search("1688商家发货行为管理规范")
     assert settings.smtp is not None and settings.smtp.port == 465
     assert settings.calendar.refresh == timedelta(days=1, hours=2, minutes=30)

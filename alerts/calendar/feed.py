@@ -34,7 +34,7 @@ from alerts.errors import RulewatchError
 from alerts.timeline.views import select_changes
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from store import queries
-from store.models import Rule, RuleChange
+from store.models import ChangeStatus, Rule, RuleChange
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of a feed that never had anything
@@ -150,7 +150,7 @@ def _select(
         if not event_kinds(item, query.kinds):
             continue
         newest = max([newest, change.updated_at, *(s.created_at for s in found)])
-        if change.status != "withdrawn":
+        if change.status != ChangeStatus.WITHDRAWN:
             selected.append(item)
     return selected, newest
 

@@ -282,10 +282,6 @@ class Settings(_Section):
                 return channel
         raise KeyError(name)
 
-    def lead_days_for(self, watch: Watch) -> list[int]:
-        """The watch's own lead days, else those of ``[reminders]``."""
-        return self.reminders.lead_days if watch.lead_days is None else watch.lead_days
-
     def redacted(self) -> dict[str, Any]:
         """Every setting as plain TOML-like values, safe to print: secrets are "***" and
         URLs lose their userinfo and query values."""

@@ -19,6 +19,7 @@ from alerts.reminders.plan import plan_reminders
 from notifiers.base import Message, Outcome
 from store import outbox, queries
 from store.db import connect, upgrade
+from store.models import ChangeStatus
 
 
 def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:
@@ -120,7 +121,7 @@ async def _send_test(settings: Settings, name: str) -> Outcome:
         effective_on=now.date(),
         effective_at=None,
         tentative=False,
-        status="active",
+        status=ChangeStatus.ACTIVE,
         revision=0,
         postponed_from=None,
         sources=(),

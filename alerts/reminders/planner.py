@@ -25,10 +25,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.config import Watch
 from alerts.watches import ChangeFacts, routes
+from store.models import ChangeStatus, ReminderStatus
 
 _UID_NAMESPACE = uuid.UUID("0b8f3b1e-52c4-4f0e-9d7c-6a1e2f3c4d5b")
-
-PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class PlannedChange:
     id: int
     uid: str
     facts: ChangeFacts
-    status: str  # active | withdrawn
+    status: str  # a ChangeStatus
     revision: int
     postponed_from: date | None
     created_at: datetime
@@ -142,7 +141,7 @@ def _drafts(
     if effective_on is None or effective_on < today:
         return
     prefix = f"{change.uid}:{channel.name}"
-    if change.status == "withdrawn":
+    if change.status == ChangeStatus.WITHDRAWN:
         if change.updated_at >= channel.created_at:
             yield _draft(
                 change,
@@ -215,14 +214,14 @@ def _stale(
     channels: dict[str, ChannelState],
 ) -> Iterable[tuple[int, str]]:
     for reminder in existing:
-        if reminder.status != PENDING:
+        if reminder.status != ReminderStatus.PENDING:
             continue
         channel = channels.get(reminder.channel)
         if channel is None or not channel.active:
             yield reminder.id, f"渠道 {reminder.channel} 已从配置中移除"
         elif reminder.channel not in routed:
             yield reminder.id, "已没有关注项把这项变更发往这个渠道"
-        elif change.status == "withdrawn" and reminder.kind != "changed":
+        elif change.status == ChangeStatus.WITHDRAWN and reminder.kind != "changed":
             yield reminder.id, "这项变更已撤回"
         elif reminder.kind == "lead" and reminder.revision < change.revision:
             yield reminder.id, f"生效日期已改为 {change.effective_on}"

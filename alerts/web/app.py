@@ -25,12 +25,13 @@ from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
 from alerts import clock
-from alerts.errors import RulewatchError, StoreError
+from alerts.errors import RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
 from alerts.web import api, change_page, feed, pages, schemas
 from alerts.web.metrics import CONTENT_TYPE, Metrics
 from alerts.web.middleware import BodyLimit, NoNulInUrl
+from store.errors import StoreError
 
 if TYPE_CHECKING:
     from alerts.config import Settings

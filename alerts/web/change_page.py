@@ -33,6 +33,7 @@ from alerts.web.pages import (
     web_url,
 )
 from store import outbox, queries
+from store.models import ChangeStatus
 
 if TYPE_CHECKING:
     from alerts.config import Settings
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["page"])
 
 _UID_MAX = 64  # RuleChange.uid's column width
-_STATUS = {
+_STATUS: dict[str, str] = {
     outbox.PENDING: "待发送",
     outbox.SENDING: "发送中",
     outbox.SENT: "已发送",
@@ -116,7 +117,7 @@ class ChangePage:
 
     @property
     def withdrawn(self) -> bool:
-        return self.entry.view.status == "withdrawn"
+        return self.entry.view.status == ChangeStatus.WITHDRAWN
 
     @property
     def own_summary(self) -> str:
@@ -167,7 +168,7 @@ def read_change(
         tags=tags_of(covering(current_watches(session, settings), facts)),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
-    withdrawn = view.status == "withdrawn"
+    withdrawn = view.status == ChangeStatus.WITHDRAWN
     return ChangePage(
         today=today,
         entry=entry,
