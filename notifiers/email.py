@@ -22,13 +22,17 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import aiosmtplib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from notifiers.base import Deps, Message, Outcome, Verdict, one_line, redact, utc_now
+
+if TYPE_CHECKING:
+    # Imported where mail is sent: config and the read-only pages load this module for its
+    # models, and they send nothing.
+    import aiosmtplib
 
 # Deliberately loose: the SMTP server is the judge of deliverability; this only catches
 # values that cannot be an address at all (typos, a missing @, a name without address).
@@ -208,6 +212,8 @@ class EmailNotifier:
 
     async def send(self, message: Message) -> Outcome:
         """Mail ``message`` once and say what came of it; never raises for a delivery failure."""
+        import aiosmtplib
+
         try:
             mail = self.compose(message)
             sender, recipients = self.envelope()
@@ -269,6 +275,8 @@ class EmailNotifier:
         )
 
     def _failure(self, step: str, exc: aiosmtplib.SMTPException | OSError | ValueError) -> Outcome:
+        import aiosmtplib
+
         where = self._where
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             items = [
