@@ -9,10 +9,8 @@ so receivers can drop repeats), ``webhook-timestamp`` (Unix seconds) and, with a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
@@ -21,11 +19,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,13 +36,11 @@ from notifiers.base import (
     Message,
     Outcome,
     Verdict,
-    classify_http,
-    one_line,
     origin,
-    redact,
     url_secrets,
     utc_now,
 )
+from notifiers.http import HttpUrlStr, config_problem, post
 
 SECRET_PREFIX = "whsec_"
 # The spec recommends 24 to 64 bytes; shorter keys are refused rather than silently weak.
@@ -60,49 +54,21 @@ _RESERVED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 
 
-def _problem(message: str) -> PydanticCustomError:
-    # The message is already complete; the config loader shows it as written.
-    return PydanticCustomError("rulewatch", message)
-
-
-def check_http_url(value: str) -> str:
-    """Accept an absolute http(s) URL with a host; raise a pydantic error otherwise.
-
-    The URL itself is never put into the message: it may carry a token, and the loader
-    shows the given value in redacted form next to the message.
-    """
-    if any(c.isspace() for c in value):
-        raise _problem("a URL cannot contain spaces or line breaks")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
-        raise _problem("must be an http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError:
-        raise _problem("the port in the URL is not a number from 1 to 65535") from None
-    if not parts.hostname:
-        raise _problem("the URL has no host")
-    return value
-
-
-HttpUrlStr = Annotated[str, AfterValidator(check_http_url)]
-
-
 def _check_secret(value: SecretStr | None) -> SecretStr | None:
     if value is None:
         return None
     raw = value.get_secret_value()
     if not raw.startswith(SECRET_PREFIX):
-        raise _problem(
+        raise config_problem(
             f'must be written "{SECRET_PREFIX}<base64>" (Standard Webhooks); '
             "`rulewatch channels new-secret` prints a fresh one"
         )
     try:
         key = base64.b64decode(raw.removeprefix(SECRET_PREFIX), validate=True)
     except (binascii.Error, ValueError):
-        raise _problem(f'the part after "{SECRET_PREFIX}" is not valid base64') from None
+        raise config_problem(f'the part after "{SECRET_PREFIX}" is not valid base64') from None
     if len(key) < MIN_SECRET_BYTES:
-        raise _problem(
+        raise config_problem(
             f"the key decodes to {len(key)} bytes; use at least {MIN_SECRET_BYTES} "
             "(`rulewatch channels new-secret` prints a 32-byte one)"
         )
@@ -119,15 +85,15 @@ def _secrets(value: object) -> SecretStr | tuple[SecretStr, ...] | None:
         checked: list[SecretStr] = []
         for position, item in enumerate(value, 1):
             if not isinstance(item, str | SecretStr):
-                raise _problem(f"secret {position} of the list is not a string")
+                raise config_problem(f"secret {position} of the list is not a string")
             try:
                 secret = _check_secret(item if isinstance(item, SecretStr) else SecretStr(item))
             except PydanticCustomError as exc:
-                raise _problem(f"secret {position} of the list: {exc.message()}") from None
+                raise config_problem(f"secret {position} of the list: {exc.message()}") from None
             if secret is not None:
                 checked.append(secret)
         return tuple(checked)
-    raise _problem('must be a "whsec_…" string, or a non-empty list of them (newest first)')
+    raise config_problem('must be a "whsec_…" string, or a non-empty list of them (newest first)')
 
 
 class WebhookChannel(BaseModel):
@@ -150,14 +116,16 @@ class WebhookChannel(BaseModel):
     def _check_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for name, header_value in value.items():
             if not _HEADER_NAME.fullmatch(name):
-                raise _problem(f"{name!r} is not a valid HTTP header name")
+                raise config_problem(f"{name!r} is not a valid HTTP header name")
             if name.lower() in _RESERVED_HEADERS:
-                raise _problem(f"{name!r} is set by rulewatch itself and cannot be configured")
+                raise config_problem(
+                    f"{name!r} is set by rulewatch itself and cannot be configured"
+                )
             if any(c in header_value.get_secret_value() for c in "\r\n"):
-                raise _problem(f"the value of header {name!r} contains a line break")
+                raise config_problem(f"the value of header {name!r} contains a line break")
             if not header_value.get_secret_value().isascii():
                 # HTTP/1.1 clients send header values as ASCII; httpx refuses anything else.
-                raise _problem(f"the value of header {name!r} must be ASCII text")
+                raise config_problem(f"the value of header {name!r} must be ASCII text")
         return value
 
     def secrets(self) -> list[str]:
@@ -187,9 +155,6 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-# Enough of an error body to say what the receiver objected to; a receiver that answers
-# with megabytes is not read to the end.
-_BODY_EXCERPT_BYTES = 64 * 1024
 _USER_AGENT = "rulewatch-webhook"
 # A header value must be visible ASCII; the id goes into one and into the signed content.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
@@ -273,59 +238,12 @@ class WebhookNotifier:
             headers["webhook-signature"] = " ".join(
                 sign(key, message.id, timestamp, body) for key in self._keys
             )
-        request = self._client.build_request(
-            "POST", self.config.url, content=body, headers=headers, timeout=self.config.timeout
+        return await post(
+            self._client,
+            self.config.url,
+            content=body,
+            headers=headers,
+            timeout=self.config.timeout,
+            secrets=self._secrets,
+            now=self._now,
         )
-        # The timeout bounds the whole attempt: httpx's own bounds each read, and a receiver
-        # that trickles a byte a second would keep the attempt (and a sender) for hours.
-        deadline = asyncio.get_running_loop().time() + self.config.timeout
-        late = f"{self._origin} 在 {self.config.timeout:g} 秒内没有应答"
-        try:
-            async with asyncio.timeout_at(deadline):
-                response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            return self._transport_failure(late, exc)
-        except TimeoutError:
-            return Outcome(Verdict.retry, f"{late}（这段时间里没有收到完整的应答）")
-        except httpx.ConnectError as exc:
-            return self._transport_failure(f"无法连接 {self._origin}", exc)
-        except httpx.HTTPError as exc:
-            return self._transport_failure(f"向 {self._origin} 发送请求失败", exc)
-        try:
-            # The status has come: what the body had time to say is all the excerpt holds.
-            excerpt = await _read_excerpt(response, deadline)
-        finally:
-            await response.aclose()
-        outcome = classify_http(response.status_code, response.headers, now=self._now())
-        if outcome.verdict is Verdict.delivered or not excerpt:
-            return outcome
-        said = one_line(redact(excerpt, self._secrets))
-        return Outcome(
-            outcome.verdict,
-            f"{outcome.reason}；回复：{said}",
-            status_code=outcome.status_code,
-            retry_after=outcome.retry_after,
-        )
-
-    def _transport_failure(self, what: str, exc: httpx.HTTPError) -> Outcome:
-        # Every transport failure may pass: a receiver restarting, a network blip, a
-        # certificate about to be fixed. httpx's messages rarely hold the URL, but a proxy
-        # or TLS error may, so they are redacted like everything else.
-        detail = one_line(redact(str(exc), self._secrets))
-        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return Outcome(Verdict.retry, f"{what}（{detail}）")
-
-
-async def _read_excerpt(response: httpx.Response, deadline: float) -> str:
-    """Up to ``_BODY_EXCERPT_BYTES`` of the body as text, as much as arrives before
-    ``deadline`` (event-loop time); the rest is left unread."""
-    chunks: list[bytes] = []
-    size = 0
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
-        async with asyncio.timeout_at(deadline):
-            async for chunk in response.aiter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= _BODY_EXCERPT_BYTES:
-                    break
-    return b"".join(chunks)[:_BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")

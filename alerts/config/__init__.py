@@ -64,7 +64,7 @@ from alerts.config.values import (
 from alerts.errors import ConfigError
 from notifiers import ChannelConfig, channel_union
 from notifiers.email import SmtpSettings
-from notifiers.webhook import check_http_url
+from notifiers.http import check_http_url
 
 __all__ = [
     "ApiSettings",
