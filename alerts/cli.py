@@ -593,13 +593,15 @@ def ics_command(
 @db_app.command("upgrade")
 def db_upgrade_command(ctx: typer.Context) -> None:
     """Bring the database schema up to date."""
-    from store.db import connect, current_revision, redact_url, upgrade
+    from store.db import connect, current_revision, database_url_shown, upgrade
 
     settings = _settings(ctx)
     engine = connect(settings.service.database)
     upgrade(engine)
     revision = current_revision(engine)
-    out.print(f"{redact_url(settings.service.database)} is at revision {revision}", markup=False)
+    out.print(
+        f"{database_url_shown(settings.service.database)} is at revision {revision}", markup=False
+    )
 
 
 def _json(value: object) -> str:

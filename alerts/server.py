@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from alerts.errors import RulewatchError
 from alerts.reminders.engine import ReminderEngine, start_scheduler
 from alerts.web.app import Lifespan
-from store.db import connect, redact_url, session_scope, upgrade
+from store.db import connect, database_url_shown, session_scope, upgrade
 from store.queries import count_changes
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def serve(settings: Settings) -> None:
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     engine = connect(settings.service.database)
     upgrade(engine)
-    log.info("store %s is up to date", redact_url(settings.service.database))
+    log.info("store %s is up to date", database_url_shown(settings.service.database))
     with session_scope(engine) as session:
         if count_changes(session) == 0:
             log.info(

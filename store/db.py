@@ -32,7 +32,7 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         else:
             engine = create_engine(url, echo=echo, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise StoreError(f"cannot use database {redact_url(url)}: {exc}") from exc
+        raise StoreError(f"cannot use database {database_url_shown(url)}: {exc}") from exc
     return engine
 
 
@@ -72,7 +72,7 @@ def session_scope(engine: Engine, *, commit_at_end: bool = True) -> Iterator[Ses
 
 def failure(bind: Engine | Connection, exc: DatabaseError) -> StoreError:
     """The StoreError for a database that failed, naming it (without its password)."""
-    return StoreError(f"database {redact_url(str(bind.engine.url))} failed: {exc.orig}")
+    return StoreError(f"database {database_url_shown(str(bind.engine.url))} failed: {exc.orig}")
 
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except DatabaseError as exc:
-        url = redact_url(str(engine.url))
+        url = database_url_shown(str(engine.url))
         raise StoreError(f"cannot upgrade database {url}: {exc.orig}") from exc
     finally:
         if migrating is not engine:
@@ -176,8 +176,9 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for logs and errors."""
+def database_url_shown(url: str) -> str:
+    """A database URL with its password hidden, for logs and errors (other URLs are shown
+    by ``alerts.config.values.url_masked``, which masks userinfo and query values)."""
     from sqlalchemy.engine import make_url
 
     try:

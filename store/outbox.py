@@ -27,10 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from store.models import (
-    ChangeNotice,
     Channel,
     Delivery,
-    Notice,
     Reminder,
     ReminderStatus,
     Rule,
@@ -376,38 +374,6 @@ def claim_due(
     )
     rows = connection.execute(statement, {"ids": ids})
     return [Outgoing(*cast(tuple[Any, ...], row)) for row in rows]
-
-
-class SourceRow(NamedTuple):
-    """A notice as a message cites it."""
-
-    title: str
-    url: str | None
-    published_at: datetime | None
-
-
-def sources_of_changes(
-    session: Session, *, change_ids: Sequence[int]
-) -> dict[int, list[SourceRow]]:
-    """The notices of several changes, oldest first, without their (long) texts."""
-    found: dict[int, list[SourceRow]] = {change_id: [] for change_id in change_ids}
-    if not change_ids:
-        return found
-    statement = (
-        select(
-            col(ChangeNotice.change_id),
-            col(Notice.title),
-            col(Notice.url),
-            col(Notice.published_at),
-        )
-        .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
-        .where(col(ChangeNotice.change_id).in_(bindparam("changes", expanding=True)))
-        .order_by(col(Notice.published_at))
-    )
-    rows = session.connection().execute(statement, {"changes": list(change_ids)})
-    for change_id, title, url, published_at in rows:
-        found[change_id].append(SourceRow(title, url, published_at))
-    return found
 
 
 class Attempt(NamedTuple):

@@ -349,29 +349,38 @@ def data_version(session: Session) -> DataVersion:
 
 @dataclass(frozen=True)
 class SourceRow:
-    """What the feed shows of a change's source notice, and when it was stored."""
+    """A change's source notice as a message or the feed cites it, and when it was stored."""
 
     title: str
     url: str | None
+    published_at: datetime | None
     created_at: datetime
 
 
 def sources_of_changes(
     session: Session, *, change_ids: Sequence[int]
 ) -> dict[int, list[SourceRow]]:
-    """Title, URL and storage time of each change's notices, oldest publication first,
-    without their texts (the feed has no use for them)."""
+    """Title, URL, publish and storage time of each change's notices, oldest publication
+    first, without their (long) texts: what messages and the feed cite."""
     found: dict[int, list[SourceRow]] = {change_id: [] for change_id in change_ids}
     ids = list(change_ids)
     for start in range(0, len(ids), 1000):  # stay far below every backend's parameter limit
         statement = (
-            select(ChangeNotice.change_id, Notice.title, Notice.url, Notice.created_at)
+            sql_select(
+                col(ChangeNotice.change_id),
+                col(Notice.title),
+                col(Notice.url),
+                col(Notice.published_at),
+                col(Notice.created_at),
+            )
             .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
             .where(col(ChangeNotice.change_id).in_(ids[start : start + 1000]))
             .order_by(col(Notice.published_at), col(Notice.id))
         )
-        for change_id, title, url, created_at in session.exec(statement).all():
-            found[change_id].append(SourceRow(title=title, url=url, created_at=created_at))
+        for change_id, title, url, published_at, created_at in session.connection().execute(
+            statement
+        ):
+            found[change_id].append(SourceRow(title, url, published_at, created_at))
     return found
 
 

@@ -18,8 +18,8 @@ from alerts.config import (
     Settings,
     load_settings,
     parse_settings,
-    redact_url,
     resolve_config_path,
+    url_masked,
 )
 from alerts.errors import ConfigError, ConfigProblem
 from notifiers import CHANNEL_MODELS, EmailChannel, WebhookChannel
@@ -525,7 +525,7 @@ def test_lines_are_found_through_subtables_strings_and_arrays(write):
     ],
 )  # fmt: skip
 def test_redact_url(url, shown):
-    assert redact_url(url) == shown
+    assert url_masked(url) == shown
 
 
 def test_each_registered_kind_is_its_models_literal():

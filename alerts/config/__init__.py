@@ -56,10 +56,10 @@ from alerts.config.values import (
     TimeOfDay,
     Token,
     invalid,
-    redact_url,
     resolve_database,
     shown,
     split_listen,
+    url_masked,
 )
 from alerts.errors import ConfigError
 from notifiers import ChannelConfig, channel_union
@@ -76,8 +76,8 @@ __all__ = [
     "Watch",
     "load_settings",
     "parse_settings",
-    "redact_url",
     "resolve_config_path",
+    "url_masked",
 ]
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -94,7 +94,7 @@ class _Section(BaseModel):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A database or webhook URL may carry a password or token.
         for key, value in super().__repr_args__():
-            yield key, redact_url(value) if isinstance(value, str) else value
+            yield key, url_masked(value) if isinstance(value, str) else value
 
 
 class ServiceSettings(_Section):

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 from alerts.config.source import KeyLines, KeyProblem, Parts, format_parts
-from alerts.config.values import quote, redact_url
+from alerts.config.values import quote, url_masked
 from alerts.errors import ConfigProblem
 from notifiers import CHANNEL_MODELS
 
@@ -143,7 +143,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = redact_url(value)
+        shown = url_masked(value)
         return quote(shown if len(shown) <= 80 else shown[:77] + "...")
     if isinstance(value, list):
         return "an array"

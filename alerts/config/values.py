@@ -3,7 +3,7 @@
 Each type is an ``Annotated`` alias whose validator raises ``invalid(message)``, a pydantic
 error whose message is already the finished sentence; ``alerts.config.problems`` puts the key
 path in front and the given value after it (unless ``shows_value`` says it is already
-there). The other direction, ``redact_url`` and ``shown``, turns a value back into text that
+there). The other direction, ``url_masked`` and ``shown``, turns a value back into text that
 is safe to print: secrets as ``***``, URLs without their userinfo and query values.
 """
 
@@ -207,7 +207,7 @@ def resolve_database(value: str, base_dir: Path) -> str:
 # --- shown -------------------------------------------------------------------------------
 
 
-def redact_url(value: str) -> str:
+def url_masked(value: str) -> str:
     """``value`` with a URL's userinfo and query values masked as ``***``; other text as is."""
     if "://" not in value:
         return value
@@ -240,7 +240,7 @@ def shown(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "***"
     if isinstance(value, str):
-        return redact_url(value)
+        return url_masked(value)
     if isinstance(value, dict):
         return {k: shown(v) for k, v in value.items()}
     if isinstance(value, list):

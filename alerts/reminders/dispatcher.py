@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from alerts import clock
 from alerts.reminders.messages import ReminderFacts, Source, render
 from notifiers.base import Message, Notifier, Outcome, Verdict
-from store import outbox
+from store import outbox, queries
 from store.db import session_scope
 from store.models import Notice, Reminder, Rule, RuleChange
 
@@ -337,7 +337,7 @@ class Dispatcher:
 
     def _claim(
         self, now: datetime, at: datetime, limit: int
-    ) -> tuple[list[outbox.Outgoing], dict[int, list[outbox.SourceRow]]]:
+    ) -> tuple[list[outbox.Outgoing], dict[int, list[queries.SourceRow]]]:
         """Claim up to ``limit`` of what is due at ``now``, leased from ``at``."""
         with session_scope(self._engine) as session:
             rows = outbox.claim_due(
@@ -347,7 +347,7 @@ class Dispatcher:
                 worker=self._worker,
                 lease=self._lease + (at - now),
             )
-            sources = outbox.sources_of_changes(
+            sources = queries.sources_of_changes(
                 session, change_ids=sorted({row.change_id for row in rows})
             )
         return rows, sources
@@ -369,7 +369,7 @@ class Dispatcher:
     def _render(
         self,
         rows: Sequence[outbox.Outgoing],
-        sources: Mapping[int, Sequence[outbox.SourceRow]],
+        sources: Mapping[int, Sequence[queries.SourceRow]],
         now: datetime,
     ) -> list[tuple[outbox.Outgoing, Message]]:
         today = now.astimezone(self._tz).date()
