@@ -59,6 +59,11 @@ SENDERS = ("alerts.reminders.dispatcher", "alerts.reminders.engine", "apschedule
         ),
         pytest.param(("alerts.calendar.render",), ("store", "sqlalchemy"), id="render-is-pure"),
         pytest.param(
+            ("alerts.sources", "alerts.sources.poll"),
+            ("fastapi", "starlette", "uvicorn", *SENDERS),
+            id="sources-serve-and-send-nothing",
+        ),
+        pytest.param(
             ("alerts.extract",),
             ("alerts.config", "alerts.timeline", "alerts.reminders", "alerts.web", "store"),
             id="extract-stands-alone",

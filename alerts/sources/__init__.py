@@ -1,0 +1,40 @@
+"""Sources: where rulewatch finds new notices by itself, one module per kind, and the
+registry of kinds (the shape of ``notifiers.CHANNELS``).
+
+``SOURCES`` maps each ``kind`` to its pydantic config model and its factory; adding a kind is
+one new module and one line here, and every kind passes tests/sources/test_contract.py.
+``poll`` (alerts/sources/poll.py) fetches a source and stores what it found through ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
+
+from alerts.sources.base import Source
+from alerts.sources.folder import FolderSource, FolderSourceConfig
+
+
+class SourceKind(NamedTuple):
+    """One registered kind: how its config is validated and how its source is built."""
+
+    model: type[BaseModel]
+    factory: Callable[[Any], Source]
+
+
+SOURCES: dict[str, SourceKind] = {
+    "folder": SourceKind(FolderSourceConfig, FolderSource),
+}
+
+
+def build_source(config: BaseModel) -> Source:
+    """The source for a validated config of a registered kind; ValueError otherwise."""
+    kind = SOURCES.get(str(getattr(config, "kind", "")))
+    if kind is None or not isinstance(config, kind.model):
+        raise ValueError(
+            f"{type(config).__name__} is not the config of a known source kind; "
+            f"known kinds: {', '.join(SOURCES)}"
+        )
+    return kind.factory(config)
