@@ -2,7 +2,7 @@
 
 Pure: given the changes already known for one rule and a new candidate, decide whether the
 candidate is a new change, another source for a known one, or moves a known one to a new
-effective date. The caller (alerts/ingest.py) reads and writes the store around this.
+effective date. The caller (alerts/timeline/ingest.py) reads and writes the store around this.
 """
 
 from __future__ import annotations

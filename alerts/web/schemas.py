@@ -1,6 +1,6 @@
 """The JSON API's request and response bodies (they document the OpenAPI schema).
 
-Kept apart from the tables (store/models.py) and the read models (alerts/views.py) even
+Kept apart from the tables (store/models.py) and the read models (alerts/timeline/views.py) even
 where fields overlap: the API's shape is a promise to clients, the others may move.
 """
 
