@@ -11,9 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.errors import ExtractionError
-from alerts.extract import read_notices
 from alerts.sources.base import Batch, Fetched
-from alerts.timeline.ingest import decode
+from alerts.timeline.ingest import notices_in
 
 
 class FolderSourceConfig(BaseModel):
@@ -46,11 +45,7 @@ class FolderSource:
         problems: list[tuple[str, str]] = []
         for path in sorted(p for p in folder.glob(self.config.pattern) if p.is_file()):
             try:
-                text = decode(path.read_bytes(), where=path.name)
-                notices = read_notices(text)
-            except OSError as exc:
-                problems.append((path.name, f"cannot be read: {exc.strerror or exc}"))
-                continue
+                notices = notices_in(path)
             except ExtractionError as exc:
                 problems.append((path.name, str(exc)))
                 continue

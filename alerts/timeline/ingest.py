@@ -348,17 +348,25 @@ def import_files(
     """
     report = IngestReport()
     for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        text = decode(data, where=str(path))
-        try:
-            notices = read_notices(text, format=format, published_at=published_at)
-        except ExtractionError as exc:
-            raise ExtractionError(f"{path}: {exc}") from exc
+        notices = notices_in(path, format=format, published_at=published_at)
         report.extend(ingest(session, notices, origin=path.name, tz=tz))
     return report
+
+
+def notices_in(
+    path: Path, *, format: str = "auto", published_at: datetime | date | None = None
+) -> list[Notice]:
+    """The notices of one file, decoded as :func:`decode` does. Raises ExtractionError naming
+    the file when it cannot be read or is not in the given format."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExtractionError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    text = decode(data, where=str(path))
+    try:
+        return read_notices(text, format=format, published_at=published_at)
+    except ExtractionError as exc:
+        raise ExtractionError(f"{path}: {exc}") from exc
 
 
 # The encodings a notice file other than UTF-8 is taken to be in, when the detector says so:
