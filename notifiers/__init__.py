@@ -20,16 +20,24 @@ import httpx
 from pydantic import BaseModel, Field
 
 from notifiers.base import Deps, Notifier, utc_now
+from notifiers.dingtalk import DingTalkChannel, DingTalkNotifier
 from notifiers.email import EmailChannel, EmailNotifier, SmtpSettings
+from notifiers.feishu import FeishuChannel, FeishuNotifier
+from notifiers.slack import SlackChannel, SlackNotifier
 from notifiers.webhook import WebhookChannel, WebhookNotifier
+from notifiers.wecom import WeComChannel, WeComNotifier
 
 __all__ = [
     "CHANNELS",
     "CHANNEL_MODELS",
     "ChannelConfig",
     "ChannelKind",
+    "DingTalkChannel",
     "EmailChannel",
+    "FeishuChannel",
+    "SlackChannel",
     "SmtpSettings",
+    "WeComChannel",
     "WebhookChannel",
     "build_notifier",
     "channel_union",
@@ -47,6 +55,11 @@ class ChannelKind(NamedTuple):
 CHANNELS: dict[str, ChannelKind] = {
     "webhook": ChannelKind(WebhookChannel, WebhookNotifier.build),
     "email": ChannelKind(EmailChannel, EmailNotifier.build),
+    "dingtalk": ChannelKind(DingTalkChannel, DingTalkNotifier.build),
+    "wecom": ChannelKind(WeComChannel, WeComNotifier.build),
+    "feishu": ChannelKind(FeishuChannel, FeishuNotifier.build),
+    "lark": ChannelKind(FeishuChannel, FeishuNotifier.build),  # Feishu's bot on larksuite.com
+    "slack": ChannelKind(SlackChannel, SlackNotifier.build),
 }
 
 CHANNEL_MODELS: dict[str, type[BaseModel]] = {kind: k.model for kind, k in CHANNELS.items()}
@@ -65,7 +78,8 @@ class ChannelConfig(Protocol):
 def channel_union() -> Any:
     """The pydantic annotation validating one ``[[channels]]`` entry, chosen by ``kind``."""
     # A Union built at run time is invisible to mypy; callers type the result as ChannelConfig.
-    return Annotated[Union[tuple(CHANNEL_MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
+    models = tuple(dict.fromkeys(CHANNEL_MODELS.values()))  # one model may serve two kinds
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
 
 
 def build_notifier(

@@ -38,6 +38,9 @@ class Message:
     text: str  # plain-text body
     html: str  # HTML body
     payload: Mapping[str, Any] = field(default_factory=dict)  # JSON body for machine receivers
+    # Who the watches that sent it ask to be @-mentioned, besides the channel's own
+    # ``mention`` (chat kinds only): "all", mobile numbers or user ids.
+    mentions: tuple[str, ...] = ()
 
 
 class Verdict(StrEnum):

@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from pydantic_core import PydanticCustomError
 
 from notifiers.base import Deps, Message, Outcome, Verdict, one_line, redact, utc_now
+from notifiers.pacing import Pacing
 
 if TYPE_CHECKING:
     # Imported where mail is sent: config and the read-only pages load this module for its
@@ -56,7 +57,7 @@ def check_address(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(check_address)]
 
 
-class EmailChannel(BaseModel):
+class EmailChannel(Pacing):
     """``kind = "email"``: mail each reminder to ``to`` (and ``cc``) via ``[smtp]``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)

@@ -22,7 +22,6 @@ from typing import Annotated, Literal
 
 import httpx
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -41,6 +40,7 @@ from notifiers.base import (
     utc_now,
 )
 from notifiers.http import HttpUrlStr, config_problem, post
+from notifiers.pacing import Pacing
 
 SECRET_PREFIX = "whsec_"
 # The spec recommends 24 to 64 bytes; shorter keys are refused rather than silently weak.
@@ -96,7 +96,7 @@ def _secrets(value: object) -> SecretStr | tuple[SecretStr, ...] | None:
     raise config_problem('must be a "whsec_…" string, or a non-empty list of them (newest first)')
 
 
-class WebhookChannel(BaseModel):
+class WebhookChannel(Pacing):
     """``kind = "webhook"``: POST each reminder as JSON to ``url``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)

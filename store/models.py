@@ -162,9 +162,14 @@ class Delivery(SQLModel, table=True):
     """One attempt to send a reminder, whatever came of it."""
 
     __tablename__ = "delivery"
+    # What a channel's rate limit counts: its sends in the last window.
+    __table_args__ = (Index("ix_delivery_channel_started", "channel", "started_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reminder_id: int = Field(foreign_key="reminder.id", index=True, ondelete="CASCADE")
+    channel: str = Field(max_length=64)
+    # The id the receiver saw: the reminder's uid, or the digest's that carried it.
+    message_id: str = Field(max_length=64)
     attempt: int
     started_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     duration_ms: int

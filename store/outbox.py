@@ -380,6 +380,8 @@ class Attempt(NamedTuple):
     """One delivery attempt of a claimed reminder, and where that leaves the reminder."""
 
     reminder_id: int
+    channel: str
+    message_id: str  # the id sent: the reminder's uid, or that of the digest carrying it
     attempt: int
     started_at: datetime
     duration_ms: int
@@ -410,6 +412,8 @@ def record_attempts(
         [
             {
                 "reminder_id": a.reminder_id,
+                "channel": a.channel,
+                "message_id": a.message_id,
                 "attempt": a.attempt,
                 "started_at": a.started_at,
                 "duration_ms": a.duration_ms,

@@ -35,13 +35,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 __all__ = [
     "WHSEC",
+    "LoopbackServer",
     "Received",
     "Receiver",
     "Reply",
@@ -88,23 +89,18 @@ class Received:
         return self.body.decode("utf-8")
 
 
-class Receiver:
-    """A scripted HTTP server on ``127.0.0.1:<port 0>``; use it as a context manager."""
+class LoopbackServer:
+    """An ASGI app served by uvicorn on ``127.0.0.1:<port 0>`` in a background thread;
+    use it as a context manager. Subclasses implement ``_app``."""
 
-    def __init__(self, *, secret: str | None = None, default: Reply | None = None) -> None:
-        self.default = default or Reply()
-        self._webhook = Webhook(secret) if secret else None
-        self._script: list[Reply] = []
-        self._requests: list[Received] = []
-        self._changed = threading.Condition()
+    def __init__(self) -> None:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self.port = 0
 
-    # --- life cycle --------------------------------------------------------------------
-
-    def start(self) -> Receiver:
+    def start(self) -> Self:
+        self._closing.clear()
         config = uvicorn.Config(
             self._app,
             host="127.0.0.1",
@@ -118,12 +114,14 @@ class Receiver:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test receiver did not start")
+                raise RuntimeError(f"the test server {type(self).__name__} did not start")
             time.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self
@@ -135,14 +133,43 @@ class Receiver:
         if self._thread is not None:
             self._thread.join(timeout=10)
             if self._thread.is_alive():
-                raise RuntimeError("the test receiver did not stop")
+                raise RuntimeError(f"the test server {type(self).__name__} did not stop")
         self._server = self._thread = None
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def url_for(self, path: str) -> str:
+        """The server's URL with ``path`` (and query), e.g. ``url_for("/h?token=t")``."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI HTTP request."""
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            return body
+
+
+class Receiver(LoopbackServer):
+    """A scripted webhook receiver; use it as a context manager."""
+
+    def __init__(self, *, secret: str | None = None, default: Reply | None = None) -> None:
+        super().__init__()
+        self.default = default or Reply()
+        self._webhook = Webhook(secret) if secret else None
+        self._script: list[Reply] = []
+        self._requests: list[Received] = []
+        self._changed = threading.Condition()
 
     # --- what tests use ----------------------------------------------------------------
 
@@ -150,10 +177,6 @@ class Receiver:
     def url(self) -> str:
         """``http://127.0.0.1:<port>/hook``: where to send."""
         return self.url_for("/hook")
-
-    def url_for(self, path: str) -> str:
-        """The receiver's URL with ``path`` (and query), e.g. ``url_for("/h?token=t")``."""
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def script(self, *replies: Reply | int) -> None:
         """Answer the next requests with these, in order (an int is a bare status)."""
@@ -189,12 +212,7 @@ class Receiver:
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = {k.lower(): v for k, v in raw_headers}
         with self._changed:

@@ -406,6 +406,8 @@ class Dispatcher:
         report.messages.append((reminder.channel, result.message, status, reason))
         return outbox.Attempt(
             reminder_id=reminder.id,
+            channel=reminder.channel,
+            message_id=result.message.id,
             attempt=reminder.attempts,
             started_at=result.started,
             duration_ms=round(result.seconds * 1000),

@@ -67,6 +67,8 @@ def render(facts: ReminderFacts, *, today: date, bodies: bool = True) -> Message
         text=text.render(values) if text else "",
         html=html.render(values) if html else "",
         payload=payload(facts, days_left=days_left),
+        # Planned with the reminder: who the watches sending it want @-mentioned.
+        mentions=tuple(str(m) for m in facts.context.get("mention") or ()),
     )
 
 

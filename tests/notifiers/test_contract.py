@@ -12,18 +12,20 @@ A new kind fails here until it gets a case in ``CASES``.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from mailserver import MailServer, TestCA
 from receiver import WHSEC, Receiver, Reply, refused_port, refused_url, silent_port
+from vendors import ChatBot, DingTalkRobot, FeishuBot, SlackHook, WeComRobot
 
 from notifiers import CHANNELS, ChannelConfig, EmailChannel, WebhookChannel, build_notifier
-from notifiers.base import Message, Verdict
+from notifiers.base import Message, Verdict, url_secrets
 from notifiers.email import SmtpSettings
 
 pytestmark = pytest.mark.anyio
@@ -131,9 +133,61 @@ def email_case(situation: str, ca: TestCA) -> Iterator[Case]:
         yield Case(channel, _smtp(mx.port, "starttls"), secrets)
 
 
+DD_SECRET = "SEC6a1f0c2b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1"
+FS_SECRET = "fs-sign-s3cret-q8w7"
+
+
+def _chat(kind: str, url: str, secret: str | None = None) -> ChannelConfig:
+    config: dict[str, Any] = {"name": kind, "kind": kind, "url": url, "timeout": TIMEOUT}
+    if secret is not None:
+        config["secret"] = secret
+    model = CHANNELS[kind].model
+    return cast(ChannelConfig, model.model_validate(config))
+
+
+@contextmanager
+def chat_case(kind: str, situation: str) -> Iterator[Case]:
+    """A chat kind against its vendor's loopback robot: refused for good is a wrong
+    signature (DingTalk, Feishu), a wrong key (WeCom) or a wrong path (Slack); refused
+    for now is the vendor's rate limit."""
+    bot: ChatBot
+    secret = {"dingtalk": DD_SECRET, "feishu": FS_SECRET, "lark": FS_SECRET}.get(kind)
+    rate = situation == "refused-for-now"
+    if kind == "dingtalk":
+        bot = DingTalkRobot(secret=DD_SECRET, per_minute=0 if rate else 20)
+    elif kind == "wecom":
+        bot = WeComRobot(per_minute=0 if rate else 20)
+    elif kind in ("feishu", "lark"):
+        bot = FeishuBot(secret=FS_SECRET, per_second=0 if rate else 5)
+    else:
+        bot = SlackHook(per_second=0 if rate else 1)
+    with bot:
+        url = bot.url
+        secrets = [s for s in (secret, *url_secrets(url)) if s and s != "/"]
+        if situation == "refused-for-good":
+            if secret is not None:
+                secret = secret[:-4] + "0000"  # the robot holds another secret
+            elif kind == "wecom":
+                url = url.replace(bot.key, "wc-key-someone-else")  # type: ignore[attr-defined]
+            else:
+                url = url.replace("/services/", "/services/X")
+            secrets += [s for s in (secret, *url_secrets(url)) if s and s != "/"]
+        path = url.removeprefix(bot.url_for(""))
+        if situation in ("down", "silent"):
+            server = refused_port if situation == "down" else silent_port
+            with server() as port:
+                yield Case(_chat(kind, f"http://127.0.0.1:{port}{path}", secret), None, secrets)
+            return
+        yield Case(_chat(kind, url, secret), None, secrets)
+
+
 CASES: dict[str, Callable[[str, TestCA], AbstractContextManager[Case]]] = {
     "webhook": webhook_case,
     "email": email_case,
+    **{
+        kind: functools.partial(lambda kind, situation, ca: chat_case(kind, situation), kind)
+        for kind in ("dingtalk", "wecom", "feishu", "lark", "slack")
+    },
 }
 
 

@@ -72,6 +72,8 @@ def claim(engine: Engine, worker: str, *, at: datetime = NOW, limit: int = 3) ->
 def attempt(reminder_id: int, number: int, status: str) -> outbox.Attempt:
     return outbox.Attempt(
         reminder_id=reminder_id,
+        channel="hook",
+        message_id=f"uid-{reminder_id}",
         attempt=number,
         started_at=NOW,
         duration_ms=12,
