@@ -132,6 +132,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 # Advisory lock keys (any 64-bit number; the same in every instance): "rulewatch" as digits.
 _MIGRATION_LOCK = 0x7275_6C65_7761_0001
 PLANNING_LOCK = 0x7275_6C65_7761_0002
+# Held while a claim counts what rate-limited channels were sent, so that two instances
+# cannot both find room for the same last message.
+PACING_LOCK = 0x7275_6C65_7761_0003
 
 
 def _exclusive(engine: Engine) -> Engine:
@@ -156,6 +159,13 @@ def try_lock(session: Session, key: int) -> bool:
         return True
     taken = session.connection().exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({key})")
     return bool(taken.scalar())
+
+
+def hold_lock(session: Session, key: int) -> None:
+    """Take ``key`` for the rest of the session's transaction, waiting for another
+    instance that holds it. On SQLite there is nothing to take (see :func:`try_lock`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -7,7 +7,7 @@ share one outbox; SQLite serializes writers, which gives the same guarantee ther
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -315,11 +315,24 @@ _OUTGOING_COLUMNS = (
 
 
 def claim_due(
-    session: Session, *, now: datetime, limit: int, worker: str, lease: timedelta
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease: timedelta,
+    until: Mapping[str, datetime | None] | None = None,
+    room: Mapping[str, int] | None = None,
+    digests: Collection[str] = (),
 ) -> list[Outgoing]:
     """Take up to ``limit`` claimable reminders for sending until the lease runs out, and
     return them with what their messages need: first those whose lease ran out (a sender
     died), then pending ones in the order they fell due.
+
+    A channel's pace narrows what it may take: ``until[channel]`` is the latest ``due_at``
+    it may send now (None: nothing, it is quiet), ``room[channel]`` how many messages its
+    rate limit lets out: as many reminders, or for a channel in ``digests`` (whose claim
+    goes out as one message) everything when there is room for one.
 
     Each kind is picked by walking ``ix_reminder_claim`` in order (with SKIP LOCKED on
     PostgreSQL, so another instance takes other rows), so no claim sorts the whole backlog,
@@ -327,6 +340,64 @@ def claim_due(
     claimed twice. The attempt is counted now, so a crash mid-send still counts against the
     retry limit.
     """
+    room = room or {}
+    held = {c for c, n in room.items() if n <= 0}
+    counted = {c: n for c, n in room.items() if n > 0 and c not in digests}
+    paced = _paced(until or {})
+    elsewhere = held | set(counted)
+    ids = _claim_where(
+        session,
+        now,
+        limit,
+        worker,
+        lease,
+        [*paced, col(Reminder.channel).not_in(sorted(elsewhere))] if elsewhere else paced,
+    )
+    for channel, most in sorted(counted.items()):
+        if len(ids) >= limit:
+            break
+        ids += _claim_where(
+            session,
+            now,
+            min(most, limit - len(ids)),
+            worker,
+            lease,
+            [*paced, col(Reminder.channel) == channel],
+        )
+    if not ids:
+        return []
+    statement = (
+        core_select(*_OUTGOING_COLUMNS)
+        .join(RuleChange, col(RuleChange.id) == col(Reminder.change_id))
+        .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
+        .where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
+        .order_by(col(Reminder.next_attempt_at), col(Reminder.id))
+    )
+    rows = session.connection().execute(statement, {"ids": ids})
+    return [Outgoing(*cast(tuple[Any, ...], row)) for row in rows]
+
+
+def _paced(until: Mapping[str, datetime | None]) -> list[ColumnElement[bool]]:
+    """What a channel's pace holds back: all of a quiet one, and a digest's reminders
+    falling due after the start of its window."""
+    closed = sorted(c for c, at in until.items() if at is None)
+    held = [col(Reminder.channel).not_in(closed)] if closed else []
+    return held + [
+        or_(col(Reminder.channel) != channel, col(Reminder.due_at) <= at)
+        for channel, at in sorted(until.items())
+        if at is not None
+    ]
+
+
+def _claim_where(
+    session: Session,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease: timedelta,
+    where: Sequence[ColumnElement[bool]],
+) -> list[int]:
+    """Claim up to ``limit`` claimable reminders that also meet ``where``; their ids."""
     connection = session.connection()
     values = {
         "status": SENDING,
@@ -336,12 +407,13 @@ def claim_due(
         "updated_at": now,
     }
     ids: list[int] = []
-    for claimable in (
+    for kind in (
         and_(col(Reminder.status) == SENDING, col(Reminder.lease_until) <= now),
         and_(col(Reminder.status) == PENDING, col(Reminder.next_attempt_at) <= now),
     ):
         if len(ids) >= limit:
             break
+        claimable = and_(kind, *where)
         pick = (
             select(col(Reminder.id))
             .where(claimable)
@@ -363,17 +435,48 @@ def claim_due(
         )
         claimed = connection.execute(claim, {"chosen": chosen}).scalars()
         ids.extend(i for i in claimed if i is not None)
-    if not ids:
-        return []
-    statement = (
-        core_select(*_OUTGOING_COLUMNS)
-        .join(RuleChange, col(RuleChange.id) == col(Reminder.change_id))
-        .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
-        .where(col(Reminder.id).in_(bindparam("ids", expanding=True)))
-        .order_by(col(Reminder.next_attempt_at), col(Reminder.id))
-    )
-    rows = connection.execute(statement, {"ids": ids})
-    return [Outgoing(*cast(tuple[Any, ...], row)) for row in rows]
+    return ids
+
+
+def sent_within(
+    session: Session,
+    windows: Mapping[str, Collection[float]],
+    *,
+    now: datetime,
+    digests: Collection[str] = (),
+) -> dict[str, dict[float, int]]:
+    """For each channel and each window of ``windows[channel]`` (seconds), the messages
+    sent to it in the last that many seconds, counting those being sent now.
+
+    Sent: the distinct message ids of its delivery rows (a digest's reminders share one).
+    Being sent: reminders claimed under a live lease, by any instance: each one a message,
+    or for a channel in ``digests`` one message per instance sending.
+    """
+    connection = session.connection()
+    counts: dict[str, dict[float, int]] = {}
+    for channel, seconds in sorted(windows.items()):
+        in_flight_of = (
+            func.count(func.distinct(col(Reminder.leased_by)))
+            if channel in digests
+            else func.count(col(Reminder.id))
+        )
+        in_flight = connection.execute(
+            core_select(in_flight_of).where(
+                col(Reminder.channel) == channel,
+                col(Reminder.status) == SENDING,
+                col(Reminder.lease_until) > now,
+            )
+        ).scalar_one()
+        counts[channel] = {}
+        for window in sorted(set(seconds)):
+            sent = connection.execute(
+                core_select(func.count(func.distinct(col(Delivery.message_id)))).where(
+                    col(Delivery.channel) == channel,
+                    col(Delivery.started_at) > now - timedelta(seconds=window),
+                )
+            ).scalar_one()
+            counts[channel][window] = int(sent) + int(in_flight)
+    return counts
 
 
 class Attempt(NamedTuple):

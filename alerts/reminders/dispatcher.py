@@ -24,10 +24,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from alerts import clock
+from alerts.reminders import pacing
 from alerts.reminders.messages import ReminderFacts, Source, render
 from notifiers.base import Message, Notifier, Outcome, Verdict
+from notifiers.pacing import Pacing
 from store import outbox, queries
-from store.db import session_scope
+from store.db import PACING_LOCK, hold_lock, session_scope
 from store.models import Notice, Reminder, Rule, RuleChange
 
 log = logging.getLogger(__name__)
@@ -226,6 +228,8 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=5),
         grace: timedelta = timedelta(seconds=10),
         rng: random.Random | None = None,
+        paces: Mapping[str, Pacing] | None = None,
+        is_workday: Callable[[date], bool] = lambda day: day.weekday() < 5,
     ) -> None:
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be at least 1")
@@ -240,6 +244,10 @@ class Dispatcher:
         self._lease = lease
         self._grace = grace
         self._rng = rng or random.Random()
+        # Each channel's rate limit, digest and quiet hours (its config; notifiers/pacing.py).
+        self._paces = dict(paces or {})
+        self._is_workday = is_workday
+        self._digests = {name for name, pace in self._paces.items() if pace.digest is not None}
         # A notifier that sends only the subject and payload says so with
         # ``uses_message_bodies = False``; its messages are rendered without text and HTML.
         self._bodies = {
@@ -338,14 +346,30 @@ class Dispatcher:
     def _claim(
         self, now: datetime, at: datetime, limit: int
     ) -> tuple[list[outbox.Outgoing], dict[int, list[queries.SourceRow]]]:
-        """Claim up to ``limit`` of what is due at ``now``, leased from ``at``."""
+        """Claim up to ``limit`` of what is due at ``now``, leased from ``at``, as far as
+        each channel's pace lets it go at ``at``."""
+        until = {
+            name: pacing.due_until(pace, at, tz=self._tz, is_workday=self._is_workday)
+            for name, pace in self._paces.items()
+            if pacing.paced(pace)
+        }
+        limits = {name: p.rate_limits() for name, p in self._paces.items() if p.rate_limits()}
         with session_scope(self._engine) as session:
+            room: dict[str, int] = {}
+            if limits:
+                hold_lock(session, PACING_LOCK)
+                windows = {name: [limit.seconds for limit in ls] for name, ls in limits.items()}
+                sent = outbox.sent_within(session, windows, now=at, digests=self._digests)
+                room = {name: pacing.room(ls, sent[name]) or 0 for name, ls in limits.items()}
             rows = outbox.claim_due(
                 session,
                 now=now,
                 limit=limit,
                 worker=self._worker,
                 lease=self._lease + (at - now),
+                until=until,
+                room=room,
+                digests=self._digests,
             )
             sources = queries.sources_of_changes(
                 session, change_ids=sorted({row.change_id for row in rows})

@@ -23,9 +23,10 @@ from sqlalchemy import Engine
 from alerts import clock
 from alerts.config import Settings
 from alerts.reminders.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, RetryPolicy
-from alerts.reminders.plan import PlanReport, plan_reminders
+from alerts.reminders.plan import PlanReport, plan_reminders, workdays_of
 from notifiers import build_notifier
 from notifiers.base import Notifier
+from notifiers.pacing import Pacing
 from store.db import PLANNING_LOCK, session_scope, try_lock
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class ReminderEngine:
             concurrency=concurrency,
             lease=timedelta(seconds=settings.reminders.lease_seconds),
             grace=timedelta(seconds=settings.reminders.stop_grace_seconds),
+            paces={c.name: c for c in settings.channels if isinstance(c, Pacing)},
+            is_workday=workdays_of(settings).is_workday,
         )
         # Set to stop: no tick starts after it, and the running one drains (see Dispatcher).
         self.stopping = asyncio.Event()
