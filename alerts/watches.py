@@ -78,6 +78,7 @@ class Route:
     channel: str
     lead_days: frozenset[int]
     watches: tuple[str, ...]
+    mention: tuple[str, ...] = ()  # who those watches ask to be @-mentioned
 
 
 def matches(watch: Watch, change: ChangeFacts) -> bool:
@@ -114,18 +115,24 @@ def routes(
 ) -> list[Route]:
     """The channels that hear about ``change``, each once, with the union of lead days of the
     watches that send it there."""
-    found: dict[str, tuple[set[int], list[str]]] = {}
+    found: dict[str, tuple[set[int], list[str], dict[str, None]]] = {}
     for watch in watches:
         if not matches(watch, change):
             continue
         lead = default_lead_days if watch.lead_days is None else watch.lead_days
         for channel in watch.channels:
-            days, names = found.setdefault(channel, (set(), []))
+            days, names, mention = found.setdefault(channel, (set(), [], {}))
             days.update(lead)
             names.append(watch.name)
+            mention.update(dict.fromkeys(watch.mention))
     return [
-        Route(channel=channel, lead_days=frozenset(days), watches=tuple(names))
-        for channel, (days, names) in sorted(found.items())
+        Route(
+            channel=channel,
+            lead_days=frozenset(days),
+            watches=tuple(names),
+            mention=tuple(mention),
+        )
+        for channel, (days, names, mention) in sorted(found.items())
     ]
 
 

@@ -22,6 +22,11 @@ What it does, in one run:
    measurement runs in a child process of its own so its peak RSS is its own; the service
    is run once more under tracemalloc for its peak of Python allocations (not timed).
 
+4. with ``--digest`` (default ``15m``), for each concurrency once more with the channel's
+   ``digest`` set: every due reminder falls in one window, so they go out as digests of up
+   to a claim's worth (the dispatcher's batch, 500) each; it prints reminders per second and
+   the CPU a reminder costs.
+
 It fails loudly unless every due reminder ended ``sent`` with one delivery row, the other
 half is still pending, and the receiver counted exactly ``--reminders`` requests (distinct
 ids, valid signatures) for the service and for the bare loop.
@@ -173,14 +178,15 @@ def receiver_stats(base: str, action: str = "stats") -> dict[str, Any]:
 # --- building the store ----------------------------------------------------------------------
 
 
-def config_text(database: str, hook_url: str) -> str:
+def config_text(database: str, hook_url: str, digest: str | None = None) -> str:
+    pace = f'digest = "{digest}"\n' if digest else ""
     return (
         f'[service]\ndatabase = "{database}"\nbase_url = "https://rulewatch.example.com"\n'
         'timezone = "Asia/Shanghai"\n\n'
         f'[reminders]\nlead_days = {list(LEAD_DAYS)}\nat = "09:00"\n\n'
         f'[[watch]]\nname = "all-1688"\nplatforms = ["1688"]\nchannels = ["{CHANNEL}"]\n\n'
         f'[[channels]]\nname = "{CHANNEL}"\nkind = "webhook"\nurl = "{hook_url}"\n'
-        f'secret = "{WHSEC}"\ntimeout = 30\n'
+        f'secret = "{WHSEC}"\ntimeout = 30\n{pace}'
     )
 
 
@@ -385,10 +391,15 @@ def measure_service(
         problems.append(f"the reminders not yet due changed: {before} → {after}")
     if deliveries != due:
         problems.append(f"{deliveries} delivery rows for {due} reminders")
-    if (got["count"], got["distinct_ids"], got["bad_signatures"]) != (due, due, 0):
-        problems.append(f"the receiver saw {got} for {due} reminders")
+    # One request per message: per reminder, or per digest when the channel has one.
+    messages = len(report.messages)
+    if settings.channels[0].digest is None and messages != due:
+        problems.append(f"{messages} messages for {due} reminders, one each expected")
+    if (got["count"], got["distinct_ids"], got["bad_signatures"]) != (messages, messages, 0):
+        problems.append(f"the receiver saw {got} for {messages} messages")
     return {
         "due": due,
+        "messages": messages,
         "seconds": seconds,
         "cpu_seconds": cpu,
         "machine_cpu_seconds": busy,
@@ -552,6 +563,11 @@ def main() -> None:
     parser.add_argument(
         "--no-tracemalloc", action="store_true", help="skip the tracemalloc pass of the service"
     )
+    parser.add_argument(
+        "--digest",
+        default="15m",
+        help='also time the service with the channel\'s digest = WINDOW ("15m"); "" skips it',
+    )
     args = parser.parse_args()
     if args.reminders <= 0 or args.reminders % 2:
         parser.error("--reminders must be a positive even number (two due per change)")
@@ -608,6 +624,20 @@ def main() -> None:
                 row = summarize(concurrency, due, service_runs, bare_runs, traced)
                 rows.append(row)
                 print(row["line"], flush=True)
+            if args.digest:
+                for concurrency in args.concurrency:
+                    url = stores.copy(template, f"c{concurrency}digest")
+                    run_config = workdir / f"c{concurrency}-digest.toml"
+                    run_config.write_text(config_text(url, f"{base}/hook", args.digest), "utf-8")
+                    run = child("service", run_config, concurrency, now, due)
+                    stores.drop(url)
+                    print(
+                        f"digest = {args.digest!r}, {concurrency} in flight: {due:,} reminders "
+                        f"as {run['messages']:,} messages in {run['seconds']:.2f} s, "
+                        f"{due / run['seconds']:,.0f} reminders/s, "
+                        f"{run['cpu_seconds'] / due * 1e6:,.0f} µs CPU a reminder",
+                        flush=True,
+                    )
             body = bare_runs[0]["mean_body_bytes"]
             print(
                 f"each request: a {body:,.0f}-byte JSON body, signed (HMAC-SHA256); "

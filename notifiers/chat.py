@@ -4,7 +4,8 @@ A chat bot gets a reminder written for people, in its own markup, from the same 
 webhook receives (``Message.payload``, described in the README): :class:`Card` reads them
 once, the ``chat.md.j2`` template writes them in a :class:`Dialect` (how that vendor writes
 bold, links and mentions), and :func:`fit` shortens the result until it is within the
-vendor's size limit: the list of sources is cut first (with "还有 N 条" and the link kept),
+vendor's size limit: the list (of sources, or a digest's reminders) is cut first (with
+"还有 N 条" and the link kept),
 then the summary, and only then the text itself.
 
 Chat bots answer HTTP 200 with an error code in the body. :class:`Codes` is each vendor's
@@ -72,12 +73,17 @@ class ChatChannel(Pacing):
     # What an entry of ``mention`` other than "all" looks like for the kind, and its name.
     mention_form: ClassVar[tuple[str, str]] = (r"\S+", "a user")
 
+    @classmethod
+    def accepts(cls, entry: str) -> bool:
+        """Whether the kind can @-mention ``entry``."""
+        return entry == "all" or re.fullmatch(cls.mention_form[0], entry) is not None
+
     @field_validator("mention")
     @classmethod
     def _check_mention(cls, value: list[str]) -> list[str]:
-        pattern, what = cls.mention_form
         for position, entry in enumerate(value, 1):
-            if entry != "all" and not re.fullmatch(pattern, entry):
+            if not cls.accepts(entry):
+                what = cls.mention_form[1]
                 raise config_problem(f'entry {position} ({entry!r}) is neither "all" nor {what}')
         return value
 
@@ -110,12 +116,15 @@ class Card:
     summary: str
     moved_from: str | None
     withdrawn: bool
-    sources: tuple[Link, ...]
+    # What the message lists: the sources of one reminder, or the reminders of a digest.
+    listed: tuple[Link, ...]
     link: str
 
     @classmethod
     def of(cls, message: Message) -> Card:
         payload = message.payload
+        if payload.get("kind") == "digest":
+            return cls._digest(message)
         rule = payload.get("rule") or {}
         change = payload.get("change") or {}
         changed = payload.get("changed") or {}
@@ -132,12 +141,54 @@ class Card:
             summary=str(change.get("summary") or change.get("title") or ""),
             moved_from=changed.get("from"),
             withdrawn=bool(changed.get("withdrawn")),
-            sources=tuple(
+            listed=tuple(
                 Link(str(s.get("title") or s.get("url") or ""), _web(s.get("url")))
                 for s in payload.get("sources") or ()
             ),
             link=str(payload.get("link") or ""),
         )
+
+    @classmethod
+    def _digest(cls, message: Message) -> Card:
+        items = message.payload.get("items") or ()
+        return cls(
+            headline=message.subject,
+            kind="digest",
+            rule="",
+            platform=None,
+            announced_on=None,
+            effective_on=None,
+            effective_at=None,
+            tentative=False,
+            days_left=None,
+            summary="",
+            moved_from=None,
+            withdrawn=False,
+            listed=tuple(Link(_digest_line(item), _web(item.get("link"))) for item in items),
+            link=str(message.payload.get("link") or ""),
+        )
+
+
+def _digest_line(item: Mapping[str, Any]) -> str:
+    """One reminder of a digest in a line: what it says, the rule, when it takes effect."""
+    rule = item.get("rule") or {}
+    change = item.get("change") or {}
+    changed = item.get("changed") or {}
+    name = str(rule.get("name") or rule.get("key") or "")
+    platform = f"（{rule['platform']}）" if rule.get("platform") else ""
+    effective = change.get("effective_on") or "未知"
+    days = item.get("days_left")
+    if changed.get("withdrawn"):
+        said = f"已撤回，原定 {changed.get('effective_on') or effective} 生效"
+    elif changed.get("from"):
+        said = f"生效日期改为 {effective}（原 {changed['from']}）"
+    elif item.get("kind") == "announced":
+        said = f"新公示，{effective} 生效"
+    elif days == 0:
+        said = f"今天生效（{effective}）"
+    else:
+        said = f"{effective} 生效" + (f"，还有 {days} 天" if isinstance(days, int) else "")
+    return f"{name}{platform}：{said}"
 
 
 def _web(url: object) -> str | None:
@@ -156,6 +207,8 @@ class Dialect:
     escape: Callable[[str], str] = str
     line_break: str = "\n"  # between the lines of a block
     gap: str = "\n\n"  # between blocks
+    # The vendor shows the subject above the text (Feishu's card header): not repeated.
+    titled: bool = False
 
 
 def _markdown_link(text: str, url: str) -> str:
@@ -188,19 +241,19 @@ def write(
     card: Card,
     dialect: Dialect,
     *,
-    sources: int | None = None,
+    listed: int | None = None,
     summary: bool = True,
     mentions: str = "",
 ) -> str:
-    """The message text, with the first ``sources`` sources listed (all when None) and
-    the rest counted, and the summary when ``summary``."""
-    shown = card.sources if sources is None else card.sources[:sources]
+    """The message text, with the first ``listed`` entries of the list (all when None)
+    and the rest counted, and the summary when ``summary``."""
+    shown = card.listed if listed is None else card.listed[:listed]
     text = _template().render(
         c=card,
         d=dialect,
         e=dialect.escape,
-        sources=shown,
-        more=len(card.sources) - len(shown),
+        listed=shown,
+        more=len(card.listed) - len(shown),
         summary=summary,
         mentions=mentions,
         footer=FOOTER,
@@ -212,20 +265,20 @@ def write(
 def fit(card: Card, dialect: Dialect, fits: Callable[[str], bool], *, mentions: str = "") -> str:
     """The richest text of ``card`` that ``fits`` the vendor's limit.
 
-    The sources are cut first (as few as needed, the rest counted as "还有 N 条"), then the
+    The list is cut first (as little as needed, the rest counted as "还有 N 条"), then the
     summary goes, and only then is the text itself cut, keeping the link to the change page,
     the mentions and the footer.
     """
     full = write(card, dialect, mentions=mentions)
     if fits(full):
         return full
-    # The text grows with the number of sources listed: list the most that fit.
-    listed = _most(
-        lambda n: write(card, dialect, sources=n, mentions=mentions), len(card.sources), fits
+    # The text grows with the length of the list: list the most that fit.
+    shorter = _most(
+        lambda n: write(card, dialect, listed=n, mentions=mentions), len(card.listed), fits
     )
-    if listed is not None:
-        return listed
-    bare = write(card, dialect, sources=0, summary=False, mentions=mentions)
+    if shorter is not None:
+        return shorter
+    bare = write(card, dialect, listed=0, summary=False, mentions=mentions)
     link = dialect.link("查看这项变更", card.link) if card.link else ""
     tail = dialect.gap.join(part for part in ("…", link, mentions, FOOTER) if part)
     cut = _most(lambda n: bare[:n] + dialect.gap + tail, len(bare), fits)
@@ -355,7 +408,9 @@ class ChatNotifier:
     async def send(self, message: Message) -> Outcome:
         """Write, fit and POST ``message`` once; never raises for a delivery failure."""
         now = self._now()
-        mentions = tuple(dict.fromkeys((*self.config.mention, *message.mentions)))
+        # A watch's list may name people for other kinds of chat too.
+        theirs = [m for m in message.mentions if self.config.accepts(m)]
+        mentions = tuple(dict.fromkeys((*self.config.mention, *theirs)))
         dialect = self.dialect_for(mentions)
         line = self.mention_line(mentions)
 

@@ -9,6 +9,7 @@ Mentions are user ids (``ou_…``) or "all", written ``<at id=…></at>`` in the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -17,7 +18,15 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, field_validator
 
 from notifiers.base import Message
-from notifiers.chat import Card, ChatChannel, ChatNotifier, Codes, SigningSecret, hmac_base64
+from notifiers.chat import (
+    MARKDOWN,
+    Card,
+    ChatChannel,
+    ChatNotifier,
+    Codes,
+    SigningSecret,
+    hmac_base64,
+)
 from notifiers.http import config_problem
 from notifiers.pacing import RateLimit
 
@@ -62,6 +71,7 @@ _COLOURS = {"announced": "blue", "changed": "purple", "test": "grey"}
 
 class FeishuNotifier(ChatNotifier):
     codes = CODES
+    dialect = dataclasses.replace(MARKDOWN, titled=True)  # the card's header shows the subject
     max_body_bytes = 20_000  # Feishu takes at most 20 KB a request
     config: FeishuChannel
 

@@ -324,6 +324,7 @@ def claim_due(
     until: Mapping[str, datetime | None] | None = None,
     room: Mapping[str, int] | None = None,
     digests: Collection[str] = (),
+    digest_limit: int = 500,
 ) -> list[Outgoing]:
     """Take up to ``limit`` claimable reminders for sending until the lease runs out, and
     return them with what their messages need: first those whose lease ran out (a sender
@@ -332,7 +333,8 @@ def claim_due(
     A channel's pace narrows what it may take: ``until[channel]`` is the latest ``due_at``
     it may send now (None: nothing, it is quiet), ``room[channel]`` how many messages its
     rate limit lets out: as many reminders, or for a channel in ``digests`` (whose claim
-    goes out as one message) everything when there is room for one.
+    goes out as one message) everything when there is room for one, up to
+    ``digest_limit`` whatever ``limit`` is, so that one window is one message.
 
     Each kind is picked by walking ``ix_reminder_claim`` in order (with SKIP LOCKED on
     PostgreSQL, so another instance takes other rows), so no claim sorts the whole backlog,
@@ -344,7 +346,12 @@ def claim_due(
     held = {c for c, n in room.items() if n <= 0}
     counted = {c: n for c, n in room.items() if n > 0 and c not in digests}
     paced = _paced(until or {})
-    elsewhere = held | set(counted)
+    gathering = sorted(set(digests) - held)
+    gathered = []
+    if gathering:
+        where = [*paced, col(Reminder.channel).in_(gathering)]
+        gathered = _claim_where(session, now, digest_limit, worker, lease, where)
+    elsewhere = held | set(counted) | set(digests)
     ids = _claim_where(
         session,
         now,
@@ -364,6 +371,7 @@ def claim_due(
             lease,
             [*paced, col(Reminder.channel) == channel],
         )
+    ids += gathered
     if not ids:
         return []
     statement = (

@@ -1,12 +1,14 @@
-"""Fixtures shared by the whole suite: the shared seed data and a fresh store on each backend."""
+"""Fixtures shared by the whole suite: the shared seed data, a fresh store on each backend,
+the event loop the service runs on and an HTTP client."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -17,6 +19,19 @@ SHARED = Path(os.environ.get("RULEWATCH_SHARED", ROOT.parent / "shared"))
 PG_ADMIN_URL = os.environ.get(
     "RULEWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # The service runs on asyncio (APScheduler's AsyncIOScheduler, aiosmtplib).
+    return "asyncio"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the kind the engine shares between channels."""
+    async with httpx.AsyncClient() as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -35,11 +35,6 @@ url = "http://127.0.0.1:9/hook"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def settings(tmp_path: Path):
     return parse_settings(CONFIG, path=tmp_path / "config.toml", environ={})
 
@@ -206,6 +201,11 @@ async def test_watches_added_through_the_api_persist_and_are_used(
             {"name": "w", "regex": ["[a&&b]"]}, ["body", "regex", 0], id="regex-future-meaning"
         ),
         pytest.param({"name": "w", "tags": ["x"]}, ["body"], id="matches-nothing"),
+        pytest.param(
+            {"name": "w", "platforms": ["淘宝"], "channels": ["hook"], "mention": ["all"]},
+            ["body", "mention"],
+            id="mention-without-a-chat-channel",
+        ),
         pytest.param({"name": "bad name!", "platforms": ["淘宝"]}, ["body", "name"], id="bad-name"),
     ],
 )
@@ -284,6 +284,17 @@ async def test_nul_characters_are_dropped_not_stored(client: httpx.AsyncClient):
     assert change["rule_key"] == "淘宝评价规范"
     detail = (await client.get(f"/api/changes/{change['uid']}")).json()
     assert detail["notices"][0]["text"] == "2026年12月15日生效"
+
+
+@pytest.mark.anyio
+async def test_a_limit_counts_the_nul_characters_as_the_schema_does(client: httpx.AsyncClient):
+    # Found by schemathesis: a rule one over maxLength with a NUL in it was stored.
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    longest = schemas["ChangeIn"]["properties"]["rule"]["maxLength"]
+    body = {"rule": "规" * longest + "\x00", "effective_on": "2026-12-15"}
+    response = await client.post("/api/changes", json=body, headers=HEADERS)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "rule"]
 
 
 @pytest.mark.anyio

@@ -6,12 +6,11 @@ The clock is moved with time-machine; nothing here sleeps to wait for time to pa
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import time_machine
 from receiver import Receiver, Reply, refused_url
@@ -30,11 +29,6 @@ WHSEC = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD1BFz5LQY/7k="
 RULE = "1688商家发货行为管理规范"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def local(text: str) -> datetime:
@@ -65,12 +59,6 @@ def clock() -> Iterator[time_machine.Traveller]:
 def receiver() -> Iterator[Receiver]:
     with Receiver(secret=WHSEC) as rx:
         yield rx
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def settings_for(tmp_path: Path, text: str) -> Settings:

@@ -7,46 +7,28 @@ The clock is moved with time-machine; nothing here sleeps to wait for time to pa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import time_machine
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from vendors import DingTalkRobot, SlackHook
+from watched import TZ, add_changes, local, settings_with
 
-from alerts.config import Settings, parse_settings
+from alerts.config import Settings
 from alerts.reminders.engine import ReminderEngine
 from alerts.reminders.pacing import due_until, room
 from alerts.reminders.plan import workdays_of
-from alerts.timeline.ingest import add_change
 from notifiers.pacing import RateLimit
-from store.db import connect, session_scope, upgrade
+from store.db import connect, upgrade
 from store.models import Reminder
 
-TZ = ZoneInfo("Asia/Shanghai")
 DD_SECRET = "SEC3b1e9f0a8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture
@@ -57,27 +39,7 @@ def robot() -> Iterator[DingTalkRobot]:
 
 def settings(tmp_path: Path, url: str, pace: str = "", kind: str = "dingtalk") -> Settings:
     secret = f'secret = "{DD_SECRET}"\n' if kind == "dingtalk" else ""
-    text = (
-        '[service]\nbase_url = "https://rw.example.com"\n\n'
-        '[[watch]]\nname = "all-1688"\nkeywords = ["管理规范"]\nchannels = ["ops"]\n\n'
-        f'[[channels]]\nname = "ops"\nkind = "{kind}"\nurl = "{url}"\n{secret}{pace}'
-    )
-    return parse_settings(text, path=tmp_path / "config.toml", environ={})
-
-
-def add_changes(engine: Engine, count: int) -> None:
-    with session_scope(engine) as session:
-        for n in range(count):
-            add_change(
-                session,
-                rule=f"1688第{n}号管理规范",
-                platform="1688",
-                announced_on=date(2026, 11, 27),
-                effective_on=date(2026, 12, 15),
-                title=f"《1688第{n}号管理规范》变更",
-                now=datetime.now(TZ),
-                tz=TZ,
-            )
+    return settings_with(tmp_path, f'kind = "{kind}"\nurl = "{url}"\n{secret}{pace}')
 
 
 def statuses(engine: Engine) -> dict[str, int]:

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urljoin
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ import httpx
 import icalendar
 import pytest
 import time_machine
+from browser import assert_chinese_renders, chromium_browser
 from markupsafe import escape
 from receiver import WHSEC, Receiver, refused_url
 from server import running
@@ -58,20 +60,6 @@ TAOBAO = "淘宝商品发布规范"
 UPCOMING = ["2024-03-14", "2024-03-20", "2024-03-25", "2024-12-05", "2025-02-18"]
 TOKEN = "feed-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]
-
-CHROMIUM = Path("/usr/bin/chromium")
-# As in the machine notes: without the background-networking flags Chromium keeps dialling
-# Google's hosts, which this machine's closed network refuses.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def config_text(hook: str, *, token: str | None = None) -> str:
@@ -621,46 +609,9 @@ async def test_a_webhook_links_to_the_change_page(clock, engine, tmp_path):
 
 
 @pytest.fixture
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: the browser test needs Debian's "
-            "package. Install it as root with `apt-get update && apt-get install -y chromium` "
-            "(.ci/run does this); `playwright install` cannot download browsers here."
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Playwright gives each launch a new, empty user-data-dir of its own.
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+def chromium() -> Iterator[Any]:
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
-
-
-# Draws a Chinese character and a code point no font has in the page's own font on a canvas:
-# with no CJK font both come out as the same missing-glyph box.
-_GLYPHS = """() => {
-  const font = getComputedStyle(document.querySelector("h1")).font;
-  const draw = (text) => {
-    const canvas = document.createElement("canvas");
-    canvas.width = 64; canvas.height = 64;
-    const context = canvas.getContext("2d");
-    context.font = font.replace(/\\d+(\\.\\d+)?px/, "40px");
-    context.fillText(text, 4, 48);
-    return Array.from(context.getImageData(0, 0, 64, 64).data);
-  };
-  const chinese = draw("生"), missing = draw("\\u{10FFFD}");
-  return {inked: chinese.some((v) => v > 0), same: chinese.every((v, i) => v === missing[i])};
-}"""
-
-
-def assert_chinese_renders(page) -> None:
-    """Fail when the page's Chinese text shows as boxes (no CJK font on the machine)."""
-    drawn = page.evaluate(_GLYPHS)
-    assert drawn["inked"] and not drawn["same"], (
-        "Chinese text does not render: install a CJK font (apt-get install fonts-noto-cjk; "
-        "`make test` does)"
-    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

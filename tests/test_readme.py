@@ -250,11 +250,25 @@ def delivered(clone: Clone) -> Iterator[tuple[str, Receiver]]:
 
 def test_the_webhook_body_has_the_documented_fields(delivered: tuple[str, Receiver]):
     _, receiver = delivered
-    documented = _keys(_without_comments(block_with("jsonc", '"id"').text))
+    documented = _keys(_without_comments(block_with("jsonc", "rule_change.announced").text))
     (sent,) = receiver.requests
     body = _keys(sent.json())
     # "changed" is there for kind "changed" only; this one is "announced".
     assert body == {k: v for k, v in documented.items() if k != "changed"}
+
+
+def test_the_digest_body_has_the_documented_fields():
+    from datetime import date
+
+    from reminder_facts import facts
+
+    from alerts.reminders.messages import render_digest
+
+    documented = _without_comments(block_with("jsonc", "rule_change.digest").text)
+    items = [facts(reminder_uid="r1"), facts(reminder_uid="r2", kind="announced")]
+    digest = render_digest(items, today=date(2026, 12, 8), link="http://127.0.0.1:8080/").payload
+    assert set(digest) == set(documented) and digest["count"] == len(digest["items"]) == 2
+    assert digest["items"][0].keys() >= {"id", "type", "rule", "change", "link"}
 
 
 def test_both_ways_to_verify_a_signature_accept_a_real_request(

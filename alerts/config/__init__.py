@@ -204,6 +204,8 @@ class Watch(_Section):
     channels: list[Text] = []
     lead_days: LeadDays | None = None
     since: OptionalDate = None
+    # Who is @-mentioned when its changes reach a chat channel, besides the channel's own.
+    mention: list[Text] = []
 
     @model_validator(mode="after")
     def _selects_something(self) -> Watch:

@@ -20,7 +20,8 @@ from pydantic import BaseModel, SecretStr
 from alerts.config.source import KeyLines, KeyProblem, Parts, format_parts
 from alerts.config.values import quote, url_masked
 from alerts.errors import ConfigProblem
-from notifiers import CHANNEL_MODELS
+from notifiers import CHANNEL_MODELS, CHANNELS
+from notifiers.chat import ChatChannel
 
 _PLAIN_MESSAGES = {
     "string_type": "should be a string (in quotes)",
@@ -197,6 +198,7 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
                         f"no [[channels]] entry is named {quote(ref)}{hint} (defined: {known})",
                     )
                 )
+    found += mention_problems(raw)
     smtp = raw.get("smtp")
     if smtp is None:
         for i, channel in _entries(raw.get("channels")):
@@ -213,6 +215,40 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
             if smtp.get(given) is not None and smtp.get(other) is None:
                 found.append(
                     (("smtp", other), f"is missing: smtp.{given} is set, give both or neither")
+                )
+    return found
+
+
+def mention_problems(raw: Mapping[str, Any]) -> list[KeyProblem]:
+    """A watch's ``mention`` entries must each be usable by one of its chat channels
+    (mobile numbers for DingTalk and WeCom, user ids for Feishu and Slack)."""
+    kinds = {
+        channel.get("name"): CHANNELS[channel["kind"]].model
+        for _, channel in _entries(raw.get("channels"))
+        if channel.get("kind") in CHANNELS
+    }
+    found: list[KeyProblem] = []
+    for i, watch in _entries(raw.get("watch")):
+        mention, refs = watch.get("mention"), watch.get("channels")
+        if not isinstance(mention, list) or not mention:
+            continue
+        chats: list[type[ChatChannel]] = [
+            kind
+            for ref in (refs if isinstance(refs, list) else [])
+            if isinstance(kind := kinds.get(ref), type) and issubclass(kind, ChatChannel)
+        ]
+        if not chats:
+            found.append((("watch", i, "mention"), "none of this watch's channels is a chat robot"))
+            continue
+        for k, entry in enumerate(mention):
+            if isinstance(entry, str) and not any(kind.accepts(entry) for kind in chats):
+                found.append(
+                    (
+                        ("watch", i, "mention", k),
+                        f'{quote(entry)} is neither "all" nor someone this watch\'s chat '
+                        "channels can mention (mobile numbers for DingTalk and WeCom, user ids "
+                        "for Feishu and Slack)",
+                    )
                 )
     return found
 

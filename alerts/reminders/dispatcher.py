@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from alerts import clock
 from alerts.reminders import pacing
-from alerts.reminders.messages import ReminderFacts, Source, render
+from alerts.reminders.messages import ReminderFacts, Source, render, render_digest
 from notifiers.base import Message, Notifier, Outcome, Verdict
 from notifiers.pacing import Pacing
 from store import outbox, queries
@@ -120,9 +120,19 @@ DEFAULT_BATCH = 500
 _FIRST_CLAIM_PER_SENDER = 4
 
 
-class _Result(NamedTuple):
-    reminder: outbox.Outgoing
+class _Job(NamedTuple):
+    """One message to send, and the claimed reminders it carries (several for a digest)."""
+
+    reminders: tuple[outbox.Outgoing, ...]
     message: Message
+
+    @property
+    def channel(self) -> str:
+        return self.reminders[0].channel
+
+
+class _Result(NamedTuple):
+    job: _Job
     outcome: Outcome
     seconds: float
     started: datetime
@@ -157,14 +167,16 @@ class _Recorder:
 
     def __init__(self, write: Callable[[list[outbox.Attempt]], None]) -> None:
         self._write = write
-        self._waiting: list[tuple[outbox.Attempt, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[outbox.Attempt], asyncio.Future[None]]] = []
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.senders = 0  # at work now: the most that can be waiting
 
-    async def record(self, attempt: outbox.Attempt) -> None:
+    async def record(self, attempts: list[outbox.Attempt]) -> None:
+        """Write ``attempts`` (one message's: several for a digest) and return once they
+        are in the store."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((attempt, future))
+        self._waiting.append((attempts, future))
         self._arrived.set()
         if self._task is None:
             self._task = asyncio.create_task(self._run())
@@ -190,7 +202,7 @@ class _Recorder:
             if not group:
                 continue
             try:
-                await asyncio.to_thread(self._write, [attempt for attempt, _ in group])
+                await asyncio.to_thread(self._write, [a for attempts, _ in group for a in attempts])
             except Exception as exc:
                 for _, future in group:
                     if not future.done():
@@ -290,7 +302,7 @@ class Dispatcher:
 
     async def _send_claim(
         self,
-        jobs: Sequence[tuple[outbox.Outgoing, Message]],
+        jobs: Sequence[_Job],
         now: datetime,
         run_clock: Callable[[], datetime],
         recorder: _Recorder,
@@ -299,17 +311,17 @@ class Dispatcher:
     ) -> None:
         """Send one claim with ``concurrency`` senders, recording each attempt as it ends."""
         queue = iter(jobs)
-        unsettled = {row.id for row, _ in jobs}  # claimed here, not yet recorded
+        unsettled = {row.id for job in jobs for row in job.reminders}  # claimed, not recorded
 
         async def sender() -> None:
             recorder.senders += 1
             try:
-                for reminder, message in queue:
+                for job in queue:
                     if stop.is_set():
                         return
-                    result = await self._send(reminder, message)
-                    await recorder.record(self._settle_one(result, now, report))
-                    unsettled.discard(reminder.id)
+                    result = await self._send(job)
+                    await recorder.record(self._settle_job(result, now, report))
+                    unsettled.difference_update(row.id for row in job.reminders)
             finally:
                 recorder.senders -= 1
 
@@ -370,6 +382,7 @@ class Dispatcher:
                 until=until,
                 room=room,
                 digests=self._digests,
+                digest_limit=self._batch,
             )
             sources = queries.sources_of_changes(
                 session, change_ids=sorted({row.change_id for row in rows})
@@ -395,65 +408,100 @@ class Dispatcher:
         rows: Sequence[outbox.Outgoing],
         sources: Mapping[int, Sequence[queries.SourceRow]],
         now: datetime,
-    ) -> list[tuple[outbox.Outgoing, Message]]:
+    ) -> list[_Job]:
+        """The messages of a claim: one per reminder, but one for all of a digest
+        channel's reminders claimed together."""
         today = now.astimezone(self._tz).date()
-        return [
-            (
-                row,
-                render(
-                    outgoing_facts(row, sources[row.change_id], self._base_url, self._tz),
-                    today=today,
-                    bodies=self._bodies.get(row.channel, True),
-                ),
-            )
-            for row in rows
-        ]
+        jobs: list[_Job] = []
+        gathered: dict[str, list[outbox.Outgoing]] = {}
+        for row in rows:
+            if row.channel in self._digests:
+                gathered.setdefault(row.channel, []).append(row)
+            else:
+                jobs.append(_Job((row,), self._message([row], sources, today)))
+        for together in gathered.values():
+            jobs.append(_Job(tuple(together), self._message(together, sources, today)))
+        return jobs
 
-    async def _send(self, reminder: outbox.Outgoing, message: Message) -> _Result:
-        notifier = self._notifiers.get(reminder.channel)
+    def _message(
+        self,
+        rows: Sequence[outbox.Outgoing],
+        sources: Mapping[int, Sequence[queries.SourceRow]],
+        today: date,
+    ) -> Message:
+        facts = [
+            outgoing_facts(row, sources[row.change_id], self._base_url, self._tz) for row in rows
+        ]
+        bodies = self._bodies.get(rows[0].channel, True)
+        if len(facts) == 1:
+            return render(facts[0], today=today, bodies=bodies)
+        return render_digest(facts, today=today, link=f"{self._base_url}/", bodies=bodies)
+
+    async def _send(self, job: _Job) -> _Result:
+        notifier = self._notifiers.get(job.channel)
         started = clock.now()
         if notifier is None:
-            outcome = Outcome(Verdict.failed, f"配置中没有渠道 {reminder.channel}")
-            return _Result(reminder, message, outcome, 0.0, started)
+            outcome = Outcome(Verdict.failed, f"配置中没有渠道 {job.channel}")
+            return _Result(job, outcome, 0.0, started)
         began = time.perf_counter()
         try:
-            outcome = await notifier.send(message)
+            outcome = await notifier.send(job.message)
         except Exception as exc:  # a notifier bug must not stop the other channels
-            log.exception("notifier for channel %s raised", reminder.channel)
+            log.exception("notifier for channel %s raised", job.channel)
             outcome = Outcome(Verdict.retry, f"发送程序出现意外错误 {type(exc).__name__}")
-        return _Result(reminder, message, outcome, time.perf_counter() - began, started)
+        return _Result(job, outcome, time.perf_counter() - began, started)
 
-    def _settle_one(self, result: _Result, now: datetime, report: DispatchReport) -> outbox.Attempt:
-        """What to record of a finished attempt; counts it in ``report``."""
-        reminder, outcome = result.reminder, result.outcome
-        status, reason, next_attempt_at = self._settle(reminder, outcome, now, report)
-        report.messages.append((reminder.channel, result.message, status, reason))
-        return outbox.Attempt(
-            reminder_id=reminder.id,
-            channel=reminder.channel,
-            message_id=result.message.id,
-            attempt=reminder.attempts,
-            started_at=result.started,
-            duration_ms=round(result.seconds * 1000),
-            outcome=outcome.verdict.value,
-            status_code=outcome.status_code,
-            reply=outcome.reply,
-            error=None if outcome.verdict is Verdict.delivered else outcome.reason,
-            status=status,
-            reason=reason,
-            next_attempt_at=next_attempt_at,
-        )
+    def _settle_job(
+        self, result: _Result, now: datetime, report: DispatchReport
+    ) -> list[outbox.Attempt]:
+        """What to record of a finished attempt, one row per reminder it carried; counts
+        them in ``report``. A digest's reminders are retried together, after one wait."""
+        outcome, job = result.outcome, result.job
+        first = job.reminders[0]
+        wait = None
+        if outcome.verdict is Verdict.retry:
+            wait = self._policy.delay(first.attempts, outcome.retry_after, self._rng)
+        attempts = []
+        for reminder in job.reminders:
+            status, reason, next_attempt_at = self._settle(reminder, outcome, wait, now, report)
+            attempts.append(
+                outbox.Attempt(
+                    reminder_id=reminder.id,
+                    channel=reminder.channel,
+                    message_id=job.message.id,
+                    attempt=reminder.attempts,
+                    started_at=result.started,
+                    duration_ms=round(result.seconds * 1000),
+                    outcome=outcome.verdict.value,
+                    status_code=outcome.status_code,
+                    reply=outcome.reply,
+                    error=None if outcome.verdict is Verdict.delivered else outcome.reason,
+                    status=status,
+                    reason=reason,
+                    next_attempt_at=next_attempt_at,
+                )
+            )
+        report.messages.append((job.channel, job.message, attempts[0].status, attempts[0].reason))
+        return attempts
 
     def _settle(
-        self, reminder: outbox.Outgoing, outcome: Outcome, now: datetime, report: DispatchReport
+        self,
+        reminder: outbox.Outgoing,
+        outcome: Outcome,
+        wait: timedelta | None,
+        now: datetime,
+        report: DispatchReport,
     ) -> tuple[str, str | None, datetime | None]:
-        """The reminder's new status, the reason and, to try again, when."""
+        """The reminder's new status, the reason and, to try again (after ``wait``), when."""
         where = f"渠道 {reminder.channel}，第 {reminder.attempts} 次尝试"
         if outcome.verdict is Verdict.delivered:
             report.sent += 1
             return outbox.SENT, None, None
-        if outcome.verdict is Verdict.retry and reminder.attempts < self._policy.max_attempts:
-            wait = self._policy.delay(reminder.attempts, outcome.retry_after, self._rng)
+        if (
+            outcome.verdict is Verdict.retry
+            and wait is not None
+            and reminder.attempts < self._policy.max_attempts
+        ):
             report.retrying += 1
             reason = f"{outcome.reason}（{where}；{wait.total_seconds():.0f} 秒后重试）"
             return outbox.PENDING, reason, now + wait

@@ -7,6 +7,8 @@ README; change it only together with that description.
 from __future__ import annotations
 
 import copy
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache
@@ -69,6 +71,51 @@ def render(facts: ReminderFacts, *, today: date, bodies: bool = True) -> Message
         payload=payload(facts, days_left=days_left),
         # Planned with the reminder: who the watches sending it want @-mentioned.
         mentions=tuple(str(m) for m in facts.context.get("mention") or ()),
+    )
+
+
+# Digest ids are derived from the reminders they carry, so the same digest sent again (a
+# retry, a crash mid-send) has the same id and receivers drop the repeat.
+_DIGEST_IDS = uuid.UUID("6c1f3b9e-2d4a-4e8b-9f71-0a5c2e7d8b43")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    f: ReminderFacts
+    days_left: int | None
+    headline: str
+
+
+def render_digest(
+    items: Sequence[ReminderFacts], *, today: date, link: str, bodies: bool = True
+) -> Message:
+    """One message for several reminders of one channel: each listed with its headline,
+    rule, 公示 and 生效; ``link`` is the timeline page. Its id is derived from the
+    reminders' ids."""
+    ordered = sorted(items, key=lambda f: (f.effective_on or date.max, f.rule_key, f.kind))
+    entries = []
+    for f in ordered:
+        days_left = (f.effective_on - today).days if f.effective_on else None
+        entries.append(_Entry(f, days_left, _headline(f, days_left)))
+    subject = f"【规则提醒汇总】{len(entries)} 条提醒"
+    digest_id = uuid.uuid5(_DIGEST_IDS, ",".join(sorted(f.reminder_uid for f in items))).hex
+    values = {"subject": subject, "entries": entries, "link": link}
+    text, html = _digest_templates() if bodies else (None, None)
+    mentions = dict.fromkeys(str(m) for f in ordered for m in f.context.get("mention") or ())
+    return Message(
+        id=digest_id,
+        subject=subject,
+        text=text.render(values) if text else "",
+        html=html.render(values) if html else "",
+        payload={
+            "id": digest_id,
+            "type": "rule_change.digest",
+            "kind": "digest",
+            "count": len(entries),
+            "items": [payload(e.f, days_left=e.days_left) for e in entries],
+            "link": link,
+        },
+        mentions=tuple(mentions),
     )
 
 
@@ -144,6 +191,12 @@ def _environment() -> Environment:
         # per message were a tenth of the dispatcher's store-side time).
         auto_reload=False,
     )
+
+
+@cache
+def _digest_templates() -> tuple[Template, Template]:
+    env = _environment()
+    return env.get_template("digest.txt.j2"), env.get_template("digest.html.j2")
 
 
 @cache

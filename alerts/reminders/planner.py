@@ -17,6 +17,7 @@ Reminder kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -124,7 +125,8 @@ def plan(
             if channel is None or not channel.active:
                 continue
             routed.add(channel.name)
-            wanted.extend(_drafts(change, channel, route.lead_days, timing, today))
+            drafts = _drafts(change, channel, route.lead_days, timing, today)
+            wanted.extend(_mentioning(draft, route.mention) for draft in drafts)
         create.extend(draft for draft in wanted if draft.dedupe_key not in keys)
         cancel.extend(_stale(change, existing, routed, by_name))
     return Plan(create=create, cancel=cancel)
@@ -182,6 +184,13 @@ def _drafts(
             due_at,
             lead_days=days,
         )
+
+
+def _mentioning(draft: ReminderDraft, mention: tuple[str, ...]) -> ReminderDraft:
+    # Fixed when planned, as the rest of what the message will say.
+    if not mention:
+        return draft
+    return dataclasses.replace(draft, context={**draft.context, "mention": list(mention)})
 
 
 def _draft(

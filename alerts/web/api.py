@@ -199,6 +199,7 @@ def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Wat
 )
 def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:
     from alerts.config import Watch
+    from alerts.config.problems import mention_problems
 
     definition = body.model_dump(exclude_none=True)
     try:
@@ -220,6 +221,14 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
                     }
                 ]
             )
+    raw = {
+        "watch": [definition],
+        "channels": [{"name": c.name, "kind": c.kind} for c in settings.channels],
+    }
+    for parts, message in mention_problems(raw):
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", *parts[2:]), "msg": message, "input": None}]
+        )
     taken = {watch.name for watch in current_watches(session, settings)}
     now = clock.now()
     if body.name in taken or not committed(

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidatorFunctionWrapHandler,
     field_validator,
 )
 from pydantic.config import JsonDict
@@ -37,18 +38,26 @@ def _written(value: object) -> object:
 Written = BeforeValidator(_written)
 
 
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [item.replace("\x00", "") if isinstance(item, str) else item for item in value]
+    return value
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="before")
+    @field_validator("*", mode="wrap")
     @classmethod
-    def _drop_nul(cls, value: object) -> object:
+    def _drop_nul(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
         # PostgreSQL cannot store NUL in text and no reader needs it: it is dropped here.
-        if isinstance(value, str):
-            return value.replace("\x00", "")
-        if isinstance(value, list):
-            return [item.replace("\x00", "") if isinstance(item, str) else item for item in value]
-        return value
+        # The value is checked as sent first, so that a limit counts what the schema counts,
+        # then again without the NULs, so that "\x00" is no name.
+        checked = handler(value)
+        cleaned = _without_nul(checked)
+        return checked if cleaned == checked else handler(cleaned)
 
 
 class Source(BaseModel):
@@ -227,6 +236,11 @@ class WatchIn(_In):
         default=None, json_schema_extra={"uniqueItems": True}
     )
     since: Annotated[date | None, Written] = None
+    mention: list[_Named] = Field(
+        default=[],
+        description='People to @-mention on its chat channels: "all", mobile numbers '
+        "(DingTalk, WeCom) or user ids (Feishu, Slack).",
+    )
 
 
 class Watch(WatchIn):

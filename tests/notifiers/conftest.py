@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
 from mailserver import TestCA
 from receiver import WHSEC, Receiver
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    # aiosmtplib is asyncio only, and so is the service (APScheduler's AsyncIOScheduler).
-    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +21,6 @@ def receiver(_receiver_server: Receiver) -> Receiver:
     """A receiver verifying signatures made with ``WHSEC``, with nothing received yet."""
     _receiver_server.clear()
     return _receiver_server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture(scope="session")

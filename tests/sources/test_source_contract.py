@@ -29,11 +29,6 @@ GOOD = "《淘宝网商品发布规范》变更公示\n本次变更于2026年12�
 OTHER = "《1688商家发货行为管理规范》变更公示\n本规则于2026年11月20日公示，2026年12月5日起生效。\n"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def folder_case(tmp_path: Path, situation: str) -> BaseModel:
     folder = tmp_path / "drop"
     if situation != "missing":
