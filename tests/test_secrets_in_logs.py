@@ -1,9 +1,11 @@
 """No secret in anything `rulewatch serve` writes: every kind is planted, used, and looked for.
 
 A real `serve` on PostgreSQL (for a database password), a webhook receiver that refuses once
-(so a failure is logged) and an SMTP server asking for a password; the feed is read at its
-secret address and with a token in the query, the API written to with the right and a wrong
-bearer token. Then everything the process printed is searched for each secret.
+(so a failure is logged), an SMTP server asking for a password, and chat robots whose
+addresses and signing secrets are secrets (one refuses the signature, so that is logged);
+the feed is read at its secret address and with a token in the query, the API written to
+with the right and a wrong bearer token. Then everything the process printed is searched
+for each secret.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 import pytest
 from mailserver import MailServer
 from receiver import WHSEC, Receiver, Reply
+from vendors import DingTalkRobot, FeishuBot
 
 from alerts.server import redacted_path
 
@@ -33,7 +36,15 @@ API_TOKEN = "ApiTok-s3kr1t-0123456789"
 FEED_TOKEN = "FeedTok-s3kr1t-0123456789"
 DB_PASSWORD = "DbPw-s3kr1t"
 WRONG_BEARER = "WrongBearer-s3kr1t"
+DD_TOKEN = "DdTok-s3kr1t"
+DD_SECRET = "SECDdSign-s3kr1t"
+FS_TOKEN = "FsTok-s3kr1t"
+FS_SECRET = "FsSign-s3kr1t"
 SECRETS = [
+    DD_TOKEN,
+    DD_SECRET,
+    FS_TOKEN,
+    FS_SECRET,
     URL_PASSWORD,
     PATH_TOKEN,
     QUERY_TOKEN,
@@ -66,6 +77,9 @@ def test_serve_writes_no_secret_anywhere(tmp_path: Path, database: str):
     with (
         Receiver(secret=WHSEC) as receiver,
         MailServer(security="none", users={"rw": SMTP_PASSWORD}) as mail,
+        DingTalkRobot(token=DD_TOKEN, secret=DD_SECRET) as dingtalk,
+        # It holds another secret, so it refuses rulewatch's signature: a failure is logged.
+        FeishuBot(token=FS_TOKEN, secret="another-secret") as feishu,
     ):
         receiver.script(Reply(500, body=f"bad token {PATH_TOKEN} {QUERY_TOKEN}"))
         hook = receiver.url_for(f"/hook/{PATH_TOKEN}?token={QUERY_TOKEN}").replace(
@@ -96,7 +110,7 @@ from = "rulewatch@example.com"
 [[watch]]
 name = "taobao"
 platforms = ["淘宝"]
-channels = ["hook", "mail"]
+channels = ["hook", "mail", "dd", "fs"]
 
 [[channels]]
 name = "hook"
@@ -109,6 +123,18 @@ headers = {{ "X-Api-Key" = "{HEADER_VALUE}" }}
 name = "mail"
 kind = "email"
 to = ["ops@example.com"]
+
+[[channels]]
+name = "dd"
+kind = "dingtalk"
+url = "{dingtalk.url}"
+secret = "{DD_SECRET}"
+
+[[channels]]
+name = "fs"
+kind = "feishu"
+url = "{feishu.url}"
+secret = "{FS_SECRET}"
 """,
             encoding="utf-8",
         )
@@ -143,6 +169,10 @@ to = ["ops@example.com"]
             # the mail went; one more tick is not waited for.
             receiver.wait_for(1, timeout=60)
             mail.wait_for(1, timeout=60)
+            deadline = time.monotonic() + 60
+            while not (dingtalk.accepted and feishu.answers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert dingtalk.accepted and feishu.answers[0][1]["code"] == 19021
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=60)
