@@ -187,3 +187,27 @@ def test_sending_ahead_of_the_clock_needs_saying_so(tmp_path: Path):
         assert "would send" in cli(config, "run-due", "--now", ahead, "--dry-run").stdout
         assert receiver.requests == []
         assert "sent 1" in cli(config, "run-due", "--now", ahead, "--send-ahead").stdout
+
+
+def test_a_dry_run_says_what_a_channels_quiet_hours_hold_back(tmp_path: Path):
+    with time_machine.travel(datetime(2026, 11, 27, 2, tzinfo=UTC), tick=False):
+        config = write_config(tmp_path, "http://127.0.0.1:9/hook")
+        config.write_text(
+            config.read_text(encoding="utf-8") + 'quiet = "22:00-08:00"\n', encoding="utf-8"
+        )
+        cli(config, "run-due")  # the channel is known before the change is stored
+        cli(
+            config,
+            "add",
+            "--rule",
+            "商家发货行为管理规范",
+            "--platform",
+            "1688",
+            "--effective",
+            "2026-12-15",
+        )
+        at_night = cli(config, "run-due", "--now", "2026-11-27T23:00:00+08:00", "--dry-run")
+        morning = cli(config, "run-due", "--now", "2026-11-28T08:00:00+08:00", "--dry-run")
+    assert "hook: would wait — 渠道处于免打扰时段或非工作日" in at_night.stdout
+    assert "0 would be sent" in at_night.stdout
+    assert "hook: would send" in morning.stdout and "1 would be sent" in morning.stdout

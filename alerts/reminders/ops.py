@@ -12,14 +12,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from alerts.config import Settings
+from alerts.reminders import pacing
 from alerts.reminders.dispatcher import reminder_facts, triage_rows
 from alerts.reminders.engine import ReminderEngine, notifiers_for
 from alerts.reminders.messages import ReminderFacts, render
-from alerts.reminders.plan import plan_reminders
+from alerts.reminders.plan import plan_reminders, workdays_of
 from notifiers.base import Message, Outcome
+from notifiers.pacing import Pacing
 from store import outbox, queries
 from store.db import connect, upgrade
-from store.models import ChangeStatus
+from store.models import ChangeStatus, Reminder, Rule, RuleChange
 
 
 def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:
@@ -61,10 +63,15 @@ def _preview(settings: Settings, engine: Engine, now: datetime) -> list[str]:
         rows = outbox.due_reminders(session, now=now, limit=None)
         skip = {rid: why for rid, why in triage_rows(rows, today=now.astimezone(tz).date())}
         sources = queries.notices_of_changes(session, change_ids=[c.id or 0 for _, c, _ in rows])
+        held = _held_back(settings, rows, now)
+        going = sum(1 for reminder, _, _ in rows if reminder.id not in skip.keys() | held.keys())
         lines = []
         for reminder, change, rule in rows:
             if reminder.id in skip:
                 lines.append(f"{reminder.channel}: would skip — {skip[reminder.id or 0]}")
+                continue
+            if reminder.id in held:
+                lines.append(f"{reminder.channel}: would wait — {held[reminder.id or 0]}")
                 continue
             facts = reminder_facts(
                 reminder,
@@ -77,10 +84,28 @@ def _preview(settings: Settings, engine: Engine, now: datetime) -> list[str]:
             message = render(facts, today=now.astimezone(tz).date())
             lines.append(f"{reminder.channel}: would send — {message.subject}")
         session.rollback()  # a dry run leaves the outbox as it was
-    lines.append(
-        f"dry run: {planned.created} would be planned, {len(rows) - len(skip)} would be sent"
-    )
+    lines.append(f"dry run: {planned.created} would be planned, {going} would be sent")
     return lines
+
+
+def _held_back(
+    settings: Settings, rows: list[tuple[Reminder, RuleChange, Rule]], now: datetime
+) -> dict[int, str]:
+    """The due reminders a channel's quiet hours, working days or digest window hold back
+    at ``now``, with why (its rate limit is left out: a dry run sends nothing to count)."""
+    is_workday = workdays_of(settings).is_workday
+    paces = {c.name: c for c in settings.channels if isinstance(c, Pacing) and pacing.paced(c)}
+    held: dict[int, str] = {}
+    for reminder, _, _ in rows:
+        pace = paces.get(reminder.channel)
+        if pace is None:
+            continue
+        until = pacing.due_until(pace, now, tz=settings.service.tz, is_workday=is_workday)
+        if until is None:
+            held[reminder.id or 0] = "渠道处于免打扰时段或非工作日"
+        elif reminder.due_at > until:
+            held[reminder.id or 0] = "等本期汇总（digest）时段结束后一起发送"
+    return held
 
 
 def test_channel(settings: Settings, name: str) -> Outcome:
