@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
+from mailserver import MailServer
 from receiver import WHSEC, Receiver, Reply
 from reminder_facts import facts
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from vendors import DingTalkRobot
 from watched import add_changes, local, settings_with
 
+from alerts.config import parse_settings
 from alerts.reminders.engine import ReminderEngine
 from alerts.reminders.messages import render_digest
 from store.models import Delivery, Reminder
@@ -99,3 +101,29 @@ def test_a_digest_lists_each_reminder_in_its_text_and_html():
     for part in (message.text, message.html):
         assert "1688商家发货行为管理规范" in part and "淘宝网商品发布规范" in part
     assert "距生效 7 天" in message.text
+
+
+async def test_an_email_channel_gets_one_mail_listing_the_window(tmp_path, engine, http):
+    with MailServer() as mail:
+        text = (
+            '[service]\nbase_url = "https://rw.example.com"\n\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {mail.port}\nsecurity = "none"\n'
+            'from = "rulewatch <rw@example.com>"\n\n'
+            '[[watch]]\nname = "all-1688"\nkeywords = ["管理规范"]\nchannels = ["ops"]\n\n'
+            '[[channels]]\nname = "ops"\nkind = "email"\nto = ["ops@example.com"]\n'
+            'digest = "daily 09:00"\n'
+        )
+        config = parse_settings(text, path=tmp_path / "config.toml", environ={})
+        with time_machine.travel(local("2026-11-27 08:00"), tick=False) as clock:
+            service = ReminderEngine(config, engine, http=http)
+            await service.tick()
+            add_changes(engine, 4)
+            await service.tick()
+            clock.move_to(local("2026-11-27 09:00"))
+            await service.tick()
+        [received] = mail.wait_for(1)
+    message = received.message
+    assert message["Subject"] == "【规则提醒汇总】4 条提醒"
+    body = message.get_body(("plain",)).get_content()
+    assert all(f"1688第{n}号管理规范" in body for n in range(4))
+    assert sent(engine) == 4
