@@ -216,7 +216,16 @@ def _markdown_link(text: str, url: str) -> str:
     return f"[{text.replace('[', '［').replace(']', '］')}]({url.replace(')', '%29')})"
 
 
-MARKDOWN = Dialect(bold=lambda s: f"**{s}**", link=_markdown_link)
+# Text from a notice must not turn into markup: a "[点此](…)" in a summary is no link, a
+# "<at id=all></at>" no mention. Full-width look-alikes read the same to a person.
+_MARKDOWN_SAFE = str.maketrans({"[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "`": "｀"})
+
+
+def _markdown_escape(text: str) -> str:
+    return text.translate(_MARKDOWN_SAFE)
+
+
+MARKDOWN = Dialect(bold=lambda s: f"**{s}**", link=_markdown_link, escape=_markdown_escape)
 
 
 @cache
@@ -244,9 +253,11 @@ def write(
     listed: int | None = None,
     summary: bool = True,
     mentions: str = "",
+    ending: bool = True,
 ) -> str:
     """The message text, with the first ``listed`` entries of the list (all when None)
-    and the rest counted, and the summary when ``summary``."""
+    and the rest counted, the summary when ``summary``, and unless ``ending`` is false the
+    link, the mentions and the footer that close it."""
     shown = card.listed if listed is None else card.listed[:listed]
     text = _template().render(
         c=card,
@@ -256,6 +267,7 @@ def write(
         more=len(card.listed) - len(shown),
         summary=summary,
         mentions=mentions,
+        ending=ending,
         footer=FOOTER,
     )
     blocks = [block.strip("\n") for block in text.split("\n\n") if block.strip()]
@@ -265,35 +277,40 @@ def write(
 def fit(card: Card, dialect: Dialect, fits: Callable[[str], bool], *, mentions: str = "") -> str:
     """The richest text of ``card`` that ``fits`` the vendor's limit.
 
-    The list is cut first (as little as needed, the rest counted as "还有 N 条"), then the
-    summary goes, and only then is the text itself cut, keeping the link to the change page,
-    the mentions and the footer.
+    The list is cut first (as little as needed, the rest counted as "还有 N 条"), as long as
+    some of it stays; then the summary goes and the list is cut again; only then is the
+    text itself cut, keeping the link to the change page, the mentions and the footer once.
     """
     full = write(card, dialect, mentions=mentions)
     if fits(full):
         return full
-    # The text grows with the length of the list: list the most that fit.
-    shorter = _most(
-        lambda n: write(card, dialect, listed=n, mentions=mentions), len(card.listed), fits
-    )
-    if shorter is not None:
-        return shorter
-    bare = write(card, dialect, listed=0, summary=False, mentions=mentions)
+    for summary in (True, False):
+
+        def listing(n: int, summary: bool = summary) -> str:
+            return write(card, dialect, listed=n, summary=summary, mentions=mentions)
+
+        # The text grows with the length of the list: list the most that fit.
+        most = _most(listing, len(card.listed), fits)
+        if most is not None and (most[0] > 0 or not card.listed or not summary):
+            return most[1]
+    head = write(card, dialect, listed=0, summary=False, ending=False)
     link = dialect.link("查看这项变更", card.link) if card.link else ""
-    tail = dialect.gap.join(part for part in ("…", link, mentions, FOOTER) if part)
-    cut = _most(lambda n: bare[:n] + dialect.gap + tail, len(bare), fits)
-    return cut if cut is not None else FOOTER
+    tail = dialect.gap + dialect.gap.join(p for p in ("…", link, mentions, FOOTER) if p)
+    cut = _most(lambda n: head[:n] + tail, len(head), fits)
+    return cut[1] if cut is not None else FOOTER
 
 
-def _most(text: Callable[[int], str], most: int, fits: Callable[[str], bool]) -> str | None:
-    """``text(n)`` for the largest ``n`` in 0..``most`` that fits (a text that grows with
-    ``n``), or None when even ``text(0)`` does not."""
+def _most(
+    text: Callable[[int], str], most: int, fits: Callable[[str], bool]
+) -> tuple[int, str] | None:
+    """The largest ``n`` in 0..``most`` whose ``text(n)`` fits (a text that grows with
+    ``n``) and that text, or None when even ``text(0)`` does not fit."""
     low, high, best = 0, most, None
     while low <= high:
         middle = (low + high) // 2
         candidate = text(middle)
         if fits(candidate):
-            best, low = candidate, middle + 1
+            best, low = (middle, candidate), middle + 1
         else:
             high = middle - 1
     return best
@@ -315,6 +332,9 @@ class Codes:
     message_fields: tuple[str, ...]  # the vendor's own words ("errmsg")
     retry: Mapping[int, str] = field(default_factory=dict)  # code → what it means
     failed: Mapping[int, str] = field(default_factory=dict)
+    # How long the vendor stops taking messages after a retry code (seconds): DingTalk
+    # blocks a robot for 10 minutes once it went over its limit.
+    wait: Mapping[int, float] = field(default_factory=dict)
 
 
 def judge(codes: Codes, body: str) -> Outcome | None:
@@ -341,7 +361,11 @@ def judge(codes: Codes, body: str) -> Outcome | None:
         return Outcome(Verdict.failed, f"{codes.vendor}拒收（{number} {meaning}）{said}")
     if number in codes.retry:
         meaning = codes.retry[number]
-        return Outcome(Verdict.retry, f"{codes.vendor}暂不接收（{number} {meaning}）{said}")
+        return Outcome(
+            Verdict.retry,
+            f"{codes.vendor}暂不接收（{number} {meaning}）{said}",
+            retry_after=codes.wait.get(number),
+        )
     return Outcome(Verdict.retry, f"{codes.vendor}返回未知错误码 {number}{said}")
 
 

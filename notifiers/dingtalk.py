@@ -10,6 +10,7 @@ numbers (``at.atMobiles``, and ``@138…`` in the text, where DingTalk shows the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -24,7 +25,6 @@ from notifiers.chat import (
     ChatChannel,
     ChatNotifier,
     Codes,
-    Dialect,
     SigningSecret,
     hmac_base64,
 )
@@ -62,14 +62,16 @@ CODES = Codes(
         310000: "安全设置不符：关键词、加签或 IP 白名单",
         300001: "access_token 无效",
         460101: "消息太长",
+        40035: "请求缺少参数或格式有误",
     },
+    wait={130101: 600},
 )
 
 
 class DingTalkNotifier(ChatNotifier):
     codes = CODES
     # DingTalk's markdown joins lines that end in a bare line break.
-    dialect = Dialect(bold=MARKDOWN.bold, link=MARKDOWN.link, line_break="  \n")
+    dialect = dataclasses.replace(MARKDOWN, line_break="  \n")
     max_body_bytes = 20_000
 
     config: DingTalkChannel

@@ -35,7 +35,7 @@ class FeishuChannel(ChatChannel):
     """``kind = "feishu"`` (or ``"lark"``): post each reminder to a custom bot as a card."""
 
     kind: Literal["feishu", "lark"]
-    mention_form = (r"[A-Za-z0-9_-]{1,64}", "a user id (ou_…)")
+    mention_form = (r"o[nu]_[A-Za-z0-9]{1,64}", "a user's open id (ou_…)")
     default_rate = (RateLimit(5, 1), RateLimit(100, 60))
     secret: SigningSecret | None = None  # the signature secret (签名校验)
 
@@ -62,7 +62,9 @@ CODES = Codes(
         19022: "请求 IP 不在机器人的白名单内",
         19024: "消息不含机器人设置的关键词",
         9499: "请求格式有误",
+        19001: "机器人地址无效（token 不对）",
     },
+    wait={11232: 60},
 )
 
 # The header's colour says how near the change is.

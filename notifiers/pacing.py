@@ -116,8 +116,10 @@ def _written_digest(value: Digest | None) -> str | None:
         return None
     if value.daily_at is not None:
         return f"daily {value.daily_at:%H:%M}"
-    minutes = int(value.every.total_seconds() // 60) if value.every else 0
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+    seconds = int(value.every.total_seconds()) if value.every else 0
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
 def _written_quiet(value: Quiet | None) -> str | None:

@@ -20,9 +20,14 @@ from notifiers.pacing import RateLimit
 SECTION_CHARACTERS = 3000
 
 
+# mrkdwn has no escape for its emphasis marks: full-width look-alikes read the same.
+_EMPHASIS = str.maketrans({"*": "＊", "_": "＿", "~": "～", "`": "｀"})
+
+
 def _escape(text: str) -> str:
-    # Slack reads these three as markup; everything else is shown as written.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Slack reads & < > as markup (escaped as entities) and the emphasis marks as styles.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.translate(_EMPHASIS)
 
 
 def _link(text: str, url: str) -> str:
@@ -53,6 +58,6 @@ class SlackNotifier(ChatNotifier):
 
     def body(self, message: Message, text: str, mentions: Sequence[str], now: datetime) -> Any:
         return {
-            "text": message.subject,  # what notifications show
+            "text": _escape(message.subject),  # what notifications show
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         }

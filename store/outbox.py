@@ -456,7 +456,8 @@ def sent_within(
     """For each channel and each window of ``windows[channel]`` (seconds), the messages
     sent to it in the last that many seconds, counting those being sent now.
 
-    Sent: the distinct message ids of its delivery rows (a digest's reminders share one).
+    Sent: its requests, from the delivery rows (the reminders of one digest attempt share
+    its message id and start).
     Being sent: reminders claimed under a live lease, by any instance: each one a message,
     or for a channel in ``digests`` one message per instance sending.
     """
@@ -477,12 +478,18 @@ def sent_within(
         ).scalar_one()
         counts[channel] = {}
         for window in sorted(set(seconds)):
-            sent = connection.execute(
-                core_select(func.count(func.distinct(col(Delivery.message_id)))).where(
+            # One request is one message at one start: a digest's rows share both, while
+            # each retry of a message is a request the vendor counts again.
+            requests = (
+                core_select(col(Delivery.message_id), col(Delivery.started_at))
+                .where(
                     col(Delivery.channel) == channel,
                     col(Delivery.started_at) > now - timedelta(seconds=window),
                 )
-            ).scalar_one()
+                .distinct()
+                .subquery()
+            )
+            sent = connection.execute(core_select(func.count()).select_from(requests)).scalar_one()
             counts[channel][window] = int(sent) + int(in_flight)
     return counts
 

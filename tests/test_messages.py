@@ -41,3 +41,10 @@ def test_changed_and_withdrawn_headlines():
 def test_subject_is_one_line_whatever_the_rule_key():
     message = render(facts(rule_key="淘宝\r\nBcc: x@example.com"), today=date(2026, 12, 8))
     assert "\r" not in message.subject and "\n" not in message.subject
+
+
+def test_a_watchs_mentions_stay_out_of_the_webhook_body():
+    # Planned into the context with the move; phone numbers are not the receivers' business.
+    context = {"from": "2026-12-15", "to": "2026-12-31", "mention": ["13800000000"]}
+    body = render(facts(kind="changed", context=context), today=date(2026, 12, 8)).payload
+    assert body["changed"] == {"from": "2026-12-15", "to": "2026-12-31"}

@@ -146,10 +146,10 @@ async def test_workdays_only_waits_over_the_weekend(tmp_path, engine, robot, htt
         await service.tick()
         add_changes(engine, 1)
         await service.tick()
-        clock.move_to(local("2026-11-29 23:59"))
+        clock.move_to(local("2026-11-30 08:59"))  # Monday, before [reminders] at
         await service.tick()
         assert robot.accepted == []
-        clock.move_to(local("2026-11-30 00:00"))
+        clock.move_to(local("2026-11-30 09:00"))
         await service.tick()
     assert len(robot.accepted) == 1
 
@@ -177,6 +177,11 @@ def until(tmp_path: Path, written: str, at: str) -> datetime | None:
         # 2026-10-01 is National Day; 2026-10-10 (a Saturday) is a make-up working day.
         ("workdays_only = true\n", "2026-10-01 10:00", None),
         ("workdays_only = true\n", "2026-10-10 10:00", "2026-10-10 10:00"),
+        # After a day off the channel opens at [reminders] at, not at midnight.
+        ("workdays_only = true\n", "2026-11-30 00:00", None),
+        ("workdays_only = true\n", "2026-12-01 00:00", "2026-12-01 00:00"),
+        ('workdays_only = true\ndigest = "daily 09:00"\n', "2026-11-30 08:00", None),
+        ('workdays_only = true\ndigest = "daily 09:00"\n', "2026-11-30 09:00", "2026-11-30 09:00"),
     ],
 )
 def test_when_a_channel_may_send(tmp_path, written, at, expected):

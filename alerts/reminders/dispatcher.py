@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
@@ -242,6 +243,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         paces: Mapping[str, Pacing] | None = None,
         is_workday: Callable[[date], bool] = lambda day: day.weekday() < 5,
+        opens_at: dt_time = dt_time(9),
     ) -> None:
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be at least 1")
@@ -259,6 +261,7 @@ class Dispatcher:
         # Each channel's rate limit, digest and quiet hours (its config; notifiers/pacing.py).
         self._paces = dict(paces or {})
         self._is_workday = is_workday
+        self._opens_at = opens_at
         self._digests = {name for name, pace in self._paces.items() if pace.digest is not None}
         # A notifier that sends only the subject and payload says so with
         # ``uses_message_bodies = False``; its messages are rendered without text and HTML.
@@ -361,7 +364,9 @@ class Dispatcher:
         """Claim up to ``limit`` of what is due at ``now``, leased from ``at``, as far as
         each channel's pace lets it go at ``at``."""
         until = {
-            name: pacing.due_until(pace, at, tz=self._tz, is_workday=self._is_workday)
+            name: pacing.due_until(
+                pace, at, tz=self._tz, is_workday=self._is_workday, opens_at=self._opens_at
+            )
             for name, pace in self._paces.items()
             if pacing.paced(pace)
         }
@@ -371,7 +376,9 @@ class Dispatcher:
             if limits:
                 hold_lock(session, PACING_LOCK)
                 windows = {name: [limit.seconds for limit in ls] for name, ls in limits.items()}
-                sent = outbox.sent_within(session, windows, now=at, digests=self._digests)
+                # Deliveries are stamped with the clock's now, whatever instant a
+                # `run-due --now` acts at.
+                sent = outbox.sent_within(session, windows, now=clock.now(), digests=self._digests)
                 room = {name: pacing.room(ls, sent[name]) or 0 for name, ls in limits.items()}
             rows = outbox.claim_due(
                 session,

@@ -91,6 +91,7 @@ class ReminderEngine:
             grace=timedelta(seconds=settings.reminders.stop_grace_seconds),
             paces={c.name: c for c in settings.channels if isinstance(c, Pacing)},
             is_workday=workdays_of(settings).is_workday,
+            opens_at=settings.reminders.at,
         )
         # Set to stop: no tick starts after it, and the running one drains (see Dispatcher).
         self.stopping = asyncio.Event()

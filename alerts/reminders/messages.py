@@ -151,7 +151,9 @@ def payload(facts: ReminderFacts, *, days_left: int | None) -> dict[str, Any]:
     if facts.kind == "changed":
         # The context was read from JSON in the store, so it holds JSON types only; copied
         # so that the body does not share it with ``facts``.
-        body["changed"] = copy.deepcopy(facts.context)
+        body["changed"] = {
+            key: copy.deepcopy(value) for key, value in facts.context.items() if key != "mention"
+        }
     # Every value above is already a JSON type (dates as ISO strings), exactly as it will
     # be sent: no serialization round trip is needed to make it so.
     return body

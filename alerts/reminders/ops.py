@@ -100,7 +100,13 @@ def _held_back(
         pace = paces.get(reminder.channel)
         if pace is None:
             continue
-        until = pacing.due_until(pace, now, tz=settings.service.tz, is_workday=is_workday)
+        until = pacing.due_until(
+            pace,
+            now,
+            tz=settings.service.tz,
+            is_workday=is_workday,
+            opens_at=settings.reminders.at,
+        )
         if until is None:
             held[reminder.id or 0] = "渠道处于免打扰时段或非工作日"
         elif reminder.due_at > until:

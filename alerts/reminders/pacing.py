@@ -21,15 +21,26 @@ def paced(pace: Pacing) -> bool:
 
 
 def due_until(
-    pace: Pacing, now: datetime, *, tz: ZoneInfo, is_workday: Callable[[date], bool]
+    pace: Pacing,
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    is_workday: Callable[[date], bool],
+    opens_at: time = time(9),
 ) -> datetime | None:
     """The latest ``due_at`` of the reminders that may go to the channel at ``now``, or
-    None while it is closed (inside its quiet hours, or on a day off with
-    ``workdays_only``). Without a digest that is ``now`` itself; with one, the start of the
-    current window, so a window's reminders go out together once it has ended."""
+    None while it is closed: inside its quiet hours, or with ``workdays_only`` on a day off
+    and on the first working day after one until ``opens_at`` (``[reminders] at``), so what
+    waited over a weekend goes at the hour reminders go, not at midnight. Without a digest
+    that is ``now`` itself; with one, the start of the current window, so a window's
+    reminders go out together once it has ended."""
     local = now.astimezone(tz)
-    if pace.workdays_only and not is_workday(local.date()):
-        return None
+    if pace.workdays_only:
+        today = local.date()
+        if not is_workday(today):
+            return None
+        if local.time() < opens_at and not is_workday(today - timedelta(days=1)):
+            return None
     if pace.quiet is not None and _inside(pace.quiet, local.time()):
         return None
     if pace.digest is None:

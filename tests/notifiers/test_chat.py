@@ -240,7 +240,13 @@ async def test_a_watchs_mentions_join_the_channels(http: httpx.AsyncClient):
 
 @pytest.mark.parametrize(
     ("mention_kind", "bad"),
-    [("dingtalk", "ou_7d8a6e"), ("wecom", "张三"), ("feishu", "<at>"), ("slack", "13800000000")],
+    [
+        ("dingtalk", "ou_7d8a6e"),
+        ("wecom", "张三"),
+        ("feishu", "<at>"),
+        ("feishu", "13800000000"),
+        ("slack", "13800000000"),
+    ],
 )
 def test_a_mention_the_kind_cannot_use_is_a_config_problem(mention_kind: str, bad: str):
     with pytest.raises(ValueError, match='neither "all" nor'):
@@ -300,3 +306,32 @@ url = "https://hooks.slack.com/services/T0/B0/slack-path-secret"
     shown = json.dumps(parse_settings(text, path=tmp_path / "c.toml").redacted())
     for secret in ("dd-token-in-url", DD_SECRET, "slack-path-secret"):
         assert secret not in shown
+
+
+async def test_a_summary_too_long_goes_before_the_sources_and_the_ending_stays_once(
+    kind: str, bot: ChatBot, http: httpx.AsyncClient
+):
+    # Found in review: the list was cut to nothing first, and the cut text repeated its end.
+    mention = {"dingtalk": "13800000000", "wecom": "13800000000", "feishu": "ou_7d8a6e"}
+    keys = {"mention": [mention.get(kind, "U024BE7LH")]}
+    message = lead_message(summary="长" * 12_000)
+    outcome = await send(channel(kind, bot.url, **keys), message, http)
+    assert outcome.verdict is Verdict.delivered, outcome.reason
+    [text] = bot.texts()
+    assert "原公告" in text and "长长长" not in text
+    assert text.count("https://rw.example.com/changes/c1") == 1
+    assert text.count(KEYWORD) == 1
+
+
+async def test_text_from_a_notice_does_not_become_markup(
+    kind: str, bot: ChatBot, http: httpx.AsyncClient
+):
+    summary = "详见[点此](http://evil.example.com) <at id=all></at> *加粗*"
+    outcome = await send(channel(kind, bot.url), lead_message(summary=summary), http)
+    assert outcome.verdict is Verdict.delivered, outcome.reason
+    [text] = bot.texts()
+    # Slack shows "[…](…)" as typed; the markdown kinds would make it a link.
+    assert kind == "slack" or "](http://evil.example.com)" not in text
+    assert "<http://evil" not in text
+    assert "<at id=all>" not in text and "*加粗*" not in text
+    assert "点此" in text and "加粗" in text

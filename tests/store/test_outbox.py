@@ -141,3 +141,22 @@ def test_a_stopped_sender_hands_back_what_it_did_not_try(engine: Engine, due: li
         assert outbox.release(session, taken[2:], worker="b", now=NOW) == 0  # not b's
         assert outbox.release(session, taken[2:], worker="a", now=NOW) == 3
     assert claim(engine, "b", limit=5) == taken[2:]
+
+
+def test_a_channels_sends_count_each_request_once(engine: Engine, due: list[int]):
+    first, second, third = claim(engine, "a", limit=3)
+    retried = attempt(first, 1, ReminderStatus.PENDING)
+    attempts = [
+        # One reminder tried twice: two requests the vendor counted.
+        retried._replace(message_id="m1", started_at=NOW - timedelta(seconds=40)),
+        retried._replace(message_id="m1", attempt=2, started_at=NOW - timedelta(seconds=10)),
+        # A digest of two reminders: one request.
+        attempt(second, 1, ReminderStatus.SENT)._replace(message_id="d1", started_at=NOW),
+        attempt(third, 1, ReminderStatus.SENT)._replace(message_id="d1", started_at=NOW),
+    ]
+    with engine.begin() as connection:
+        outbox.record_attempts(connection, attempts, now=NOW, worker="a")
+    with session_scope(engine) as session:
+        counted = outbox.sent_within(session, {"hook": [30, 60]}, now=NOW + timedelta(seconds=1))
+    # The first reminder is pending again (not in flight); nothing else was claimed.
+    assert counted == {"hook": {30: 2, 60: 3}}
