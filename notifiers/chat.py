@@ -211,11 +211,6 @@ class Dialect:
     titled: bool = False
 
 
-def _markdown_link(text: str, url: str) -> str:
-    # A ] or ) inside the text would end the link early.
-    return f"[{text.replace('[', '［').replace(']', '］')}]({url.replace(')', '%29')})"
-
-
 # Text from a notice must not turn into markup: a "[点此](…)" in a summary is no link, a
 # "<at id=all></at>" no mention. Full-width look-alikes read the same to a person.
 _MARKDOWN_SAFE = str.maketrans({"[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "`": "｀"})
@@ -223,6 +218,11 @@ _MARKDOWN_SAFE = str.maketrans({"[": "［", "]": "］", "<": "＜", ">": "＞", 
 
 def _markdown_escape(text: str) -> str:
     return text.translate(_MARKDOWN_SAFE)
+
+
+def _markdown_link(text: str, url: str) -> str:
+    # A ] in the text or a ) in the address would end the link early.
+    return f"[{_markdown_escape(text)}]({url.replace(')', '%29')})"
 
 
 MARKDOWN = Dialect(bold=lambda s: f"**{s}**", link=_markdown_link, escape=_markdown_escape)
@@ -407,8 +407,10 @@ class ChatNotifier:
     # --- what a kind says ------------------------------------------------------------------
 
     def secret_values(self) -> list[str]:
-        """What besides the URL must never show in a reason: the signing secret."""
-        return []
+        """What besides the URL must never show in a reason: the signing secret, for the
+        kinds that have one."""
+        secret: SecretStr | None = getattr(self.config, "secret", None)
+        return [secret.get_secret_value()] if secret is not None else []
 
     def mention_line(self, mentions: Sequence[str]) -> str:
         """The text that @-mentions ``mentions`` in a message ("" for none)."""

@@ -76,9 +76,6 @@ class DingTalkNotifier(ChatNotifier):
 
     config: DingTalkChannel
 
-    def secret_values(self) -> list[str]:
-        return [self.config.secret.get_secret_value()] if self.config.secret else []
-
     def address(self, now: datetime) -> str:
         if self.config.secret is None:
             return self.config.address()

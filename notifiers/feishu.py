@@ -77,9 +77,6 @@ class FeishuNotifier(ChatNotifier):
     max_body_bytes = 20_000  # Feishu takes at most 20 KB a request
     config: FeishuChannel
 
-    def secret_values(self) -> list[str]:
-        return [self.config.secret.get_secret_value()] if self.config.secret else []
-
     def mention_line(self, mentions: Sequence[str]) -> str:
         return " ".join(f"<at id={m}></at>" for m in mentions)
 

@@ -263,6 +263,7 @@ class Dispatcher:
         self._is_workday = is_workday
         self._opens_at = opens_at
         self._digests = {name for name, pace in self._paces.items() if pace.digest is not None}
+        self._limits = {name: p.rate_limits() for name, p in self._paces.items() if p.rate_limits()}
         # A notifier that sends only the subject and payload says so with
         # ``uses_message_bodies = False``; its messages are rendered without text and HTML.
         self._bodies = {
@@ -363,14 +364,10 @@ class Dispatcher:
     ) -> tuple[list[outbox.Outgoing], dict[int, list[queries.SourceRow]]]:
         """Claim up to ``limit`` of what is due at ``now``, leased from ``at``, as far as
         each channel's pace lets it go at ``at``."""
-        until = {
-            name: pacing.due_until(
-                pace, at, tz=self._tz, is_workday=self._is_workday, opens_at=self._opens_at
-            )
-            for name, pace in self._paces.items()
-            if pacing.paced(pace)
-        }
-        limits = {name: p.rate_limits() for name, p in self._paces.items() if p.rate_limits()}
+        until = pacing.gates(
+            self._paces, at, tz=self._tz, is_workday=self._is_workday, opens_at=self._opens_at
+        )
+        limits = self._limits
         with session_scope(self._engine) as session:
             room: dict[str, int] = {}
             if limits:

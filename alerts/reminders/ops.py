@@ -93,20 +93,18 @@ def _held_back(
 ) -> dict[int, str]:
     """The due reminders a channel's quiet hours, working days or digest window hold back
     at ``now``, with why (its rate limit is left out: a dry run sends nothing to count)."""
-    is_workday = workdays_of(settings).is_workday
-    paces = {c.name: c for c in settings.channels if isinstance(c, Pacing) and pacing.paced(c)}
+    gates = pacing.gates(
+        {c.name: c for c in settings.channels if isinstance(c, Pacing)},
+        now,
+        tz=settings.service.tz,
+        is_workday=workdays_of(settings).is_workday,
+        opens_at=settings.reminders.at,
+    )
     held: dict[int, str] = {}
     for reminder, _, _ in rows:
-        pace = paces.get(reminder.channel)
-        if pace is None:
+        if reminder.channel not in gates:
             continue
-        until = pacing.due_until(
-            pace,
-            now,
-            tz=settings.service.tz,
-            is_workday=is_workday,
-            opens_at=settings.reminders.at,
-        )
+        until = gates[reminder.channel]
         if until is None:
             held[reminder.id or 0] = "渠道处于免打扰时段或非工作日"
         elif reminder.due_at > until:

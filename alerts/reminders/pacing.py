@@ -48,6 +48,23 @@ def due_until(
     return _window_start(pace.digest, local).astimezone(now.tzinfo)
 
 
+def gates(
+    paces: Mapping[str, Pacing],
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    is_workday: Callable[[date], bool],
+    opens_at: time = time(9),
+) -> dict[str, datetime | None]:
+    """:func:`due_until` of each paced channel at ``now``, by name (the others send what is
+    due at once and are left out)."""
+    return {
+        name: due_until(pace, now, tz=tz, is_workday=is_workday, opens_at=opens_at)
+        for name, pace in paces.items()
+        if paced(pace)
+    }
+
+
 def _inside(quiet: Quiet, moment: time) -> bool:
     if quiet.start < quiet.end:
         return quiet.start <= moment < quiet.end
