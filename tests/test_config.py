@@ -195,6 +195,9 @@ BAD = [
                  "channels[0].name", 2, "string (in quotes); got 1", id="channel-name-not-string"),
     pytest.param('[[channels]]\nname = "m"\nkind = "pager"\n', {}, "channels[0].kind", 3,
                  f'one of: {KINDS}; got "pager"', id="unknown-channel-kind"),
+    # Found by the fuzz test below: the mention check hashed whatever kind was written.
+    pytest.param('[[channels]]\nname = "m"\nkind = ["webhook"]\n', {}, "channels[0].kind", 3,
+                 f"one of: {KINDS}; got an array", id="channel-kind-an-array"),
     pytest.param('[[channels]]\nname = "m"\n', {}, "channels[0].kind", 1,
                  f"required but missing; one of: {KINDS}", id="missing-channel-kind"),
     pytest.param('[[channels]]\nname = "m"\nkind = "email"\nto = ["a@example.com"]\n', {},

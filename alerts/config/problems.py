@@ -223,9 +223,12 @@ def mention_problems(raw: Mapping[str, Any]) -> list[KeyProblem]:
     """A watch's ``mention`` entries must each be usable by one of its chat channels
     (mobile numbers for DingTalk and WeCom, user ids for Feishu and Slack)."""
     kinds = {
-        channel.get("name"): CHANNELS[channel["kind"]].model
+        name: CHANNELS[kind].model
         for _, channel in _entries(raw.get("channels"))
-        if channel.get("kind") in CHANNELS
+        # Any value may be written here: what is not a known kind has its own problem.
+        if isinstance(name := channel.get("name"), str)
+        and isinstance(kind := channel.get("kind"), str)
+        and kind in CHANNELS
     }
     found: list[KeyProblem] = []
     for i, watch in _entries(raw.get("watch")):
