@@ -1,29 +1,103 @@
-"""What every kind of source is: a small class that fetches what is new where notices are
-published, and what a fetch returns. Polling, storing and scheduling are not its business.
+"""What every kind of source is: a small class that reads what a place publishes now, and
+the values a read works with. Polling, remembering and storing are not its business.
+
+A source's ``fetch`` gets a ``Context``: the web to fetch through (``alerts.sources.web``,
+which keeps the manners: robots.txt, rate limits, timeouts, size caps), the ``Memo`` it
+left at its last poll (validators for a conditional GET, a page's fingerprint), and
+``seen``, which says whether an item was stored before, so that a list's old entries cost
+no second request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from alerts.errors import RulewatchError
 from alerts.extract.model import Notice
 
 
 @dataclass(frozen=True)
-class Batch:
-    """Notices read from one place of a source (a file, a page, a feed entry)."""
+class Item:
+    """One thing a source found: a feed entry, a list item and its page, a file, the new
+    text of a watched page. Its notices are stored as ``rulewatch import`` stores them."""
 
-    origin: str  # stored as the notices' origin: where a person can find them again
-    notices: tuple[Notice, ...]
+    key: str  # how the item is known again at the next poll: its link, a file's name and digest
+    notices: tuple[Notice, ...] = ()
+    problem: str | None = None  # why it could not be read; kept and shown, never dropped
+    label: str = ""  # where a person finds it, when its notices do not say (no link): a file
+
+    @property
+    def where(self) -> str:
+        return self.label or self.key
+
+
+@dataclass(frozen=True)
+class Memo:
+    """What a source keeps between polls, stored per source in the store."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None  # a watched page: the digest of the text last seen
 
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one fetch found: batches of notices, and what could not be read, with why."""
+    """What one fetch found, and what the source wants remembered for the next one."""
 
-    batches: tuple[Batch, ...] = ()
-    problems: tuple[tuple[str, str], ...] = field(default=())  # (where, why)
+    items: tuple[Item, ...] = ()
+    memo: Memo = field(default_factory=Memo)
+    not_modified: bool = False  # the place answered 304: nothing new, nothing read
+
+
+class SourceError(RulewatchError):
+    """The source as a whole cannot be read now (its list is down, robots.txt forbids it, it
+    answered 429): the poll fails and is tried again later, after ``retry_after`` seconds
+    when the place said how long to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page, decoded to text (empty for a 304)."""
+
+    url: str  # where it was read, after redirects
+    status: int  # 200, or 304 when the memo's validators still hold
+    text: str = ""
+    content_type: str = ""  # the media type without parameters, e.g. "text/html"
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    def memo(self, fingerprint: str | None = None) -> Memo:
+        """The validators of this answer, to send with the next request."""
+        return Memo(etag=self.etag, last_modified=self.last_modified, fingerprint=fingerprint)
+
+
+class Web(Protocol):
+    """How sources fetch: one GET with every manner kept (see ``alerts.sources.web``)."""
+
+    async def get(self, url: str, *, memo: Memo | None = None, encoding: str | None = None) -> Page:
+        """GET ``url``; with ``memo`` a conditional request (304 → ``Page.not_modified``);
+        ``encoding`` overrides what the page says it is. Raises SourceError naming the URL
+        and what went wrong (timeout, refused, too large, robots.txt, an HTTP error)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a fetch is given: the web, what was remembered, and what was stored before."""
+
+    web: Web
+    memo: Memo = field(default_factory=Memo)
+    seen: Callable[[str], bool] = lambda key: False
 
 
 class Source(Protocol):
@@ -31,7 +105,8 @@ class Source(Protocol):
 
     name: str
 
-    async def fetch(self) -> Fetched:
-        """Read what the source holds now; never raises for a place that cannot be read
-        (it becomes a problem of the result), so one bad item never hides the others."""
+    async def fetch(self, context: Context) -> Fetched:
+        """Read what the source holds now. A place that cannot be read at all raises
+        SourceError; one item that cannot be read becomes an ``Item`` with a ``problem``,
+        so that one bad item never hides the others."""
         ...

@@ -1,17 +1,18 @@
 """``kind = "folder"``: a directory that another tool (a crawler, a mail rule, a colleague)
-drops notice files into. Each file is read as ``rulewatch import`` reads it; a file seen
-before stores nothing new, since the store knows each notice by its content."""
+drops notice files into. Each file is read as ``rulewatch import`` reads it; it is known by
+its name and the digest of its bytes, so a file that is rewritten is read again."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.errors import ExtractionError
-from alerts.sources.base import Batch, Fetched
+from alerts.sources.base import Context, Fetched, Item, SourceError
 from alerts.timeline.ingest import notices_in
 
 
@@ -33,21 +34,28 @@ class FolderSource:
         self.config = config
         self.name = config.name
 
-    async def fetch(self) -> Fetched:
+    async def fetch(self, context: Context) -> Fetched:
         # Files are read in a thread: a folder on a network share may be slow.
-        return await asyncio.to_thread(self._read)
+        return await asyncio.to_thread(self._read, context)
 
-    def _read(self) -> Fetched:
+    def _read(self, context: Context) -> Fetched:
         folder = self.config.path
         if not folder.is_dir():
-            return Fetched(problems=((str(folder), "is not a folder that can be read"),))
-        batches: list[Batch] = []
-        problems: list[tuple[str, str]] = []
+            raise SourceError(f"{folder} is not a folder that can be read")
+        items: list[Item] = []
         for path in sorted(p for p in folder.glob(self.config.pattern) if p.is_file()):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                items.append(Item(key=path.name, problem=f"cannot read it: {exc.strerror}"))
+                continue
+            key = f"{path.name}#{hashlib.sha256(data).hexdigest()[:16]}"
+            if context.seen(key):
+                continue
             try:
                 notices = notices_in(path)
             except ExtractionError as exc:
-                problems.append((path.name, str(exc)))
+                items.append(Item(key=key, problem=str(exc), label=path.name))
                 continue
-            batches.append(Batch(origin=path.name, notices=tuple(notices)))
-        return Fetched(tuple(batches), tuple(problems))
+            items.append(Item(key=key, notices=tuple(notices), label=path.name))
+        return Fetched(items=tuple(items))

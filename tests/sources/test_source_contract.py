@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from alerts.sources import SOURCES, build_source
 from alerts.sources.folder import FolderSourceConfig
 from alerts.sources.poll import poll
+from alerts.sources.web import HttpWeb
 from alerts.timeline.views import change_views
 from store.db import session_scope
 
@@ -46,12 +48,15 @@ SITUATIONS = ["gbk", "unreadable", "again", "missing"]
 
 @pytest.mark.parametrize("situation", SITUATIONS)
 @pytest.mark.parametrize("kind", sorted(SOURCES))
-async def test_source_contract(kind: str, situation: str, tmp_path: Path, engine: Engine):
+async def test_source_contract(
+    kind: str, situation: str, tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    web = HttpWeb(http)
     if kind not in CASES:
         pytest.fail(f"source kind {kind!r} has no case in {Path(__file__).name}")
     source = build_source(CASES[kind](tmp_path, situation))
     with session_scope(engine) as session:
-        report = await poll(source, session, tz=TZ)
+        report = await poll(source, session, web=web, tz=TZ)
     if situation == "missing":
         assert report.notices_added == 0 and len(report.unreadable) == 1
         assert report.unreadable[0][0].startswith(f"{source.name}: ")
@@ -68,5 +73,5 @@ async def test_source_contract(kind: str, situation: str, tmp_path: Path, engine
         assert where == f"{source.name}: c-broken.txt" and "UTF-8" in why
     if situation == "again":
         with session_scope(engine) as session:
-            second = await poll(source, session, tz=TZ)
+            second = await poll(source, session, web=web, tz=TZ)
         assert (second.notices_added, second.notices_known) == (0, report.notices_added)
