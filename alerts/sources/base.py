@@ -10,12 +10,95 @@ no second request.
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import timedelta
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic_core import PydanticCustomError
 
 from alerts.errors import RulewatchError
 from alerts.extract.model import Notice
+from alerts.extract.platforms import canonical_platform
+
+# --- config: the keys every kind takes ------------------------------------------------------
+
+_INTERVAL = re.compile(r"(\d+)\s*(m|h|d)")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _interval(value: object) -> object:
+    if isinstance(value, str):
+        match = _INTERVAL.fullmatch(value.strip().lower())
+        if match is None:
+            raise PydanticCustomError(
+                "rulewatch", 'is not an interval; write minutes, hours or days: "30m", "6h", "1d"'
+            )
+        value = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if isinstance(value, timedelta) and value < timedelta(minutes=1):
+        raise PydanticCustomError("rulewatch", "must be at least one minute")
+    return value
+
+
+def _written_interval(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+# How often a source is polled, written "30m", "6h" or "1d"; polls are spread by a jitter of
+# up to a tenth of it, so that sources added together do not knock at once.
+Interval = Annotated[timedelta, BeforeValidator(_interval), PlainSerializer(_written_interval)]
+
+
+class SourceConfig(BaseModel):
+    """The keys of a ``[[sources]]`` entry that every kind takes; each kind's model adds its
+    own (a folder's ``path``, a list's selectors)."""
+
+    # strict: TOML is typed, so "8" for a number is a mistake to report, not to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    kind: str
+    every: Interval = timedelta(hours=1)
+    # The platform of its notices when a notice does not name one (a rule centre's own list).
+    platform: str | None = None
+    # What its pages are in, when they say it wrongly or not at all ("gbk", "utf-8").
+    encoding: str | None = None
+    enabled: bool = True
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        known = canonical_platform(value)
+        if known is None:
+            raise PydanticCustomError(
+                "rulewatch", "is not a platform rulewatch knows; write it as notices name it"
+            )
+        return known
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise PydanticCustomError(
+                "rulewatch", 'is not an encoding Python knows; e.g. "utf-8", "gbk", "gb18030"'
+            ) from None
+        return value
+
+
+# --- what a fetch works with -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)

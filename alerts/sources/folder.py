@@ -7,23 +7,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from alerts.errors import ExtractionError
-from alerts.sources.base import Context, Fetched, Item, SourceError
+from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError
 from alerts.timeline.ingest import notices_in
 
 
-class FolderSourceConfig(BaseModel):
+class FolderSourceConfig(SourceConfig):
     """A ``[[sources]]`` entry of kind ``folder``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=64)
     kind: Literal["folder"] = "folder"
-    path: Path
+    path: Annotated[Path, Field(strict=False)]  # written as a string in TOML
     pattern: str = Field(default="*.txt", min_length=1)  # which files, as a glob
 
 
