@@ -191,3 +191,54 @@ class StoredWatch(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=64)
     definition: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class SourceState(SQLModel, table=True):
+    """What rulewatch remembers of one polled source (by its configured name): the validators
+    for a conditional GET, how its last polls went, and when it may be polled again."""
+
+    __tablename__ = "source_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    fingerprint: str | None = Field(default=None, max_length=64)  # a watched page's text
+    last_polled_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    last_error_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    last_error: str | None = Field(default=None, sa_type=Text)
+    failures: int = 0  # polls failed in a row
+    not_before: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    items_seen: int = 0
+    # Whether the admin channel was last told that the source fails (so it hears once).
+    told_failing: bool = False
+
+
+class SourceItem(SQLModel, table=True):
+    """An item a source found (a feed entry, a list item, a file, a page's text), kept so
+    that the next poll knows it; with the reason when it could not be read."""
+
+    __tablename__ = "source_item"
+    __table_args__ = (Index("ix_source_item_key", "source", "key_digest", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    key_digest: str = Field(max_length=64)  # sha256 of the key: links can be long
+    key: str = Field(sa_type=Text)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id", ondelete="SET NULL")
+    problem: str | None = Field(default=None, sa_type=Text)
+    seen_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class StoredSource(SQLModel, table=True):
+    """A source added through the API, polled together with the ``[[sources]]`` of config.
+
+    ``definition`` is the source as JSON, in the same shape as a ``[[sources]]`` table.
+    """
+
+    __tablename__ = "source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    definition: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))

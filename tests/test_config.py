@@ -22,6 +22,7 @@ from alerts.config import (
     url_masked,
 )
 from alerts.errors import ConfigError, ConfigProblem
+from alerts.sources import SOURCES, SourceConfig
 from notifiers import CHANNEL_MODELS, WebhookChannel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -541,6 +542,8 @@ def _sections() -> dict[str, type[BaseModel]]:
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 sections[f"[{key}]"] = arg
     sections.update({f'kind = "{kind}"': model for kind, model in CHANNEL_MODELS.items()})
+    sections["[[sources]]"] = SourceConfig
+    sections.update({f'kind = "{kind}"': k.model for kind, k in SOURCES.items()})
     return sections
 
 

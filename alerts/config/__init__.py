@@ -62,6 +62,7 @@ from alerts.config.values import (
     url_masked,
 )
 from alerts.errors import ConfigError
+from alerts.sources import SourceConfig, source_union
 from notifiers import ChannelConfig, channel_union
 from notifiers.email import SmtpSettings
 from notifiers.http import check_http_url
@@ -69,6 +70,7 @@ from notifiers.http import check_http_url
 __all__ = [
     "ApiSettings",
     "CalendarSettings",
+    "PollingSettings",
     "ReminderSettings",
     "ServiceSettings",
     "Settings",
@@ -104,6 +106,8 @@ class ServiceSettings(_Section):
     database: str = "sqlite:///rulewatch.db"
     listen: str = "127.0.0.1:8080"
     base_url: str
+    # The channel that hears when a source starts failing and when it recovers.
+    admin_channel: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -234,10 +238,25 @@ class ApiSettings(_Section):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
+class PollingSettings(_Section):
+    """``[polling]``: the manners every source's fetches keep."""
+
+    # Sent with every request; name a contact so a site's admin can reach you.
+    user_agent: str | None = Field(default=None, min_length=1, max_length=300)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)  # the whole fetch of a page
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host_seconds: float = Field(default=1.0, ge=0, le=3600)  # between requests to a host
+    # Polls failed in a row before [service] admin_channel hears that a source fails.
+    alert_after: int = Field(default=3, ge=1, le=1000)
+
+
 if TYPE_CHECKING:
     _AnyChannel = ChannelConfig
+    _AnySource = SourceConfig
 else:
     _AnyChannel = channel_union()
+    _AnySource = source_union()
 
 
 class Settings(_Section):
@@ -251,6 +270,8 @@ class Settings(_Section):
     calendar: CalendarSettings
     api: ApiSettings
     workdays: WorkdaySettings = WorkdaySettings()
+    sources: list[_AnySource] = []
+    polling: PollingSettings = PollingSettings()
 
     _path: Path | None = PrivateAttr(default=None)
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, SecretStr
 from alerts.config.source import KeyLines, KeyProblem, Parts, format_parts
 from alerts.config.values import quote, url_masked
 from alerts.errors import ConfigProblem
+from alerts.sources import SOURCES
 from notifiers import CHANNEL_MODELS, CHANNELS
 from notifiers.chat import ChatChannel
 
@@ -47,15 +48,17 @@ def translate(
 
     ``sourced`` names the environment variable each key path took its value from.
     """
-    # The discriminated union adds the channel kind to the location; the user never wrote it.
+    # The discriminated union adds the entry's kind to the location; the user never wrote it.
     loc = [p for p in error["loc"] if p != "[key]"]
+    section = loc[0] if loc and loc[0] in _KINDS else "channels"
     parts: Parts = tuple(
         p
         for i, p in enumerate(loc)
-        if not (i == 2 and loc[0] == "channels" and isinstance(p, str) and p in CHANNEL_MODELS)
+        if not (i == 2 and loc[0] == section and isinstance(p, str) and p in _KINDS[section])
     )
     kind, value = error["type"], error.get("input")
-    kinds = ", ".join(CHANNEL_MODELS)
+    kinds = ", ".join(_KINDS[section])
+    noun = "a source kind" if section == "sources" else "a channel kind"
     if kind == "extra_forbidden":
         parent = _annotation_at(model, parts[:-1], raw)
         allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
@@ -71,7 +74,7 @@ def translate(
         return (
             *parts,
             "kind",
-        ), f"is not a channel kind rulewatch knows; one of: {kinds}; got {given}"
+        ), f"is not {noun} rulewatch knows; one of: {kinds}; got {given}"
     if kind in ("rulewatch_shown", "too_short"):
         message = str(error["msg"])
         if kind == "too_short":
@@ -88,6 +91,10 @@ def translate(
     if _holds_secret(_annotation_at(model, parts, raw)):
         return parts, message
     return parts, f"{message}; got {_describe(value)}"
+
+
+# The sections whose entries are chosen by ``kind``, and the kinds each knows.
+_KINDS: dict[str, Any] = {"channels": CHANNEL_MODELS, "sources": SOURCES}
 
 
 def _holds_secret(annotation: Any) -> bool:
@@ -126,7 +133,11 @@ def _pick(annotation: Any, node: Any) -> Any:
     annotation = _strip(annotation)
     if get_origin(annotation) in (Union, types.UnionType) and isinstance(node, dict):
         kind = node.get("kind")
-        return CHANNEL_MODELS.get(kind) if isinstance(kind, str) else None
+        for member in get_args(annotation):
+            field = getattr(member, "model_fields", {}).get("kind")
+            if field is not None and isinstance(kind, str) and kind in get_args(field.annotation):
+                return member
+        return None
     return annotation
 
 
@@ -172,7 +183,7 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
     """Problems that span entries: duplicate names, dangling references, missing [smtp]."""
     found: list[KeyProblem] = []
     channel_names: dict[str, int] = {}
-    for section, names in (("channels", channel_names), ("watch", {})):
+    for section, names in (("channels", channel_names), ("watch", {}), ("sources", {})):
         for i, entry in _entries(raw.get(section)):
             name = entry.get("name")
             if isinstance(name, str) and name in names:
@@ -199,6 +210,16 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
                     )
                 )
     found += mention_problems(raw)
+    service = raw.get("service")
+    admin = service.get("admin_channel") if isinstance(service, dict) else None
+    if isinstance(admin, str) and admin not in channel_names:
+        known = ", ".join(channel_names) or "none"
+        found.append(
+            (
+                ("service", "admin_channel"),
+                f"no [[channels]] entry is named {quote(admin)} (defined: {known})",
+            )
+        )
     smtp = raw.get("smtp")
     if smtp is None:
         for i, channel in _entries(raw.get("channels")):

@@ -9,11 +9,11 @@ one new module and one line here, and every kind passes tests/sources/test_contr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, Union
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from alerts.sources.base import Source
+from alerts.sources.base import Source, SourceConfig
 from alerts.sources.folder import FolderSource, FolderSourceConfig
 
 
@@ -27,6 +27,18 @@ class SourceKind(NamedTuple):
 SOURCES: dict[str, SourceKind] = {
     "folder": SourceKind(FolderSourceConfig, FolderSource),
 }
+
+
+def source_union() -> Any:
+    """The pydantic annotation validating one ``[[sources]]`` entry, chosen by ``kind``."""
+    # A Union built at run time is invisible to mypy; callers type the result as SourceConfig.
+    models = tuple(dict.fromkeys(kind.model for kind in SOURCES.values()))
+    if len(models) == 1:
+        return Annotated[models[0], Field(discriminator="kind")]
+    return Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+
+
+__all__ = ["SOURCES", "Source", "SourceConfig", "SourceKind", "build_source", "source_union"]
 
 
 def build_source(config: BaseModel) -> Source:

@@ -15,14 +15,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic_core import PydanticCustomError
 
 from alerts.errors import RulewatchError
-from alerts.extract.model import Notice
-from alerts.extract.platforms import canonical_platform
+
+if TYPE_CHECKING:  # the config loader imports the kinds' models: keep it clear of the extractor
+    from alerts.extract.model import Notice
 
 # --- config: the keys every kind takes ------------------------------------------------------
 
@@ -77,6 +78,8 @@ class SourceConfig(BaseModel):
     def _known_platform(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        from alerts.extract.platforms import canonical_platform
+
         known = canonical_platform(value)
         if known is None:
             raise PydanticCustomError(

@@ -9,11 +9,10 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from alerts.errors import ExtractionError
 from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError
-from alerts.timeline.ingest import notices_in
 
 
 class FolderSourceConfig(SourceConfig):
@@ -22,6 +21,14 @@ class FolderSourceConfig(SourceConfig):
     kind: Literal["folder"] = "folder"
     path: Annotated[Path, Field(strict=False)]  # written as a string in TOML
     pattern: str = Field(default="*.txt", min_length=1)  # which files, as a glob
+
+    @field_validator("path")
+    @classmethod
+    def _beside_config(cls, value: Path, info: ValidationInfo) -> Path:
+        # A relative folder is beside config.toml, as a relative SQLite file is.
+        context = info.context if isinstance(info.context, dict) else {}
+        base = context.get("base_dir")
+        return value if value.is_absolute() or base is None else Path(base) / value
 
 
 class FolderSource:
@@ -36,6 +43,8 @@ class FolderSource:
         return await asyncio.to_thread(self._read, context)
 
     def _read(self, context: Context) -> Fetched:
+        from alerts.timeline.ingest import notices_in  # the store's code: not for the config
+
         folder = self.config.path
         if not folder.is_dir():
             raise SourceError(f"{folder} is not a folder that can be read")

@@ -1,28 +1,209 @@
-"""One poll of a source: fetch, then store what was found through the one write path."""
+"""One poll of a source: fetch what is new, store it through the one write path, and keep
+the source's state (validators, items seen, failures and backoff) in the store.
+
+No transaction is open while the source is fetched: a slow site holds no database
+connection and no SQLite lock. An item is kept as seen only after its notices are
+committed, so a poll cut short reads it again next time (and the store, which knows each
+notice by its content, stores nothing twice).
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from alerts.sources.base import Context, Source, SourceError, Web
-from alerts.timeline.ingest import IngestReport, ingest
+from alerts import clock
+from alerts.sources.base import Context, Fetched, Item, Memo, Source, SourceError, Web
+from alerts.timeline.ingest import IngestReport, content_hash, ingest
+from store import queries
+from store import sources as store
+from store.db import committed
+from store.models import SourceState
+
+logger = logging.getLogger(__name__)
+
+# The longest a failing source waits between tries.
+MAX_BACKOFF = timedelta(hours=24)
+
+Turn = Literal["failing", "recovered"]
 
 
-async def poll(source: Source, session: Session, *, web: Web, tz: ZoneInfo) -> IngestReport:
-    """Fetch ``source`` and ingest its notices, each item under the source's name; what
-    could not be read is in the report's ``unreadable``, named after the source and item."""
-    report = IngestReport()
+@dataclass
+class PollReport:
+    """What one poll did."""
+
+    source: str
+    stored: IngestReport = field(default_factory=IngestReport)
+    new_items: int = 0
+    not_modified: bool = False
+    skipped: str | None = None  # why the source was not fetched (backing off, just polled)
+    error: str | None = None  # why the source could not be read
+    turned: Turn | None = None  # the source began failing, or recovered: tell the admin
+
+
+@dataclass(frozen=True)
+class Pace:
+    """When a source is due: its interval, and whether a poll asked for now may skip it."""
+
+    every: timedelta
+    on_demand: bool = True  # `rulewatch sources poll`: poll even while backing off
+    alert_after: int = 3  # failed polls in a row before the admin channel hears of it
+
+
+async def poll(
+    source: Source,
+    session: Session,
+    *,
+    web: Web,
+    tz: ZoneInfo,
+    platform: str | None = None,
+    pace: Pace | None = None,
+    now: datetime | None = None,
+) -> PollReport:
+    """Poll ``source`` once and store what is new; its failures are counted, not raised.
+
+    ``platform`` is the platform of a notice that names none. With ``pace`` (the scheduled
+    polls of ``serve``), a source polled less than nine tenths of its interval ago (by
+    another instance) or backing off after failures is skipped.
+    """
+    now = now or clock.now()
+    report = PollReport(source=source.name)
+    state = store.state_of(session, source.name)
+    if pace is not None and not pace.on_demand:
+        report.skipped = _not_due(state, pace, now)
+        if report.skipped:
+            session.rollback()
+            return report
+    seen = store.seen_digests(session, source.name)
+    memo = Memo(etag=state.etag, last_modified=state.last_modified, fingerprint=state.fingerprint)
+    state.last_polled_at = now
+    committed(session, lambda: store.save_state(session, state))
+    context = Context(web=web, memo=memo, seen=lambda key: store.key_digest(key) in seen)
     try:
-        fetched = await source.fetch(Context(web=web))
+        fetched = await source.fetch(context)
     except SourceError as exc:
-        report.unreadable.append((f"{source.name}: {exc}", str(exc)))
-        return report
+        return _failed(session, report, state, str(exc), exc.retry_after, pace, now)
+    except Exception as exc:  # a kind's bug must not stop the other sources
+        logger.exception("source %s: unexpected error while fetching", source.name)
+        reason = f"rulewatch 读取时出错（{type(exc).__name__}）; see the service log"
+        return _failed(session, report, state, reason, None, pace, now)
+    _store_items(session, report, fetched, seen, tz=tz, platform=platform, now=now)
+    return _succeeded(session, report, state, fetched, now)
+
+
+def _not_due(state: SourceState, pace: Pace, now: datetime) -> str | None:
+    if state.not_before is not None and now < state.not_before:
+        return f"backing off after {state.failures} failed polls until {state.not_before}"
+    if state.last_polled_at is not None and now - state.last_polled_at < pace.every * 0.9:
+        return f"polled at {state.last_polled_at}"
+    return None
+
+
+def _store_items(
+    session: Session,
+    report: PollReport,
+    fetched: Fetched,
+    seen: set[str],
+    *,
+    tz: ZoneInfo,
+    platform: str | None,
+    now: datetime,
+) -> None:
+    name = report.source
     for item in fetched.items:
+        digest = store.key_digest(item.key)
+        if digest in seen:
+            continue  # a kind that lists every item: the store knows this one
+        seen.add(digest)
         if item.problem is not None:
-            report.unreadable.append((f"{source.name}: {item.where}", item.problem))
-            continue
-        origin = f"{source.name}: {item.label}" if item.label else source.name
-        report.extend(ingest(session, item.notices, origin=origin[:200], tz=tz))
+            report.stored.unreadable.append((f"{name}: {item.where}", item.problem))
+        else:
+            origin = f"{name}: {item.label}" if item.label else name
+            report.stored.extend(
+                ingest(session, item.notices, origin=origin[:200], tz=tz, platform=platform)
+            )
+        notice_id = _first_notice(session, item)
+        if committed(
+            session,
+            lambda item=item, notice_id=notice_id: store.add_item(  # type: ignore[misc]
+                session,
+                source=name,
+                key=item.key,
+                notice_id=notice_id,
+                problem=item.problem,
+                now=now,
+            ),
+        ):
+            report.new_items += 1
+
+
+def _first_notice(session: Session, item: Item) -> int | None:
+    for notice in item.notices:
+        row = queries.find_notice(session, content_hash=content_hash(notice))
+        if row is not None:
+            return row.id
+    return None
+
+
+def _succeeded(
+    session: Session, report: PollReport, state: SourceState, fetched: Fetched, now: datetime
+) -> PollReport:
+    report.not_modified = fetched.not_modified
+    state = store.state_of(session, state.name)
+    if not fetched.not_modified:
+        state.etag = fetched.memo.etag
+        state.last_modified = fetched.memo.last_modified
+        state.fingerprint = fetched.memo.fingerprint
+    state.last_success_at = now
+    state.failures = 0
+    state.not_before = None
+    state.items_seen += report.new_items
+    if state.told_failing:
+        report.turned = "recovered"
+    committed(session, lambda: store.save_state(session, state))
     return report
+
+
+def _failed(
+    session: Session,
+    report: PollReport,
+    state: SourceState,
+    reason: str,
+    retry_after: float | None,
+    pace: Pace | None,
+    now: datetime,
+) -> PollReport:
+    report.error = reason
+    state = store.state_of(session, state.name)
+    state.failures += 1
+    state.last_error = reason
+    state.last_error_at = now
+    pace = pace or Pace(every=timedelta(hours=1))
+    state.not_before = now + max(_backoff(pace.every, state.failures), _seconds(retry_after))
+    if state.failures >= pace.alert_after and not state.told_failing:
+        report.turned = "failing"
+    committed(session, lambda: store.save_state(session, state))
+    return report
+
+
+def _backoff(every: timedelta, failures: int) -> timedelta:
+    """How much longer than its interval a source waits after ``failures`` in a row: nothing
+    after the first, then one, three, seven … intervals more, at most a day."""
+    extra: timedelta = every * (2 ** min(failures - 1, 20) - 1)
+    return min(extra, MAX_BACKOFF)
+
+
+def _seconds(value: float | None) -> timedelta:
+    return timedelta(seconds=min(value, MAX_BACKOFF.total_seconds())) if value else timedelta()
+
+
+def told(session: Session, name: str, *, failing: bool) -> None:
+    """Record that the admin channel heard the source fail (or recover)."""
+    state = store.state_of(session, name)
+    state.told_failing = failing
+    committed(session, lambda: store.save_state(session, state))

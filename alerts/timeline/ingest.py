@@ -23,7 +23,7 @@ from alerts import clock
 from alerts.errors import ExtractionError, RulewatchError
 from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.rules import canonical_rule
+from alerts.extract.rules import canonical_rule, rule_key
 from alerts.timeline.place import Action, ChangeState, place
 from alerts.timeline.views import no_year_problem
 from store import queries
@@ -67,22 +67,35 @@ class IngestReport:
 
 
 def ingest(
-    session: Session, notices: Iterable[Notice], *, origin: str, tz: ZoneInfo
+    session: Session,
+    notices: Iterable[Notice],
+    *,
+    origin: str,
+    tz: ZoneInfo,
+    platform: str | None = None,
 ) -> IngestReport:
     """Store each notice and the changes read from it; return what was added, merged or moved.
 
-    Each notice is committed on its own: an import stopped halfway keeps what it stored, and
-    two imports of the same file at once store each notice once (the second finds it).
+    ``platform`` is the platform of a change whose notice names none (a source that is one
+    platform's rule centre). Each notice is committed on its own: an import stopped halfway
+    keeps what it stored, and two imports of the same file at once store each notice once
+    (the second finds it).
     """
     report = IngestReport()
     for notice in notices:
-        report.extend(
-            committed(session, partial(ingest_notice, session, notice, origin=origin, tz=tz))
-        )
+        write = partial(ingest_notice, session, notice, origin=origin, tz=tz, platform=platform)
+        report.extend(committed(session, write))
     return report
 
 
-def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo) -> IngestReport:
+def ingest_notice(
+    session: Session,
+    notice: Notice,
+    *,
+    origin: str,
+    tz: ZoneInfo,
+    platform: str | None = None,
+) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it."""
     # PostgreSQL cannot store NUL in text, and no reader needs it.
     # A byte-order mark pasted into a title is no part of it.
@@ -94,7 +107,7 @@ def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo
     digest = content_hash(notice)
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)  # known: nothing to read again
-    candidates = extract(notice)
+    candidates = [_on_platform(c, platform) for c in extract(notice)]
     # Days without a year matter only where they leave a change without a date.
     undated = not candidates or any(
         c.effective_on is None or c.announced_on is None for c in candidates
@@ -109,6 +122,14 @@ def ingest_notice(session: Session, notice: Notice, *, origin: str, tz: ZoneInfo
         digest=digest,
         without_year=without_year,
     )
+
+
+def _on_platform(candidate: ChangeCandidate, platform: str | None) -> ChangeCandidate:
+    """The candidate with ``platform`` when its notice named none, keyed under it."""
+    if platform is None or candidate.platform is not None:
+        return candidate
+    key = rule_key(candidate.rule or candidate.rule_key, platform)
+    return replace(candidate, platform=platform, rule_key=key)
 
 
 # The most of a notice's text that is stored (and so shown on its pages): the changes are

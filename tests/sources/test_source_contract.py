@@ -58,8 +58,7 @@ async def test_source_contract(
     with session_scope(engine) as session:
         report = await poll(source, session, web=web, tz=TZ)
     if situation == "missing":
-        assert report.notices_added == 0 and len(report.unreadable) == 1
-        assert report.unreadable[0][0].startswith(f"{source.name}: ")
+        assert report.stored.notices_added == 0 and report.error, report
         return
     with session_scope(engine) as session:
         shown = {
@@ -69,9 +68,9 @@ async def test_source_contract(
     assert {str(day) for day in shown.values()} >= {"2026-12-15", "2026-12-05"}, shown
     assert any("商品发布规范" in key for key in shown), shown  # the GBK one, read right
     if situation == "unreadable":
-        ((where, why),) = report.unreadable
+        ((where, why),) = report.stored.unreadable
         assert where == f"{source.name}: c-broken.txt" and "UTF-8" in why
     if situation == "again":
         with session_scope(engine) as session:
             second = await poll(source, session, web=web, tz=TZ)
-        assert (second.notices_added, second.notices_known) == (0, report.notices_added)
+        assert second.new_items == 0 and second.stored.notices_added == 0, second
