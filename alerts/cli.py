@@ -557,6 +557,204 @@ def channels_new_secret_command() -> None:
     out.print(new_secret(), markup=False)
 
 
+sources_app = typer.Typer(
+    help="Sources rulewatch polls for new notices: list them, poll one, try a URL.",
+    invoke_without_command=True,
+)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback()
+def sources_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the sources with their last success, last error and items seen."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from alerts.sources.service import source_views
+
+    settings = _settings(ctx, secrets_needed=False)
+    with _session(settings) as session:
+        views = source_views(settings, session)
+    if as_json:
+        out.print(_json([v.as_json() for v in views]), markup=False)
+        return
+    if not views:
+        out.print("no sources: add [[sources]] to config.toml (docs/sources.md)", markup=False)
+        return
+    from rich.table import Column, Table
+
+    table = Table(
+        *(Column(name, no_wrap=True) for name in ("source", "kind", "every", "state")),
+        Column("last success", no_wrap=True),
+        Column("items", justify="right"),
+        Column("unreadable", justify="right"),
+        Column("last error", overflow="fold", ratio=1),
+    )
+    tz = settings.service.tz
+    for v in views:
+        table.add_row(
+            v.name,
+            v.kind,
+            _every(v.every),
+            v.state,
+            _local(v.last_success_at, tz),
+            str(v.items_seen),
+            str(v.unreadable),
+            f"{_local(v.last_error_at, tz)} {v.last_error}" if v.failures and v.last_error else "",
+        )
+    out.print(table)
+
+
+def _every(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _local(value: datetime | None, tz: Any) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@sources_app.command("poll")
+def sources_poll_command(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="The source's name.")] = None,
+    every_source: Annotated[bool, typer.Option("--all", help="Poll every enabled source.")] = False,
+) -> None:
+    """Poll one source now (even while it backs off after failures) and store what is new."""
+    import asyncio
+
+    from alerts.sources.service import find
+
+    if (name is None) == (not every_source):
+        raise typer.BadParameter("give a source's name, or --all", param_hint="NAME")
+    settings = _settings(ctx)
+    with _session(settings) as session:
+        from alerts.sources.service import configured
+
+        wanted = (
+            [s for s in configured(settings, session) if s.enabled]
+            if every_source
+            else [find(settings, session, name or "")]
+        )
+    reports = asyncio.run(_poll_sources(settings, wanted))
+    failed = 0
+    for report in reports:
+        if report.error:
+            failed += 1
+            print_error(RulewatchError(f"{report.source}: {report.error}"))
+            continue
+        if report.not_modified:
+            out.print(f"{report.source}: not modified since the last poll", markup=False)
+            continue
+        _print_report(report.stored)
+        out.print(f"{report.source}: {report.new_items} new item(s)", markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+async def _poll_sources(settings: Settings, sources: list[Any]) -> list[Any]:
+    import httpx
+
+    from alerts.sources.service import Poller, admin_notifier, manners
+    from alerts.sources.web import HttpWeb
+    from store.db import connect
+
+    engine = connect(settings.service.database)
+    try:
+        async with httpx.AsyncClient() as http:
+            poller = Poller(
+                settings,
+                engine,
+                web=HttpWeb(http, manners(settings)),
+                admin=admin_notifier(settings, http),
+            )
+            return [await poller.poll(source, on_demand=True) for source in sources]
+    finally:
+        engine.dispose()
+
+
+@sources_app.command("try")
+def sources_try_command(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The page, feed or list to read (a folder's path).")],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="The source kind.")],
+    options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help='A key of the kind, KEY=VALUE (e.g. --set item=".news li"); repeatable.',
+        ),
+    ] = None,
+) -> None:
+    """Fetch a place as a source of KIND would and show what it would read, storing nothing."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from alerts.extract import extract
+    from alerts.sources import SOURCES
+    from alerts.sources.service import parse_source
+
+    if kind not in SOURCES:
+        raise typer.BadParameter(f"one of: {', '.join(SOURCES)}", param_hint="--kind")
+    where = "path" if "path" in SOURCES[kind].model.model_fields else "url"
+    definition: dict[str, Any] = {"name": "try", "kind": kind, where: url}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{option!r} is not KEY=VALUE", param_hint="--set")
+        definition[key.strip()] = _option_value(value)
+    try:
+        config = parse_source(definition)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or kind}: {e['msg']}" for e in exc.errors()
+        )
+        raise RulewatchError(f"not a {kind} source: {problems}") from None
+    settings = _settings(ctx, secrets_needed=False)
+    fetched = asyncio.run(_try_source(settings, config))
+    if fetched.not_modified:
+        out.print("not modified", markup=False)
+    for item in fetched.items:
+        if item.problem:
+            err.print(f"unreadable: {item.where}: {item.problem}", markup=False)
+            continue
+        for notice in item.notices:
+            when = notice.published_at.isoformat() if notice.published_at else "no publish time"
+            out.print(f"\n{notice.title}  ({when})", markup=False)
+            out.print(f"  {notice.url or item.where}", markup=False)
+            candidates = extract(notice)
+            for c in candidates:
+                dates = f"公示 {c.announced_on or '-'}  生效 {c.effective_on or '-'}"
+                out.print(f"  → {c.rule_key}  {dates}", markup=False)
+            if not candidates:
+                out.print("  → no rule change read from it", markup=False)
+    out.print(f"\n{len(fetched.items)} item(s); nothing was stored", markup=False)
+
+
+def _option_value(value: str) -> Any:
+    """``--set`` values: numbers, true/false and JSON arrays as TOML would give them."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, bool | int | float | list) else value
+
+
+async def _try_source(settings: Settings, config: Any) -> Any:
+    import httpx
+
+    from alerts.sources import build_source
+    from alerts.sources.base import Context
+    from alerts.sources.service import manners
+    from alerts.sources.web import HttpWeb
+
+    async with httpx.AsyncClient() as http:
+        return await build_source(config).fetch(Context(web=HttpWeb(http, manners(settings))))
+
+
 @app.command("ics")
 def ics_command(
     ctx: typer.Context,

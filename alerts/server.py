@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 
 from alerts.errors import RulewatchError
 from alerts.reminders.engine import ReminderEngine, start_scheduler
+from alerts.sources.service import Poller, admin_notifier, manners, start_polling
+from alerts.sources.web import HttpWeb
 from alerts.web.app import Lifespan
 from store.db import connect, database_url_shown, session_scope, upgrade
 from store.queries import count_changes
@@ -91,6 +93,13 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
             scheduler = start_scheduler(reminders)
             app.state.scheduler = scheduler
             log.info("reminder scheduler started (%d channel(s))", len(settings.channels))
+            poller = Poller(
+                settings,
+                engine,
+                web=HttpWeb(http, manners(settings)),
+                admin=admin_notifier(settings, http),
+            )
+            start_polling(poller, scheduler)
             try:
                 yield
             finally:

@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from store.models import SourceItem, SourceState, StoredSource
@@ -33,6 +34,32 @@ def states(session: Session) -> dict[str, SourceState]:
 def save_state(session: Session, state: SourceState) -> None:
     session.add(state)
     session.flush()
+
+
+def claim(session: Session, name: str, *, now: datetime, polled_before: datetime) -> bool:
+    """Take the source's next poll for this instance: True when no instance polled it since
+    ``polled_before`` (and none is backing off), and then ``last_polled_at`` is ``now``.
+
+    One conditional UPDATE, so that of several instances polling on one store exactly one
+    wins each round, on PostgreSQL and on SQLite alike. The caller commits.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.connection().execute(
+        insert(SourceState).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+    )
+    last, until = col(SourceState.last_polled_at), col(SourceState.not_before)
+    taken = session.connection().execute(
+        update(SourceState)
+        .where(
+            col(SourceState.name) == name,
+            or_(last.is_(None), last < polled_before),
+            or_(until.is_(None), until <= now),
+        )
+        .values(last_polled_at=now)
+    )
+    session.expire_all()  # the state read before is stale now
+    return bool(taken.rowcount)
 
 
 def seen_digests(session: Session, source: str) -> set[str]:

@@ -9,7 +9,9 @@ notice by its content, stores nothing twice).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -73,12 +75,18 @@ async def poll(
     """
     now = now or clock.now()
     report = PollReport(source=source.name)
-    state = store.state_of(session, source.name)
     if pace is not None and not pace.on_demand:
-        report.skipped = _not_due(state, pace, now)
-        if report.skipped:
+        taken = committed(
+            session,
+            lambda: store.claim(
+                session, source.name, now=now, polled_before=now - _jittered(pace.every)
+            ),
+        )
+        if not taken:
+            report.skipped = _why_not(store.state_of(session, source.name), now)
             session.rollback()
             return report
+    state = store.state_of(session, source.name)
     seen = store.seen_digests(session, source.name)
     memo = Memo(etag=state.etag, last_modified=state.last_modified, fingerprint=state.fingerprint)
     state.last_polled_at = now
@@ -92,16 +100,24 @@ async def poll(
         logger.exception("source %s: unexpected error while fetching", source.name)
         reason = f"rulewatch 读取时出错（{type(exc).__name__}）; see the service log"
         return _failed(session, report, state, reason, None, pace, now)
-    _store_items(session, report, fetched, seen, tz=tz, platform=platform, now=now)
+    # Reading and storing the notices is the slow part: off the event loop, where the
+    # reminders of serve are sent. The session is used by one thread at a time.
+    await asyncio.to_thread(
+        _store_items, session, report, fetched, seen, tz=tz, platform=platform, now=now
+    )
     return _succeeded(session, report, state, fetched, now)
 
 
-def _not_due(state: SourceState, pace: Pace, now: datetime) -> str | None:
+def _jittered(every: timedelta) -> timedelta:
+    # Up to a tenth early, so that sources added together drift apart instead of knocking
+    # on their sites in step for ever.
+    return every * (1 - random.random() / 10)
+
+
+def _why_not(state: SourceState, now: datetime) -> str:
     if state.not_before is not None and now < state.not_before:
-        return f"backing off after {state.failures} failed polls until {state.not_before}"
-    if state.last_polled_at is not None and now - state.last_polled_at < pace.every * 0.9:
-        return f"polled at {state.last_polled_at}"
-    return None
+        return f"连续 {state.failures} 次失败，{state.not_before:%Y-%m-%d %H:%M} UTC 之前不再读取"
+    return f"已于 {state.last_polled_at:%Y-%m-%d %H:%M:%S} UTC 读取过（可能是另一个实例）"
 
 
 def _store_items(
@@ -192,10 +208,10 @@ def _failed(
 
 
 def _backoff(every: timedelta, failures: int) -> timedelta:
-    """How much longer than its interval a source waits after ``failures`` in a row: nothing
-    after the first, then one, three, seven … intervals more, at most a day."""
-    extra: timedelta = every * (2 ** min(failures - 1, 20) - 1)
-    return min(extra, MAX_BACKOFF)
+    """How long a source waits after ``failures`` in a row: its interval after the first,
+    then two, four, eight … intervals, at most a day (or its interval, if longer)."""
+    wait: timedelta = every * 2 ** min(failures - 1, 20)
+    return min(wait, max(MAX_BACKOFF, every))
 
 
 def _seconds(value: float | None) -> timedelta:

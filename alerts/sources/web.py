@@ -48,6 +48,7 @@ class Manners:
     timeout: float = 30.0  # seconds for the whole fetch, redirects and body included
     max_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
+    per_host_interval: float = 1.0  # seconds between two requests to one host
 
 
 class HttpWeb:

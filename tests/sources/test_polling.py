@@ -1,0 +1,172 @@
+"""Polling as serve and `rulewatch sources poll` do it, on a real store: what a source's state
+remembers, backoff after failures, one instance per round when several poll one store, the
+admin channel told once when a source starts failing and once when it recovers, and the
+source's platform given to notices that name none.
+
+The clock is moved with time-machine; nothing here sleeps to wait for time to pass.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+from receiver import Receiver
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from alerts.config import Settings, parse_settings
+from alerts.sources.service import Poller, admin_notifier, find, manners, source_views
+from alerts.sources.web import HttpWeb
+from store.db import session_scope
+from store.models import RuleChange, SourceItem, SourceState
+
+pytestmark = pytest.mark.anyio
+START = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
+NOTICE = "关于调整商品发布规范的公告\n本规范于2026年12月1日公示，自2026年12月20日起生效。\n"
+
+
+def settings_for(tmp_path: Path, *, admin_url: str | None = None, every: str = "10m") -> Settings:
+    channel = f'[[channels]]\nname = "ops"\nkind = "webhook"\nurl = "{admin_url}"\n'
+    admin = f'admin_channel = "ops"\n\n{channel}' if admin_url else ""
+    text = (
+        f'[service]\nbase_url = "https://rw.example.com"\n{admin}\n'
+        f'[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\nevery = "{every}"\n'
+        'platform = "抖店"\n'
+    )
+    return parse_settings(text, path=tmp_path / "config.toml", environ={})
+
+
+def state(engine: Engine) -> SourceState:
+    with Session(engine) as session:
+        found = session.get(SourceState, "drop")
+        assert found is not None
+        return found
+
+
+async def poll(poller: Poller, *, on_demand: bool = False):  # type: ignore[no-untyped-def]
+    with session_scope(poller.engine) as session:
+        config = find(poller.settings, session, "drop")
+    return await poller.poll(config, on_demand=on_demand)
+
+
+def poller_for(settings: Settings, engine: Engine, http: httpx.AsyncClient) -> Poller:
+    return Poller(
+        settings, engine, web=HttpWeb(http, manners(settings)), admin=admin_notifier(settings, http)
+    )
+
+
+async def test_a_new_notice_is_stored_once_under_the_sources_platform(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "a.txt").write_text(NOTICE, encoding="utf-8")
+    poller = poller_for(settings_for(tmp_path), engine, http)
+    with time_machine.travel(START, tick=False):
+        first = await poll(poller)
+    assert (first.new_items, first.stored.notices_added) == (1, 1)
+    with Session(engine) as session:
+        (change,) = session.exec(select(RuleChange)).all()
+        views = source_views(poller.settings, session)
+    # The notice names no platform: the source's (抖店, as 抖音电商) is the change's.
+    assert str(change.effective_on) == "2026-12-20"
+    assert [(v.name, v.state, v.items_seen) for v in views] == [("drop", "ok", 1)]
+    with time_machine.travel(START + timedelta(minutes=30), tick=False):
+        again = await poll(poller)
+    assert (again.new_items, again.stored.notices_added, again.stored.notices_known) == (0, 0, 0)
+
+
+async def test_an_unreadable_item_is_kept_with_its_reason_and_not_reported_again(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "bad.txt").write_bytes(b"\xff\xfe\x00\xd8 not text \x81")
+    poller = poller_for(settings_for(tmp_path), engine, http)
+    with time_machine.travel(START, tick=False):
+        first = await poll(poller)
+    assert [where for where, _ in first.stored.unreadable] == ["drop: bad.txt"]
+    with Session(engine) as session:
+        (item,) = session.exec(select(SourceItem)).all()
+        (view,) = source_views(poller.settings, session)
+    assert item.problem and "UTF-8" in item.problem and view.unreadable == 1
+    with time_machine.travel(START + timedelta(hours=1), tick=False):
+        again = await poll(poller)
+    assert again.stored.unreadable == [] and again.new_items == 0
+
+
+async def test_a_failing_source_backs_off_and_an_on_demand_poll_does_not_wait(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    poller = poller_for(settings_for(tmp_path, every="10m"), engine, http)  # no folder: fails
+    with time_machine.travel(START, tick=False):
+        assert (await poll(poller)).error
+    assert state(engine).failures == 1
+    # The first failure waits one interval, as a success would.
+    with time_machine.travel(START + timedelta(minutes=10), tick=False):
+        assert (await poll(poller)).error
+    # The second waits one interval more: a scheduled poll ten minutes later is skipped...
+    with time_machine.travel(START + timedelta(minutes=20), tick=False):
+        skipped = await poll(poller)
+    assert skipped.skipped and "2 次失败" in skipped.skipped and state(engine).failures == 2
+    # ... and one twenty minutes later is made.
+    with time_machine.travel(START + timedelta(minutes=30), tick=False):
+        assert (await poll(poller)).error
+    assert state(engine).failures == 3
+    # A person asking for a poll now gets one, backoff or not.
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "a.txt").write_text(NOTICE, encoding="utf-8")
+    with time_machine.travel(START + timedelta(minutes=31), tick=False):
+        done = await poll(poller, on_demand=True)
+    assert done.error is None and done.new_items == 1
+    assert (state(engine).failures, state(engine).not_before) == (0, None)
+
+
+async def test_of_two_instances_polling_one_store_one_polls_each_round(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "a.txt").write_text(NOTICE, encoding="utf-8")
+    settings = settings_for(tmp_path, every="10m")
+    one, two = poller_for(settings, engine, http), poller_for(settings, engine, http)
+    for minutes in (0, 10, 20):
+        with time_machine.travel(START + timedelta(minutes=minutes), tick=False):
+            reports = [await one.tick(), await two.tick()]
+        assert sorted(len(r) for r in reports) == [0, 1], (minutes, reports)
+    with time_machine.travel(START + timedelta(minutes=25), tick=False):
+        assert await one.tick() == [] and await two.tick() == []  # not due yet
+
+
+async def test_the_admin_channel_hears_once_when_a_source_fails_and_once_when_it_recovers(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    with Receiver() as admin:
+        settings = settings_for(tmp_path, admin_url=admin.url)
+        poller = poller_for(settings, engine, http)
+        for n in range(5):  # alert_after = 3: the third failure tells, the rest do not
+            with time_machine.travel(START + timedelta(days=n), tick=False):
+                await poll(poller, on_demand=True)
+        (failing,) = admin.requests
+        body = failing.json()
+        assert body["kind"] == "service" and body["event"] == "source_failing"
+        assert "drop" in body["text"] and "不是" not in body["source"]["name"]
+        (tmp_path / "drop").mkdir()
+        with time_machine.travel(START + timedelta(days=6), tick=False):
+            await poll(poller, on_demand=True)
+            await poll(poller, on_demand=True)
+        assert [r.json()["event"] for r in admin.requests] == ["source_failing", "source_recovered"]
+
+
+async def test_an_alert_the_admin_channel_refused_is_sent_at_the_next_failure(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    with Receiver() as admin:
+        admin.script(500)
+        poller = poller_for(settings_for(tmp_path, admin_url=admin.url), engine, http)
+        for n in range(4):
+            with time_machine.travel(START + timedelta(days=n), tick=False):
+                await poll(poller, on_demand=True)
+        assert [r.status for r in admin.requests] == [500, 200]
+        assert state(engine).told_failing
