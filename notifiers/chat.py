@@ -125,6 +125,8 @@ class Card:
         payload = message.payload
         if payload.get("kind") == "digest":
             return cls._digest(message)
+        if payload.get("kind") == "service":  # about rulewatch itself: a source failing
+            return cls._service(message)
         rule = payload.get("rule") or {}
         change = payload.get("change") or {}
         changed = payload.get("changed") or {}
@@ -146,6 +148,25 @@ class Card:
                 for s in payload.get("sources") or ()
             ),
             link=str(payload.get("link") or ""),
+        )
+
+    @classmethod
+    def _service(cls, message: Message) -> Card:
+        return cls(
+            headline=message.subject,
+            kind="service",
+            rule="",
+            platform=None,
+            announced_on=None,
+            effective_on=None,
+            effective_at=None,
+            tentative=False,
+            days_left=None,
+            summary=str(message.payload.get("text") or message.text),
+            moved_from=None,
+            withdrawn=False,
+            listed=(),
+            link=_web(message.payload.get("link")) or "",
         )
 
     @classmethod

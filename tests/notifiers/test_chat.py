@@ -335,3 +335,23 @@ async def test_text_from_a_notice_does_not_become_markup(
     assert "<http://evil" not in text
     assert "<at id=all>" not in text and "*加粗*" not in text
     assert "点此" in text and "加粗" in text
+
+
+async def test_a_message_about_a_failing_source_reads_as_one_and_not_as_a_change(
+    kind: str, bot: ChatBot, http: httpx.AsyncClient
+):
+    from alerts.sources.folder import FolderSourceConfig
+    from alerts.sources.poll import PollReport
+    from alerts.sources.service import admin_message
+
+    source = FolderSourceConfig(name="电商报", path="/srv/drop")  # type: ignore[arg-type]
+    report = PollReport(source="电商报", error="服务器返回 HTTP 503", turned="failing")
+    message = admin_message(source, report, "https://rw.example.com", datetime.now(UTC))
+
+    assert (await send(channel(kind, bot.url), message, http)).verdict is Verdict.delivered
+    [text] = bot.texts()
+    for said in ("HTTP 503", "https://rw.example.com/#sources"):
+        assert said in text, f"{said!r} is not in the {kind} message:\n{text}"
+    assert "规则：" not in text and "生效：" not in text
+    # Feishu and Slack show the headline as the card's title, the others in the text.
+    assert "数据源「电商报」读取失败" in json.dumps(bot.accepted, ensure_ascii=False)
