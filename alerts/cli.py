@@ -572,7 +572,7 @@ def sources_command(
     """List the sources with their last success, last error and items seen."""
     if ctx.invoked_subcommand is not None:
         return
-    from alerts.sources.service import source_views
+    from alerts.sources.catalog import source_views
 
     settings = _settings(ctx, secrets_needed=False)
     with _session(settings) as session:
@@ -625,13 +625,13 @@ def sources_poll_command(
     """Poll one source now (even while it backs off after failures) and store what is new."""
     import asyncio
 
-    from alerts.sources.service import find
+    from alerts.sources.catalog import find
 
     if (name is None) == (not every_source):
         raise typer.BadParameter("give a source's name, or --all", param_hint="NAME")
     settings = _settings(ctx)
     with _session(settings) as session:
-        from alerts.sources.service import configured
+        from alerts.sources.catalog import configured
 
         wanted = (
             [s for s in configured(settings, session) if s.enabled]
@@ -695,7 +695,7 @@ def sources_try_command(
 
     from alerts.extract import extract
     from alerts.sources import SOURCES
-    from alerts.sources.service import parse_source
+    from alerts.sources.catalog import parse_source
 
     if kind not in SOURCES:
         raise typer.BadParameter(f"one of: {', '.join(SOURCES)}", param_hint="--kind")

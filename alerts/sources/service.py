@@ -1,32 +1,27 @@
-"""What the faces do with sources: which sources there are (config.toml's, then the API's),
-poll one with everything around it (a session, the admin channel told of failures), and
-the polling jobs ``serve`` runs.
+"""Polling with everything around it: a source polled in a session of its own, the admin
+channel told when one starts failing or recovers, and the polling job of ``serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.errors import RulewatchError
-from alerts.sources import SourceConfig, build_source, source_union
+from alerts.sources import SourceConfig, build_source
 from alerts.sources.base import Web
+from alerts.sources.catalog import configured
 from alerts.sources.poll import Pace, PollReport, poll, told
 from alerts.sources.web import USER_AGENT, Manners
 from notifiers.base import Message, Notifier, Verdict
-from store import sources as store
 from store.db import session_scope
 
 if TYPE_CHECKING:
@@ -35,39 +30,6 @@ if TYPE_CHECKING:
     from alerts.config import Settings
 
 log = logging.getLogger(__name__)
-
-_ONE: TypeAdapter[SourceConfig] = TypeAdapter(source_union())
-
-
-def parse_source(definition: Mapping[str, Any]) -> SourceConfig:
-    """A ``[[sources]]`` table (or the API's JSON of one) as its kind's config; raises
-    pydantic's ValidationError."""
-    return _ONE.validate_python(dict(definition))
-
-
-def configured(settings: Settings, session: Session) -> list[SourceConfig]:
-    """Every source: config.toml's, then those added through the API (config wins a name)."""
-    sources = list(settings.sources)
-    names = {source.name for source in sources}
-    for row in store.stored_sources(session):
-        if row.name in names:
-            continue
-        try:
-            sources.append(parse_source(json.loads(row.definition)))
-        except (ValueError, ValidationError) as exc:
-            # Stored by an older version that allowed it: reported, never polled blind.
-            log.warning("source %s stored through the API no longer validates: %s", row.name, exc)
-    return sources
-
-
-def find(settings: Settings, session: Session, name: str) -> SourceConfig:
-    """The source called ``name``; RulewatchError naming the sources there are otherwise."""
-    sources = configured(settings, session)
-    for source in sources:
-        if source.name == name:
-            return source
-    known = ", ".join(s.name for s in sources) or "none"
-    raise RulewatchError(f"no source named {name!r} (sources: {known})")
 
 
 def admin_notifier(settings: Settings, http: httpx.AsyncClient) -> Notifier | None:
@@ -222,76 +184,3 @@ def admin_message(
             "link": link,
         },
     )
-
-
-@dataclass(frozen=True)
-class SourceView:
-    """A source as the faces show it: its config and how its polls have gone."""
-
-    name: str
-    kind: str
-    every: timedelta
-    enabled: bool
-    added_by: str  # "config" or "api"
-    last_polled_at: datetime | None
-    last_success_at: datetime | None
-    last_error_at: datetime | None
-    last_error: str | None
-    failures: int
-    items_seen: int
-    unreadable: int  # items kept with the reason they could not be read
-
-    @property
-    def state(self) -> str:
-        """ok | failing | waiting (never polled) | disabled."""
-        if not self.enabled:
-            return "disabled"
-        if self.failures:
-            return "failing"
-        return "ok" if self.last_success_at else "waiting"
-
-    def as_json(self) -> dict[str, object]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "every_minutes": int(self.every.total_seconds() // 60),
-            "enabled": self.enabled,
-            "added_by": self.added_by,
-            "state": self.state,
-            "last_polled_at": iso(self.last_polled_at),
-            "last_success_at": iso(self.last_success_at),
-            "last_error_at": iso(self.last_error_at),
-            "last_error": self.last_error,
-            "failures": self.failures,
-            "items_seen": self.items_seen,
-            "unreadable": self.unreadable,
-        }
-
-
-def source_views(settings: Settings, session: Session) -> list[SourceView]:
-    states = store.states(session)
-    problems = store.problem_counts(session)
-    from_config = {source.name for source in settings.sources}
-    views = []
-    for source in configured(settings, session):
-        state = states.get(source.name)
-        views.append(
-            SourceView(
-                name=source.name,
-                kind=source.kind,
-                every=source.every,
-                enabled=source.enabled,
-                added_by="config" if source.name in from_config else "api",
-                last_polled_at=state.last_polled_at if state else None,
-                last_success_at=state.last_success_at if state else None,
-                last_error_at=state.last_error_at if state else None,
-                last_error=state.last_error if state else None,
-                failures=state.failures if state else 0,
-                items_seen=state.items_seen if state else 0,
-                unreadable=problems.get(source.name, 0),
-            )
-        )
-    return views

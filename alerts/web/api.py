@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from alerts import clock
 from alerts.extract.model import Notice
+from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.timeline import ingest
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
@@ -23,6 +25,7 @@ from alerts.watches import current_watches
 from alerts.web import schemas
 from alerts.web.deps import SessionDep, SettingsDep, WriteAccess
 from store import outbox, queries
+from store import sources as stored_sources
 from store import watches as stored_watches
 from store.db import committed
 
@@ -39,6 +42,13 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": schemas.Problem, "description": text[code]} for code in codes}
 
 
+_SOURCE_EXAMPLE = {
+    "name": "douyin-rules",
+    "kind": "json_list",
+    "url": "https://example.com/rules/list",
+    "every": "2h",
+    "platform": "抖店",
+}
 _WRITE = (401, 403, 413)
 _BODY = (*_WRITE, 400)  # a write with a JSON body
 router = APIRouter(prefix="/api", tags=["api"], responses=_errors(413))
@@ -251,6 +261,72 @@ def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:
         raise HTTPException(409, f"watch {name!r} is defined in config.toml; remove it there")
     if not committed(session, lambda: stored_watches.remove_watch(session, name=name)):
         raise HTTPException(404, f"no watch named {name!r}")
+
+
+@router.get("/sources", summary="The sources rulewatch polls: config.toml's and those added here.")
+def list_sources(session: SessionDep, settings: SettingsDep) -> list[schemas.SourceStatus]:
+    return [schemas.SourceStatus(**view.as_json()) for view in source_views(settings, session)]
+
+
+# Kinds that read this machine's files: only whoever edits config.toml may point them.
+_LOCAL_KINDS = frozenset({"folder"})
+
+
+@router.post(
+    "/sources",
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses=_errors(*_BODY, 409),
+    summary="Add a source, as a [[sources]] table in JSON; polled with config.toml's.",
+)
+def post_source(
+    body: Annotated[dict[str, Any], Body(examples=[_SOURCE_EXAMPLE])],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.SourceStatus:
+    if body.get("kind") in _LOCAL_KINDS:
+        raise HTTPException(
+            400, f"a {body['kind']} source reads this machine's files: add it in config.toml"
+        )
+    try:
+        config = parse_source({key: schemas.without_nul(value) for key, value in body.items()})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"][1:])} for error in exc.errors()]
+        ) from None
+    definition = json.dumps(config.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+    taken = {source.name for source in configured(settings, session)}
+    now = clock.now()
+    if config.name in taken or not committed(
+        session,
+        lambda: stored_sources.add_stored_source(
+            session, name=config.name, definition=definition, now=now
+        ),
+    ):
+        raise HTTPException(409, f"a source named {config.name!r} exists already")
+    (view,) = [v for v in source_views(settings, session) if v.name == config.name]
+    return schemas.SourceStatus(**view.as_json())
+
+
+@router.delete(
+    "/sources/{name}",
+    status_code=204,
+    dependencies=[WriteAccess],
+    responses=_errors(*_WRITE, 404, 409),
+    summary="Remove a source added through the API, with what rulewatch kept of its polls.",
+)
+def delete_source(name: str, session: SessionDep, settings: SettingsDep) -> None:
+    if any(source.name == name for source in settings.sources):
+        raise HTTPException(409, f"source {name!r} is defined in config.toml; remove it there")
+
+    def remove() -> bool:
+        if not stored_sources.delete_stored_source(session, name):
+            return False
+        stored_sources.forget(session, [name])
+        return True
+
+    if not committed(session, remove):
+        raise HTTPException(404, f"no source named {name!r}")
 
 
 @router.get("/reminders", summary="The reminder outbox, by due time.")

@@ -28,9 +28,11 @@ from alerts import clock
 from alerts.errors import RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
+from alerts.sources.catalog import source_views
 from alerts.web import api, change_page, feed, pages, schemas
 from alerts.web.metrics import CONTENT_TYPE, Metrics
 from alerts.web.middleware import BodyLimit, NoNulInUrl
+from store.db import session_scope
 from store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -166,10 +168,20 @@ def _healthz(request: Request, response: Response) -> schemas.Health:
         shifting=settings.reminders.shift == "previous_workday",
         today=clock.today(settings.service.tz),
     )
+    with session_scope(engine) as session:
+        sources = source_views(settings, session)
+    # A failing source does not make the service unhealthy (it still reminds of what it
+    # knows), but whoever watches /healthz should hear of it.
+    warnings += [
+        f"source {s.name} failed {s.failures} poll(s) in a row: {s.last_error}"
+        for s in sources
+        if s.state == "failing"
+    ]
     return schemas.Health(
         status="ok",
         store="ok",
         scheduler=running,
         next_dispatch=job.next_run_time if job else None,
         warnings=warnings,
+        sources={s.name: s.state for s in sources},
     )

@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlmodel import Session
 
 from alerts import clock
+from alerts.sources.catalog import SourceView, source_views
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,
@@ -161,6 +162,7 @@ class Timeline:
     rules: list[str]  # keys, for the rule filter
     tags: list[str]
     total: int
+    sources: list[SourceView]  # what rulewatch polls, and how that goes
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -185,6 +187,7 @@ def timeline_page(
             feed=feed_urls(settings, filters),
             title=settings.calendar.name,
             tz=settings.service.timezone,
+            zone=settings.service.tz,
         )
     )
     return HTMLResponse(html, headers=HEADERS)
@@ -245,6 +248,7 @@ def build_timeline(
         ],
         tags=sorted({tag for watch in watches for tag in watch.tags}),
         total=len(entries),
+        sources=source_views(settings, session),
     )
 
 

@@ -38,7 +38,7 @@ def _written(value: object) -> object:
 Written = BeforeValidator(_written)
 
 
-def _without_nul(value: object) -> object:
+def without_nul(value: object) -> object:
     if isinstance(value, str):
         return value.replace("\x00", "")
     if isinstance(value, list):
@@ -56,7 +56,7 @@ class _In(BaseModel):
         # The value is checked as sent first, so that a limit counts what the schema counts,
         # then again without the NULs, so that "\x00" is no name.
         checked = handler(value)
-        cleaned = _without_nul(checked)
+        cleaned = without_nul(checked)
         return checked if cleaned == checked else handler(cleaned)
 
 
@@ -247,6 +247,24 @@ class Watch(WatchIn):
     source: Literal["config", "api"] = Field(description="config watches cannot be removed here.")
 
 
+class SourceStatus(BaseModel):
+    """A source rulewatch polls, and how its polls have gone."""
+
+    name: str
+    kind: str
+    every_minutes: int
+    enabled: bool
+    added_by: Literal["config", "api"] = Field(description="config sources cannot be removed here.")
+    state: Literal["ok", "failing", "waiting", "disabled"]
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    failures: int = Field(description="Polls failed in a row.")
+    items_seen: int
+    unreadable: int = Field(description="Items kept with the reason they could not be read.")
+
+
 class Problem(BaseModel):
     """What went wrong, for a person to read."""
 
@@ -260,4 +278,7 @@ class Health(BaseModel):
     next_dispatch: datetime | None
     warnings: list[str] = Field(
         default=[], description="What works but may not as meant (a year with no holidays)."
+    )
+    sources: dict[str, str] = Field(
+        default={}, description="Each source's state: ok, failing, waiting or disabled."
     )

@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from alerts.config import Settings, parse_settings
-from alerts.sources.service import Poller, admin_notifier, find, manners, source_views
+from alerts.sources.catalog import find, source_views
+from alerts.sources.service import Poller, admin_notifier, manners
 from alerts.sources.web import HttpWeb
 from store.db import session_scope
 from store.models import RuleChange, SourceItem, SourceState
