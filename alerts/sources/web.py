@@ -4,10 +4,11 @@ A rule centre or a news site owes rulewatch nothing, so every request names rule
 User-Agent, asks conditionally (ETag / Last-Modified kept by the caller's ``Memo``), follows
 a few redirects and no more, reads no more than a size cap, and is bounded as a whole by a
 timeout: a server that trickles its answer a byte a second cannot hold a poll for hours.
-Text is decoded as the page declares (GB2312 and GBK read as GB18030, which holds both, since
-a gb2312 label often hides GBK), else as it reads whole; a character is never replaced.
+Text is decoded as the page declares (GB2312 and GBK read as GB18030, which holds both,
+since a gb2312 label often hides GBK), else as it reads whole; a character is never replaced.
 
-Every failure is a ``SourceError`` naming the URL without its query (which may hold a key).
+Every failure is a ``SourceError`` naming the URL without its userinfo or query (which may
+hold a key).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import re
+import zlib
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
@@ -46,8 +50,17 @@ class Manners:
 
     user_agent: str = USER_AGENT
     timeout: float = 30.0  # seconds for the whole fetch, redirects and body included
-    max_bytes: int = 5 * 1024 * 1024
+    max_bytes: int = 5 * 1024 * 1024  # of the decoded body, not of what the wire carried
     max_redirects: int = 5
+
+
+@dataclass
+class _Trip:
+    """One ``get`` under way: when its time runs out, and what it is fetching now, so that
+    a timeout names the redirect hop that was slow."""
+
+    at: str
+    deadline: float
 
 
 class HttpWeb:
@@ -59,53 +72,79 @@ class HttpWeb:
         self.manners = manners
 
     async def get(self, url: str, *, memo: Memo | None = None, encoding: str | None = None) -> Page:
-        manners = self.manners
-        shown = where(url)
-        deadline = asyncio.get_running_loop().time() + manners.timeout
+        timeout = self.manners.timeout
+        trip = _Trip(at=url, deadline=asyncio.get_running_loop().time() + timeout)
         try:
-            async with asyncio.timeout_at(deadline):
-                return await self._follow(url, memo, encoding)
+            async with asyncio.timeout_at(trip.deadline):
+                return await self._follow(trip, memo, encoding)
         except TimeoutError:
-            raise SourceError(f"{shown} 在 {manners.timeout:g} 秒内没有读完（timed out）") from None
+            raise SourceError(
+                f"{where(trip.at)} 在 {timeout:g} 秒内没有读完（timed out）"
+            ) from None
 
-    async def _follow(self, url: str, memo: Memo | None, encoding: str | None) -> Page:
-        headers = {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip, deflate"}
-        if memo is not None and memo.etag:
-            headers["If-None-Match"] = memo.etag
-        if memo is not None and memo.last_modified:
-            headers["If-Modified-Since"] = memo.last_modified
+    async def _follow(self, trip: _Trip, memo: Memo | None, encoding: str | None) -> Page:
+        conditions = _conditions(memo)
+        headers = {**self._headers(), **conditions}
+        url = start = trip.at
         for _hop in range(self.manners.max_redirects + 1):
             _check_scheme(url)
-            request = self.client.build_request("GET", url, headers=headers)
+            trip.at = url
+            response = await self._send(url, headers)
             try:
-                response = await self.client.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                raise SourceError(f"{where(url)} 无法读取（{type(exc).__name__}）") from None
-            try:
-                if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                return await self._page(url, response, encoding)
+                location = _location(url, response)
+                if location is None:
+                    return await self._page(url, response, encoding, memo if conditions else None)
+                url = location
             finally:
                 await response.aclose()
         raise SourceError(
-            f"{where(url)}: more than {self.manners.max_redirects} redirects（重定向次数过多）"
+            f"{where(start)} 重定向超过 {self.manners.max_redirects} 次（too many redirects），"
+            f"最后一次指向 {where(url)}"
         )
 
-    async def _page(self, url: str, response: httpx.Response, encoding: str | None) -> Page:
+    def _headers(self) -> dict[str, str]:
+        # gzip only: its decoding is bounded here (see _Inflater); br and zstd are not asked.
+        return {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip"}
+
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        # "from None": httpx's exceptions carry the request, whose URL may hold a key.
+        try:
+            request = self.client.build_request("GET", url, headers=headers)
+            return await self.client.send(request, stream=True, follow_redirects=False)
+        except httpx.InvalidURL:
+            raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{where(url)} {_failure(exc)}") from None
+
+    async def _page(
+        self, url: str, response: httpx.Response, encoding: str | None, asked: Memo | None
+    ) -> Page:
         status = response.status_code
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
         if status == 304:
-            return Page(url=url, status=304, etag=etag, last_modified=last_modified)
-        if status in (429, 503) or status >= 400:
-            wait = retry_after(response.headers.get("retry-after"))
-            raise SourceError(f"{where(url)} answered HTTP {status}", retry_after=wait)
+            if asked is None:
+                raise SourceError(
+                    f"{where(url)} 返回 HTTP 304（未修改），但这次请求没有带条件"
+                    "（304 to an unconditional request）"
+                )
+            # A 304 need not repeat the validators; the ones asked with still hold.
+            return Page(
+                url=url,
+                status=304,
+                etag=etag or asked.etag,
+                last_modified=last_modified or asked.last_modified,
+            )
+        if status >= 400:
+            wait = None
+            if status in (429, 503):  # the statuses whose Retry-After means "try again"
+                wait = retry_after(response.headers.get("retry-after"))
+            raise SourceError(_http_error(url, status, wait), retry_after=wait)
         if not 200 <= status < 300:
-            raise SourceError(f"{where(url)} answered HTTP {status}, which is not a page")
-        body = await self._body(url, response)
+            raise SourceError(f"{where(url)} 返回 {_status(status)}，不是一个页面（not a page）")
+        body = await self._body(url, response, self.manners.max_bytes)
         media, _, params = response.headers.get("content-type", "").partition(";")
-        text = text_of(body, encoding or _charset(params) or _declared(body), where=where(url))
+        text = text_of(body, _charset(params), where=where(url), override=encoding)
         return Page(
             url=url,
             status=status,
@@ -115,62 +154,219 @@ class HttpWeb:
             last_modified=last_modified,
         )
 
-    async def _body(self, url: str, response: httpx.Response) -> bytes:
-        cap = self.manners.max_bytes
+    async def _body(
+        self, url: str, response: httpx.Response, cap: int, *, cut: bool = False
+    ) -> bytes:
+        """The decoded body, at most ``cap`` bytes: SourceError past it, or with ``cut``
+        its first ``cap`` bytes."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise SourceError(f"{where(url)} is {int(declared):,} bytes, over the cap of {cap:,}")
+        if not cut and declared.isdigit() and int(declared) > cap:
+            raise SourceError(
+                f"{where(url)} 有 {int(declared):,} 字节，超过上限 {cap:,}（too large）"
+            )
+        inflater = _Inflater(response.headers.get("content-encoding", ""), where(url))
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in response.aiter_bytes():
+            # aiter_raw, not aiter_bytes: httpx inflates each network chunk whole, and a
+            # few KiB of gzip can unfold into gigabytes before a cap is looked at.
+            async for raw in response.aiter_raw():
+                chunk = inflater.feed(raw, cap - size)
+                if inflater.over or len(chunk) > cap - size:
+                    if cut:
+                        chunks.append(chunk[: cap - size])
+                        break
+                    raise SourceError(f"{where(url)} 超过上限 {cap:,} 字节（too large）")
                 size += len(chunk)
-                if size > cap:
-                    raise SourceError(f"{where(url)} is larger than the cap of {cap:,} bytes")
                 chunks.append(chunk)
         except httpx.HTTPError as exc:
-            raise SourceError(f"{where(url)} 读取中断（{type(exc).__name__}）") from None
+            raise SourceError(f"{where(url)} 读取中断（{_failure(exc)}）") from None
         return b"".join(chunks)
 
 
+class _Inflater:
+    """Undoes a Content-Encoding of gzip or deflate (or several, in turn) with the output of
+    each step bounded by the room left under the cap, so memory stays near the cap
+    whatever the compressed answer unfolds into."""
+
+    def __init__(self, header: str, shown: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise SourceError(
+                    f"{shown} 用了 rulewatch 解不了的内容编码 {coding}（Content-Encoding）"
+                )
+        self.shown = shown
+        self.over = False  # a step's output reached the room it was given
+        # Listed in the order they were applied, so undone from the last. wbits 47 reads a
+        # zlib or a gzip header: "deflate" is zlib data (RFC 9110 §8.4.1.2).
+        self._steps = [zlib.decompressobj(31 if c != "deflate" else 47) for c in reversed(codings)]
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """What ``data`` decodes to, at most ``room`` + 1 bytes; more than ``room``, or
+        ``over`` set, means the body is over the cap."""
+        try:
+            for step in self._steps:
+                data = step.decompress(data, room + 1)
+                # Input left over means the output stopped at the bound: a step between
+                # two others that unfolds past the room is taken as over the cap too.
+                self.over = self.over or bool(step.unconsumed_tail)
+        except zlib.error:
+            raise SourceError(f"{self.shown} 的压缩内容解不开（bad gzip/deflate data）") from None
+        return data
+
+
+def _conditions(memo: Memo | None) -> dict[str, str]:
+    conditions = {}
+    if memo is not None and memo.etag:
+        conditions["If-None-Match"] = memo.etag
+    if memo is not None and memo.last_modified:
+        conditions["If-Modified-Since"] = memo.last_modified
+    return conditions
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _location(url: str, response: httpx.Response) -> str | None:
+    """Where a redirect points, absolute; None for an answer that is not a redirect."""
+    if response.status_code not in _REDIRECTS:
+        return None
+    location: str = response.headers.get("location", "").strip()
+    if not location:
+        raise SourceError(
+            f"{where(url)} 返回 {_status(response.status_code)} 重定向，却没有说去哪里"
+            "（no Location）"
+        )
+    return urljoin(url, location)
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:  # "host:abc"; httpx refuses the URL with its own message
+        return None
+
+
 def where(url: str) -> str:
-    """A URL as it may be shown: scheme, host and path, without userinfo or query."""
-    parts = urlsplit(url)
+    """A URL as it may be shown: scheme, host, port and path, without userinfo or query."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/x": unparsable, so cut by hand
+        return re.sub(r"//[^/]*@", "//", re.split(r"[?#]", url, maxsplit=1)[0], count=1)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    host = f"[{host}]" if ":" in host else host
+    port = _port(url)
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
 
 
 def _check_scheme(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise SourceError(f"{where(url)} is not an http:// or https:// URL")
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+    if scheme not in ("http", "https"):
+        raise SourceError(f"{where(url)} 不是 http:// 或 https:// 网址（not an http(s) URL）")
 
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """What a transport failure was, in words, without the request's URL."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"超时（{name}）"
+    if isinstance(exc, httpx.ConnectError):
+        return f"连接不上（{name}）"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"对方的 HTTP 答复不合规范（{name}）"
+    if isinstance(exc, httpx.DecodingError):
+        return f"内容解码失败（{name}）"
+    return f"无法读取（{name}）"
+
+
+def _status(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _http_error(url: str, status: int, wait: float | None) -> str:
+    if status == 429:
+        what = "请求太频繁"
+    elif status in (401, 403):
+        what = "拒绝访问"
+    elif status in (404, 410):
+        what = "页面不存在"
+    elif status >= 500:
+        what = "服务器出错"
+    else:
+        what = "请求被拒"
+    later = f"，{wait:g} 秒后再试（Retry-After）" if wait is not None else ""
+    return f"{where(url)} {what}：返回 {_status(status)}{later}"
+
+
+# --- text ------------------------------------------------------------------------------
 
 # The labels Chinese pages carry for what GB18030 reads whole.
 _AS_GB18030 = {"gb2312", "gbk", "gb_2312", "gb_2312-80", "x-gbk", "cp936", "windows-936", "euc-cn"}
+# Labels a server sends when nobody configured one (Tomcat's and old Apache's default), so
+# they say little: the page's own <meta>, then UTF-8 and a guess, go before them.
+_DEFAULT_LABELS = {
+    "iso-8859-1",
+    "iso8859-1",
+    "latin1",
+    "latin-1",
+    "us-ascii",
+    "ascii",
+    "windows-1252",
+}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
-def text_of(body: bytes, label: str | None, *, where: str) -> str:
-    """``body`` decoded as ``label`` says (GB2312/GBK as GB18030), else as it reads whole;
-    SourceError when it cannot be read without replacing a character."""
-    if label:
-        name = label.strip().lower()
-        name = "gb18030" if name in _AS_GB18030 else name
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            name = ""
-        if name:
-            try:
-                return body.decode(name).removeprefix("\ufeff")
-            except UnicodeDecodeError:
-                pass  # mislabelled: read it as it reads whole, or say it cannot be
+def text_of(body: bytes, label: str | None, *, where: str, override: str | None = None) -> str:
+    """``body`` as text, in the first encoding that reads it whole of: ``override``, a
+    byte-order mark, the ``label`` of Content-Type, what the page declares (<meta>,
+    <?xml?>), UTF-8 or a guess (``alerts.timeline.ingest.decode``), and last a label that
+    is only a server's default. GB2312/GBK labels read as GB18030.
+
+    Raises SourceError when none reads it without replacing a character.
+    """
+    weak = label is not None and label.strip().lower() in _DEFAULT_LABELS
+    bom = next((name for mark, name in _BOMS if body.startswith(mark)), None)
+    for candidate in (override, bom, None if weak else label, _declared(body)):
+        text = _read_as(body, candidate)
+        if text is not None:
+            return text
     try:
         return decode(body, where=where)
     except ExtractionError as exc:
-        raise SourceError(str(exc)) from None
+        text = _read_as(body, label) if weak else None
+        if text is None:
+            raise SourceError(str(exc)) from None
+        return text
+
+
+def _read_as(body: bytes, label: str | None) -> str | None:
+    """``body`` decoded as ``label`` says, or None when the label names no text encoding
+    Python knows or the bytes are not in it."""
+    if not label:
+        return None
+    name = label.strip().lower()
+    name = "gb18030" if name in _AS_GB18030 else name
+    try:
+        # base64, rot13, zlib… are codecs too, but not of text: bytes.decode refuses them.
+        if not codecs.lookup(name)._is_text_encoding:
+            return None
+        return body.decode(name).removeprefix("\ufeff")
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 def _charset(params: str) -> str | None:
@@ -197,6 +393,8 @@ def retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT (RFC 9110 §5.6.7)
     return max(0.0, (when - clock.now()).total_seconds())
