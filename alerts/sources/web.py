@@ -4,8 +4,11 @@ A rule centre or a news site owes rulewatch nothing, so every request names rule
 User-Agent, asks conditionally (ETag / Last-Modified kept by the caller's ``Memo``), follows
 a few redirects and no more, reads no more than a size cap, and is bounded as a whole by a
 timeout: a server that trickles its answer a byte a second cannot hold a poll for hours.
-Text is decoded as the page declares (GB2312 and GBK read as GB18030, which holds both,
-since a gb2312 label often hides GBK), else as it reads whole; a character is never replaced.
+Before each hop it asks the host's robots.txt (RFC 9309, read with protego and kept for an
+hour), and it knocks on one host at most once per ``per_host_interval`` seconds, or per the
+host's Crawl-delay when that is longer. Text is decoded as the page declares (GB2312 and GBK
+read as GB18030, which holds both, since a gb2312 label often hides GBK), else as it reads
+whole; a character is never replaced.
 
 Every failure is a ``SourceError`` naming the URL without its userinfo or query (which may
 hold a key).
@@ -17,7 +20,7 @@ import asyncio
 import codecs
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -25,6 +28,7 @@ from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 
 from alerts import clock
 from alerts.errors import ExtractionError
@@ -32,6 +36,13 @@ from alerts.sources.base import Memo, Page, SourceError
 from alerts.timeline.ingest import decode
 
 HOMEPAGE = "https://github.com/rulewatch/rulewatch"  # as [project.urls] in pyproject.toml
+
+ROBOTS_TTL = 3600.0  # seconds a host's robots.txt is believed before it is read again
+# A robots.txt that could not be read (5xx, unreachable) forbids the host only "for now":
+# asked again after this long, so a host that was down is not shunned for the whole hour.
+ROBOTS_RETRY = 60.0
+# RFC 9309 §2.5: a crawler must read at least the first 500 KiB; the rest may be ignored.
+ROBOTS_MAX_BYTES = 500 * 1024
 
 
 def _version() -> str:
@@ -49,27 +60,51 @@ class Manners:
     """The limits every fetch keeps; ``[polling]`` in config.toml sets them."""
 
     user_agent: str = USER_AGENT
-    timeout: float = 30.0  # seconds for the whole fetch, redirects and body included
+    timeout: float = 30.0  # seconds for the whole fetch, robots.txt, redirects and body
     max_bytes: int = 5 * 1024 * 1024  # of the decoded body, not of what the wire carried
     max_redirects: int = 5
+    per_host_interval: float = 1.0  # seconds between two requests to one host, at least
 
 
 @dataclass
 class _Trip:
     """One ``get`` under way: when its time runs out, and what it is fetching now, so that
-    a timeout names the redirect hop that was slow."""
+    a timeout names the robots.txt or redirect hop that was slow."""
 
     at: str
     deadline: float
 
 
+@dataclass(frozen=True)
+class _Robots:
+    """What one origin's robots.txt says, and until when rulewatch believes it."""
+
+    rules: Protego | None  # None: it could not be read, so the host is disallowed for now
+    until: float  # on the event loop's clock
+    why: str = ""  # why it could not be read
+
+
+@dataclass
+class _Host:
+    """The turn of one host: requests to it start at least an interval apart."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last: float | None = None  # when the last request started, on the event loop's clock
+
+
 class HttpWeb:
     """The web as sources see it (``alerts.sources.base.Web``), over one httpx client that
-    the caller owns and closes."""
+    the caller owns and closes. One instance is shared by every source of a service, since
+    robots.txt and the per-host interval are kept in it."""
 
     def __init__(self, client: httpx.AsyncClient, manners: Manners = Manners()) -> None:
         self.client = client
         self.manners = manners
+        # robots.txt groups name a product token ("rulewatch"), not the whole header.
+        self._product = (manners.user_agent.split("/")[0].split() or ["rulewatch"])[0].lower()
+        self._robots: dict[str, _Robots] = {}
+        self._robots_reads: dict[str, asyncio.Lock] = {}
+        self._hosts: dict[str, _Host] = {}
 
     async def get(self, url: str, *, memo: Memo | None = None, encoding: str | None = None) -> Page:
         timeout = self.manners.timeout
@@ -88,7 +123,8 @@ class HttpWeb:
         url = start = trip.at
         for _hop in range(self.manners.max_redirects + 1):
             _check_scheme(url)
-            trip.at = url
+            await self._allowed(trip, url)
+            await self._take_turn(trip, url)
             response = await self._send(url, headers)
             try:
                 location = _location(url, response)
@@ -183,6 +219,93 @@ class HttpWeb:
             raise SourceError(f"{where(url)} 读取中断（{_failure(exc)}）") from None
         return b"".join(chunks)
 
+    # --- robots.txt ----------------------------------------------------------------------
+
+    async def _allowed(self, trip: _Trip, url: str) -> None:
+        origin = _origin(url)
+        robots = await self._robots_of(trip, origin)
+        if robots.rules is None:
+            raise SourceError(
+                f"{where(url)} 暂不抓取：{robots.why}；robots.txt 读不到时按 RFC 9309 整站"
+                "当作禁止（robots.txt could not be read）"
+            )
+        if not robots.rules.can_fetch(url, self._product):
+            raise SourceError(
+                f"{where(url)} 被 {origin}/robots.txt 禁止抓取"
+                f"（robots.txt disallows it for user agent {self._product}）"
+            )
+
+    async def _robots_of(self, trip: _Trip, origin: str) -> _Robots:
+        # One read per origin at a time: concurrent fetches of one host wait for it.
+        async with self._robots_reads.setdefault(origin, asyncio.Lock()):
+            loop = asyncio.get_running_loop()
+            known = self._robots.get(origin)
+            if known is None or known.until <= loop.time():
+                known = await self._read_robots(trip, origin)
+                self._robots[origin] = known
+            return known
+
+    async def _read_robots(self, trip: _Trip, origin: str) -> _Robots:
+        loop = asyncio.get_running_loop()
+        url = f"{origin}/robots.txt"
+        for _hop in range(self.manners.max_redirects + 1):
+            await self._take_turn(trip, url)
+            try:
+                _check_scheme(url)
+                response = await self._send(url, self._headers())
+            except SourceError as exc:
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=str(exc))
+            try:
+                status = response.status_code
+                location = _location(url, response)
+                if location is not None:
+                    url = location
+                    continue
+                if 200 <= status < 300:
+                    body = await self._body(url, response, ROBOTS_MAX_BYTES, cut=True)
+                    rules = Protego.parse(body.decode("utf-8", errors="replace"))
+                    return _Robots(rules, loop.time() + ROBOTS_TTL)
+                # 4xx is "unavailable": anything may be fetched (RFC 9309 §2.3.1.3). A 429
+                # asks to slow down, so it is taken with the server errors, as Google does.
+                if 400 <= status < 500 and status != 429:
+                    return _Robots(Protego.parse(""), loop.time() + ROBOTS_TTL)
+                why = f"{where(url)} 返回 {_status(status)}"
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=why)
+            except SourceError as exc:
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=str(exc))
+            finally:
+                await response.aclose()
+        # §2.3.1.2: past the redirect limit robots.txt may be taken as unavailable.
+        return _Robots(Protego.parse(""), loop.time() + ROBOTS_TTL)
+
+    # --- the per-host interval ---------------------------------------------------------
+
+    async def _take_turn(self, trip: _Trip, url: str) -> None:
+        """Wait until a request to ``url``'s host may start; SourceError when that is past
+        the fetch's deadline, with ``retry_after`` saying when it could."""
+        trip.at = url
+        name = (urlsplit(url).hostname or "").lower()
+        host = self._hosts.setdefault(name, _Host())
+        loop = asyncio.get_running_loop()
+        async with host.lock:
+            interval = max(self.manners.per_host_interval, self._crawl_delay(url))
+            if host.last is not None:
+                wait = host.last + interval - loop.time()
+                if loop.time() + wait > trip.deadline:
+                    raise SourceError(
+                        f"{where(url)} 要等 {wait:.1f} 秒才轮到：对 {name} 每 {interval:g} 秒只发"
+                        f"一个请求（per-host interval / Crawl-delay）",
+                        retry_after=wait,
+                    )
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            host.last = loop.time()
+
+    def _crawl_delay(self, url: str) -> float:
+        robots = self._robots.get(_origin(url))
+        delay = robots.rules.crawl_delay(self._product) if robots and robots.rules else None
+        return delay or 0.0
+
 
 class _Inflater:
     """Undoes a Content-Encoding of gzip or deflate (or several, in turn) with the output of
@@ -240,6 +363,16 @@ def _location(url: str, response: httpx.Response) -> str | None:
             "（no Location）"
         )
     return urljoin(url, location)
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port, what one robots.txt speaks for (RFC 9309 §2.3)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = _port(url)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _port(url: str) -> int | None:

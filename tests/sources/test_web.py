@@ -1,11 +1,13 @@
 """``HttpWeb`` against real servers on loopback (tests/website.py, tests/receiver.py): the
 manners it keeps (User-Agent, conditional GET, the whole-fetch timeout, the size cap on
-decoded bytes, redirects), how it reads text, and that
+decoded bytes, redirects, robots.txt, the per-host interval), how it reads text, and that
 every failure is a SourceError whose message shows no query or userinfo."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import itertools
 import time
 import tracemalloc
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from receiver import Reply, refused_port
+from receiver import Reply, refused_port, trickling_port
 from website import Trickled, Website
 
 from alerts import clock
@@ -23,8 +25,8 @@ from alerts.sources.web import HOMEPAGE, HttpWeb, Manners
 pytestmark = pytest.mark.anyio
 
 CAP = 64 * 1024
-# Small limits keep the suite quick.
-QUICK = Manners(timeout=2.0, max_bytes=CAP, max_redirects=3)
+# Small limits keep the suite quick; the per-host interval is off unless a test is about it.
+QUICK = Manners(timeout=2.0, max_bytes=CAP, max_redirects=3, per_host_interval=0.0)
 HTML = "text/html"
 
 
@@ -49,7 +51,7 @@ async def failure(web: HttpWeb, url: str, **kwargs) -> SourceError:
 async def test_every_request_names_rulewatch_and_its_homepage(web):
     with Website({"/a": page("<p>hi</p>")}) as site:
         await web.get(site.url_for("/a"))
-    assert [hit.path for hit in site.hits] == ["/a"]
+    assert [hit.path for hit in site.hits] == ["/robots.txt", "/a"]
     for hit in site.hits:
         assert hit.headers["user-agent"].startswith("rulewatch/")
         assert HOMEPAGE in hit.headers["user-agent"]
@@ -128,15 +130,15 @@ async def test_429_says_when_to_try_again(web, value, low, high):
 async def test_a_refused_connection_is_a_source_error(web):
     with refused_port() as port:
         error = await failure(web, f"http://127.0.0.1:{port}/list")
-    assert "连接不上" in str(error)
+    assert "连接不上" in str(error) and "robots.txt" in str(error)
 
 
 # --- the whole-fetch timeout --------------------------------------------------------------
 
 
 async def test_a_server_slow_to_its_first_byte_times_out(http):
-    web = HttpWeb(http, Manners(timeout=0.5))
-    with Website({"/list": Reply(200, body="late", delay=3)}) as site:
+    web = HttpWeb(http, Manners(timeout=0.5, per_host_interval=0))
+    with Website({"/robots.txt": Reply(404), "/list": Reply(200, body="late", delay=3)}) as site:
         started = time.monotonic()
         error = await failure(web, site.url_for("/list"))
         elapsed = time.monotonic() - started
@@ -145,7 +147,7 @@ async def test_a_server_slow_to_its_first_byte_times_out(http):
 
 
 async def test_a_body_trickled_a_byte_at_a_time_fails_at_the_deadline(http):
-    web = HttpWeb(http, Manners(timeout=1))
+    web = HttpWeb(http, Manners(timeout=1, per_host_interval=0))
     with Website({"/list": Trickled(page("x" * 100), every=0.2)}) as site:
         started = time.monotonic()
         error = await failure(web, site.url_for("/list"))
@@ -154,6 +156,17 @@ async def test_a_body_trickled_a_byte_at_a_time_fails_at_the_deadline(http):
     # fetch's as a whole (the body would take 20 s).
     assert 0.9 <= elapsed < 2
     assert "/list 在 1 秒内没有读完" in str(error)
+
+
+async def test_a_trickling_robots_txt_counts_in_the_same_timeout(http):
+    web = HttpWeb(http, Manners(timeout=1, per_host_interval=0))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\nUser-agent: *\nAllow:\n"
+    with trickling_port(answer, every=0.2) as port:
+        started = time.monotonic()
+        error = await failure(web, f"http://127.0.0.1:{port}/list")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2
+    assert "robots.txt 在 1 秒内没有读完" in str(error)
 
 
 # --- the size cap -------------------------------------------------------------------------
@@ -250,13 +263,126 @@ async def test_a_redirect_loop_is_an_error(web):
     with Website(loop) as site:
         error = await failure(web, site.url_for("/a"))
     assert "重定向超过" in str(error)
-    assert len(site.hits) == QUICK.max_redirects + 1
+    assert len(site.hits) == 1 + QUICK.max_redirects + 1  # robots.txt once, then the hops
 
 
 async def test_a_redirect_without_location_is_an_error(web):
     with Website({"/moved": Reply(302)}) as site:
         error = await failure(web, site.url_for("/moved"))
     assert "no Location" in str(error) and "302" in str(error)
+
+
+# --- robots.txt -----------------------------------------------------------------------------
+
+
+async def test_a_path_robots_txt_disallows_is_not_fetched(web):
+    robots = "User-agent: *\nDisallow: /private/\n"
+    with Website(
+        {"/robots.txt": robots, "/private/list": page("no"), "/open": page("yes")}
+    ) as site:
+        error = await failure(web, site.url_for("/private/list?token=t"))
+        assert (await web.get(site.url_for("/open"))).text == "yes"
+    assert site.paths() == ["/robots.txt", "/open"]  # read once, and the page never asked
+    assert f"{site.url_for('/private/list')} 被" in str(error)
+    assert "robots.txt disallows it for user agent rulewatch" in str(error)
+
+
+async def test_allow_outranks_a_shorter_disallow_with_wildcards(web):
+    # The longest match wins (RFC 9309 §2.2.2); urllib.robotparser takes the first line that
+    # matches (Disallow: /) and reads * literally, so it would refuse both pages.
+    robots = "User-agent: *\nDisallow: /\nAllow: /rules/*.html$\n"
+    routes = {"/robots.txt": robots, "/rules/a.html": page("rule"), "/rules/a.json": page("{}")}
+    with Website(routes) as site:
+        assert (await web.get(site.url_for("/rules/a.html"))).text == "rule"
+        await failure(web, site.url_for("/rules/a.json"))
+        await failure(web, site.url_for("/news"))
+    assert site.paths() == ["/robots.txt", "/rules/a.html"]
+
+
+async def test_a_group_naming_rulewatch_is_the_one_that_applies(web):
+    robots = "User-agent: *\nDisallow: /\n\nUser-agent: rulewatch\nDisallow: /private\n"
+    with Website({"/robots.txt": robots, "/rules": page("ok")}) as site:
+        assert (await web.get(site.url_for("/rules"))).text == "ok"
+        await failure(web, site.url_for("/private"))
+
+
+async def test_robots_txt_404_allows_everything(web):
+    with Website({"/robots.txt": Reply(404), "/rules": page("ok")}) as site:
+        assert (await web.get(site.url_for("/rules"))).text == "ok"
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_robots_txt_that_cannot_be_read_disallows_the_host_for_now(web, status):
+    with Website({"/robots.txt": Reply(status), "/rules": page("no")}) as site:
+        error = await failure(web, site.url_for("/rules"))
+        await failure(web, site.url_for("/rules"))
+    assert site.paths() == ["/robots.txt"]  # not asked again at once, the page never
+    assert "robots.txt could not be read" in str(error) and f"HTTP {status}" in str(error)
+
+
+async def test_every_redirect_hop_is_checked_against_its_hosts_robots_txt(web):
+    with (
+        Website({"/robots.txt": "User-agent: *\nDisallow: /closed\n"}) as target,
+        Website({"/go": Reply(302, {"Location": target.url_for("/closed")})}) as start,
+    ):
+        error = await failure(web, start.url_for("/go"))
+    assert "/closed 被" in str(error)
+    assert start.paths() == ["/robots.txt", "/go"] and target.paths() == ["/robots.txt"]
+
+
+# --- the per-host interval ------------------------------------------------------------------
+
+
+def gaps(hits) -> list[float]:
+    return [later.at - earlier.at for earlier, later in itertools.pairwise(hits)]
+
+
+# Arrival times are taken by the server, the starts by the client: a few ms of jitter.
+JITTER = 0.02
+
+
+async def test_requests_to_one_host_are_an_interval_apart_robots_txt_included(http):
+    web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.3))
+    with Website({"/a": page("a"), "/b": page("b")}) as site:
+        await asyncio.gather(web.get(site.url_for("/a")), web.get(site.url_for("/b")))
+    assert sorted(site.paths()) == ["/a", "/b", "/robots.txt"]  # robots.txt read once
+    assert all(gap >= 0.3 - JITTER for gap in gaps(site.hits))
+
+
+async def test_two_hosts_do_not_wait_for_each_other(http):
+    web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.5))
+    with Website({"/a": page("a")}) as site:
+        started = time.monotonic()
+        await asyncio.gather(
+            web.get(site.url_for("/a")), web.get(site.url_for("/a", host="localhost"))
+        )
+        elapsed = time.monotonic() - started
+    by_host = {
+        host: [hit for hit in site.hits if hit.host == host] for host in ("127.0.0.1", "localhost")
+    }
+    assert [len(hits) for hits in by_host.values()] == [2, 2]
+    assert all(gap >= 0.5 - JITTER for hits in by_host.values() for gap in gaps(hits))
+    assert abs(by_host["127.0.0.1"][0].at - by_host["localhost"][0].at) < 0.25
+    assert elapsed < 1.2  # one interval each, side by side; in turn it would be three
+
+
+async def test_crawl_delay_lengthens_the_interval(http):
+    web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.05))
+    with Website({"/robots.txt": "User-agent: *\nCrawl-delay: 0.4\n", "/a": page("a")}) as site:
+        await web.get(site.url_for("/a"))
+        await web.get(site.url_for("/a"))
+    assert len(site.hits) == 3 and all(gap >= 0.4 - JITTER for gap in gaps(site.hits))
+
+
+async def test_a_turn_past_the_deadline_fails_at_once_saying_when_to_come_back(http):
+    web = HttpWeb(http, Manners(timeout=1, per_host_interval=0))
+    with Website({"/robots.txt": "User-agent: *\nCrawl-delay: 3600\n", "/a": page("a")}) as site:
+        started = time.monotonic()
+        error = await failure(web, site.url_for("/a"))
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.5 and site.paths() == ["/robots.txt"]
+    assert error.retry_after is not None and 3500 < error.retry_after <= 3600
+    assert "Crawl-delay" in str(error)
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -371,13 +497,19 @@ async def test_bytes_no_encoding_reads_whole_are_an_error_not_replacement_charac
     ],
 )
 async def test_messages_show_no_query_and_no_userinfo(http, route):
-    web = HttpWeb(http, Manners(timeout=0.5, max_bytes=CAP))
+    web = HttpWeb(http, Manners(timeout=0.5, max_bytes=CAP, per_host_interval=0))
     with Website({"/loop": route}) as site:
         url = f"http://reader:pa55word@127.0.0.1:{site.port}/loop?token=s3cret"
         error = await failure(web, url)
     assert f"127.0.0.1:{site.port}/loop" in str(error)
     assert "s3cret" not in str(error) and "pa55word" not in str(error)
     assert "reader@" not in str(error)
+
+
+async def test_a_robots_disallow_shows_no_query(web):
+    with Website({"/robots.txt": "User-agent: *\nDisallow: /\n"}) as site:
+        error = await failure(web, site.url_for("/list?key=s3cret"))
+    assert "s3cret" not in str(error) and "/list" in str(error)
 
 
 async def test_a_url_httpx_cannot_request_is_a_source_error(web):
