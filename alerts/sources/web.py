@@ -4,10 +4,14 @@ A rule centre or a news site owes rulewatch nothing, so every request names rule
 User-Agent, asks conditionally (ETag / Last-Modified kept by the caller's ``Memo``), follows
 a few redirects and no more, reads no more than a size cap, and is bounded as a whole by a
 timeout: a server that trickles its answer a byte a second cannot hold a poll for hours.
-Text is decoded as the page declares (GB2312 and GBK read as GB18030, which holds both, since
-a gb2312 label often hides GBK), else as it reads whole; a character is never replaced.
+Before each hop it asks the host's robots.txt (RFC 9309, read with protego and kept for an
+hour), and it knocks on one host at most once per ``per_host_interval`` seconds, or per the
+host's Crawl-delay when that is longer. Text is decoded as the page declares (GB2312 and GBK
+read as GB18030, which holds both, since a gb2312 label often hides GBK), else as it reads
+whole; a character is never replaced.
 
-Every failure is a ``SourceError`` naming the URL without its query (which may hold a key).
+Every failure is a ``SourceError`` naming the URL without its userinfo or query (which may
+hold a key).
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from __future__ import annotations
 import asyncio
 import codecs
 import re
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 
 from alerts import clock
 from alerts.errors import ExtractionError
@@ -28,6 +36,13 @@ from alerts.sources.base import Memo, Page, SourceError
 from alerts.timeline.ingest import decode
 
 HOMEPAGE = "https://github.com/rulewatch/rulewatch"  # as [project.urls] in pyproject.toml
+
+ROBOTS_TTL = 3600.0  # seconds a host's robots.txt is believed before it is read again
+# A robots.txt that could not be read (5xx, unreachable) forbids the host only "for now":
+# asked again after this long, so a host that was down is not shunned for the whole hour.
+ROBOTS_RETRY = 60.0
+# RFC 9309 §2.5: a crawler must read at least the first 500 KiB; the rest may be ignored.
+ROBOTS_MAX_BYTES = 500 * 1024
 
 
 def _version() -> str:
@@ -45,68 +60,127 @@ class Manners:
     """The limits every fetch keeps; ``[polling]`` in config.toml sets them."""
 
     user_agent: str = USER_AGENT
-    timeout: float = 30.0  # seconds for the whole fetch, redirects and body included
-    max_bytes: int = 5 * 1024 * 1024
+    timeout: float = 30.0  # seconds for the whole fetch, robots.txt, redirects and body
+    max_bytes: int = 5 * 1024 * 1024  # of the decoded body, not of what the wire carried
     max_redirects: int = 5
-    per_host_interval: float = 1.0  # seconds between two requests to one host
+    per_host_interval: float = 1.0  # seconds between two requests to one host, at least
+
+
+@dataclass
+class _Trip:
+    """One ``get`` under way: when its time runs out, and what it is fetching now, so that
+    a timeout names the robots.txt or redirect hop that was slow."""
+
+    at: str
+    deadline: float
+
+
+@dataclass(frozen=True)
+class _Robots:
+    """What one origin's robots.txt says, and until when rulewatch believes it."""
+
+    rules: Protego | None  # None: it could not be read, so the host is disallowed for now
+    until: float  # on the event loop's clock
+    why: str = ""  # why it could not be read
+
+
+@dataclass
+class _Host:
+    """The turn of one host: requests to it start at least an interval apart."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last: float | None = None  # when the last request started, on the event loop's clock
 
 
 class HttpWeb:
     """The web as sources see it (``alerts.sources.base.Web``), over one httpx client that
-    the caller owns and closes."""
+    the caller owns and closes. One instance is shared by every source of a service, since
+    robots.txt and the per-host interval are kept in it."""
 
     def __init__(self, client: httpx.AsyncClient, manners: Manners = Manners()) -> None:
         self.client = client
         self.manners = manners
+        # robots.txt groups name a product token ("rulewatch"), not the whole header.
+        self._product = (manners.user_agent.split("/")[0].split() or ["rulewatch"])[0].lower()
+        self._robots: dict[str, _Robots] = {}
+        self._robots_reads: dict[str, asyncio.Lock] = {}
+        self._hosts: dict[str, _Host] = {}
 
     async def get(self, url: str, *, memo: Memo | None = None, encoding: str | None = None) -> Page:
-        manners = self.manners
-        shown = where(url)
-        deadline = asyncio.get_running_loop().time() + manners.timeout
+        timeout = self.manners.timeout
+        trip = _Trip(at=url, deadline=asyncio.get_running_loop().time() + timeout)
         try:
-            async with asyncio.timeout_at(deadline):
-                return await self._follow(url, memo, encoding)
+            async with asyncio.timeout_at(trip.deadline):
+                return await self._follow(trip, memo, encoding)
         except TimeoutError:
-            raise SourceError(f"{shown} 在 {manners.timeout:g} 秒内没有读完（timed out）") from None
+            raise SourceError(
+                f"{where(trip.at)} 在 {timeout:g} 秒内没有读完（timed out）"
+            ) from None
 
-    async def _follow(self, url: str, memo: Memo | None, encoding: str | None) -> Page:
-        headers = {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip, deflate"}
-        if memo is not None and memo.etag:
-            headers["If-None-Match"] = memo.etag
-        if memo is not None and memo.last_modified:
-            headers["If-Modified-Since"] = memo.last_modified
+    async def _follow(self, trip: _Trip, memo: Memo | None, encoding: str | None) -> Page:
+        conditions = _conditions(memo)
+        headers = {**self._headers(), **conditions}
+        url = start = trip.at
         for _hop in range(self.manners.max_redirects + 1):
             _check_scheme(url)
-            request = self.client.build_request("GET", url, headers=headers)
+            await self._allowed(trip, url)
+            await self._take_turn(trip, url)
+            response = await self._send(url, headers)
             try:
-                response = await self.client.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                raise SourceError(f"{where(url)} 无法读取（{type(exc).__name__}）") from None
-            try:
-                if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                return await self._page(url, response, encoding)
+                location = _location(url, response)
+                if location is None:
+                    return await self._page(url, response, encoding, memo if conditions else None)
+                url = location
             finally:
                 await response.aclose()
         raise SourceError(
-            f"{where(url)}: more than {self.manners.max_redirects} redirects（重定向次数过多）"
+            f"{where(start)} 重定向超过 {self.manners.max_redirects} 次（too many redirects），"
+            f"最后一次指向 {where(url)}"
         )
 
-    async def _page(self, url: str, response: httpx.Response, encoding: str | None) -> Page:
+    def _headers(self) -> dict[str, str]:
+        # gzip only: its decoding is bounded here (see _Inflater); br and zstd are not asked.
+        return {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip"}
+
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        # "from None": httpx's exceptions carry the request, whose URL may hold a key.
+        try:
+            request = self.client.build_request("GET", url, headers=headers)
+            return await self.client.send(request, stream=True, follow_redirects=False)
+        except httpx.InvalidURL:
+            raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{where(url)} {_failure(exc)}") from None
+
+    async def _page(
+        self, url: str, response: httpx.Response, encoding: str | None, asked: Memo | None
+    ) -> Page:
         status = response.status_code
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
         if status == 304:
-            return Page(url=url, status=304, etag=etag, last_modified=last_modified)
-        if status in (429, 503) or status >= 400:
-            wait = retry_after(response.headers.get("retry-after"))
-            raise SourceError(f"{where(url)} answered HTTP {status}", retry_after=wait)
+            if asked is None:
+                raise SourceError(
+                    f"{where(url)} 返回 HTTP 304（未修改），但这次请求没有带条件"
+                    "（304 to an unconditional request）"
+                )
+            # A 304 need not repeat the validators; the ones asked with still hold.
+            return Page(
+                url=url,
+                status=304,
+                etag=etag or asked.etag,
+                last_modified=last_modified or asked.last_modified,
+            )
+        if status >= 400:
+            wait = None
+            if status in (429, 503):  # the statuses whose Retry-After means "try again"
+                wait = retry_after(response.headers.get("retry-after"))
+            raise SourceError(_http_error(url, status, wait), retry_after=wait)
         if not 200 <= status < 300:
-            raise SourceError(f"{where(url)} answered HTTP {status}, which is not a page")
-        body = await self._body(url, response)
+            raise SourceError(f"{where(url)} 返回 {_status(status)}，不是一个页面（not a page）")
+        body = await self._body(url, response, self.manners.max_bytes)
         media, _, params = response.headers.get("content-type", "").partition(";")
-        text = text_of(body, encoding or _charset(params) or _declared(body), where=where(url))
+        text = text_of(body, _charset(params), where=where(url), override=encoding)
         return Page(
             url=url,
             status=status,
@@ -116,62 +190,316 @@ class HttpWeb:
             last_modified=last_modified,
         )
 
-    async def _body(self, url: str, response: httpx.Response) -> bytes:
-        cap = self.manners.max_bytes
+    async def _body(
+        self, url: str, response: httpx.Response, cap: int, *, cut: bool = False
+    ) -> bytes:
+        """The decoded body, at most ``cap`` bytes: SourceError past it, or with ``cut``
+        its first ``cap`` bytes."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise SourceError(f"{where(url)} is {int(declared):,} bytes, over the cap of {cap:,}")
+        if not cut and declared.isdigit() and int(declared) > cap:
+            raise SourceError(
+                f"{where(url)} 有 {int(declared):,} 字节，超过上限 {cap:,}（too large）"
+            )
+        inflater = _Inflater(response.headers.get("content-encoding", ""), where(url))
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in response.aiter_bytes():
+            # aiter_raw, not aiter_bytes: httpx inflates each network chunk whole, and a
+            # few KiB of gzip can unfold into gigabytes before a cap is looked at.
+            async for raw in response.aiter_raw():
+                chunk = inflater.feed(raw, cap - size)
+                if inflater.over or len(chunk) > cap - size:
+                    if cut:
+                        chunks.append(chunk[: cap - size])
+                        break
+                    raise SourceError(f"{where(url)} 超过上限 {cap:,} 字节（too large）")
                 size += len(chunk)
-                if size > cap:
-                    raise SourceError(f"{where(url)} is larger than the cap of {cap:,} bytes")
                 chunks.append(chunk)
         except httpx.HTTPError as exc:
-            raise SourceError(f"{where(url)} 读取中断（{type(exc).__name__}）") from None
+            raise SourceError(f"{where(url)} 读取中断（{_failure(exc)}）") from None
         return b"".join(chunks)
+
+    # --- robots.txt ----------------------------------------------------------------------
+
+    async def _allowed(self, trip: _Trip, url: str) -> None:
+        origin = _origin(url)
+        robots = await self._robots_of(trip, origin)
+        if robots.rules is None:
+            raise SourceError(
+                f"{where(url)} 暂不抓取：{robots.why}；robots.txt 读不到时按 RFC 9309 整站"
+                "当作禁止（robots.txt could not be read）"
+            )
+        if not robots.rules.can_fetch(url, self._product):
+            raise SourceError(
+                f"{where(url)} 被 {origin}/robots.txt 禁止抓取"
+                f"（robots.txt disallows it for user agent {self._product}）"
+            )
+
+    async def _robots_of(self, trip: _Trip, origin: str) -> _Robots:
+        # One read per origin at a time: concurrent fetches of one host wait for it.
+        async with self._robots_reads.setdefault(origin, asyncio.Lock()):
+            loop = asyncio.get_running_loop()
+            known = self._robots.get(origin)
+            if known is None or known.until <= loop.time():
+                known = await self._read_robots(trip, origin)
+                self._robots[origin] = known
+            return known
+
+    async def _read_robots(self, trip: _Trip, origin: str) -> _Robots:
+        loop = asyncio.get_running_loop()
+        url = f"{origin}/robots.txt"
+        for _hop in range(self.manners.max_redirects + 1):
+            await self._take_turn(trip, url)
+            try:
+                _check_scheme(url)
+                response = await self._send(url, self._headers())
+            except SourceError as exc:
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=str(exc))
+            try:
+                status = response.status_code
+                location = _location(url, response)
+                if location is not None:
+                    url = location
+                    continue
+                if 200 <= status < 300:
+                    body = await self._body(url, response, ROBOTS_MAX_BYTES, cut=True)
+                    rules = Protego.parse(body.decode("utf-8", errors="replace"))
+                    return _Robots(rules, loop.time() + ROBOTS_TTL)
+                # 4xx is "unavailable": anything may be fetched (RFC 9309 §2.3.1.3). A 429
+                # asks to slow down, so it is taken with the server errors, as Google does.
+                if 400 <= status < 500 and status != 429:
+                    return _Robots(Protego.parse(""), loop.time() + ROBOTS_TTL)
+                why = f"{where(url)} 返回 {_status(status)}"
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=why)
+            except SourceError as exc:
+                return _Robots(None, loop.time() + ROBOTS_RETRY, why=str(exc))
+            finally:
+                await response.aclose()
+        # §2.3.1.2: past the redirect limit robots.txt may be taken as unavailable.
+        return _Robots(Protego.parse(""), loop.time() + ROBOTS_TTL)
+
+    # --- the per-host interval ---------------------------------------------------------
+
+    async def _take_turn(self, trip: _Trip, url: str) -> None:
+        """Wait until a request to ``url``'s host may start; SourceError when that is past
+        the fetch's deadline, with ``retry_after`` saying when it could."""
+        trip.at = url
+        name = (urlsplit(url).hostname or "").lower()
+        host = self._hosts.setdefault(name, _Host())
+        loop = asyncio.get_running_loop()
+        async with host.lock:
+            interval = max(self.manners.per_host_interval, self._crawl_delay(url))
+            if host.last is not None:
+                wait = host.last + interval - loop.time()
+                if loop.time() + wait > trip.deadline:
+                    raise SourceError(
+                        f"{where(url)} 要等 {wait:.1f} 秒才轮到：对 {name} 每 {interval:g} 秒只发"
+                        f"一个请求（per-host interval / Crawl-delay）",
+                        retry_after=wait,
+                    )
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            host.last = loop.time()
+
+    def _crawl_delay(self, url: str) -> float:
+        robots = self._robots.get(_origin(url))
+        delay = robots.rules.crawl_delay(self._product) if robots and robots.rules else None
+        return delay or 0.0
+
+
+class _Inflater:
+    """Undoes a Content-Encoding of gzip or deflate (or several, in turn) with the output of
+    each step bounded by the room left under the cap, so memory stays near the cap
+    whatever the compressed answer unfolds into."""
+
+    def __init__(self, header: str, shown: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise SourceError(
+                    f"{shown} 用了 rulewatch 解不了的内容编码 {coding}（Content-Encoding）"
+                )
+        self.shown = shown
+        self.over = False  # a step's output reached the room it was given
+        # Listed in the order they were applied, so undone from the last. wbits 47 reads a
+        # zlib or a gzip header: "deflate" is zlib data (RFC 9110 §8.4.1.2).
+        self._steps = [zlib.decompressobj(31 if c != "deflate" else 47) for c in reversed(codings)]
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """What ``data`` decodes to, at most ``room`` + 1 bytes; more than ``room``, or
+        ``over`` set, means the body is over the cap."""
+        try:
+            for step in self._steps:
+                data = step.decompress(data, room + 1)
+                # Input left over means the output stopped at the bound: a step between
+                # two others that unfolds past the room is taken as over the cap too.
+                self.over = self.over or bool(step.unconsumed_tail)
+        except zlib.error:
+            raise SourceError(f"{self.shown} 的压缩内容解不开（bad gzip/deflate data）") from None
+        return data
+
+
+def _conditions(memo: Memo | None) -> dict[str, str]:
+    conditions = {}
+    if memo is not None and memo.etag:
+        conditions["If-None-Match"] = memo.etag
+    if memo is not None and memo.last_modified:
+        conditions["If-Modified-Since"] = memo.last_modified
+    return conditions
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _location(url: str, response: httpx.Response) -> str | None:
+    """Where a redirect points, absolute; None for an answer that is not a redirect."""
+    if response.status_code not in _REDIRECTS:
+        return None
+    location: str = response.headers.get("location", "").strip()
+    if not location:
+        raise SourceError(
+            f"{where(url)} 返回 {_status(response.status_code)} 重定向，却没有说去哪里"
+            "（no Location）"
+        )
+    return urljoin(url, location)
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port, what one robots.txt speaks for (RFC 9309 §2.3)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = _port(url)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:  # "host:abc"; httpx refuses the URL with its own message
+        return None
 
 
 def where(url: str) -> str:
-    """A URL as it may be shown: scheme, host and path, without userinfo or query."""
-    parts = urlsplit(url)
+    """A URL as it may be shown: scheme, host, port and path, without userinfo or query."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/x": unparsable, so cut by hand
+        return re.sub(r"//[^/]*@", "//", re.split(r"[?#]", url, maxsplit=1)[0], count=1)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    host = f"[{host}]" if ":" in host else host
+    port = _port(url)
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
 
 
 def _check_scheme(url: str) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise SourceError(f"{where(url)} is not an http:// or https:// URL")
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+    if scheme not in ("http", "https"):
+        raise SourceError(f"{where(url)} 不是 http:// 或 https:// 网址（not an http(s) URL）")
 
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """What a transport failure was, in words, without the request's URL."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"超时（{name}）"
+    if isinstance(exc, httpx.ConnectError):
+        return f"连接不上（{name}）"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"对方的 HTTP 答复不合规范（{name}）"
+    if isinstance(exc, httpx.DecodingError):
+        return f"内容解码失败（{name}）"
+    return f"无法读取（{name}）"
+
+
+def _status(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _http_error(url: str, status: int, wait: float | None) -> str:
+    if status == 429:
+        what = "请求太频繁"
+    elif status in (401, 403):
+        what = "拒绝访问"
+    elif status in (404, 410):
+        what = "页面不存在"
+    elif status >= 500:
+        what = "服务器出错"
+    else:
+        what = "请求被拒"
+    later = f"，{wait:g} 秒后再试（Retry-After）" if wait is not None else ""
+    return f"{where(url)} {what}：返回 {_status(status)}{later}"
+
+
+# --- text ------------------------------------------------------------------------------
 
 # The labels Chinese pages carry for what GB18030 reads whole.
 _AS_GB18030 = {"gb2312", "gbk", "gb_2312", "gb_2312-80", "x-gbk", "cp936", "windows-936", "euc-cn"}
+# Labels a server sends when nobody configured one (Tomcat's and old Apache's default), so
+# they say little: the page's own <meta>, then UTF-8 and a guess, go before them.
+_DEFAULT_LABELS = {
+    "iso-8859-1",
+    "iso8859-1",
+    "latin1",
+    "latin-1",
+    "us-ascii",
+    "ascii",
+    "windows-1252",
+}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
-def text_of(body: bytes, label: str | None, *, where: str) -> str:
-    """``body`` decoded as ``label`` says (GB2312/GBK as GB18030), else as it reads whole;
-    SourceError when it cannot be read without replacing a character."""
-    if label:
-        name = label.strip().lower()
-        name = "gb18030" if name in _AS_GB18030 else name
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            name = ""
-        if name:
-            try:
-                return body.decode(name).removeprefix("\ufeff")
-            except UnicodeDecodeError:
-                pass  # mislabelled: read it as it reads whole, or say it cannot be
+def text_of(body: bytes, label: str | None, *, where: str, override: str | None = None) -> str:
+    """``body`` as text, in the first encoding that reads it whole of: ``override``, a
+    byte-order mark, the ``label`` of Content-Type, what the page declares (<meta>,
+    <?xml?>), UTF-8 or a guess (``alerts.timeline.ingest.decode``), and last a label that
+    is only a server's default. GB2312/GBK labels read as GB18030.
+
+    Raises SourceError when none reads it without replacing a character.
+    """
+    weak = label is not None and label.strip().lower() in _DEFAULT_LABELS
+    bom = next((name for mark, name in _BOMS if body.startswith(mark)), None)
+    for candidate in (override, bom, None if weak else label, _declared(body)):
+        text = _read_as(body, candidate)
+        if text is not None:
+            return text
     try:
         return decode(body, where=where)
     except ExtractionError as exc:
-        raise SourceError(str(exc)) from None
+        text = _read_as(body, label) if weak else None
+        if text is None:
+            raise SourceError(str(exc)) from None
+        return text
+
+
+def _read_as(body: bytes, label: str | None) -> str | None:
+    """``body`` decoded as ``label`` says, or None when the label names no text encoding
+    Python knows or the bytes are not in it."""
+    if not label:
+        return None
+    name = label.strip().lower()
+    name = "gb18030" if name in _AS_GB18030 else name
+    try:
+        # base64, rot13, zlib… are codecs too, but not of text: bytes.decode refuses them.
+        if not codecs.lookup(name)._is_text_encoding:
+            return None
+        return body.decode(name).removeprefix("\ufeff")
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 def _charset(params: str) -> str | None:
@@ -198,6 +526,8 @@ def retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT (RFC 9110 §5.6.7)
     return max(0.0, (when - clock.now()).total_seconds())

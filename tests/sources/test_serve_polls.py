@@ -89,17 +89,31 @@ def test_two_instances_store_a_published_notice_once_and_announce_it_once(
     with site, Receiver(secret=WHSEC) as hook:
         feed = site.url_for("/rules.xml")
         migrate = subprocess.run(
-            [RULEWATCH, "--config", str(config(tmp_path, "a", store_url, feed, hook.url)),
-             "db", "upgrade"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                RULEWATCH,
+                "--config",
+                str(config(tmp_path, "a", store_url, feed, hook.url)),
+                "db",
+                "upgrade",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert migrate.returncode == 0, migrate.stderr
         instances = [
             subprocess.Popen(
-                [RULEWATCH, "--config", str(config(tmp_path, n, store_url, feed, hook.url)),
-                 "serve"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
-            )  # fmt: skip
+                [
+                    RULEWATCH,
+                    "--config",
+                    str(config(tmp_path, n, store_url, feed, hook.url)),
+                    "serve",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=tmp_path,
+            )
             for n in ("a", "b")
         ]
         try:
