@@ -119,7 +119,7 @@ def classify_http(
     if status_code in _RETRYABLE_4XX or 500 <= status_code < 600:
         retry_after = None
         if status_code in _RETRY_AFTER_STATUSES:
-            retry_after = _retry_after(headers, now or utc_now())
+            retry_after = parse_retry_after(headers, now or utc_now())
         wait = f"，要求等待 {retry_after:g} 秒" if retry_after is not None else ""
         return Outcome(
             Verdict.retry,
@@ -145,7 +145,9 @@ def _status_label(status_code: int) -> str:
         return f"HTTP {status_code}"
 
 
-def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delay seconds or an HTTP date); None when
+    there is none or it cannot be read."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if value is None:
         return None

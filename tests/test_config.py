@@ -98,6 +98,7 @@ def test_shipped_config_commented_examples_load_with_their_variables(write):
 
 # --- one bad config, one message ---------------------------------------------------------
 
+DROP = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "d"\n'
 BAD = [
     pytest.param('[servce]\ntimezone = "UTC"\n', {}, "servce", 1, 'did you mean "service"',
                  id="unknown-top-level-key"),
@@ -227,6 +228,21 @@ BAD = [
                  "greater than or equal to 1024", id="body-limit-too-small"),
     pytest.param('[service]\ntimezone = "UTC"\n\nlisten = "127.0.0.1:8080"\n[[watch\n', {}, "",
                  5, "TOML syntax error", id="toml-syntax-error"),
+    pytest.param(DROP.replace("folder", "ftp"), {}, "sources[0].kind", 3,
+                 'is not a source kind rulewatch knows; one of: ', id="source-bad-kind"),
+    pytest.param(DROP + "\n" + DROP, {}, "sources[1].name", 7,
+                 '"drop" is already the name of sources[0]', id="source-same-name"),
+    pytest.param(DROP.replace('path = "d"', 'path = "d"\nevery = "90s"'), {},
+                 "sources[0].every", 5, 'write minutes, hours or days: "30m"', id="source-every"),
+    pytest.param(DROP.replace('path = "d"', 'path = "d"\nencoding = "rot13"'), {},
+                 "sources[0].encoding", 5, "is not a text encoding", id="source-codec"),
+    pytest.param(DROP.replace('path = "d"', 'path = "d"\nplatform = "Etsy"'), {},
+                 "sources[0].platform", 5, "is not a platform rulewatch knows",
+                 id="source-platform"),
+    pytest.param(DROP.replace('path = "d"', 'path = "d"\npth = "e"'), {},
+                 "sources[0].pth", 5, 'did you mean "path"', id="source-typo"),
+    pytest.param('[service]\nadmin_channel = "ops"\n', {}, "service.admin_channel", 2,
+                 'no [[channels]] entry is named "ops"', id="admin-channel-unknown"),
 ]  # fmt: skip
 
 

@@ -93,11 +93,14 @@ class SourceConfig(BaseModel):
         if value is None:
             return None
         try:
-            codecs.lookup(value)
+            # base64, rot13, zlib… are codecs too, but not of text.
+            known = codecs.lookup(value)._is_text_encoding
         except LookupError:
+            known = False
+        if not known:
             raise PydanticCustomError(
-                "rulewatch", 'is not an encoding Python knows; e.g. "utf-8", "gbk", "gb18030"'
-            ) from None
+                "rulewatch", 'is not a text encoding Python knows; e.g. "utf-8", "gbk", "gb18030"'
+            )
         return value
 
 

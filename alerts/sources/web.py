@@ -17,12 +17,9 @@ hold a key).
 from __future__ import annotations
 
 import asyncio
-import codecs
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from importlib import metadata
 from urllib.parse import urljoin, urlsplit
@@ -31,9 +28,9 @@ import httpx
 from protego import Protego
 
 from alerts import clock
-from alerts.errors import ExtractionError
 from alerts.sources.base import Memo, Page, SourceError
-from alerts.timeline.ingest import decode
+from alerts.sources.charsets import charset_param, text_of
+from notifiers.base import parse_retry_after
 
 HOMEPAGE = "https://github.com/rulewatch/rulewatch"  # as [project.urls] in pyproject.toml
 
@@ -174,13 +171,13 @@ class HttpWeb:
         if status >= 400:
             wait = None
             if status in (429, 503):  # the statuses whose Retry-After means "try again"
-                wait = retry_after(response.headers.get("retry-after"))
+                wait = parse_retry_after(response.headers, clock.now())
             raise SourceError(_http_error(url, status, wait), retry_after=wait)
         if not 200 <= status < 300:
             raise SourceError(f"{where(url)} 返回 {_status(status)}，不是一个页面（not a page）")
         body = await self._body(url, response, self.manners.max_bytes)
         media, _, params = response.headers.get("content-type", "").partition(";")
-        text = text_of(body, _charset(params), where=where(url), override=encoding)
+        text = text_of(body, charset_param(params), where=where(url), override=encoding)
         return Page(
             url=url,
             status=status,
@@ -437,97 +434,3 @@ def _http_error(url: str, status: int, wait: float | None) -> str:
         what = "请求被拒"
     later = f"，{wait:g} 秒后再试（Retry-After）" if wait is not None else ""
     return f"{where(url)} {what}：返回 {_status(status)}{later}"
-
-
-# --- text ------------------------------------------------------------------------------
-
-# The labels Chinese pages carry for what GB18030 reads whole.
-_AS_GB18030 = {"gb2312", "gbk", "gb_2312", "gb_2312-80", "x-gbk", "cp936", "windows-936", "euc-cn"}
-# Labels a server sends when nobody configured one (Tomcat's and old Apache's default), so
-# they say little: the page's own <meta>, then UTF-8 and a guess, go before them.
-_DEFAULT_LABELS = {
-    "iso-8859-1",
-    "iso8859-1",
-    "latin1",
-    "latin-1",
-    "us-ascii",
-    "ascii",
-    "windows-1252",
-}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def text_of(body: bytes, label: str | None, *, where: str, override: str | None = None) -> str:
-    """``body`` as text, in the first encoding that reads it whole of: ``override``, a
-    byte-order mark, the ``label`` of Content-Type, what the page declares (<meta>,
-    <?xml?>), UTF-8 or a guess (``alerts.timeline.ingest.decode``), and last a label that
-    is only a server's default. GB2312/GBK labels read as GB18030.
-
-    Raises SourceError when none reads it without replacing a character.
-    """
-    weak = label is not None and label.strip().lower() in _DEFAULT_LABELS
-    bom = next((name for mark, name in _BOMS if body.startswith(mark)), None)
-    for candidate in (override, bom, None if weak else label, _declared(body)):
-        text = _read_as(body, candidate)
-        if text is not None:
-            return text
-    try:
-        return decode(body, where=where)
-    except ExtractionError as exc:
-        text = _read_as(body, label) if weak else None
-        if text is None:
-            raise SourceError(str(exc)) from None
-        return text
-
-
-def _read_as(body: bytes, label: str | None) -> str | None:
-    """``body`` decoded as ``label`` says, or None when the label names no text encoding
-    Python knows or the bytes are not in it."""
-    if not label:
-        return None
-    name = label.strip().lower()
-    name = "gb18030" if name in _AS_GB18030 else name
-    try:
-        # base64, rot13, zlib… are codecs too, but not of text: bytes.decode refuses them.
-        if not codecs.lookup(name)._is_text_encoding:
-            return None
-        return body.decode(name).removeprefix("\ufeff")
-    except (LookupError, UnicodeDecodeError):
-        return None
-
-
-def _charset(params: str) -> str | None:
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
-
-
-def _declared(body: bytes) -> str | None:
-    """The charset a page or feed declares in its first bytes (<meta>, <?xml?>)."""
-    head = body[:4096]
-    found = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
-    return found.group(1).decode("ascii") if found else None
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: delay seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # HTTP dates are GMT (RFC 9110 §5.6.7)
-    return max(0.0, (when - clock.now()).total_seconds())
