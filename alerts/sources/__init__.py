@@ -15,6 +15,10 @@ from pydantic import BaseModel
 
 from alerts.sources.base import Source
 from alerts.sources.folder import FolderSource, FolderSourceConfig
+from alerts.sources.html_list import HtmlListSource, HtmlListSourceConfig
+from alerts.sources.json_list import JsonListSource, JsonListSourceConfig
+from alerts.sources.page import PageSource, PageSourceConfig
+from alerts.sources.rss import RssSource, RssSourceConfig
 
 
 class SourceKind(NamedTuple):
@@ -26,6 +30,10 @@ class SourceKind(NamedTuple):
 
 SOURCES: dict[str, SourceKind] = {
     "folder": SourceKind(FolderSourceConfig, FolderSource),
+    "rss": SourceKind(RssSourceConfig, RssSource),
+    "html_list": SourceKind(HtmlListSourceConfig, HtmlListSource),
+    "json_list": SourceKind(JsonListSourceConfig, JsonListSource),
+    "page": SourceKind(PageSourceConfig, PageSource),
 }
 
 
