@@ -2,7 +2,7 @@
 registry of kinds (the shape of ``notifiers.CHANNELS``).
 
 ``SOURCES`` maps each ``kind`` to its pydantic config model and its factory; adding a kind is
-one new module and one line here, and every kind passes tests/sources/test_contract.py.
+one new module and one line here, and every kind passes tests/sources/test_source_contract.py.
 ``poll`` (alerts/sources/poll.py) fetches a source and stores what it found through ingest.
 """
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-import trafilatura
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from alerts.extract.markup import html_to_text
@@ -185,6 +184,9 @@ def main_text(html: str, *, selector: str | None = None, url: str | None = None)
     if selector is not None:
         text = "\n".join(node_text(node) for node in tree.css(selector))
         return PageText(title=title, text=collapse(text), published=published)
+    # Imported here: it costs a tenth of a second, and only a poll of a web kind needs it.
+    import trafilatura
+
     # Precision over recall: a notice page's chrome (menus, "相关阅读") reads as rule text.
     article = trafilatura.extract(
         html,
