@@ -1,4 +1,8 @@
-"""``kind = "page"`` (alerts/sources/page.py): one rule page on loopback, watched for change."""
+"""``kind = "page"`` (alerts/sources/page.py): one rule page on loopback, watched for change.
+
+Named test_watched_page, not test_page: tests/ has no packages, so a test module's basename
+must be unique, and tests/test_page.py is the timeline page's.
+"""
 
 from __future__ import annotations
 
