@@ -2,7 +2,7 @@
 registry of kinds (the shape of ``notifiers.CHANNELS``).
 
 ``SOURCES`` maps each ``kind`` to its pydantic config model and its factory; adding a kind is
-one new module and one line here, and every kind passes tests/sources/test_contract.py.
+one new module and one line here, and every kind passes tests/sources/test_source_contract.py.
 ``poll`` (alerts/sources/poll.py) fetches a source and stores what it found through ingest.
 """
 
@@ -15,6 +15,10 @@ from pydantic import BaseModel, Field
 
 from alerts.sources.base import Source, SourceConfig
 from alerts.sources.folder import FolderSource, FolderSourceConfig
+from alerts.sources.html_list import HtmlListSource, HtmlListSourceConfig
+from alerts.sources.json_list import JsonListSource, JsonListSourceConfig
+from alerts.sources.page import PageSource, PageSourceConfig
+from alerts.sources.rss import RssSource, RssSourceConfig
 
 
 class SourceKind(NamedTuple):
@@ -26,6 +30,10 @@ class SourceKind(NamedTuple):
 
 SOURCES: dict[str, SourceKind] = {
     "folder": SourceKind(FolderSourceConfig, FolderSource),
+    "rss": SourceKind(RssSourceConfig, RssSource),
+    "html_list": SourceKind(HtmlListSourceConfig, HtmlListSource),
+    "json_list": SourceKind(JsonListSourceConfig, JsonListSource),
+    "page": SourceKind(PageSourceConfig, PageSource),
 }
 
 

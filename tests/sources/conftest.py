@@ -1,0 +1,31 @@
+"""Fixtures for the source tests: a loopback web site and the web the sources fetch through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sites import Site
+
+from alerts.sources.web import HttpWeb, Manners
+
+
+@pytest.fixture(scope="session")
+def _site_server() -> Iterator[Site]:
+    # One server for the session: stopping uvicorn takes a few tenths of a second.
+    with Site() as site:
+        yield site
+
+
+@pytest.fixture
+def site(_site_server: Site) -> Site:
+    """A site with no pages and nothing asked yet."""
+    _site_server.reset()
+    return _site_server
+
+
+@pytest.fixture
+def web(http: httpx.AsyncClient) -> HttpWeb:
+    """The web as a poll sees it, with a timeout short enough for a test."""
+    return HttpWeb(http, Manners(timeout=10))
