@@ -28,4 +28,6 @@ def site(_site_server: Site) -> Site:
 @pytest.fixture
 def web(http: httpx.AsyncClient) -> HttpWeb:
     """The web as a poll sees it, with a timeout short enough for a test."""
-    return HttpWeb(http, Manners(timeout=10))
+    # No per-host interval: the interval has its own tests (test_web.py), and these need
+    # not wait a second between the requests of one poll.
+    return HttpWeb(http, Manners(timeout=10, per_host_interval=0))

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 import sites
 from pydantic import BaseModel
@@ -168,9 +167,8 @@ NOT_APPLICABLE = {
     ],
 )
 async def test_source_contract(
-    kind: str, situation: str, tmp_path: Path, engine: Engine, http: httpx.AsyncClient, site: Site
+    kind: str, situation: str, tmp_path: Path, engine: Engine, web: HttpWeb, site: Site
 ):
-    web = HttpWeb(http)
     if kind not in CASES:
         pytest.fail(f"source kind {kind!r} has no case in {Path(__file__).name}")
     case = CASES[kind](tmp_path, situation, site)
