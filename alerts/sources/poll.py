@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from alerts import clock
+from alerts.extract.model import Notice
 from alerts.sources.base import Context, Fetched, Item, Memo, Source, SourceError, Web
 from alerts.timeline.ingest import IngestReport, content_hash, ingest
 from store import queries
@@ -140,8 +141,9 @@ def _store_items(
             report.stored.unreadable.append((f"{name}: {item.where}", item.problem))
         else:
             origin = f"{name}: {item.label}" if item.label else name
+            notices = [_local(notice, tz) for notice in item.notices]
             report.stored.extend(
-                ingest(session, item.notices, origin=origin[:200], tz=tz, platform=platform)
+                ingest(session, notices, origin=origin[:200], tz=tz, platform=platform)
             )
         notice_id = _first_notice(session, item)
         if committed(
@@ -156,6 +158,16 @@ def _store_items(
             ),
         ):
             report.new_items += 1
+
+
+def _local(notice: Notice, tz: ZoneInfo) -> Notice:
+    """The notice with an instant's publish time in the service zone: a feed in UTC says
+    2026-12-31T17:00Z of a notice published on 1 January in Beijing, and the extractor reads
+    a day without a year against the publish time's calendar date as written."""
+    published = notice.published_at
+    if isinstance(published, datetime) and published.tzinfo is not None:
+        return replace(notice, published_at=published.astimezone(tz))
+    return notice
 
 
 def _first_notice(session: Session, item: Item) -> int | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import time_machine
-from receiver import Receiver
+from receiver import Receiver, Reply
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -171,3 +171,37 @@ async def test_an_alert_the_admin_channel_refused_is_sent_at_the_next_failure(
                 await poll(poller, on_demand=True)
         assert [r.status for r in admin.requests] == [500, 200]
         assert state(engine).told_failing
+
+
+FEED_IN_UTC = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>规则公告</title><link>https://rules.example.com/</link>
+<description>公告</description><item>
+<title>关于调整《淘宝网商品发布规范》的公告</title>
+<link>https://rules.example.com/notice/7</link>
+<pubDate>Thu, 31 Dec 2026 17:00:00 GMT</pubDate>
+<description>《淘宝网商品发布规范》调整后的条款自今日起生效。</description>
+</item></channel></rss>
+"""
+
+
+async def test_a_feeds_utc_time_is_read_as_the_day_it_was_in_the_service_zone(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    # 17:00 UTC on 31 December is 01:00 on 1 January in Shanghai: "今日" is New Year's Day.
+    with Receiver() as site:
+        site.script(
+            404, Reply(200, {"content-type": "application/rss+xml"}, FEED_IN_UTC)
+        )  # robots.txt, the feed
+        text = (
+            "[polling]\nper_host_seconds = 0\n\n"
+            f'[[sources]]\nname = "feed"\nkind = "rss"\nurl = "{site.url_for("/rss")}"\n'
+        )
+        settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+        poller = poller_for(settings, engine, http)
+        with session_scope(engine) as session:
+            config = find(settings, session, "feed")
+        report = await poller.poll(config, on_demand=True)
+    assert report.error is None and report.stored.notices_added == 1, report
+    with Session(engine) as session:
+        (change,) = session.exec(select(RuleChange)).all()
+    assert str(change.effective_on) == "2027-01-01"
