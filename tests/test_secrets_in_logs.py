@@ -40,7 +40,11 @@ DD_TOKEN = "DdTok-s3kr1t"
 DD_SECRET = "SECDdSign-s3kr1t"
 FS_TOKEN = "FsTok-s3kr1t"
 FS_SECRET = "FsSign-s3kr1t"
+SOURCE_PASSWORD = "SrcPw-s3kr1t"
+SOURCE_KEY = "SrcKey-s3kr1t"
 SECRETS = [
+    SOURCE_PASSWORD,
+    SOURCE_KEY,
     DD_TOKEN,
     DD_SECRET,
     FS_TOKEN,
@@ -80,12 +84,18 @@ def test_serve_writes_no_secret_anywhere(tmp_path: Path, database: str):
         DingTalkRobot(token=DD_TOKEN, secret=DD_SECRET) as dingtalk,
         # It holds another secret, so it refuses rulewatch's signature: a failure is logged.
         FeishuBot(token=FS_TOKEN, secret="another-secret") as feishu,
+        Receiver(default=Reply(500, body=f"no {SOURCE_KEY}")) as rule_centre,
     ):
         receiver.script(Reply(500, body=f"bad token {PATH_TOKEN} {QUERY_TOKEN}"))
         hook = receiver.url_for(f"/hook/{PATH_TOKEN}?token={QUERY_TOKEN}").replace(
             "http://", f"http://rw:{URL_PASSWORD}@"
         )
         port = _free_port()
+        # A rule centre's list behind a password and a key, that fails (its robots.txt
+        # answers 500, which counts as "disallow all"), so that its failure is logged.
+        source = rule_centre.url_for(f"/rules/list?key={SOURCE_KEY}").replace(
+            "http://", f"http://rw:{SOURCE_PASSWORD}@"
+        )
         config = tmp_path / "config.toml"
         config.write_text(
             f"""
@@ -135,6 +145,11 @@ name = "fs"
 kind = "feishu"
 url = "{feishu.url}"
 secret = "{FS_SECRET}"
+
+[[sources]]
+name = "rule-centre"
+kind = "json_list"
+url = "{source}"
 """,
             encoding="utf-8",
         )
@@ -173,11 +188,19 @@ secret = "{FS_SECRET}"
             while not (dingtalk.accepted and feishu.answers) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert dingtalk.accepted and feishu.answers[0][1]["code"] == 19021
+            deadline = time.monotonic() + 60  # the first poll of sources is at about 5 s
+            while time.monotonic() < deadline:
+                sources = httpx.get(f"{base}/healthz", timeout=5).json()["sources"]
+                if sources["rule-centre"] != "waiting":
+                    break
+                time.sleep(0.2)
+            assert sources["rule-centre"] == "failing", sources
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-3000:]
     assert "calendar/***.ics" in output and "token=***" in output  # the access log ran
+    assert "source rule-centre: " in output  # and the source's failure was logged
     leaked = [secret for secret in SECRETS if secret in output]
     assert leaked == [], f"secrets in the serve log: {leaked}"
 
