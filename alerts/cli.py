@@ -415,6 +415,7 @@ def check_config_command(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     out.print(
         f"config OK: {len(settings.watches)} watch(es), {len(settings.channels)} channel(s), "
+        f"{len(settings.sources)} source(s), "
         f"database {settings.redacted()['service']['database']}",
         markup=False,
     )

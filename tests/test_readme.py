@@ -197,6 +197,13 @@ def test_the_reminders_config_fragment_is_valid(tmp_path: Path, clone: Clone):
     assert "config OK: 1 watch(es), 2 channel(s)" in done.stdout, done.stdout
 
 
+def test_the_sources_config_fragment_is_valid(tmp_path: Path, clone: Clone):
+    fragment = block_with("toml", "[[sources]]")
+    (tmp_path / "config.toml").write_text(fragment.text, encoding="utf-8")
+    done = clone.run(f".venv/bin/rulewatch --config {tmp_path / 'config.toml'} check-config")
+    assert "config OK: 0 watch(es), 1 channel(s), 4 source(s)" in done.stdout, done.stdout
+
+
 def test_the_config_error_shown_is_what_check_config_prints(tmp_path: Path):
     shown = block_with("text", "config error").text
     (tmp_path / "config.toml").write_text(
