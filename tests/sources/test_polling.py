@@ -205,3 +205,29 @@ async def test_a_feeds_utc_time_is_read_as_the_day_it_was_in_the_service_zone(
     with Session(engine) as session:
         (change,) = session.exec(select(RuleChange)).all()
     assert str(change.effective_on) == "2027-01-01"
+
+
+async def test_a_source_asked_to_wait_waits_as_long_as_retry_after_says(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    with Receiver() as site:
+        site.script(404, Reply(429, {"Retry-After": "7200"}))  # robots.txt, then the feed
+        text = (
+            "[polling]\nper_host_seconds = 0\n\n"
+            f'[[sources]]\nname = "feed"\nkind = "rss"\nurl = "{site.url_for("/rss")}"\n'
+            'every = "10m"\n'
+        )
+        settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+        poller = poller_for(settings, engine, http)
+        with time_machine.travel(START, tick=False):
+            (failed,) = await poller.tick()
+        assert failed.error and "429" in failed.error
+        # Ten minutes later is its interval, but the site asked for two hours.
+        with time_machine.travel(START + timedelta(minutes=30), tick=False):
+            assert await poller.tick() == []
+        with time_machine.travel(START + timedelta(minutes=119), tick=False):
+            assert await poller.tick() == []
+        with time_machine.travel(START + timedelta(minutes=121), tick=False):
+            (again,) = await poller.tick()
+        assert again.error is None, again
+        assert [r.path for r in site.requests].count("/rss") == 2
