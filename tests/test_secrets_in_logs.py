@@ -42,7 +42,9 @@ FS_TOKEN = "FsTok-s3kr1t"
 FS_SECRET = "FsSign-s3kr1t"
 SOURCE_PASSWORD = "SrcPw-s3kr1t"
 SOURCE_KEY = "SrcKey-s3kr1t"
+SOURCE_PATH_KEY = "SrcPathKey0s3kr1t0123456789abcdef"  # a private feed's token, as such are
 SECRETS = [
+    SOURCE_PATH_KEY,
     SOURCE_PASSWORD,
     SOURCE_KEY,
     DD_TOKEN,
@@ -91,9 +93,9 @@ def test_serve_writes_no_secret_anywhere(tmp_path: Path, database: str):
             "http://", f"http://rw:{URL_PASSWORD}@"
         )
         port = _free_port()
-        # A rule centre's list behind a password and a key, that fails (its robots.txt
+        # A rule centre's list behind a password and two keys, that fails (its robots.txt
         # answers 500, which counts as "disallow all"), so that its failure is logged.
-        source = rule_centre.url_for(f"/rules/list?key={SOURCE_KEY}").replace(
+        source = rule_centre.url_for(f"/rules/{SOURCE_PATH_KEY}/list?key={SOURCE_KEY}").replace(
             "http://", f"http://rw:{SOURCE_PASSWORD}@"
         )
         config = tmp_path / "config.toml"

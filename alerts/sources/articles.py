@@ -1,13 +1,46 @@
-"""An item's own page: fetched through the web and read for its main text, for the kinds
-whose list gives a title and a link but not the notice itself."""
+"""The new entries of a list (a feed, a list page, a JSON list), read in the list's order, and
+an entry's own page, fetched through the web and read for its main text, for the kinds whose
+list gives a title and a link but not the notice itself."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
+from typing import TypeVar
 
 from alerts.extract.model import Notice
-from alerts.sources.base import Context, Item, SourceError
+from alerts.sources.base import Context, Fetched, Item, Memo, Page, SourceError
 from alerts.sources.reading import main_text
+
+Entry = TypeVar("Entry")
+
+
+async def read_new(
+    context: Context,
+    page: Page,
+    entries: Iterable[tuple[str, Entry]],
+    read: Callable[[str, Entry], Awaitable[Item]],
+    *,
+    limit: int | None = None,
+) -> Fetched:
+    """The items of the ``(key, entry)`` pairs of the list ``page`` that were not seen
+    before, each made by ``read``, at most ``limit`` of them.
+
+    The list's validators are kept only when every new entry was read: after a list cut at
+    ``limit``, or an item to be read again, the next poll must get the whole list, not a
+    304 that would leave the rest unread until the list changes.
+    """
+    items: list[Item] = []
+    complete = True
+    for key, entry in entries:
+        if context.seen(key):
+            continue
+        if limit is not None and len(items) == limit:
+            complete = False
+            break
+        items.append(await read(key, entry))
+    complete = complete and not any(item.again for item in items)
+    return Fetched(items=tuple(items), memo=page.memo() if complete else Memo())
 
 
 async def read_article(
@@ -23,15 +56,20 @@ async def read_article(
 ) -> Item:
     """The item of ``key`` with the notice its page at ``url`` holds: the list's ``title``
     and ``published`` time, else the page's own. A page that cannot be fetched, or whose
-    main text is not found, is the item's problem; the list's other items stand."""
+    main text is not found, is the item's problem; the list's other items stand. A page
+    answered with Retry-After (429, 503) fails the whole poll: the site asked to wait."""
     try:
         page = await context.web.get(url, encoding=encoding)
     except SourceError as exc:
-        return Item(key=key, problem=str(exc))
+        if exc.retry_after is not None:
+            raise
+        if exc.lasting:
+            return Item(key=key, problem=str(exc))
+        return Item(key=key, problem=f"{exc}；下次再读（will retry）", again=True)
     read = main_text(page.text, selector=selector, url=page.url)
     if not read.text:
-        found = f"the selector {selector!r} matches nothing" if selector else "no text was found"
-        return Item(key=key, problem=f"{url}: {found} on the page（正文为空）")
+        found = f"选择器 {selector!r} 在页面上找不到内容" if selector else "页面上找不到正文"
+        return Item(key=key, problem=f"{url}：{found}（no text found）")
     notice = Notice(
         title=title or read.title,
         text=read.text,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic_core import PydanticCustomError
@@ -116,6 +117,9 @@ class Item:
     notices: tuple[Notice, ...] = ()
     problem: str | None = None  # why it could not be read; kept and shown, never dropped
     label: str = ""  # where a person finds it, when its notices do not say (no link): a file
+    # The problem may pass (its page answered 500, timed out): the item is not kept as seen
+    # but read again at the next poll.
+    again: bool = False
 
     @property
     def where(self) -> str:
@@ -143,11 +147,18 @@ class Fetched:
 class SourceError(RulewatchError):
     """The source as a whole cannot be read now (its list is down, robots.txt forbids it, it
     answered 429): the poll fails and is tried again later, after ``retry_after`` seconds
-    when the place said how long to wait."""
+    when the place said how long to wait.
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    Raised for one page of a list, it is that item's problem; ``lasting`` says whether asking
+    again could help (a 404, a page too large or not text: no; a 500 or a timeout: yes).
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, lasting: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.lasting = lasting
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,37 @@ class Page:
     def memo(self, fingerprint: str | None = None) -> Memo:
         """The validators of this answer, to send with the next request."""
         return Memo(etag=self.etag, last_modified=self.last_modified, fingerprint=fingerprint)
+
+
+# A path segment that looks like a key (a private feed's token, a signed list's secret):
+# long, and letters mixed with digits. A page's name ("notice-7.html", "2026/12") is not.
+_KEYLIKE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{16,}")
+
+
+def where(url: str) -> str:
+    """A URL as it may be shown in an error, a log or a page: scheme, host, port and path,
+    without userinfo or query, and with path segments that look like keys as ``***``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # "http://[::1/x", "host:abc": unparsable, so cut by hand
+        cut = re.sub(r"//[^/]*@", "//", re.split(r"[?#]", url, maxsplit=1)[0], count=1)
+        scheme, _, rest = cut.partition("//")
+        host, slash, path = rest.partition("/")
+        return f"{scheme}//{host}{slash}{_masked(path)}"
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{_masked(parts.path)}"
+
+
+def _masked(path: str) -> str:
+    segments = []
+    for segment in path.split("/"):
+        stem, dot, suffix = segment.rpartition(".") if "." in segment else (segment, "", "")
+        if _KEYLIKE.fullmatch(stem):
+            segment = f"***{dot}{suffix}"
+        segments.append(segment)
+    return "/".join(segments)
 
 
 class Web(Protocol):

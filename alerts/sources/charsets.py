@@ -56,7 +56,7 @@ def text_of(body: bytes, label: str | None, *, where: str, override: str | None 
     except ExtractionError as exc:
         text = _read_as(body, label) if weak else None
         if text is None:
-            raise SourceError(str(exc)) from None
+            raise SourceError(str(exc), lasting=True) from None
         return text
 
 

@@ -47,13 +47,14 @@ class FolderSource:
 
         folder = self.config.path
         if not folder.is_dir():
-            raise SourceError(f"{folder} is not a folder that can be read")
+            raise SourceError(f"{folder} 不是能读取的文件夹（is not a folder that can be read）")
         items: list[Item] = []
         for path in sorted(p for p in folder.glob(self.config.pattern) if p.is_file()):
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                items.append(Item(key=path.name, problem=f"cannot read it: {exc.strerror}"))
+                problem = f"读不了这个文件（cannot read it: {exc.strerror}）"
+                items.append(Item(key=path.name, problem=problem, again=True))
                 continue
             key = f"{path.name}#{hashlib.sha256(data).hexdigest()[:16]}"
             if context.seen(key):

@@ -5,16 +5,16 @@ before cost no request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urljoin
 
 from pydantic import AfterValidator, Field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from alerts.sources.articles import read_article
-from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError
+from alerts.sources.articles import read_article, read_new
+from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import check_selector, collapse, digest_key, publish_time
-from alerts.sources.web import where
 from notifiers.http import HttpUrlStr
 
 Selector = Annotated[str, Field(min_length=1), AfterValidator(check_selector)]
@@ -46,27 +46,23 @@ class HtmlListSource:
         page = await context.web.get(config.url, memo=context.memo, encoding=config.encoding)
         if page.not_modified:
             return Fetched(not_modified=True, memo=context.memo)
-        items: list[Item] = []
-        for entry in list_entries(page.text, config, base=page.url):
-            if context.seen(entry.key):
-                continue
-            if len(items) == config.max_items:
-                break
-            if entry.link is None:
-                items.append(Item(key=entry.key, problem=f"{entry.title}: the item has no link"))
-                continue
-            items.append(
-                await read_article(
-                    context,
-                    key=entry.key,
-                    url=entry.link,
-                    title=entry.title,
-                    published=publish_time(entry.date) if entry.date else None,
-                    encoding=config.encoding,
-                    selector=config.text,
-                )
-            )
-        return Fetched(items=tuple(items), memo=page.memo())
+        entries = [(entry.key, entry) for entry in list_entries(page.text, config, base=page.url)]
+        return await read_new(
+            context, page, entries, partial(self._item, context), limit=config.max_items
+        )
+
+    async def _item(self, context: Context, key: str, entry: ListEntry) -> Item:
+        if entry.link is None:
+            return Item(key=key, problem=f"{entry.title}：列表项没有链接（the item has no link）")
+        return await read_article(
+            context,
+            key=key,
+            url=entry.link,
+            title=entry.title,
+            published=publish_time(entry.date) if entry.date else None,
+            encoding=self.config.encoding,
+            selector=self.config.text,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,8 +81,8 @@ def list_entries(html: str, config: HtmlListSourceConfig, *, base: str) -> list[
     nodes = LexborHTMLParser(html).css(config.item)
     if not nodes:
         raise SourceError(
-            f"{where(base)}: the item selector {config.item!r} matches nothing on the page "
-            "(列表页结构可能已改变)"
+            f"{where(base)}：列表项选择器 {config.item!r} 在页面上找不到任何内容，列表页的结构可能"
+            "已改变（the item selector matches nothing）"
         )
     entries = []
     for node in nodes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urljoin
 
@@ -15,10 +16,9 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from alerts.extract.model import Notice
-from alerts.sources.articles import read_article
-from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError
+from alerts.sources.articles import read_article, read_new
+from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import PathError, at_path, digest_key, fragment_text, publish_time
-from alerts.sources.web import where
 from notifiers.http import HttpUrlStr
 
 
@@ -68,33 +68,30 @@ class JsonListSource:
         page = await context.web.get(config.url, memo=context.memo, encoding=config.encoding)
         if page.not_modified:
             return Fetched(not_modified=True, memo=context.memo)
-        items: list[Item] = []
-        for entry in list_entries(page.text, config, base=page.url):
-            if context.seen(entry.key):
-                continue
-            if len(items) == config.max_items:
-                break
-            if not entry.text and config.fetch_pages and entry.link:
-                item = await read_article(
-                    context,
-                    key=entry.key,
-                    url=entry.link,
-                    title=entry.title,
-                    published=entry.published,
-                    encoding=config.encoding,
-                    ident=entry.ident,
-                )
-            else:
-                notice = Notice(
-                    title=entry.title,
-                    text=entry.text,
-                    published_at=entry.published,
-                    url=entry.link,
-                    id=entry.ident,
-                )
-                item = Item(key=entry.key, notices=(notice,))
-            items.append(item)
-        return Fetched(items=tuple(items), memo=page.memo())
+        entries = [(entry.key, entry) for entry in list_entries(page.text, config, base=page.url)]
+        return await read_new(
+            context, page, entries, partial(self._item, context), limit=config.max_items
+        )
+
+    async def _item(self, context: Context, key: str, entry: Entry) -> Item:
+        if not entry.text and self.config.fetch_pages and entry.link:
+            return await read_article(
+                context,
+                key=key,
+                url=entry.link,
+                title=entry.title,
+                published=entry.published,
+                encoding=self.config.encoding,
+                ident=entry.ident,
+            )
+        notice = Notice(
+            title=entry.title,
+            text=entry.text,
+            published_at=entry.published,
+            url=entry.link,
+            id=entry.ident,
+        )
+        return Item(key=key, notices=(notice,))
 
 
 @dataclass(frozen=True)
@@ -117,13 +114,15 @@ def list_entries(body: str, config: JsonListSourceConfig, *, base: str) -> list[
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
         start = body.lstrip()[:40]
-        raise SourceError(f"{shown} did not answer JSON ({exc}); it began: {start!r}") from None
+        raise SourceError(
+            f"{shown} 返回的不是 JSON（did not answer JSON: {exc}），开头是：{start!r}"
+        ) from None
     try:
         found = at_path(data, config.items)
     except PathError as exc:
         raise SourceError(f"{shown}: {exc}") from None
     if not isinstance(found, list):
-        raise SourceError(f'{shown}: "{config.items}" is not an array of items')
+        raise SourceError(f'{shown}："{config.items}" 不是条目的数组（not an array of items）')
     return [_entry(value, config, base) for value in found if isinstance(value, dict)]
 
 

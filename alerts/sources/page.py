@@ -9,9 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from alerts.extract.model import Notice
-from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError
+from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import check_selector, collapse, main_text
-from alerts.sources.web import where
 from notifiers.http import HttpUrlStr
 
 
@@ -39,8 +38,10 @@ class PageSource:
             return Fetched(not_modified=True, memo=context.memo)
         read = main_text(page.text, selector=config.text, url=page.url)
         if not read.text:
-            found = f"the selector {config.text!r} matches nothing" if config.text else "no text"
-            raise SourceError(f"{where(page.url)}: {found} on the page (页面结构可能已改变)")
+            found = (
+                f"选择器 {config.text!r} 在页面上找不到内容" if config.text else "页面上找不到正文"
+            )
+            raise SourceError(f"{where(page.url)}：{found}，页面结构可能已改变（no text found）")
         digest = fingerprint(read.text)
         memo = page.memo(fingerprint=digest)
         key = f"{config.url}#{digest[:16]}"

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.extract.model import Notice
-from alerts.sources.base import Context, Fetched, Item, Memo, Source, SourceError, Web
+from alerts.sources.base import Context, Fetched, Memo, Source, SourceError, Web
 from alerts.timeline.ingest import IngestReport, content_hash, ingest
 from store import queries
 from store import sources as store
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # The longest a failing source waits between tries.
 MAX_BACKOFF = timedelta(hours=24)
+# The validators' columns in the store (store.models.SourceState).
+ETAG_MAX, LAST_MODIFIED_MAX = 500, 100
 
 Turn = Literal["failing", "recovered"]
 
@@ -103,10 +105,16 @@ async def poll(
         return _failed(session, report, state, reason, None, pace, now)
     # Reading and storing the notices is the slow part: off the event loop, where the
     # reminders of serve are sent. The session is used by one thread at a time.
-    await asyncio.to_thread(
-        _store_items, session, report, fetched, seen, tz=tz, platform=platform, now=now
-    )
-    return _succeeded(session, report, state, fetched, now)
+    try:
+        await asyncio.to_thread(
+            _store_items, session, report, fetched, seen, tz=tz, platform=platform, now=now
+        )
+        return _succeeded(session, report, state, fetched, now)
+    except Exception as exc:  # the store refused (full disk, a bug): the next poll reads again
+        session.rollback()
+        logger.exception("source %s: unexpected error while storing", source.name)
+        reason = f"rulewatch 保存时出错（{type(exc).__name__}）; see the service log"
+        return _failed(session, report, state, reason, None, pace, now)
 
 
 def _jittered(every: timedelta) -> timedelta:
@@ -136,16 +144,18 @@ def _store_items(
         digest = store.key_digest(item.key)
         if digest in seen:
             continue  # a kind that lists every item: the store knows this one
-        seen.add(digest)
+        notices = [_local(notice, tz) for notice in item.notices]
         if item.problem is not None:
             report.stored.unreadable.append((f"{name}: {item.where}", item.problem))
+            if item.again:
+                continue  # not kept as seen: read at the next poll
         else:
             origin = f"{name}: {item.label}" if item.label else name
-            notices = [_local(notice, tz) for notice in item.notices]
             report.stored.extend(
                 ingest(session, notices, origin=origin[:200], tz=tz, platform=platform)
             )
-        notice_id = _first_notice(session, item)
+        seen.add(digest)
+        notice_id = _first_notice(session, notices)
         if committed(
             session,
             lambda item=item, notice_id=notice_id: store.add_item(  # type: ignore[misc]
@@ -170,8 +180,8 @@ def _local(notice: Notice, tz: ZoneInfo) -> Notice:
     return notice
 
 
-def _first_notice(session: Session, item: Item) -> int | None:
-    for notice in item.notices:
+def _first_notice(session: Session, notices: list[Notice]) -> int | None:
+    for notice in notices:
         row = queries.find_notice(session, content_hash=content_hash(notice))
         if row is not None:
             return row.id
@@ -184,8 +194,10 @@ def _succeeded(
     report.not_modified = fetched.not_modified
     state = store.state_of(session, state.name)
     if not fetched.not_modified:
-        state.etag = fetched.memo.etag
-        state.last_modified = fetched.memo.last_modified
+        # A validator longer than the store keeps is dropped: the next request is then
+        # unconditional, which costs the site a page, not the source its polls.
+        state.etag = _fits(fetched.memo.etag, ETAG_MAX)
+        state.last_modified = _fits(fetched.memo.last_modified, LAST_MODIFIED_MAX)
         state.fingerprint = fetched.memo.fingerprint
     state.last_success_at = now
     state.failures = 0
@@ -195,6 +207,10 @@ def _succeeded(
         report.turned = "recovered"
     committed(session, lambda: store.save_state(session, state))
     return report
+
+
+def _fits(value: str | None, size: int) -> str | None:
+    return value if value is not None and len(value) <= size else None
 
 
 def _failed(

@@ -274,7 +274,10 @@ def at_path(data: object, path: str) -> object:
             here = here[int(step)]
         else:
             where = ".".join(walked) or "the top"
-            raise PathError(f'no "{step}" at "{path}": {where} holds {_shown(here)}')
+            raise PathError(
+                f'路径 "{path}" 中找不到 "{step}"（no "{step}" at "{path}": '
+                f"{where} holds {_shown(here)}）"
+            )
         walked.append(step)
     return here
 

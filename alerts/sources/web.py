@@ -17,7 +17,6 @@ hold a key).
 from __future__ import annotations
 
 import asyncio
-import re
 import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -28,7 +27,7 @@ import httpx
 from protego import Protego
 
 from alerts import clock
-from alerts.sources.base import Memo, Page, SourceError
+from alerts.sources.base import Memo, Page, SourceError, where
 from alerts.sources.charsets import charset_param, text_of
 from notifiers.base import parse_retry_after
 
@@ -132,7 +131,8 @@ class HttpWeb:
                 await response.aclose()
         raise SourceError(
             f"{where(start)} 重定向超过 {self.manners.max_redirects} 次（too many redirects），"
-            f"最后一次指向 {where(url)}"
+            f"最后一次指向 {where(url)}",
+            lasting=True,
         )
 
     def _headers(self) -> dict[str, str]:
@@ -145,7 +145,9 @@ class HttpWeb:
             request = self.client.build_request("GET", url, headers=headers)
             return await self.client.send(request, stream=True, follow_redirects=False)
         except httpx.InvalidURL:
-            raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+            raise SourceError(
+                f"{where(url)} 不是能请求的网址（invalid URL）", lasting=True
+            ) from None
         except httpx.HTTPError as exc:
             raise SourceError(f"{where(url)} {_failure(exc)}") from None
 
@@ -172,9 +174,13 @@ class HttpWeb:
             wait = None
             if status in (429, 503):  # the statuses whose Retry-After means "try again"
                 wait = parse_retry_after(response.headers, clock.now())
-            raise SourceError(_http_error(url, status, wait), retry_after=wait)
+            # A 4xx but a timeout or "too many" is the page's answer, whenever it is asked.
+            lasting = status < 500 and status not in (408, 425, 429)
+            raise SourceError(_http_error(url, status, wait), retry_after=wait, lasting=lasting)
         if not 200 <= status < 300:
-            raise SourceError(f"{where(url)} 返回 {_status(status)}，不是一个页面（not a page）")
+            raise SourceError(
+                f"{where(url)} 返回 {_status(status)}，不是一个页面（not a page）", lasting=True
+            )
         body = await self._body(url, response, self.manners.max_bytes)
         media, _, params = response.headers.get("content-type", "").partition(";")
         text = text_of(body, charset_param(params), where=where(url), override=encoding)
@@ -195,7 +201,8 @@ class HttpWeb:
         declared = response.headers.get("content-length", "")
         if not cut and declared.isdigit() and int(declared) > cap:
             raise SourceError(
-                f"{where(url)} 有 {int(declared):,} 字节，超过上限 {cap:,}（too large）"
+                f"{where(url)} 有 {int(declared):,} 字节，超过上限 {cap:,}（too large）",
+                lasting=True,
             )
         inflater = _Inflater(response.headers.get("content-encoding", ""), where(url))
         chunks: list[bytes] = []
@@ -209,7 +216,9 @@ class HttpWeb:
                     if cut:
                         chunks.append(chunk[: cap - size])
                         break
-                    raise SourceError(f"{where(url)} 超过上限 {cap:,} 字节（too large）")
+                    raise SourceError(
+                        f"{where(url)} 超过上限 {cap:,} 字节（too large）", lasting=True
+                    )
                 size += len(chunk)
                 chunks.append(chunk)
         except httpx.HTTPError as exc:
@@ -229,7 +238,8 @@ class HttpWeb:
         if not robots.rules.can_fetch(url, self._product):
             raise SourceError(
                 f"{where(url)} 被 {origin}/robots.txt 禁止抓取"
-                f"（robots.txt disallows it for user agent {self._product}）"
+                f"（robots.txt disallows it for user agent {self._product}）",
+                lasting=True,
             )
 
     async def _robots_of(self, trip: _Trip, origin: str) -> _Robots:
@@ -315,7 +325,8 @@ class _Inflater:
         for coding in codings:
             if coding not in ("gzip", "x-gzip", "deflate"):
                 raise SourceError(
-                    f"{shown} 用了 rulewatch 解不了的内容编码 {coding}（Content-Encoding）"
+                    f"{shown} 用了 rulewatch 解不了的内容编码 {coding}（Content-Encoding）",
+                    lasting=True,
                 )
         self.shown = shown
         self.over = False  # a step's output reached the room it was given
@@ -357,7 +368,8 @@ def _location(url: str, response: httpx.Response) -> str | None:
     if not location:
         raise SourceError(
             f"{where(url)} 返回 {_status(response.status_code)} 重定向，却没有说去哪里"
-            "（no Location）"
+            "（no Location）",
+            lasting=True,
         )
     return urljoin(url, location)
 
@@ -379,25 +391,15 @@ def _port(url: str) -> int | None:
         return None
 
 
-def where(url: str) -> str:
-    """A URL as it may be shown: scheme, host, port and path, without userinfo or query."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[::1/x": unparsable, so cut by hand
-        return re.sub(r"//[^/]*@", "//", re.split(r"[?#]", url, maxsplit=1)[0], count=1)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    port = _port(url)
-    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
-
-
 def _check_scheme(url: str) -> None:
     try:
         scheme = urlsplit(url).scheme
     except ValueError:
-        raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）") from None
+        raise SourceError(f"{where(url)} 不是能请求的网址（invalid URL）", lasting=True) from None
     if scheme not in ("http", "https"):
-        raise SourceError(f"{where(url)} 不是 http:// 或 https:// 网址（not an http(s) URL）")
+        raise SourceError(
+            f"{where(url)} 不是 http:// 或 https:// 网址（not an http(s) URL）", lasting=True
+        )
 
 
 def _failure(exc: httpx.HTTPError) -> str:

@@ -99,7 +99,7 @@ async def test_a_path_that_leads_nowhere_says_what_was_there(site, web):
 
 async def test_an_answer_that_is_not_json_is_the_sources_error(site, web):
     site.put(PATH, "<html><body>请先登录</body></html>")
-    with pytest.raises(SourceError, match="did not answer JSON"):
+    with pytest.raises(SourceError, match="返回的不是 JSON"):
         await source(site).fetch(Context(web=web))
 
 

@@ -205,6 +205,9 @@ async def test_a_feeds_utc_time_is_read_as_the_day_it_was_in_the_service_zone(
     with Session(engine) as session:
         (change,) = session.exec(select(RuleChange)).all()
     assert str(change.effective_on) == "2027-01-01"
+    with Session(engine) as session:
+        (item,) = session.exec(select(SourceItem)).all()
+    assert item.notice_id is not None  # the item leads to the notice it became
 
 
 async def test_a_source_asked_to_wait_waits_as_long_as_retry_after_says(
@@ -231,3 +234,53 @@ async def test_a_source_asked_to_wait_waits_as_long_as_retry_after_says(
             (again,) = await poller.tick()
         assert again.error is None, again
         assert [r.path for r in site.requests].count("/rss") == 2
+
+
+def feed_source(tmp_path: Path, url: str) -> Settings:
+    text = (
+        "[polling]\nper_host_seconds = 0\n\n"
+        f'[[sources]]\nname = "feed"\nkind = "rss"\nurl = "{url}"\nevery = "10m"\n'
+    )
+    return parse_settings(text, path=tmp_path / "config.toml", environ={})
+
+
+async def test_an_etag_longer_than_the_store_keeps_is_dropped_and_the_poll_succeeds(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient
+):
+    huge = '"' + "e" * 600 + '"'
+    feed = Reply(200, {"content-type": "application/rss+xml", "etag": huge}, FEED_IN_UTC)
+    with Receiver() as site:
+        site.script(404, feed)  # robots.txt, the feed
+        poller = poller_for(feed_source(tmp_path, site.url_for("/rss")), engine, http)
+        with time_machine.travel(START, tick=False):
+            (report,) = await poller.tick()
+    assert report.error is None and report.stored.notices_added == 1, report
+    with Session(engine) as session:
+        kept = session.get(SourceState, "feed")
+    assert kept is not None and kept.last_success_at is not None and kept.etag is None
+
+
+async def test_a_failure_while_storing_is_the_polls_error_and_the_items_are_read_again(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+):
+    import alerts.sources.poll
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk I/O error")
+
+    feed = Reply(200, {"content-type": "application/rss+xml"}, FEED_IN_UTC)
+    with Receiver() as site:
+        site.script(404, feed, feed)  # robots.txt, the feed twice
+        poller = poller_for(feed_source(tmp_path, site.url_for("/rss")), engine, http)
+        monkeypatch.setattr(alerts.sources.poll, "ingest", broken)
+        with time_machine.travel(START, tick=False):
+            (failed,) = await poller.tick()
+        assert failed.error and "RuntimeError" in failed.error, failed
+        with Session(engine) as session:
+            kept = session.get(SourceState, "feed")
+            assert kept is not None and kept.failures == 1 and kept.last_success_at is None
+            assert session.exec(select(SourceItem)).all() == []
+        monkeypatch.undo()
+        with time_machine.travel(START + timedelta(minutes=20), tick=False):
+            (again,) = await poller.tick()
+    assert again.error is None and again.stored.notices_added == 1, again

@@ -2,8 +2,9 @@
 survive, polled into a real store: a Chinese notice in GBK is read right, an item that cannot
 be read is reported while the others are stored, a second poll stores nothing new, and a
 source that is not there is a problem of the poll, not a crash. Where they apply: a second
-fetch after a 304 reads nothing and sent the validator it was given, and items stored before
-are skipped without a request for their pages.
+fetch after a 304 reads nothing and sent the validator it was given, items stored before
+are skipped without a request for their pages, and an item whose page failed for a while
+(a 500) is read at the next poll once the page answers.
 
 A kind without a case here fails the test: adding a kind means adding its case. A situation
 that cannot arise for a kind is in ``NOT_APPLICABLE``, with the reason.
@@ -71,6 +72,12 @@ TAOBAO, ALIBABA = _notice(GOOD, "taobao", 30), _notice(OTHER, "1688", 20)
 BROKEN = sites.Notice(
     "broken", "《某平台规则》变更公示", "", datetime(2026, 11, 1, tzinfo=BEIJING), "", ""
 )
+# Listed in the "flaky" situation: its page answers 500 at the first poll, then is there.
+FLAKY = _notice(
+    "《京东开放平台发票管理规范》变更公示\n本次变更于2026年11月25日公示，2026年12月28日生效。\n",
+    "flaky",
+    25,
+)
 
 
 def _encoding(situation: str) -> tuple[str, str]:
@@ -79,23 +86,31 @@ def _encoding(situation: str) -> tuple[str, str]:
 
 
 def _pages(site: Site, situation: str, path: str = "/news/{slug}.html") -> list[sites.Notice]:
-    """The detail pages of the good notices; the notices listed (a broken one when unreadable)."""
+    """The detail pages of the good notices; the notices listed (a broken one when unreadable,
+    one whose page fails for now when flaky)."""
     encoding, label = _encoding(situation)
     for notice in (TAOBAO, ALIBABA):
         page = sites.article_page(notice, charset=label)
         content_type = f"text/html; charset={label}"
         site.put(path.format(slug=notice.slug), page, content_type=content_type, encoding=encoding)
+    if situation == "flaky":
+        site.put(path.format(slug=FLAKY.slug), "服务暂时不可用", status=500)
+        return [TAOBAO, ALIBABA, FLAKY]
     return [TAOBAO, ALIBABA, BROKEN] if situation == "unreadable" else [TAOBAO, ALIBABA]
+
+
+def _reads_pages(situation: str) -> bool:
+    return situation in ("unreadable", "flaky")
 
 
 def rss_case(tmp_path: Path, situation: str, site: Site) -> Case:
     encoding, label = _encoding(situation)
     listed = _pages(site, situation)
     if situation != "missing":
-        feed = sites.rss_feed(listed, encoding=label, summary=situation != "unreadable")
+        feed = sites.rss_feed(listed, encoding=label, summary=not _reads_pages(situation))
         site.put("/feed.xml", feed, content_type="application/rss+xml", encoding=encoding)
     config = RssSourceConfig(
-        name="news-feed", url=site.url_for("/feed.xml"), fetch_pages=situation == "unreadable"
+        name="news-feed", url=site.url_for("/feed.xml"), fetch_pages=_reads_pages(situation)
     )
     broken = site.url_for("/news/broken.html")
     return Case(config, (broken, "HTTP 404"), "/feed.xml")
@@ -117,7 +132,7 @@ def json_list_case(tmp_path: Path, situation: str, site: Site) -> Case:
     encoding, label = _encoding(situation)
     listed = _pages(site, situation, "/rule/{slug}")
     if situation != "missing":
-        body = sites.json_list(listed, with_text=situation != "unreadable")
+        body = sites.json_list(listed, with_text=not _reads_pages(situation))
         content_type = f"application/json; charset={label}"
         site.put("/api/rules?page=1", body, content_type=content_type, encoding=encoding)
     config = JsonListSourceConfig(
@@ -126,7 +141,7 @@ def json_list_case(tmp_path: Path, situation: str, site: Site) -> Case:
         items="data.list",
         text="content",
         link_template=site.url_for("/rule/{id}"),
-        fetch_pages=situation == "unreadable",
+        fetch_pages=_reads_pages(situation),
     )
     return Case(config, (site.url_for("/rule/broken"), "HTTP 404"), "/api/rules?page=1")
 
@@ -149,9 +164,12 @@ CASES: dict[str, Callable[[Path, str, Site], Case]] = {
     "json_list": json_list_case,
     "page": page_case,
 }
-SITUATIONS = ["gbk", "unreadable", "again", "missing", "not_modified", "seen"]
+SITUATIONS = ["gbk", "unreadable", "again", "missing", "not_modified", "seen", "flaky"]
 NOT_APPLICABLE = {
     ("folder", "not_modified"): "a folder is read from disk: no request, no validator",
+    ("folder", "flaky"): "a folder's files are on disk: a file that cannot be read is the "
+    "'unreadable' situation",
+    ("page", "flaky"): "a watched page is one item: when it fails, the poll does",
     ("page", "unreadable"): "a watched page is one item: when it cannot be read, the source "
     "cannot (the 'missing' situation)",
 }
@@ -192,6 +210,21 @@ async def test_source_contract(
         with session_scope(engine) as session:
             second = await poll(source, session, web=web, tz=TZ)
         assert second.new_items == 0 and second.stored.notices_added == 0, second
+    if situation == "flaky":
+        ((where, why),) = report.stored.unreadable
+        assert where.endswith("/flaky") or where.endswith("/flaky.html"), where
+        assert "HTTP 500" in why and "下次再读" in why, why
+        assert "2026-12-28" not in {str(day) for day in shown.values()}
+        for path in ("/news/flaky.html", "/rule/flaky"):
+            site.put(path, sites.article_page(FLAKY))
+        with session_scope(engine) as session:
+            second = await poll(source, session, web=web, tz=TZ)
+            days = {
+                str(v.effective_on) for v in change_views(session, today=date(2026, 12, 2), tz=TZ)
+            }
+        # The list did not change, but it is read again (not a 304): the item is still new.
+        assert second.new_items == 1 and second.stored.unreadable == [], second
+        assert "2026-12-28" in days, days
     if situation == "not_modified":
         # The validators of the first poll are kept in the store and sent with the next.
         site.clear()

@@ -88,7 +88,7 @@ async def test_without_a_selector_the_main_text_is_found_and_a_stated_time_kept(
 
 async def test_a_page_whose_text_is_not_found_is_the_sources_error(site, web):
     site.put("/rule/42", sites.rule_page(RULE))
-    with pytest.raises(SourceError, match=r"'.gone' matches nothing"):
+    with pytest.raises(SourceError, match=r"'.gone' 在页面上找不到"):
         await source(site, text=".gone").fetch(Context(web=web, memo=Memo()))
 
 
