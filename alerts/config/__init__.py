@@ -249,6 +249,9 @@ class PollingSettings(_Section):
     per_host_seconds: float = Field(default=1.0, ge=0, le=3600)  # between requests to a host
     # Polls failed in a row before [service] admin_channel hears that a source fails.
     alert_after: int = Field(default=3, ge=1, le=1000)
+    # Whether sources added through the API may fetch this machine's and private networks'
+    # addresses (config.toml's may always: whoever edits it runs the machine).
+    api_private_addresses: bool = False
 
 
 if TYPE_CHECKING:

@@ -17,10 +17,9 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.sources import SourceConfig, build_source
-from alerts.sources.base import Web
 from alerts.sources.catalog import configured
 from alerts.sources.poll import Pace, PollReport, poll, told
-from alerts.sources.web import USER_AGENT, Manners
+from alerts.sources.web import USER_AGENT, HttpWeb, Manners
 from notifiers.base import Message, Notifier, Verdict
 from store.db import session_scope
 
@@ -59,8 +58,16 @@ class Poller:
 
     settings: Settings
     engine: Engine
-    web: Web
+    web: HttpWeb
     admin: Notifier | None = None  # [service] admin_channel's notifier, when there is one
+
+    def web_for(self, config: SourceConfig) -> HttpWeb:
+        """The web a source fetches through: one added through the API does not reach this
+        machine or its network unless ``[polling] api_private_addresses`` says it may."""
+        from_config = any(source.name == config.name for source in self.settings.sources)
+        if from_config or self.settings.polling.api_private_addresses:
+            return self.web
+        return self.web.restricted()
 
     async def poll(
         self, config: SourceConfig, *, on_demand: bool, now: datetime | None = None
@@ -75,7 +82,7 @@ class Poller:
             report = await poll(
                 build_source(config),
                 session,
-                web=self.web,
+                web=self.web_for(config),
                 tz=self.settings.service.tz,
                 platform=config.platform,
                 pace=pace,

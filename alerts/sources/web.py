@@ -12,11 +12,19 @@ whole; a character is never replaced.
 
 Every failure is a ``SourceError`` naming the URL without its userinfo or query (which may
 hold a key).
+
+A source added through the API is fetched through ``restricted()``: whoever holds an API
+token may point rulewatch at a URL, but not at this machine or its network (a metadata
+service, an admin port), so no request goes to a loopback, private or link-local address,
+whatever name or redirect leads there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import ipaddress
+import socket
 import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -101,6 +109,14 @@ class HttpWeb:
         self._robots: dict[str, _Robots] = {}
         self._robots_reads: dict[str, asyncio.Lock] = {}
         self._hosts: dict[str, _Host] = {}
+        self.public_only = False
+
+    def restricted(self) -> HttpWeb:
+        """This web, with its manners and what it keeps (robots.txt, the hosts' turns), for
+        sources added through the API: it sends nothing to a non-public address."""
+        web = copy.copy(self)
+        web.public_only = True
+        return web
 
     async def get(self, url: str, *, memo: Memo | None = None, encoding: str | None = None) -> Page:
         timeout = self.manners.timeout
@@ -140,6 +156,8 @@ class HttpWeb:
         return {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip"}
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        if self.public_only:
+            await _check_public(url)
         # "from None": httpx's exceptions carry the request, whose URL may hold a key.
         try:
             request = self.client.build_request("GET", url, headers=headers)
@@ -389,6 +407,46 @@ def _port(url: str) -> int | None:
         return urlsplit(url).port
     except ValueError:  # "host:abc"; httpx refuses the URL with its own message
         return None
+
+
+def private_address(host: str) -> str | None:
+    """Why ``host`` (an IP address or a name) is this machine's or a private network's
+    ("127.0.0.1 是本机或内网地址"), or None for a name to resolve and a public address."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{name} 是本机"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return None if address.is_global else f"{address} 是本机或内网地址"
+
+
+async def _check_public(url: str) -> None:
+    """SourceError unless every address ``url``'s host resolves to is public."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    why = private_address(host)
+    if why is None and host:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, _port(url) or 443, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            raise SourceError(f"{where(url)} 找不到主机 {host}（DNS lookup failed）") from None
+        # Every address, not the first: a client may connect to any of them.
+        why = next(
+            (why for info in infos if (why := private_address(str(info[4][0]))) is not None),
+            None,
+        )
+    if why is not None:
+        raise SourceError(
+            f"{where(url)} 没有读取：{why}，通过 API 添加的数据源不读取本机和内网地址"
+            "（[polling] api_private_addresses = true 可以放开）",
+            lasting=True,
+        )
 
 
 def _check_scheme(url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from alerts import clock
 from alerts.extract.model import Notice
 from alerts.sources.catalog import configured, parse_source, source_views
+from alerts.sources.web import private_address
 from alerts.timeline import ingest
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
@@ -284,9 +286,12 @@ def post_source(
     session: SessionDep,
     settings: SettingsDep,
 ) -> schemas.SourceStatus:
-    if body.get("kind") in _LOCAL_KINDS:
+    kind = body.get("kind")
+    if isinstance(kind, str) and kind in _LOCAL_KINDS:
         raise HTTPException(
-            400, f"a {body['kind']} source reads this machine's files: add it in config.toml"
+            400,
+            f"{kind} 数据源读取本机文件，请在 config.toml 中添加（a {kind} source reads this "
+            "machine's files: add it in config.toml）",
         )
     try:
         config = parse_source({key: schemas.without_nul(value) for key, value in body.items()})
@@ -294,6 +299,15 @@ def post_source(
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"][1:])} for error in exc.errors()]
         ) from None
+    url = getattr(config, "url", None)
+    why = private_address(urlsplit(url).hostname or "") if isinstance(url, str) else None
+    if why is not None and not settings.polling.api_private_addresses:
+        raise HTTPException(
+            400,
+            f"{why}：通过 API 添加的数据源不读取本机和内网地址；需要时在 config.toml 中"
+            "设置 [polling] api_private_addresses = true（a source added through the API "
+            "does not fetch this machine's or private addresses）",
+        )
     definition = json.dumps(config.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
     taken = {source.name for source in configured(settings, session)}
     now = clock.now()

@@ -109,3 +109,29 @@ async def test_the_command_lists_sources_as_a_table_and_as_json(polled: Settings
     as_json = runner.invoke(cli, ["--config", str(tmp_path / "config.toml"), "sources", "--json"])
     states = {s["name"]: s["state"] for s in json.loads(as_json.output)}
     assert states == {"drop": "ok", "gone": "failing"}
+
+
+async def test_the_api_answers_a_kind_that_is_not_a_name_with_422(client: httpx.AsyncClient):
+    body = {"name": "x", "kind": ["rss"], "url": "https://rules.example.com/feed"}
+    answer = await client.post("/api/sources", json=body, headers=HEADERS)
+    assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/admin",
+        "http://localhost/rules",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/list",
+        "http://[::1]/feed",
+    ],
+)
+async def test_the_api_adds_no_source_on_this_machine_or_the_intranet(
+    client: httpx.AsyncClient, url: str
+):
+    body = {"name": "inside", "kind": "rss", "url": url}
+    answer = await client.post("/api/sources", json=body, headers=HEADERS)
+    assert answer.status_code == 400, answer.text
+    assert "api_private_addresses" in answer.json()["detail"]
+    assert "inside" not in {s["name"] for s in (await client.get("/api/sources")).json()}

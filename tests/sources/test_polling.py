@@ -8,6 +8,7 @@ The clock is moved with time-machine; nothing here sleeps to wait for time to pa
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from alerts.config import Settings, parse_settings
 from alerts.sources.catalog import find, source_views
 from alerts.sources.service import Poller, admin_notifier, manners
 from alerts.sources.web import HttpWeb
+from store import sources as store
 from store.db import session_scope
 from store.models import RuleChange, SourceItem, SourceState
 
@@ -284,3 +286,29 @@ async def test_a_failure_while_storing_is_the_polls_error_and_the_items_are_read
         with time_machine.travel(START + timedelta(minutes=20), tick=False):
             (again,) = await poller.tick()
     assert again.error is None and again.stored.notices_added == 1, again
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_a_source_added_through_the_api_reads_no_address_of_this_machine_unless_allowed(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient, allowed: bool
+):
+    feed = Reply(200, {"content-type": "application/rss+xml"}, FEED_IN_UTC)
+    with Receiver() as site:
+        site.script(404, feed)  # robots.txt, the feed
+        # A name the API let through that resolves to this machine (as a rebinding name can).
+        url = site.url_for("/rss").replace("127.0.0.1", "localhost")
+        text = f"[polling]\nper_host_seconds = 0\napi_private_addresses = {str(allowed).lower()}\n"
+        settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+        definition = json.dumps({"name": "inside", "kind": "rss", "url": url})
+        with session_scope(engine) as session:
+            store.add_stored_source(session, name="inside", definition=definition, now=START)
+        poller = poller_for(settings, engine, http)
+        with session_scope(engine) as session:
+            config = find(settings, session, "inside")
+        report = await poller.poll(config, on_demand=True)
+        asked = list(site.requests)
+    if allowed:
+        assert report.error is None and report.stored.notices_added == 1, report
+    else:
+        assert report.error and "api_private_addresses" in report.error, report
+        assert asked == []
