@@ -694,9 +694,10 @@ def sources_try_command(
 
     from pydantic import ValidationError
 
-    from alerts.extract import extract
     from alerts.sources import SOURCES
     from alerts.sources.catalog import parse_source
+    from alerts.sources.poll import in_zone
+    from alerts.timeline.ingest import changes_in
 
     if kind not in SOURCES:
         raise typer.BadParameter(f"one of: {', '.join(SOURCES)}", param_hint="--kind")
@@ -723,10 +724,11 @@ def sources_try_command(
             err.print(f"unreadable: {item.where}: {item.problem}", markup=False)
             continue
         for notice in item.notices:
+            notice = in_zone(notice, settings.service.tz)  # as a poll stores it
             when = notice.published_at.isoformat() if notice.published_at else "no publish time"
             out.print(f"\n{notice.title}  ({when})", markup=False)
             out.print(f"  {notice.url or item.where}", markup=False)
-            candidates = extract(notice)
+            candidates = changes_in(notice, platform=config.platform)
             for c in candidates:
                 dates = f"公示 {c.announced_on or '-'}  生效 {c.effective_on or '-'}"
                 out.print(f"  → {c.rule_key}  {dates}", markup=False)

@@ -33,6 +33,10 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _interval(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "rulewatch", 'is a number without a unit; write "30m", "6h" or "1d" (in quotes)'
+        )
     if isinstance(value, str):
         match = _INTERVAL.fullmatch(value.strip().lower())
         if match is None:

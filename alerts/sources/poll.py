@@ -22,7 +22,7 @@ from sqlmodel import Session
 from alerts import clock
 from alerts.extract.model import Notice
 from alerts.sources.base import Context, Fetched, Memo, Source, SourceError, Web
-from alerts.timeline.ingest import IngestReport, content_hash, ingest
+from alerts.timeline.ingest import IngestReport, cleaned, content_hash, ingest
 from store import queries
 from store import sources as store
 from store.db import committed
@@ -144,7 +144,7 @@ def _store_items(
         digest = store.key_digest(item.key)
         if digest in seen:
             continue  # a kind that lists every item: the store knows this one
-        notices = [_local(notice, tz) for notice in item.notices]
+        notices = [in_zone(notice, tz) for notice in item.notices]
         if item.problem is not None:
             report.stored.unreadable.append((f"{name}: {item.where}", item.problem))
             if item.again:
@@ -170,7 +170,7 @@ def _store_items(
             report.new_items += 1
 
 
-def _local(notice: Notice, tz: ZoneInfo) -> Notice:
+def in_zone(notice: Notice, tz: ZoneInfo) -> Notice:
     """The notice with an instant's publish time in the service zone: a feed in UTC says
     2026-12-31T17:00Z of a notice published on 1 January in Beijing, and the extractor reads
     a day without a year against the publish time's calendar date as written."""
@@ -182,7 +182,7 @@ def _local(notice: Notice, tz: ZoneInfo) -> Notice:
 
 def _first_notice(session: Session, notices: list[Notice]) -> int | None:
     for notice in notices:
-        row = queries.find_notice(session, content_hash=content_hash(notice))
+        row = queries.find_notice(session, content_hash=content_hash(cleaned(notice)))
         if row is not None:
             return row.id
     return None

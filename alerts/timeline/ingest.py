@@ -97,17 +97,11 @@ def ingest_notice(
     platform: str | None = None,
 ) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it."""
-    # PostgreSQL cannot store NUL in text, and no reader needs it.
-    # A byte-order mark pasted into a title is no part of it.
-    notice = replace(
-        notice,
-        title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
-        text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
-    )
+    notice = cleaned(notice)
     digest = content_hash(notice)
     if queries.find_notice(session, content_hash=digest) is not None:
         return IngestReport(notices_known=1)  # known: nothing to read again
-    candidates = [_on_platform(c, platform) for c in extract(notice)]
+    candidates = changes_in(notice, platform=platform)
     # Days without a year matter only where they leave a change without a date.
     undated = not candidates or any(
         c.effective_on is None or c.announced_on is None for c in candidates
@@ -122,6 +116,23 @@ def ingest_notice(
         digest=digest,
         without_year=without_year,
     )
+
+
+def cleaned(notice: Notice) -> Notice:
+    """The notice as it is stored and known by its content hash."""
+    # PostgreSQL cannot store NUL in text, and no reader needs it.
+    # A byte-order mark pasted into a title is no part of it.
+    return replace(
+        notice,
+        title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
+        text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
+    )
+
+
+def changes_in(notice: Notice, *, platform: str | None = None) -> list[ChangeCandidate]:
+    """The changes read from ``notice``, those naming no platform under ``platform``: what
+    an import stores, and what `rulewatch sources try` shows a poll would."""
+    return [_on_platform(c, platform) for c in extract(notice)]
 
 
 def _on_platform(candidate: ChangeCandidate, platform: str | None) -> ChangeCandidate:

@@ -135,3 +135,22 @@ async def test_the_api_adds_no_source_on_this_machine_or_the_intranet(
     assert answer.status_code == 400, answer.text
     assert "api_private_addresses" in answer.json()["detail"]
     assert "inside" not in {s["name"] for s in (await client.get("/api/sources")).json()}
+
+
+def test_trying_a_source_reads_what_a_poll_would_store(site, tmp_path: Path):
+    # A UTC feed's 17:00 on 31 December is New Year's Day in Shanghai, and the notice names
+    # no platform: `try` shows the day and the platform a poll would store.
+    feed = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>公告</title>'
+        "<item><title>关于调整《商品标题规范》的公告</title><link>/notice/1</link>"
+        "<pubDate>Thu, 31 Dec 2026 17:00:00 GMT</pubDate>"
+        "<description>《商品标题规范》调整后的条款自今日起生效。</description></item>"
+        "</channel></rss>"
+    )
+    site.put("/rss", feed, content_type="application/rss+xml")
+    (tmp_path / "config.toml").write_text("[polling]\nper_host_seconds = 0\n", encoding="utf-8")
+    args = ["--config", str(tmp_path / "config.toml"), "sources", "try", site.url_for("/rss")]
+    shown = CliRunner().invoke(cli, [*args, "--kind", "rss", "--set", "platform=抖店"])
+    assert shown.exit_code == 0, shown.output
+    assert "生效 2027-01-01" in shown.output and "抖音" in shown.output, shown.output
+    assert "nothing was stored" in shown.output
