@@ -19,32 +19,43 @@ texts are the ones below (written for these tests)::
 
 A page is served with an ETag (from its bytes) and a Last-Modified, unless ``validators=False``;
 a request whose If-None-Match or If-Modified-Since still holds is answered 304. A path not
-put is a 404; ``put(path, status=500)`` serves an error. ``put`` again replaces a page (a
-page that changes between polls). ``clear()`` forgets the requests, ``reset()`` the pages too.
+put (its query included) is a 404; ``put(path, status=500)`` serves an error. ``put`` again
+replaces a page (a page that changes between polls). ``clear()`` forgets the requests,
+``reset()`` the pages too.
 
-``tests/sources`` is on ``sys.path`` when its tests run; a test elsewhere in ``tests/`` (the
-end-to-end one) imports this module as ``sources.sites``.
+The fetcher's own tests (test_web.py) need a ruder site: ``put(..., delay=3)`` holds an
+answer back and ``trickle=0.2`` sends its body a byte at a time, to run into timeouts;
+``handle(path, answer)`` answers from a function of the request's headers, for 304s that
+repeat no validators; and ``url_for(path, host="localhost")`` makes one site two hosts, each
+request recording its ``host`` and its monotonic ``arrived`` time for the per-host interval.
+
+``tests/sources`` is on ``sys.path`` when its tests run; elsewhere in ``tests/`` this module
+is ``sources.sites``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
 
-from receiver import LoopbackServer, Received, read_body
+from receiver import LoopbackServer, Received, Reply, read_body
 
 __all__ = [
     "BEIJING",
     "GBK_ONLY",
     "NOTICES",
+    "Answer",
     "Notice",
+    "Request",
     "Site",
     "article_page",
     "atom_feed",
@@ -119,10 +130,30 @@ class _Page:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    trickle: float = 0.0
 
+
+# What ``handle`` answers with: a reply made from the request's headers (names lower-cased).
+Answer = Callable[[dict[str, str]], Reply]
+
+_NOT_FOUND = _Page(404, b"not found", {"content-type": "text/plain"})
 
 # Every fixture page was last modified at this moment (validators need one).
 LAST_MODIFIED = format_datetime(datetime(2026, 11, 30, 8, 0, tzinfo=UTC), usegmt=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request(Received):
+    """One request as a ``Site`` saw it."""
+
+    # The per-host interval is measured between arrivals; ``at`` follows time-machine.
+    arrived: float  # time.monotonic()
+
+    @property
+    def host(self) -> str:
+        """The Host header without its port: "127.0.0.1" or "localhost"."""
+        return self.headers.get("host", "").rsplit(":", 1)[0]
 
 
 class Site(LoopbackServer):
@@ -131,8 +162,8 @@ class Site(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._pages: dict[str, _Page] = {}
-        self._requests: list[Received] = []
+        self._pages: dict[str, _Page | Answer] = {}
+        self._requests: list[Request] = []
 
     def put(
         self,
@@ -144,9 +175,12 @@ class Site(LoopbackServer):
         status: int = 200,
         validators: bool = True,
         headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        trickle: float = 0.0,
     ) -> None:
         """Serve ``body`` (a str is encoded with ``encoding``) at ``path`` from now on, as
-        ``content_type`` (default: HTML, its charset said only when it is UTF-8)."""
+        ``content_type`` (default: HTML, its charset said only when it is UTF-8), ``delay``
+        seconds late, and with ``trickle`` a byte every ``trickle`` seconds."""
         data = body.encode(encoding) if isinstance(body, str) else body
         if content_type is None:
             content_type = "text/html; charset=utf-8" if encoding == "utf-8" else "text/html"
@@ -154,17 +188,28 @@ class Site(LoopbackServer):
         if validators and status == 200:
             sent["etag"] = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
             sent["last-modified"] = LAST_MODIFIED
+        page = _Page(status=status, body=data, headers=sent, delay=delay, trickle=trickle)
         with self._lock:
-            self._pages[path] = _Page(status=status, body=data, headers=sent)
+            self._pages[path] = page
+
+    def handle(self, path: str, answer: Answer) -> None:
+        """Answer each request for ``path`` with what ``answer`` makes of its headers, as it
+        is: the site adds no validators and no 304s of its own."""
+        with self._lock:
+            self._pages[path] = answer
 
     def etag(self, path: str) -> str | None:
         """The ETag the page at ``path`` is served with now."""
         with self._lock:
             page = self._pages.get(path)
-        return page.headers.get("etag") if page else None
+        return page.headers.get("etag") if isinstance(page, _Page) else None
+
+    def url_for(self, path: str, *, host: str = "127.0.0.1") -> str:
+        """The site's URL with ``path``, as ``host`` (``"localhost"`` is the site too)."""
+        return f"http://{host}:{self.port}{path}"
 
     @property
-    def requests(self) -> list[Received]:
+    def requests(self) -> list[Request]:
         """Every request so far, oldest first (robots.txt included)."""
         with self._lock:
             return list(self._requests)
@@ -185,37 +230,67 @@ class Site(LoopbackServer):
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        arrived = time.monotonic()
         body = await read_body(receive)
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         asked = {k.lower(): v for k, v in raw}
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"] + (f"?{query}" if query else "")
         with self._lock:
-            page = self._pages.get(path) or _Page(404, b"not found", {"content-type": "text/plain"})
-        status, content, headers = page.status, page.body, dict(page.headers)
-        if status == 200 and _still_valid(asked, headers):
-            status, content = 304, b""
-            headers.pop("content-type", None)
+            page = self._pages.get(path, _NOT_FOUND)
+        if not isinstance(page, _Page):
+            reply = page(asked)
+            content = reply.body.encode("utf-8") if isinstance(reply.body, str) else reply.body
+            page = _Page(reply.status, content, dict(reply.headers), delay=reply.delay)
+        elif page.status == 200 and _still_valid(asked, page.headers):
+            headers = {k: v for k, v in page.headers.items() if k != "content-type"}
+            page = _Page(304, b"", headers, delay=page.delay)
         with self._lock:
             self._requests.append(
-                Received(
+                Request(
                     method=scope["method"],
                     path=path,
                     headers=asked,
                     raw_headers=raw,
                     body=body,
                     at=datetime.now(UTC),
-                    status=status,
+                    status=page.status,
+                    arrived=arrived,
                 )
             )
+        await self._answer(page, send)
+
+    async def _answer(self, page: _Page, send: Any) -> None:
+        await self._wait(page.delay)
         await send(
             {
                 "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+                "status": page.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in page.headers.items()
+                ],
             }
         )
-        await send({"type": "http.response.body", "body": content})
+        if page.trickle:
+            for i in range(len(page.body)):
+                if not await self._wait(page.trickle):
+                    break
+                await send(
+                    {"type": "http.response.body", "body": page.body[i : i + 1], "more_body": True}
+                )
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": page.body})
+
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``, cut short (False) when the site closes, so closing never waits
+        for a held or trickled answer."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._closing.is_set():
+                return False
+            await asyncio.sleep(min(0.02, deadline - time.monotonic()))
+        return not self._closing.is_set()
 
 
 def _still_valid(asked: dict[str, str], headers: dict[str, str]) -> bool:

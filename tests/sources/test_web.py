@@ -1,4 +1,4 @@
-"""``HttpWeb`` against real servers on loopback (tests/website.py, tests/receiver.py): the
+"""``HttpWeb`` against real servers on loopback (tests/sources/sites.py, tests/receiver.py): the
 manners it keeps (User-Agent, conditional GET, the whole-fetch timeout, the size cap on
 decoded bytes, redirects, robots.txt, the per-host interval), how it reads text, and that
 every failure is a SourceError whose message shows no query or userinfo."""
@@ -16,7 +16,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 from receiver import Reply, refused_port, trickling_port
-from website import Trickled, Website
+from sites import Site
 
 from alerts import clock
 from alerts.sources.base import Memo, SourceError
@@ -30,8 +30,13 @@ QUICK = Manners(timeout=2.0, max_bytes=CAP, max_redirects=3, per_host_interval=0
 HTML = "text/html"
 
 
-def page(body: bytes | str, content_type: str = "text/html; charset=utf-8", **headers: str):
-    return Reply(200, {"Content-Type": content_type, **headers}, body)
+def robots(site: Site, text: str) -> None:
+    site.put("/robots.txt", text, content_type="text/plain; charset=utf-8")
+
+
+def asked(site: Site) -> list[str]:
+    """The paths asked for so far, robots.txt included (``Site.paths()`` leaves it out)."""
+    return [request.path for request in site.requests]
 
 
 @pytest.fixture
@@ -48,22 +53,30 @@ async def failure(web: HttpWeb, url: str, **kwargs) -> SourceError:
 # --- User-Agent and conditional GET ---------------------------------------------------
 
 
-async def test_every_request_names_rulewatch_and_its_homepage(web):
-    with Website({"/a": page("<p>hi</p>")}) as site:
-        await web.get(site.url_for("/a"))
-    assert [hit.path for hit in site.hits] == ["/robots.txt", "/a"]
-    for hit in site.hits:
-        assert hit.headers["user-agent"].startswith("rulewatch/")
-        assert HOMEPAGE in hit.headers["user-agent"]
+async def test_every_request_names_rulewatch_and_its_homepage(web, site):
+    site.put("/a", "<p>hi</p>")
+    await web.get(site.url_for("/a"))
+    assert asked(site) == ["/robots.txt", "/a"]
+    for request in site.requests:
+        assert request.headers["user-agent"].startswith("rulewatch/")
+        assert HOMEPAGE in request.headers["user-agent"]
 
 
-def conditional(hit):
+def conditional(headers: dict[str, str]) -> Reply:
     """304 when the client still holds version 1, by either validator; else version 1."""
-    if hit.headers.get("if-none-match") == '"v1"' or hit.headers.get("if-modified-since") == (
+    if headers.get("if-none-match") == '"v1"' or headers.get("if-modified-since") == (
         "Tue, 01 Dec 2026 00:00:00 GMT"
     ):
         return Reply(304)  # validators not repeated, as a 304 may do
-    return page("v1", ETag='"v1"', **{"Last-Modified": "Tue, 01 Dec 2026 00:00:00 GMT"})
+    return Reply(
+        200,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "ETag": '"v1"',
+            "Last-Modified": "Tue, 01 Dec 2026 00:00:00 GMT",
+        },
+        "v1",
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,20 +86,20 @@ def conditional(hit):
         pytest.param(Memo(last_modified="Tue, 01 Dec 2026 00:00:00 GMT"), id="if-modified-since"),
     ],
 )
-async def test_a_conditional_request_answered_304_is_not_modified(web, memo):
-    with Website({"/rules": conditional}) as site:
-        first = await web.get(site.url_for("/rules"))
-        again = await web.get(site.url_for("/rules"), memo=memo)
+async def test_a_conditional_request_answered_304_is_not_modified(web, site, memo):
+    site.handle("/rules", conditional)
+    first = await web.get(site.url_for("/rules"))
+    again = await web.get(site.url_for("/rules"), memo=memo)
     assert first.status == 200 and first.text == "v1" and first.etag == '"v1"'
     assert again.not_modified and again.text == ""
     # The 304 said no validators; the ones asked with are kept for the next poll.
     assert again.memo() == memo
 
 
-async def test_a_304_to_an_unconditional_request_is_an_error_not_nothing_new(web):
-    with Website({"/rules": Reply(304)}) as site:
-        error = await failure(web, site.url_for("/rules"))
-        blank_memo = await failure(web, site.url_for("/rules"), memo=Memo())
+async def test_a_304_to_an_unconditional_request_is_an_error_not_nothing_new(web, site):
+    site.put("/rules", status=304)
+    error = await failure(web, site.url_for("/rules"))
+    blank_memo = await failure(web, site.url_for("/rules"), memo=Memo())
     assert "304" in str(error) and "没有带条件" in str(error)
     assert "304" in str(blank_memo)
 
@@ -94,9 +107,9 @@ async def test_a_304_to_an_unconditional_request_is_an_error_not_nothing_new(web
 # --- HTTP errors --------------------------------------------------------------------------
 
 
-async def test_a_server_error_is_a_source_error(web):
-    with Website({"/list": Reply(500)}) as site:
-        error = await failure(web, site.url_for("/list"))
+async def test_a_server_error_is_a_source_error(web, site):
+    site.put("/list", status=500)
+    error = await failure(web, site.url_for("/list"))
     assert "HTTP 500" in str(error) and "/list" in str(error)
     assert error.retry_after is None
 
@@ -119,10 +132,10 @@ def in_two_minutes() -> datetime:
         ),
     ],
 )
-async def test_429_says_when_to_try_again(web, value, low, high):
+async def test_429_says_when_to_try_again(web, site, value, low, high):
     # The value is written when the test runs: a date taken at collection would be stale.
-    with Website({"/list": Reply(429, {"Retry-After": value()})}) as site:
-        error = await failure(web, site.url_for("/list"))
+    site.put("/list", status=429, headers={"Retry-After": value()})
+    error = await failure(web, site.url_for("/list"))
     assert "HTTP 429" in str(error) and "请求太频繁" in str(error)
     assert error.retry_after is not None and low <= error.retry_after <= high
 
@@ -136,22 +149,23 @@ async def test_a_refused_connection_is_a_source_error(web):
 # --- the whole-fetch timeout --------------------------------------------------------------
 
 
-async def test_a_server_slow_to_its_first_byte_times_out(http):
+async def test_a_server_slow_to_its_first_byte_times_out(http, site):
     web = HttpWeb(http, Manners(timeout=0.5, per_host_interval=0))
-    with Website({"/robots.txt": Reply(404), "/list": Reply(200, body="late", delay=3)}) as site:
-        started = time.monotonic()
-        error = await failure(web, site.url_for("/list"))
-        elapsed = time.monotonic() - started
+    site.put("/robots.txt", status=404)
+    site.put("/list", "late", delay=3)
+    started = time.monotonic()
+    error = await failure(web, site.url_for("/list"))
+    elapsed = time.monotonic() - started
     assert elapsed < 2
     assert "/list 在 0.5 秒内没有读完" in str(error)
 
 
-async def test_a_body_trickled_a_byte_at_a_time_fails_at_the_deadline(http):
+async def test_a_body_trickled_a_byte_at_a_time_fails_at_the_deadline(http, site):
     web = HttpWeb(http, Manners(timeout=1, per_host_interval=0))
-    with Website({"/list": Trickled(page("x" * 100), every=0.2)}) as site:
-        started = time.monotonic()
-        error = await failure(web, site.url_for("/list"))
-        elapsed = time.monotonic() - started
+    site.put("/list", "x" * 100, trickle=0.2)
+    started = time.monotonic()
+    error = await failure(web, site.url_for("/list"))
+    elapsed = time.monotonic() - started
     # Each read waits 0.2 s only, so a per-read timeout never fires: the bound is the
     # fetch's as a whole (the body would take 20 s).
     assert 0.9 <= elapsed < 2
@@ -179,21 +193,21 @@ def gzipped_zeros(size: int, layers: int = 1) -> bytes:
     return data
 
 
-async def test_a_page_over_the_cap_is_refused_by_its_content_length(web):
-    with Website({"/huge": page("x" * (CAP + 1), **{"Content-Length": str(CAP + 1)})}) as site:
-        error = await failure(web, site.url_for("/huge"))
+async def test_a_page_over_the_cap_is_refused_by_its_content_length(web, site):
+    site.put("/huge", "x" * (CAP + 1), headers={"Content-Length": str(CAP + 1)})
+    error = await failure(web, site.url_for("/huge"))
     assert f"{CAP + 1:,} 字节" in str(error) and "超过上限" in str(error)
 
 
-async def test_a_page_over_the_cap_without_content_length_is_cut_off(web):
-    with Website({"/huge": page("x" * (CAP * 4))}) as site:
-        error = await failure(web, site.url_for("/huge"))
+async def test_a_page_over_the_cap_without_content_length_is_cut_off(web, site):
+    site.put("/huge", "x" * (CAP * 4))
+    error = await failure(web, site.url_for("/huge"))
     assert f"超过上限 {CAP:,} 字节" in str(error)
 
 
-async def test_a_page_just_under_the_cap_is_read(web):
-    with Website({"/big": page("x" * CAP)}) as site:
-        got = await web.get(site.url_for("/big"))
+async def test_a_page_just_under_the_cap_is_read(web, site):
+    site.put("/big", "x" * CAP)
+    got = await web.get(site.url_for("/big"))
     assert len(got.text) == CAP
 
 
@@ -201,186 +215,190 @@ async def test_a_page_just_under_the_cap_is_read(web):
     ("coding", "layers"),
     [pytest.param("gzip", 1, id="gzip"), pytest.param("gzip, gzip", 2, id="gzip-twice")],
 )
-async def test_gzip_that_inflates_past_the_cap_is_refused_without_inflating_it(web, coding, layers):
+async def test_gzip_that_inflates_past_the_cap_is_refused_without_inflating_it(
+    web, site, coding, layers
+):
     bomb = gzipped_zeros(32 * 1024 * 1024, layers)  # 32 MiB of zeros in a few KiB
     assert len(bomb) < CAP
-    with Website({"/bomb": page(bomb, **{"Content-Encoding": coding})}) as site:
-        tracemalloc.start()
-        try:
-            error = await failure(web, site.url_for("/bomb"))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+    site.put("/bomb", bomb, headers={"Content-Encoding": coding})
+    tracemalloc.start()
+    try:
+        error = await failure(web, site.url_for("/bomb"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     # httpx's aiter_bytes would have inflated the whole network chunk: 32 MiB at once.
     assert peak < 8 * 1024 * 1024
     assert f"超过上限 {CAP:,} 字节" in str(error)
 
 
-async def test_gzip_under_the_cap_is_read(web):
-    with Website(
-        {"/z": page(gzip.compress("《规则》".encode()), **{"Content-Encoding": "gzip"})}
-    ) as site:
-        got = await web.get(site.url_for("/z"))
+async def test_gzip_under_the_cap_is_read(web, site):
+    site.put("/z", gzip.compress("《规则》".encode()), headers={"Content-Encoding": "gzip"})
+    got = await web.get(site.url_for("/z"))
     assert got.text == "《规则》"
 
 
-async def test_a_content_encoding_it_did_not_ask_for_is_refused(web):
-    with Website({"/br": page(b"\x8b\x01\x80hi\x03", **{"Content-Encoding": "br"})}) as site:
-        error = await failure(web, site.url_for("/br"))
+async def test_a_content_encoding_it_did_not_ask_for_is_refused(web, site):
+    site.put("/br", b"\x8b\x01\x80hi\x03", headers={"Content-Encoding": "br"})
+    error = await failure(web, site.url_for("/br"))
     assert "br" in str(error) and "Content-Encoding" in str(error)
 
 
-async def test_malformed_html_is_served_as_the_text_it_is(web):
+async def test_malformed_html_is_served_as_the_text_it_is(web, site):
     broken = "<html><body><p>《淘宝网规则》<div>未闭合 <b>粗</i></table><p attr='x>"
-    with Website({"/broken": page(broken)}) as site:
-        got = await web.get(site.url_for("/broken"))
+    site.put("/broken", broken)
+    got = await web.get(site.url_for("/broken"))
     assert got.text == broken and got.content_type == HTML
 
 
 # --- redirects ------------------------------------------------------------------------------
 
 
-def hops(count: int) -> dict[str, Reply]:
+def hops(site: Site, count: int) -> None:
     """/r<count> → /r<count-1> → … → /r0, a page."""
-    routes = {f"/r{n}": Reply(302, {"Location": f"/r{n - 1}"}) for n in range(1, count + 1)}
-    return {**routes, "/r0": page("arrived")}
+    for n in range(1, count + 1):
+        site.put(f"/r{n}", status=302, headers={"Location": f"/r{n - 1}"})
+    site.put("/r0", "arrived")
 
 
-async def test_a_redirect_chain_at_the_limit_is_followed(web):
-    with Website(hops(QUICK.max_redirects)) as site:
-        got = await web.get(site.url_for(f"/r{QUICK.max_redirects}"))
+async def test_a_redirect_chain_at_the_limit_is_followed(web, site):
+    hops(site, QUICK.max_redirects)
+    got = await web.get(site.url_for(f"/r{QUICK.max_redirects}"))
     assert got.text == "arrived" and got.url == site.url_for("/r0")
 
 
-async def test_a_redirect_chain_past_the_limit_is_an_error(web):
-    with Website(hops(QUICK.max_redirects + 1)) as site:
-        error = await failure(web, site.url_for(f"/r{QUICK.max_redirects + 1}"))
+async def test_a_redirect_chain_past_the_limit_is_an_error(web, site):
+    hops(site, QUICK.max_redirects + 1)
+    error = await failure(web, site.url_for(f"/r{QUICK.max_redirects + 1}"))
     assert "重定向超过 3 次" in str(error) and "/r4" in str(error)
 
 
-async def test_a_redirect_loop_is_an_error(web):
-    loop = {"/a": Reply(301, {"Location": "/b"}), "/b": Reply(301, {"Location": "/a"})}
-    with Website(loop) as site:
-        error = await failure(web, site.url_for("/a"))
+async def test_a_redirect_loop_is_an_error(web, site):
+    site.put("/a", status=301, headers={"Location": "/b"})
+    site.put("/b", status=301, headers={"Location": "/a"})
+    error = await failure(web, site.url_for("/a"))
     assert "重定向超过" in str(error)
-    assert len(site.hits) == 1 + QUICK.max_redirects + 1  # robots.txt once, then the hops
+    assert len(site.requests) == 1 + QUICK.max_redirects + 1  # robots.txt once, then the hops
 
 
-async def test_a_redirect_without_location_is_an_error(web):
-    with Website({"/moved": Reply(302)}) as site:
-        error = await failure(web, site.url_for("/moved"))
+async def test_a_redirect_without_location_is_an_error(web, site):
+    site.put("/moved", status=302)
+    error = await failure(web, site.url_for("/moved"))
     assert "no Location" in str(error) and "302" in str(error)
 
 
 # --- robots.txt -----------------------------------------------------------------------------
 
 
-async def test_a_path_robots_txt_disallows_is_not_fetched(web):
-    robots = "User-agent: *\nDisallow: /private/\n"
-    with Website(
-        {"/robots.txt": robots, "/private/list": page("no"), "/open": page("yes")}
-    ) as site:
-        error = await failure(web, site.url_for("/private/list?token=t"))
-        assert (await web.get(site.url_for("/open"))).text == "yes"
-    assert site.paths() == ["/robots.txt", "/open"]  # read once, and the page never asked
+async def test_a_path_robots_txt_disallows_is_not_fetched(web, site):
+    robots(site, "User-agent: *\nDisallow: /private/\n")
+    site.put("/private/list?token=t", "no")
+    site.put("/open", "yes")
+    error = await failure(web, site.url_for("/private/list?token=t"))
+    assert (await web.get(site.url_for("/open"))).text == "yes"
+    assert asked(site) == ["/robots.txt", "/open"]  # read once, and the page never asked
     assert f"{site.url_for('/private/list')} 被" in str(error)
     assert "robots.txt disallows it for user agent rulewatch" in str(error)
 
 
-async def test_allow_outranks_a_shorter_disallow_with_wildcards(web):
+async def test_allow_outranks_a_shorter_disallow_with_wildcards(web, site):
     # The longest match wins (RFC 9309 §2.2.2); urllib.robotparser takes the first line that
     # matches (Disallow: /) and reads * literally, so it would refuse both pages.
-    robots = "User-agent: *\nDisallow: /\nAllow: /rules/*.html$\n"
-    routes = {"/robots.txt": robots, "/rules/a.html": page("rule"), "/rules/a.json": page("{}")}
-    with Website(routes) as site:
-        assert (await web.get(site.url_for("/rules/a.html"))).text == "rule"
-        await failure(web, site.url_for("/rules/a.json"))
-        await failure(web, site.url_for("/news"))
-    assert site.paths() == ["/robots.txt", "/rules/a.html"]
+    robots(site, "User-agent: *\nDisallow: /\nAllow: /rules/*.html$\n")
+    site.put("/rules/a.html", "rule")
+    site.put("/rules/a.json", "{}")
+    assert (await web.get(site.url_for("/rules/a.html"))).text == "rule"
+    await failure(web, site.url_for("/rules/a.json"))
+    await failure(web, site.url_for("/news"))
+    assert asked(site) == ["/robots.txt", "/rules/a.html"]
 
 
-async def test_a_group_naming_rulewatch_is_the_one_that_applies(web):
-    robots = "User-agent: *\nDisallow: /\n\nUser-agent: rulewatch\nDisallow: /private\n"
-    with Website({"/robots.txt": robots, "/rules": page("ok")}) as site:
-        assert (await web.get(site.url_for("/rules"))).text == "ok"
-        await failure(web, site.url_for("/private"))
+async def test_a_group_naming_rulewatch_is_the_one_that_applies(web, site):
+    robots(site, "User-agent: *\nDisallow: /\n\nUser-agent: rulewatch\nDisallow: /private\n")
+    site.put("/rules", "ok")
+    assert (await web.get(site.url_for("/rules"))).text == "ok"
+    await failure(web, site.url_for("/private"))
 
 
-async def test_robots_txt_404_allows_everything(web):
-    with Website({"/robots.txt": Reply(404), "/rules": page("ok")}) as site:
-        assert (await web.get(site.url_for("/rules"))).text == "ok"
+async def test_robots_txt_404_allows_everything(web, site):
+    site.put("/robots.txt", status=404)
+    site.put("/rules", "ok")
+    assert (await web.get(site.url_for("/rules"))).text == "ok"
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-async def test_robots_txt_that_cannot_be_read_disallows_the_host_for_now(web, status):
-    with Website({"/robots.txt": Reply(status), "/rules": page("no")}) as site:
-        error = await failure(web, site.url_for("/rules"))
-        await failure(web, site.url_for("/rules"))
-    assert site.paths() == ["/robots.txt"]  # not asked again at once, the page never
+async def test_robots_txt_that_cannot_be_read_disallows_the_host_for_now(web, site, status):
+    site.put("/robots.txt", status=status)
+    site.put("/rules", "no")
+    error = await failure(web, site.url_for("/rules"))
+    await failure(web, site.url_for("/rules"))
+    assert asked(site) == ["/robots.txt"]  # not asked again at once, the page never
     assert "robots.txt could not be read" in str(error) and f"HTTP {status}" in str(error)
 
 
-async def test_every_redirect_hop_is_checked_against_its_hosts_robots_txt(web):
-    with (
-        Website({"/robots.txt": "User-agent: *\nDisallow: /closed\n"}) as target,
-        Website({"/go": Reply(302, {"Location": target.url_for("/closed")})}) as start,
-    ):
+async def test_every_redirect_hop_is_checked_against_its_hosts_robots_txt(web, site):
+    start = site
+    with Site() as target:
+        robots(target, "User-agent: *\nDisallow: /closed\n")
+        start.put("/go", status=302, headers={"Location": target.url_for("/closed")})
         error = await failure(web, start.url_for("/go"))
     assert "/closed 被" in str(error)
-    assert start.paths() == ["/robots.txt", "/go"] and target.paths() == ["/robots.txt"]
+    assert asked(start) == ["/robots.txt", "/go"] and asked(target) == ["/robots.txt"]
 
 
 # --- the per-host interval ------------------------------------------------------------------
 
 
-def gaps(hits) -> list[float]:
-    return [later.at - earlier.at for earlier, later in itertools.pairwise(hits)]
+def gaps(requests) -> list[float]:
+    return [later.arrived - earlier.arrived for earlier, later in itertools.pairwise(requests)]
 
 
 # Arrival times are taken by the server, the starts by the client: a few ms of jitter.
 JITTER = 0.02
 
 
-async def test_requests_to_one_host_are_an_interval_apart_robots_txt_included(http):
+async def test_requests_to_one_host_are_an_interval_apart_robots_txt_included(http, site):
     web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.3))
-    with Website({"/a": page("a"), "/b": page("b")}) as site:
-        await asyncio.gather(web.get(site.url_for("/a")), web.get(site.url_for("/b")))
-    assert sorted(site.paths()) == ["/a", "/b", "/robots.txt"]  # robots.txt read once
-    assert all(gap >= 0.3 - JITTER for gap in gaps(site.hits))
+    site.put("/a", "a")
+    site.put("/b", "b")
+    await asyncio.gather(web.get(site.url_for("/a")), web.get(site.url_for("/b")))
+    assert sorted(asked(site)) == ["/a", "/b", "/robots.txt"]  # robots.txt read once
+    assert all(gap >= 0.3 - JITTER for gap in gaps(site.requests))
 
 
-async def test_two_hosts_do_not_wait_for_each_other(http):
+async def test_two_hosts_do_not_wait_for_each_other(http, site):
     web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.5))
-    with Website({"/a": page("a")}) as site:
-        started = time.monotonic()
-        await asyncio.gather(
-            web.get(site.url_for("/a")), web.get(site.url_for("/a", host="localhost"))
-        )
-        elapsed = time.monotonic() - started
+    site.put("/a", "a")
+    started = time.monotonic()
+    await asyncio.gather(web.get(site.url_for("/a")), web.get(site.url_for("/a", host="localhost")))
+    elapsed = time.monotonic() - started
     by_host = {
-        host: [hit for hit in site.hits if hit.host == host] for host in ("127.0.0.1", "localhost")
+        host: [request for request in site.requests if request.host == host]
+        for host in ("127.0.0.1", "localhost")
     }
-    assert [len(hits) for hits in by_host.values()] == [2, 2]
-    assert all(gap >= 0.5 - JITTER for hits in by_host.values() for gap in gaps(hits))
-    assert abs(by_host["127.0.0.1"][0].at - by_host["localhost"][0].at) < 0.25
+    assert [len(requests) for requests in by_host.values()] == [2, 2]
+    assert all(gap >= 0.5 - JITTER for requests in by_host.values() for gap in gaps(requests))
+    assert abs(by_host["127.0.0.1"][0].arrived - by_host["localhost"][0].arrived) < 0.25
     assert elapsed < 1.2  # one interval each, side by side; in turn it would be three
 
 
-async def test_crawl_delay_lengthens_the_interval(http):
+async def test_crawl_delay_lengthens_the_interval(http, site):
     web = HttpWeb(http, Manners(timeout=5, per_host_interval=0.05))
-    with Website({"/robots.txt": "User-agent: *\nCrawl-delay: 0.4\n", "/a": page("a")}) as site:
-        await web.get(site.url_for("/a"))
-        await web.get(site.url_for("/a"))
-    assert len(site.hits) == 3 and all(gap >= 0.4 - JITTER for gap in gaps(site.hits))
+    robots(site, "User-agent: *\nCrawl-delay: 0.4\n")
+    site.put("/a", "a")
+    await web.get(site.url_for("/a"))
+    await web.get(site.url_for("/a"))
+    assert len(site.requests) == 3 and all(gap >= 0.4 - JITTER for gap in gaps(site.requests))
 
 
-async def test_a_turn_past_the_deadline_fails_at_once_saying_when_to_come_back(http):
+async def test_a_turn_past_the_deadline_fails_at_once_saying_when_to_come_back(http, site):
     web = HttpWeb(http, Manners(timeout=1, per_host_interval=0))
-    with Website({"/robots.txt": "User-agent: *\nCrawl-delay: 3600\n", "/a": page("a")}) as site:
-        started = time.monotonic()
-        error = await failure(web, site.url_for("/a"))
-        elapsed = time.monotonic() - started
-    assert elapsed < 0.5 and site.paths() == ["/robots.txt"]
+    robots(site, "User-agent: *\nCrawl-delay: 3600\n")
+    site.put("/a", "a")
+    started = time.monotonic()
+    error = await failure(web, site.url_for("/a"))
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5 and asked(site) == ["/robots.txt"]
     assert error.retry_after is not None and 3500 < error.retry_after <= 3600
     assert "Crawl-delay" in str(error)
 
@@ -466,9 +484,11 @@ async def test_a_turn_past_the_deadline_fails_at_once_saying_when_to_come_back(h
         ),
     ],
 )
-async def test_text_is_read_in_the_encoding_it_is_in(web, body, content_type, encoding, expected):
-    with Website({"/p": page(body, content_type)}) as site:
-        got = await web.get(site.url_for("/p"), encoding=encoding)
+async def test_text_is_read_in_the_encoding_it_is_in(
+    web, site, body, content_type, encoding, expected
+):
+    site.put("/p", body, content_type=content_type)
+    got = await web.get(site.url_for("/p"), encoding=encoding)
     assert got.text == expected
 
 
@@ -476,10 +496,10 @@ async def test_text_is_read_in_the_encoding_it_is_in(web, body, content_type, en
     "content_type", ["text/html", "text/html; charset=utf-8", "text/html; charset=gbk"]
 )
 async def test_bytes_no_encoding_reads_whole_are_an_error_not_replacement_characters(
-    web, content_type
+    web, site, content_type
 ):
-    with Website({"/p": page(b"\xff\xfe\x00\xd8 not text \x81", content_type)}) as site:
-        error = await failure(web, site.url_for("/p"))
+    site.put("/p", b"\xff\xfe\x00\xd8 not text \x81", content_type=content_type)
+    error = await failure(web, site.url_for("/p"))
     assert "/p" in str(error) and "\ufffd" not in str(error)
 
 
@@ -487,28 +507,32 @@ async def test_bytes_no_encoding_reads_whole_are_an_error_not_replacement_charac
 
 
 @pytest.mark.parametrize(
-    "route",
+    "answer",
     [
-        pytest.param(Reply(500), id="500"),
-        pytest.param(Reply(200, body="late", delay=3), id="timeout"),
-        pytest.param(page("x" * (CAP + 1)), id="too-large"),
-        pytest.param(Reply(302, {"Location": "/loop?token=s3cret"}), id="redirect-loop"),
-        pytest.param(page(b"\xff\xfe\x00\xd8 \x81", "text/plain"), id="unreadable"),
+        pytest.param({"status": 500}, id="500"),
+        pytest.param({"body": "late", "delay": 3}, id="timeout"),
+        pytest.param({"body": "x" * (CAP + 1)}, id="too-large"),
+        pytest.param(
+            {"status": 302, "headers": {"Location": "/loop?token=s3cret"}}, id="redirect-loop"
+        ),
+        pytest.param(
+            {"body": b"\xff\xfe\x00\xd8 \x81", "content_type": "text/plain"}, id="unreadable"
+        ),
     ],
 )
-async def test_messages_show_no_query_and_no_userinfo(http, route):
+async def test_messages_show_no_query_and_no_userinfo(http, site, answer):
     web = HttpWeb(http, Manners(timeout=0.5, max_bytes=CAP, per_host_interval=0))
-    with Website({"/loop": route}) as site:
-        url = f"http://reader:pa55word@127.0.0.1:{site.port}/loop?token=s3cret"
-        error = await failure(web, url)
+    site.put("/loop?token=s3cret", **answer)  # a page's path includes its query
+    url = f"http://reader:pa55word@127.0.0.1:{site.port}/loop?token=s3cret"
+    error = await failure(web, url)
     assert f"127.0.0.1:{site.port}/loop" in str(error)
     assert "s3cret" not in str(error) and "pa55word" not in str(error)
     assert "reader@" not in str(error)
 
 
-async def test_a_robots_disallow_shows_no_query(web):
-    with Website({"/robots.txt": "User-agent: *\nDisallow: /\n"}) as site:
-        error = await failure(web, site.url_for("/list?key=s3cret"))
+async def test_a_robots_disallow_shows_no_query(web, site):
+    robots(site, "User-agent: *\nDisallow: /\n")
+    error = await failure(web, site.url_for("/list?key=s3cret"))
     assert "s3cret" not in str(error) and "/list" in str(error)
 
 
