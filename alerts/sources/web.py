@@ -86,6 +86,9 @@ class _Robots:
     rules: Protego | None  # None: it could not be read, so the host is disallowed for now
     until: float  # on the event loop's clock
     why: str = ""  # why it could not be read
+    # The host could not be reached at all ("连接不上（ConnectError）"): that, not robots.txt,
+    # is what a fetch from it is told.
+    unreached: str | None = None
 
 
 @dataclass
@@ -135,6 +138,8 @@ class HttpWeb:
         url = start = trip.at
         for _hop in range(self.manners.max_redirects + 1):
             _check_scheme(url)
+            if self.public_only:
+                await _check_public(url)
             await self._allowed(trip, url)
             await self._take_turn(trip, url)
             response = await self._send(url, headers)
@@ -167,7 +172,7 @@ class HttpWeb:
                 f"{where(url)} 不是能请求的网址（invalid URL）", lasting=True
             ) from None
         except httpx.HTTPError as exc:
-            raise SourceError(f"{where(url)} {_failure(exc)}") from None
+            raise _Unreached(f"{where(url)} {_failure(exc)}", failure=_failure(exc)) from None
 
     async def _page(
         self, url: str, response: httpx.Response, encoding: str | None, asked: Memo | None
@@ -248,6 +253,8 @@ class HttpWeb:
     async def _allowed(self, trip: _Trip, url: str) -> None:
         origin = _origin(url)
         robots = await self._robots_of(trip, origin)
+        if robots.rules is None and robots.unreached is not None:
+            raise SourceError(f"{where(url)} {robots.unreached}")
         if robots.rules is None:
             raise SourceError(
                 f"{where(url)} 暂不抓取：{robots.why}；robots.txt 读不到时按 RFC 9309 整站"
@@ -278,6 +285,8 @@ class HttpWeb:
             try:
                 _check_scheme(url)
                 response = await self._send(url, self._headers())
+            except _Unreached as exc:
+                return _Robots(None, loop.time() + ROBOTS_RETRY, str(exc), exc.failure)
             except SourceError as exc:
                 return _Robots(None, loop.time() + ROBOTS_RETRY, why=str(exc))
             try:
@@ -330,6 +339,14 @@ class HttpWeb:
         robots = self._robots.get(_origin(url))
         delay = robots.rules.crawl_delay(self._product) if robots and robots.rules else None
         return delay or 0.0
+
+
+class _Unreached(SourceError):
+    """The host did not answer (refused, timed out, reset): ``failure`` says how."""
+
+    def __init__(self, message: str, *, failure: str) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 class _Inflater:
