@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -312,3 +313,38 @@ async def test_a_source_added_through_the_api_reads_no_address_of_this_machine_u
     else:
         assert report.error and "api_private_addresses" in report.error, report
         assert asked == []
+
+
+async def test_an_article_two_sources_list_is_one_notice(site, web, engine: Engine):
+    # A news site's feed (its full text) and its list page (the article's page) give the same
+    # notice: the second source stores nothing, and both sources' items lead to the one.
+    import sites
+    from sites import NOTICES
+
+    from alerts.sources import build_source
+    from alerts.sources.html_list import HtmlListSourceConfig
+    from alerts.sources.poll import poll as poll_once
+    from alerts.sources.rss import RssSourceConfig
+    from store.models import Notice as NoticeRow
+
+    article = NOTICES[0]
+    site.put("/feed.xml", sites.rss_feed([article]), content_type="application/rss+xml")
+    site.put("/news/", sites.list_page([article]), content_type="text/html; charset=gb2312",
+             encoding="gbk")  # fmt: skip
+    site.put(f"/news/{article.slug}.html", sites.article_page(article), encoding="gbk",
+             content_type="text/html; charset=gb2312")  # fmt: skip
+    feed = RssSourceConfig(name="feed", url=site.url_for("/feed.xml"))
+    listing = HtmlListSourceConfig(name="list", url=site.url_for("/news/"), item="ul.news li")
+    tz = ZoneInfo("Asia/Shanghai")
+    with session_scope(engine) as session:
+        first = await poll_once(build_source(feed), session, web=web, tz=tz)
+    with session_scope(engine) as session:
+        second = await poll_once(build_source(listing), session, web=web, tz=tz)
+    assert first.stored.notices_added == 1, first
+    assert (second.new_items, second.stored.notices_added, second.stored.notices_known) == (
+        1, 0, 1,
+    ), second  # fmt: skip
+    with Session(engine) as session:
+        (notice,) = session.exec(select(NoticeRow)).all()
+        items = session.exec(select(SourceItem)).all()
+    assert {item.source: item.notice_id for item in items} == {"feed": notice.id, "list": notice.id}
