@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 # The longest a failing source waits between tries.
 MAX_BACKOFF = timedelta(hours=24)
+# The longest one poll's fetch may take, in seconds: `serve` polls a few sources at a time,
+# and the next round waits for the slowest.
+POLL_LIMIT = 300.0
 # The validators' columns in the store (store.models.SourceState).
 ETAG_MAX, LAST_MODIFIED_MAX = 500, 100
 
@@ -69,12 +72,15 @@ async def poll(
     platform: str | None = None,
     pace: Pace | None = None,
     now: datetime | None = None,
+    limit: float = POLL_LIMIT,
 ) -> PollReport:
     """Poll ``source`` once and store what is new; its failures are counted, not raised.
 
     ``platform`` is the platform of a notice that names none. With ``pace`` (the scheduled
     polls of ``serve``), a source polled less than nine tenths of its interval ago (by
-    another instance) or backing off after failures is skipped.
+    another instance) or backing off after failures is skipped. A fetch still running after
+    ``limit`` seconds (each page has its own, shorter timeout) fails the poll, and the next
+    one reads again what it had read.
     """
     now = now or clock.now()
     report = PollReport(source=source.name)
@@ -96,7 +102,11 @@ async def poll(
     committed(session, lambda: store.save_state(session, state))
     context = Context(web=web, memo=memo, seen=lambda key: store.key_digest(key) in seen)
     try:
-        fetched = await source.fetch(context)
+        async with asyncio.timeout(limit):
+            fetched = await source.fetch(context)
+    except TimeoutError:
+        reason = f"整个读取超过 {limit:g} 秒，下次再读（the poll's time limit）"
+        return _failed(session, report, state, reason, None, pace, now)
     except SourceError as exc:
         return _failed(session, report, state, str(exc), exc.retry_after, pace, now)
     except Exception as exc:  # a kind's bug must not stop the other sources

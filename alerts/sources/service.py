@@ -18,7 +18,7 @@ from sqlmodel import Session
 from alerts import clock
 from alerts.sources import SourceConfig, build_source
 from alerts.sources.catalog import configured
-from alerts.sources.poll import Pace, PollReport, poll, told
+from alerts.sources.poll import POLL_LIMIT, Pace, PollReport, poll, told
 from alerts.sources.web import USER_AGENT, HttpWeb, Manners
 from notifiers.base import Message, Notifier, Verdict
 from store.db import session_scope
@@ -87,6 +87,8 @@ class Poller:
                 platform=config.platform,
                 pace=pace,
                 now=now,
+                # A page's own timeout may be set longer than a poll's usual bound.
+                limit=max(POLL_LIMIT, 2 * self.settings.polling.timeout_seconds),
             )
             if report.turned is not None:
                 await self._tell(session, config, report)

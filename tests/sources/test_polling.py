@@ -9,6 +9,7 @@ The clock is moved with time-machine; nothing here sleeps to wait for time to pa
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -348,3 +349,35 @@ async def test_an_article_two_sources_list_is_one_notice(site, web, engine: Engi
         (notice,) = session.exec(select(NoticeRow)).all()
         items = session.exec(select(SourceItem)).all()
     assert {item.source: item.notice_id for item in items} == {"feed": notice.id, "list": notice.id}
+
+
+async def test_a_poll_that_runs_past_its_limit_fails_and_keeps_nothing_half_read(
+    site, web, engine: Engine
+):
+    # Five slow article pages, each within its own timeout: the poll as a whole is bounded,
+    # so one slow site cannot hold serve's round of sources for many minutes.
+    import sites
+
+    from alerts.sources import build_source
+    from alerts.sources.html_list import HtmlListSourceConfig
+    from alerts.sources.poll import poll as poll_once
+
+    said = "本次变更于2026年11月1日公示，2026年11月15日生效。"
+    many = [sites.Notice(f"n{i}", f"《规则{i}》变更公示", said, START, "", "") for i in range(5)]
+    site.put("/news/", sites.list_page(many), content_type="text/html; charset=gb2312",
+             encoding="gbk")  # fmt: skip
+    for notice in many:
+        site.put(f"/news/{notice.slug}.html", sites.article_page(notice, charset="utf-8"),
+                 delay=0.5)  # fmt: skip
+    config = HtmlListSourceConfig(name="slow", url=site.url_for("/news/"), item="ul.news li")
+    started = time.monotonic()
+    with session_scope(engine) as session:
+        report = await poll_once(
+            build_source(config), session, web=web, tz=ZoneInfo("Asia/Shanghai"), limit=1.2
+        )
+    assert time.monotonic() - started < 2.0
+    assert report.error and "1.2 秒" in report.error, report
+    with Session(engine) as session:
+        assert session.exec(select(SourceItem)).all() == []
+        kept = session.get(SourceState, "slow")
+    assert kept is not None and kept.failures == 1 and kept.etag is None
