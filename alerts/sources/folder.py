@@ -1,6 +1,8 @@
 """``kind = "folder"``: a directory that another tool (a crawler, a mail rule, a colleague)
 drops notice files into. Each file is read as ``rulewatch import`` reads it; it is known by
-its name and the digest of its bytes, so a file that is rewritten is read again."""
+its name and the digest of its bytes, so a file that is rewritten is read again. Hidden files
+are passed over: a tool that writes ``.name.txt`` and renames it when done is never read
+half-written."""
 
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ class FolderSource:
         if not folder.is_dir():
             raise SourceError(f"{folder} 不是能读取的文件夹（is not a folder that can be read）")
         items: list[Item] = []
-        for path in sorted(p for p in folder.glob(self.config.pattern) if p.is_file()):
+        names = folder.glob(self.config.pattern)
+        for path in sorted(p for p in names if p.is_file() and not p.name.startswith(".")):
             try:
                 data = path.read_bytes()
             except OSError as exc:

@@ -69,6 +69,8 @@ async def test_a_new_notice_is_stored_once_under_the_sources_platform(
 ):
     (tmp_path / "drop").mkdir()
     (tmp_path / "drop" / "a.txt").write_text(NOTICE, encoding="utf-8")
+    # Another tool's file still being written under a hidden name, to be renamed when done.
+    (tmp_path / "drop" / ".b.txt").write_text(NOTICE[:20], encoding="utf-8")
     poller = poller_for(settings_for(tmp_path), engine, http)
     with time_machine.travel(START, tick=False):
         first = await poll(poller)
