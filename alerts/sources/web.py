@@ -166,13 +166,23 @@ class HttpWeb:
         # "from None": httpx's exceptions carry the request, whose URL may hold a key.
         try:
             request = self.client.build_request("GET", url, headers=headers)
-            return await self.client.send(request, stream=True, follow_redirects=False)
+            response = await self.client.send(request, stream=True, follow_redirects=False)
         except httpx.InvalidURL:
             raise SourceError(
                 f"{where(url)} 不是能请求的网址（invalid URL）", lasting=True
             ) from None
         except httpx.HTTPError as exc:
             raise _Unreached(f"{where(url)} {_failure(exc)}", failure=_failure(exc)) from None
+        if self.public_only:
+            # The name was looked up before the request, and httpx looked it up again: a
+            # name that answered a public address first may have led elsewhere since.
+            stream = response.extensions.get("network_stream")
+            peer = stream.get_extra_info("server_addr") if stream is not None else None
+            why = private_address(str(peer[0])) if peer else None
+            if why is not None:
+                await response.aclose()
+                raise _refused_private(url, why)
+        return response
 
     async def _page(
         self, url: str, response: httpx.Response, encoding: str | None, asked: Memo | None
@@ -197,8 +207,9 @@ class HttpWeb:
             wait = None
             if status in (429, 503):  # the statuses whose Retry-After means "try again"
                 wait = parse_retry_after(response.headers, clock.now())
-            # A 4xx but a timeout or "too many" is the page's answer, whenever it is asked.
-            lasting = status < 500 and status not in (408, 425, 429)
+            # Gone, or never there: asking again will not help. A 401/403 is often a firewall
+            # or an anti-bot page for a while, so it is tried again like a 5xx.
+            lasting = status in (400, 404, 410, 451)
             raise SourceError(_http_error(url, status, wait), retry_after=wait, lasting=lasting)
         if not 200 <= status < 300:
             raise SourceError(
@@ -432,13 +443,39 @@ def private_address(host: str) -> str | None:
     name = host.strip("[]").lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return f"{name} 是本机"
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
+    address = _address(name)
+    if address is None:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    return None if address.is_global else f"{address} 是本机或内网地址"
+    # An IPv6 address may carry an IPv4 one that is where it leads: ::ffff:127.0.0.1,
+    # 6to4 (2002::/16), NAT64 (64:ff9b::/96), the old ::a.b.c.d.
+    carried = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.ipv4_mapped is not None or int(address) >> 32 == 0:
+            carried.append(low)
+        if address.sixtofour is not None:
+            carried.append(address.sixtofour)
+        if address in _NAT64:
+            carried.append(low)
+    private = next((a for a in carried if not a.is_global), None)
+    return None if private is None else f"{address} 是本机或内网地址"
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    # What a client's resolver also takes for an IPv4 address: 127.1, 2130706433, 0x7f.0.0.1.
+    if not name or not all(c in "0123456789abcdefx." for c in name):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
 
 
 async def _check_public(url: str) -> None:
@@ -459,11 +496,15 @@ async def _check_public(url: str) -> None:
             None,
         )
     if why is not None:
-        raise SourceError(
-            f"{where(url)} 没有读取：{why}，通过 API 添加的数据源不读取本机和内网地址"
-            "（[polling] api_private_addresses = true 可以放开）",
-            lasting=True,
-        )
+        raise _refused_private(url, why)
+
+
+def _refused_private(url: str, why: str) -> SourceError:
+    return SourceError(
+        f"{where(url)} 没有读取：{why}，通过 API 添加的数据源不读取本机和内网地址"
+        "（[polling] api_private_addresses = true 可以放开）",
+        lasting=True,
+    )
 
 
 def _check_scheme(url: str) -> None:

@@ -125,6 +125,11 @@ async def test_the_api_answers_a_kind_that_is_not_a_name_with_422(client: httpx.
         "http://169.254.169.254/latest/meta-data/",
         "http://10.0.0.5/list",
         "http://[::1]/feed",
+        "http://127.1/rules",  # the forms a resolver takes for 127.0.0.1
+        "http://2130706433/rules",
+        "http://0x7f.0.0.1/rules",
+        "http://[64:ff9b::a00:5]/list",  # NAT64 of 10.0.0.5
+        "http://[::ffff:192.168.1.1]/list",
     ],
 )
 async def test_the_api_adds_no_source_on_this_machine_or_the_intranet(

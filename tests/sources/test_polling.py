@@ -383,3 +383,27 @@ async def test_a_poll_that_runs_past_its_limit_fails_and_keeps_nothing_half_read
         assert session.exec(select(SourceItem)).all() == []
         kept = session.get(SourceState, "slow")
     assert kept is not None and kept.failures == 1 and kept.etag is None
+
+
+async def test_a_name_that_led_to_this_machine_after_its_lookup_is_not_read(
+    tmp_path: Path, engine: Engine, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+):
+    # DNS rebinding: the name looked public when it was looked up, and the connection went to
+    # 127.0.0.1. (The lookup is skipped here; the address connected to is what is checked.)
+    import alerts.sources.web
+
+    async def looked_public(url: str) -> None:
+        return None
+
+    monkeypatch.setattr(alerts.sources.web, "_check_public", looked_public)
+    feed = Reply(200, {"content-type": "application/rss+xml"}, FEED_IN_UTC)
+    with Receiver(default=feed) as site:
+        settings = parse_settings("[polling]\nper_host_seconds = 0\n", path=tmp_path / "c.toml",
+                                  environ={})  # fmt: skip
+        definition = json.dumps({"name": "inside", "kind": "rss", "url": site.url_for("/rss")})
+        with session_scope(engine) as session:
+            store.add_stored_source(session, name="inside", definition=definition, now=START)
+            config = find(settings, session, "inside")
+        report = await poller_for(settings, engine, http).poll(config, on_demand=True)
+    assert report.error and "127.0.0.1 是本机或内网地址" in report.error, report
+    assert report.stored.notices_added == 0

@@ -114,6 +114,18 @@ async def test_a_server_error_is_a_source_error(web, site):
     assert error.retry_after is None
 
 
+@pytest.mark.parametrize(
+    ("status", "lasting"),
+    [(404, True), (410, True), (451, True), (403, False), (401, False), (500, False),
+     (502, False), (408, False)],
+)  # fmt: skip
+async def test_only_a_page_that_is_gone_fails_for_good(web, site, status, lasting):
+    # A 403 is as often a firewall's mood as a verdict: its item is read again next time.
+    site.put("/page", status=status)
+    error = await failure(web, site.url_for("/page"))
+    assert error.lasting is lasting
+
+
 def in_two_minutes() -> datetime:
     return clock.now() + timedelta(seconds=120)
 
