@@ -697,7 +697,7 @@ def sources_try_command(
     from alerts.sources import SOURCES
     from alerts.sources.catalog import parse_source
     from alerts.sources.poll import in_zone
-    from alerts.timeline.ingest import changes_in
+    from alerts.timeline.ingest import changes_in, cleaned
 
     if kind not in SOURCES:
         raise typer.BadParameter(f"one of: {', '.join(SOURCES)}", param_hint="--kind")
@@ -724,7 +724,7 @@ def sources_try_command(
             err.print(f"unreadable: {item.where}: {item.problem}", markup=False)
             continue
         for notice in item.notices:
-            notice = in_zone(notice, settings.service.tz)  # as a poll stores it
+            notice = cleaned(in_zone(notice, settings.service.tz))  # as a poll stores it
             when = notice.published_at.isoformat() if notice.published_at else "no publish time"
             out.print(f"\n{notice.title}  ({when})", markup=False)
             out.print(f"  {notice.url or item.where}", markup=False)

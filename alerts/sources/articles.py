@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from alerts.extract.model import Notice
-from alerts.sources.base import Context, Fetched, Item, Memo, Page, SourceError
+from alerts.sources.base import Context, Fetched, Item, Memo, Page, SourceError, where
 from alerts.sources.reading import main_text
 
 Entry = TypeVar("Entry")
@@ -24,23 +24,33 @@ async def read_new(
     limit: int | None = None,
 ) -> Fetched:
     """The items of the ``(key, entry)`` pairs of the list ``page`` that were not seen
-    before, each made by ``read``, at most ``limit`` of them.
+    before, each made by ``read``, at most ``limit`` of them. Reading stops early at the
+    context's deadline, or when a page asks to wait (Retry-After, or a host's turn too far
+    off): what was read is kept, and the rest is read at the next poll.
 
-    The list's validators are kept only when every new entry was read: after a list cut at
-    ``limit``, or an item to be read again, the next poll must get the whole list, not a
+    The list's validators are kept only when every new entry was read: after a list cut
+    short, or with an item to be read again, the next poll must get the whole list, not a
     304 that would leave the rest unread until the list changes.
     """
     items: list[Item] = []
     complete = True
+    wait: float | None = None
     for key, entry in entries:
         if context.seen(key):
             continue
-        if limit is not None and len(items) == limit:
+        if (limit is not None and len(items) == limit) or context.past_deadline():
             complete = False
             break
-        items.append(await read(key, entry))
+        try:
+            items.append(await read(key, entry))
+        except SourceError as exc:
+            if exc.retry_after is None:
+                raise
+            complete, wait = False, exc.retry_after
+            break
     complete = complete and not any(item.again for item in items)
-    return Fetched(items=tuple(items), memo=page.memo() if complete else Memo())
+    memo = page.memo() if complete else Memo()
+    return Fetched(items=tuple(items), memo=memo, retry_after=wait)
 
 
 async def read_article(
@@ -57,7 +67,7 @@ async def read_article(
     """The item of ``key`` with the notice its page at ``url`` holds: the list's ``title``
     and ``published`` time, else the page's own. A page that cannot be fetched, or whose
     main text is not found, is the item's problem; the list's other items stand. A page
-    answered with Retry-After (429, 503) fails the whole poll: the site asked to wait."""
+    answered with Retry-After (429, 503) raises: the site asked to wait (see ``read_new``)."""
     try:
         page = await context.web.get(url, encoding=encoding)
     except SourceError as exc:
@@ -69,7 +79,7 @@ async def read_article(
     read = main_text(page.text, selector=selector, url=page.url)
     if not read.text:
         found = f"选择器 {selector!r} 在页面上找不到内容" if selector else "页面上找不到正文"
-        return Item(key=key, problem=f"{url}：{found}（no text found）")
+        return Item(key=key, problem=f"{where(url)}：{found}（no text found）")
     notice = Notice(
         title=title or read.title,
         text=read.text,

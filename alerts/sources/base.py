@@ -10,6 +10,7 @@ no second request.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import re
 from collections.abc import Callable
@@ -127,7 +128,8 @@ class Item:
 
     @property
     def where(self) -> str:
-        return self.label or self.key
+        """Where a person finds it, as it may be shown (a link without its query)."""
+        return self.label or (where(self.key) if "://" in self.key else self.key)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,9 @@ class Fetched:
     items: tuple[Item, ...] = ()
     memo: Memo = field(default_factory=Memo)
     not_modified: bool = False  # the place answered 304: nothing new, nothing read
+    # The place asked to wait this many seconds before more is read (a 429 on the fourth
+    # page of a list): the items read before it are kept, the rest wait for the next poll.
+    retry_after: float | None = None
 
 
 class SourceError(RulewatchError):
@@ -233,6 +238,12 @@ class Context:
     web: Web
     memo: Memo = field(default_factory=Memo)
     seen: Callable[[str], bool] = lambda key: False
+    # When, on the event loop's clock, a fetch should start no further page: what it has
+    # read by then is kept, and the next poll reads on.
+    deadline: float | None = None
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
 
 class Source(Protocol):

@@ -14,9 +14,11 @@ import logging
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from alerts import clock
@@ -26,6 +28,7 @@ from alerts.timeline.ingest import IngestReport, cleaned, content_hash, ingest
 from store import queries
 from store import sources as store
 from store.db import committed
+from store.errors import StoreError
 from store.models import SourceState
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class PollReport:
     not_modified: bool = False
     skipped: str | None = None  # why the source was not fetched (backing off, just polled)
     error: str | None = None  # why the source could not be read
+    retry_after: float | None = None  # the site asked to wait before the rest is read
     turned: Turn | None = None  # the source began failing, or recovered: tell the admin
 
 
@@ -100,18 +104,27 @@ async def poll(
     memo = Memo(etag=state.etag, last_modified=state.last_modified, fingerprint=state.fingerprint)
     state.last_polled_at = now
     committed(session, lambda: store.save_state(session, state))
-    context = Context(web=web, memo=memo, seen=lambda key: store.key_digest(key) in seen)
+    loop = asyncio.get_running_loop()
+    context = Context(
+        web=web,
+        memo=memo,
+        seen=lambda key: store.key_digest(key) in seen,
+        deadline=loop.time() + limit,
+    )
+    # Past the deadline a list starts no further page; a page still being read by twice the
+    # limit (its own timeout set longer than the poll's) is given up.
+    bound = asyncio.timeout(2 * limit)
     try:
-        async with asyncio.timeout(limit):
+        async with bound:
             fetched = await source.fetch(context)
-    except TimeoutError:
-        reason = f"整个读取超过 {limit:g} 秒，下次再读（the poll's time limit）"
-        return _failed(session, report, state, reason, None, pace, now)
     except SourceError as exc:
         return _failed(session, report, state, str(exc), exc.retry_after, pace, now)
     except Exception as exc:  # a kind's bug must not stop the other sources
-        logger.exception("source %s: unexpected error while fetching", source.name)
-        reason = f"rulewatch 读取时出错（{type(exc).__name__}）; see the service log"
+        if isinstance(exc, TimeoutError) and bound.expired():
+            reason = f"整个读取超过 {2 * limit:g} 秒，下次再读（the poll's time limit）"
+        else:  # a TimeoutError too may be a folder's slow network mount, not the limit
+            logger.exception("source %s: unexpected error while fetching", source.name)
+            reason = f"rulewatch 读取时出错（{type(exc).__name__}）; see the service log"
         return _failed(session, report, state, reason, None, pace, now)
     # Reading and storing the notices is the slow part: off the event loop, where the
     # reminders of serve are sent. The session is used by one thread at a time.
@@ -120,10 +133,11 @@ async def poll(
             _store_items, session, report, fetched, seen, tz=tz, platform=platform, now=now
         )
         return _succeeded(session, report, state, fetched, now)
-    except Exception as exc:  # the store refused (full disk, a bug): the next poll reads again
+    except Exception as exc:  # the store refused (full disk): the next poll reads again
         session.rollback()
         logger.exception("source %s: unexpected error while storing", source.name)
         reason = f"rulewatch 保存时出错（{type(exc).__name__}）; see the service log"
+        report.turned = None
         return _failed(session, report, state, reason, None, pace, now)
 
 
@@ -155,28 +169,36 @@ def _store_items(
         if digest in seen:
             continue  # a kind that lists every item: the store knows this one
         notices = [in_zone(notice, tz) for notice in item.notices]
-        if item.problem is not None:
-            report.stored.unreadable.append((f"{name}: {item.where}", item.problem))
+        problem = item.problem
+        if problem is not None:
+            report.stored.unreadable.append((f"{name}: {item.where}", problem))
             if item.again:
                 continue  # not kept as seen: read at the next poll
         else:
             origin = f"{name}: {item.label}" if item.label else name
-            report.stored.extend(
-                ingest(session, notices, origin=origin[:200], tz=tz, platform=platform)
-            )
+            try:
+                stored = ingest(session, notices, origin=origin[:200], tz=tz, platform=platform)
+            except (StoreError, SQLAlchemyError):
+                raise  # the store's failure is the poll's
+            except Exception as exc:  # rulewatch's bug on this notice: the others go on
+                session.rollback()
+                logger.exception("source %s: unexpected error reading %s", name, item.where)
+                problem = f"rulewatch 读取这一条时出错（{type(exc).__name__}）; see the service log"
+                report.stored.unreadable.append((f"{name}: {item.where}", problem))
+            else:
+                report.stored.extend(stored)
         seen.add(digest)
         notice_id = _first_notice(session, notices)
-        if committed(
+        keep = partial(
+            store.add_item,
             session,
-            lambda item=item, notice_id=notice_id: store.add_item(  # type: ignore[misc]
-                session,
-                source=name,
-                key=item.key,
-                notice_id=notice_id,
-                problem=item.problem,
-                now=now,
-            ),
-        ):
+            source=name,
+            key=item.key,
+            notice_id=notice_id,
+            problem=problem,
+            now=now,
+        )
+        if committed(session, keep):
             report.new_items += 1
 
 
@@ -211,7 +233,10 @@ def _succeeded(
         state.fingerprint = fetched.memo.fingerprint
     state.last_success_at = now
     state.failures = 0
-    state.not_before = None
+    # A page asked to wait (a 429 halfway down a list): what was read is kept, and the rest
+    # waits as long as the site asked.
+    state.not_before = now + _seconds(fetched.retry_after) if fetched.retry_after else None
+    report.retry_after = fetched.retry_after
     state.items_seen += report.new_items
     if state.told_failing:
         report.turned = "recovered"
@@ -234,6 +259,7 @@ def _failed(
 ) -> PollReport:
     report.error = reason
     state = store.state_of(session, state.name)
+    state.items_seen += report.new_items  # those kept before a failure while storing
     state.failures += 1
     state.last_error = reason
     state.last_error_at = now

@@ -92,6 +92,16 @@ class Poller:
             )
             if report.turned is not None:
                 await self._tell(session, config, report)
+        if report.stored.unreadable:
+            where, why = report.stored.unreadable[0]
+            more = len(report.stored.unreadable) - 1
+            log.warning("%s: %s%s", where, why, f" (and {more} more)" if more else "")
+        if report.retry_after:
+            log.info(
+                "source %s: the site asked to wait %g s; the rest of its list is read then",
+                config.name,
+                report.retry_after,
+            )
         if report.error:
             log.warning("source %s: %s", config.name, report.error)
         elif report.new_items:

@@ -106,12 +106,15 @@ async def test_no_more_than_max_items_new_items_are_read_per_poll_newest_first(s
     assert rest.memo.etag == site.etag("/news/")  # nothing left unread: kept again
 
 
-async def test_a_detail_page_answering_429_makes_the_poll_wait_as_the_site_asks(site, web):
+async def test_a_detail_page_answering_429_stops_the_list_where_it_is(site, web):
     publish(site)
     site.put(f"/news/{NOTICES[1].slug}.html", status=429, headers={"retry-after": "600"})
-    with pytest.raises(SourceError) as failed:
-        await source(site).fetch(Context(web=web))
-    assert failed.value.retry_after == 600 and "HTTP 429" in str(failed.value)
+    fetched = await source(site).fetch(Context(web=web))
+    # The first item is kept, the site's wish is passed on, and no validator is, so the
+    # next poll (in ten minutes at the earliest) reads the list again and goes on.
+    assert [item.key for item in fetched.items] == [site.url_for(f"/news/{NOTICES[0].slug}.html")]
+    assert fetched.retry_after == 600 and fetched.memo.etag is None
+    assert f"/news/{NOTICES[2].slug}.html" not in site.paths()
 
 
 async def test_an_unchanged_list_answers_304(site, web):
