@@ -591,6 +591,7 @@ def sources_command(
         Column("last success", no_wrap=True),
         Column("items", justify="right"),
         Column("unreadable", justify="right"),
+        Column("retrying", justify="right"),
         Column("last error", overflow="fold", ratio=1),
     )
     tz = settings.service.tz
@@ -603,6 +604,7 @@ def sources_command(
             _local(v.last_success_at, tz),
             str(v.items_seen),
             str(v.unreadable),
+            str(v.retrying),
             f"{_local(v.last_error_at, tz)} {v.last_error}" if v.failures and v.last_error else "",
         )
     out.print(table)

@@ -227,6 +227,10 @@ class SourceItem(SQLModel, table=True):
     key: str = Field(sa_type=Text)
     notice_id: int | None = Field(default=None, foreign_key="notice.id", ondelete="SET NULL")
     problem: str | None = Field(default=None, sa_type=Text)
+    # Its problem may pass (its page answered 500): read again at the next polls, ``tries``
+    # counting them, until it is read or given up (kept with its problem).
+    pending: bool = False
+    tries: int = 0
     seen_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
 
 

@@ -63,9 +63,27 @@ def claim(session: Session, name: str, *, now: datetime, polled_before: datetime
 
 
 def seen_digests(session: Session, source: str) -> set[str]:
-    """The digests of every item key the source has stored."""
-    query = select(SourceItem.key_digest).where(SourceItem.source == source)
+    """The digests of every item key the source has kept (not those it reads again)."""
+    query = select(SourceItem.key_digest).where(
+        SourceItem.source == source, col(SourceItem.pending).is_(False)
+    )
     return set(session.exec(query))
+
+
+def put_off(session: Session, *, source: str, key: str, problem: str, now: datetime) -> int:
+    """Note that the item could not be read this time, for a reason that may pass; it stays
+    to be read again. Returns how many polls have tried it."""
+    digest = key_digest(key)
+    row = session.exec(
+        select(SourceItem).where(SourceItem.source == source, SourceItem.key_digest == digest)
+    ).first()
+    if row is None:
+        row = SourceItem(source=source, key_digest=digest, key=key, pending=True, seen_at=now)
+    row.problem = problem
+    row.tries += 1
+    session.add(row)
+    session.flush()
+    return row.tries
 
 
 def add_item(
@@ -77,23 +95,17 @@ def add_item(
     problem: str | None,
     now: datetime,
 ) -> bool:
-    """Keep an item as seen; False when the source already had it (another poll was first)."""
+    """Keep an item as seen (one being read again, too); False when the source had kept it
+    already (another poll was first)."""
     digest = key_digest(key)
-    known = session.exec(
-        select(SourceItem.id).where(SourceItem.source == source, SourceItem.key_digest == digest)
+    row = session.exec(
+        select(SourceItem).where(SourceItem.source == source, SourceItem.key_digest == digest)
     ).first()
-    if known is not None:
+    if row is not None and not row.pending:
         return False
-    session.add(
-        SourceItem(
-            source=source,
-            key_digest=digest,
-            key=key,
-            notice_id=notice_id,
-            problem=problem,
-            seen_at=now,
-        )
-    )
+    row = row or SourceItem(source=source, key_digest=digest, key=key, seen_at=now)
+    row.notice_id, row.problem, row.pending, row.seen_at = notice_id, problem, False, now
+    session.add(row)
     session.flush()
     return True
 
@@ -113,7 +125,17 @@ def problem_counts(session: Session) -> dict[str, int]:
     """How many items each source kept that could not be read."""
     query = (
         select(SourceItem.source, func.count())
-        .where(col(SourceItem.problem).is_not(None))
+        .where(col(SourceItem.problem).is_not(None), col(SourceItem.pending).is_(False))
+        .group_by(SourceItem.source)
+    )
+    return {source: int(count) for source, count in session.exec(query)}
+
+
+def pending_counts(session: Session) -> dict[str, int]:
+    """How many items each source is reading again (their problem may pass)."""
+    query = (
+        select(SourceItem.source, func.count())
+        .where(col(SourceItem.pending).is_(True))
         .group_by(SourceItem.source)
     )
     return {source: int(count) for source, count in session.exec(query)}

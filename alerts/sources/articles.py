@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from alerts.extract.model import Notice
-from alerts.sources.base import Context, Fetched, Item, Memo, Page, SourceError, where
+from alerts.sources.base import Context, Fetched, Item, Page, SourceError, where
 from alerts.sources.reading import main_text
 
 Entry = TypeVar("Entry")
@@ -26,11 +26,8 @@ async def read_new(
     """The items of the ``(key, entry)`` pairs of the list ``page`` that were not seen
     before, each made by ``read``, at most ``limit`` of them. Reading stops early at the
     context's deadline, or when a page asks to wait (Retry-After, or a host's turn too far
-    off): what was read is kept, and the rest is read at the next poll.
-
-    The list's validators are kept only when every new entry was read: after a list cut
-    short, or with an item to be read again, the next poll must get the whole list, not a
-    304 that would leave the rest unread until the list changes.
+    off): what was read is kept, and the rest is read at the next poll (``complete`` is
+    false then, so the list's validators are not kept).
     """
     items: list[Item] = []
     complete = True
@@ -48,9 +45,7 @@ async def read_new(
                 raise
             complete, wait = False, exc.retry_after
             break
-    complete = complete and not any(item.again for item in items)
-    memo = page.memo() if complete else Memo()
-    return Fetched(items=tuple(items), memo=memo, retry_after=wait)
+    return Fetched(items=tuple(items), memo=page.memo(), retry_after=wait, complete=complete)
 
 
 async def read_article(
@@ -75,7 +70,7 @@ async def read_article(
             raise
         if exc.lasting:
             return Item(key=key, problem=str(exc))
-        return Item(key=key, problem=f"{exc}；下次再读（will retry）", again=True)
+        return Item(key=key, problem=str(exc), again=True)
     read = main_text(page.text, selector=selector, url=page.url)
     if not read.text:
         found = f"选择器 {selector!r} 在页面上找不到内容" if selector else "页面上找不到正文"

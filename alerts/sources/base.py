@@ -122,8 +122,8 @@ class Item:
     notices: tuple[Notice, ...] = ()
     problem: str | None = None  # why it could not be read; kept and shown, never dropped
     label: str = ""  # where a person finds it, when its notices do not say (no link): a file
-    # The problem may pass (its page answered 500, timed out): the item is not kept as seen
-    # but read again at the next poll.
+    # The problem may pass (its page answered 500, timed out): the item is read again at
+    # the next polls, and kept with its problem only after several.
     again: bool = False
 
     @property
@@ -151,6 +151,10 @@ class Fetched:
     # The place asked to wait this many seconds before more is read (a 429 on the fourth
     # page of a list): the items read before it are kept, the rest wait for the next poll.
     retry_after: float | None = None
+    # Every new entry of the list was read. When not (cut at max_items, at the poll's
+    # deadline, at a Retry-After), the list's validators are not kept: the next poll must
+    # get the whole list, not a 304 that would leave the rest unread until it changes.
+    complete: bool = True
 
 
 class SourceError(RulewatchError):

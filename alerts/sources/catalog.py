@@ -74,6 +74,7 @@ class SourceView:
     failures: int
     items_seen: int
     unreadable: int  # items kept with the reason they could not be read
+    retrying: int = 0  # items read again at the next poll, their problem may pass
 
     @property
     def state(self) -> str:
@@ -102,12 +103,14 @@ class SourceView:
             "failures": self.failures,
             "items_seen": self.items_seen,
             "unreadable": self.unreadable,
+            "retrying": self.retrying,
         }
 
 
 def source_views(settings: Settings, session: Session) -> list[SourceView]:
     states = store.states(session)
     problems = store.problem_counts(session)
+    pending = store.pending_counts(session)
     from_config = {source.name for source in settings.sources}
     views = []
     for source in configured(settings, session):
@@ -126,6 +129,7 @@ def source_views(settings: Settings, session: Session) -> list[SourceView]:
                 failures=state.failures if state else 0,
                 items_seen=state.items_seen if state else 0,
                 unreadable=problems.get(source.name, 0),
+                retrying=pending.get(source.name, 0),
             )
         )
     return views

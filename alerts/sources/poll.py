@@ -38,6 +38,9 @@ MAX_BACKOFF = timedelta(hours=24)
 # The longest one poll's fetch may take, in seconds: `serve` polls a few sources at a time,
 # and the next round waits for the slowest.
 POLL_LIMIT = 300.0
+# Polls an item whose problem may pass (its page answered 500) is read again before it is
+# kept with its problem, as one that cannot be read.
+MAX_TRIES = 10
 # The validators' columns in the store (store.models.SourceState).
 ETAG_MAX, LAST_MODIFIED_MAX = 500, 100
 
@@ -55,6 +58,7 @@ class PollReport:
     skipped: str | None = None  # why the source was not fetched (backing off, just polled)
     error: str | None = None  # why the source could not be read
     retry_after: float | None = None  # the site asked to wait before the rest is read
+    retrying: int = 0  # items whose problem may pass, read again at the next poll
     turned: Turn | None = None  # the source began failing, or recovered: tell the admin
 
 
@@ -171,9 +175,16 @@ def _store_items(
         notices = [in_zone(notice, tz) for notice in item.notices]
         problem = item.problem
         if problem is not None:
-            report.stored.unreadable.append((f"{name}: {item.where}", problem))
             if item.again:
-                continue  # not kept as seen: read at the next poll
+                later = partial(store.put_off, session, source=name, key=item.key, now=now)
+                tries = committed(session, partial(later, problem=problem))
+                if tries < MAX_TRIES:
+                    report.retrying += 1
+                    why = f"{problem}（第 {tries} 次，下次再读）"
+                    report.stored.unreadable.append((f"{name}: {item.where}", why))
+                    continue
+                problem = f"{problem}；{tries} 次都没读到，不再重读（gave up after {tries} polls）"
+            report.stored.unreadable.append((f"{name}: {item.where}", problem))
         else:
             origin = f"{name}: {item.label}" if item.label else name
             try:
@@ -226,10 +237,12 @@ def _succeeded(
     report.not_modified = fetched.not_modified
     state = store.state_of(session, state.name)
     if not fetched.not_modified:
-        # A validator longer than the store keeps is dropped: the next request is then
-        # unconditional, which costs the site a page, not the source its polls.
-        state.etag = _fits(fetched.memo.etag, ETAG_MAX)
-        state.last_modified = _fits(fetched.memo.last_modified, LAST_MODIFIED_MAX)
+        # A list not read whole, or with an item to read again, is asked for unconditionally
+        # next time. A validator longer than the store keeps is dropped too: that costs the
+        # site a page, not the source its polls.
+        memo = fetched.memo if fetched.complete and not report.retrying else Memo()
+        state.etag = _fits(memo.etag, ETAG_MAX)
+        state.last_modified = _fits(memo.last_modified, LAST_MODIFIED_MAX)
         state.fingerprint = fetched.memo.fingerprint
     state.last_success_at = now
     state.failures = 0

@@ -263,6 +263,10 @@ class SourceStatus(BaseModel):
     failures: int = Field(description="Polls failed in a row.")
     items_seen: int
     unreadable: int = Field(description="Items kept with the reason they could not be read.")
+    retrying: int = Field(
+        description="Items that failed in a way that may pass (a 5xx, a timeout), read again "
+        "at the next polls before they are kept as unreadable."
+    )
 
 
 class Problem(BaseModel):

@@ -92,18 +92,16 @@ async def test_no_more_than_max_items_new_items_are_read_per_poll_newest_first(s
         site.url_for("/news/n2.html"),
     ]
     assert "/news/n3.html" not in site.paths()
-    # The list was cut, so its validators are not kept: a 304 next time would leave n3 and n4
-    # unread for as long as the list does not change.
-    assert fetched.memo.etag is None and fetched.memo.last_modified is None
+    # The list was cut, so it says so, and a poll keeps no validators: a 304 next time would
+    # leave n3 and n4 unread for as long as the list does not change.
+    assert not fetched.complete
     read = stored | {item.key for item in fetched.items}
-    rest = await source(site, max_items=2).fetch(
-        Context(web=web, memo=fetched.memo, seen=read.__contains__)
-    )
+    rest = await source(site, max_items=2).fetch(Context(web=web, seen=read.__contains__))
     assert [item.key for item in rest.items] == [
         site.url_for("/news/n3.html"),
         site.url_for("/news/n4.html"),
     ]
-    assert rest.memo.etag == site.etag("/news/")  # nothing left unread: kept again
+    assert rest.complete and rest.memo.etag == site.etag("/news/")  # nothing left unread
 
 
 async def test_a_detail_page_answering_429_stops_the_list_where_it_is(site, web):
@@ -113,7 +111,7 @@ async def test_a_detail_page_answering_429_stops_the_list_where_it_is(site, web)
     # The first item is kept, the site's wish is passed on, and no validator is, so the
     # next poll (in ten minutes at the earliest) reads the list again and goes on.
     assert [item.key for item in fetched.items] == [site.url_for(f"/news/{NOTICES[0].slug}.html")]
-    assert fetched.retry_after == 600 and fetched.memo.etag is None
+    assert fetched.retry_after == 600 and not fetched.complete
     assert f"/news/{NOTICES[2].slug}.html" not in site.paths()
 
 

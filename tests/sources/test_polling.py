@@ -490,3 +490,41 @@ async def test_a_notice_rulewatch_fails_on_is_that_items_problem_and_the_others_
     assert report.error is None and report.stored.notices_added == 2, report
     ((where, why),) = report.stored.unreadable
     assert where == "drop: b.txt" and "ValueError" in why
+
+
+async def test_an_item_that_keeps_failing_is_shown_while_retried_then_kept_with_its_reason(
+    site, web, engine: Engine, tmp_path: Path
+):
+    from alerts.sources.poll import MAX_TRIES
+    from alerts.sources.poll import poll as poll_once
+
+    source = slow_list(site, pages=2, delay=0)
+    site.put("/news/n1.html", "维护中", status=500)
+    text = (
+        f'[[sources]]\nname = "slow"\nkind = "html_list"\nurl = "{site.url_for("/news/")}"\n'
+        'item = "ul.news li"\n'
+    )
+    settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+    tz = ZoneInfo("Asia/Shanghai")
+    for n in range(1, MAX_TRIES + 1):
+        with session_scope(engine) as session:
+            report = await poll_once(source, session, web=web, tz=tz)
+            (view,) = source_views(settings, session)
+        assert report.error is None, report
+        if n < MAX_TRIES:  # shown as being retried, and its list read whole each time
+            assert (view.items_seen, view.retrying, view.unreadable) == (1, 1, 0), (n, view)
+            assert state_named(engine, "slow").etag is None
+    # Given up after MAX_TRIES polls: kept with its reason, and the list is conditional again.
+    assert (view.items_seen, view.retrying, view.unreadable) == (2, 0, 1), view
+    with Session(engine) as session:
+        kept = {item.key.rsplit("/", 1)[-1]: item for item in session.exec(select(SourceItem))}
+    problem = kept["n1.html"].problem or ""
+    assert "HTTP 500" in problem and f"{MAX_TRIES} 次" in problem, problem
+    assert state_named(engine, "slow").etag is not None
+
+
+def state_named(engine: Engine, name: str) -> SourceState:
+    with Session(engine) as session:
+        found = session.get(SourceState, name)
+        assert found is not None
+        return found

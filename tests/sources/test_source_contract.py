@@ -213,7 +213,7 @@ async def test_source_contract(
     if situation == "flaky":
         ((where, why),) = report.stored.unreadable
         assert where.endswith("/flaky") or where.endswith("/flaky.html"), where
-        assert "HTTP 500" in why and "下次再读" in why, why
+        assert "HTTP 500" in why and "第 1 次，下次再读" in why, why
         assert "2026-12-28" not in {str(day) for day in shown.values()}
         for path in ("/news/flaky.html", "/rule/flaky"):
             site.put(path, sites.article_page(FLAKY))

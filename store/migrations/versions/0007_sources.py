@@ -47,6 +47,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("problem", sa.Text(), nullable=True),
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        sa.Column("tries", sa.Integer(), nullable=False),
         sa.Column("seen_at", AwareDateTime(), nullable=False),
     )
     op.create_index("ix_source_item_key", "source_item", ["source", "key_digest"], unique=True)
