@@ -553,3 +553,24 @@ async def test_a_robots_disallow_shows_no_query(web, site):
 async def test_a_url_httpx_cannot_request_is_a_source_error(web):
     error = await failure(web, "http://[::1/list")
     assert "网址" in str(error)
+
+
+async def test_a_restricted_web_follows_no_redirect_to_this_machine(
+    web, site, monkeypatch: pytest.MonkeyPatch
+):
+    # The site stands for a public one (its own address is let through here); its redirect
+    # to localhost is where a source added through the API may not go.
+    import alerts.sources.web
+
+    checked = alerts.sources.web.private_address
+    monkeypatch.setattr(
+        alerts.sources.web,
+        "private_address",
+        lambda host: None if host == "127.0.0.1" else checked(host),
+    )
+    site.put("/moved", status=302, headers={"location": site.url_for("/inside", host="localhost")})
+    site.put("/inside", "内部页面")
+    error = await failure(web.restricted(), site.url_for("/moved"))
+    assert "localhost 是本机" in str(error) and error.lasting
+    assert site.paths() == ["/moved"]
+    assert (await web.get(site.url_for("/moved"))).text == "内部页面"  # unrestricted: followed
