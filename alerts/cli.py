@@ -558,6 +558,30 @@ def channels_new_secret_command() -> None:
     out.print(new_secret(), markup=False)
 
 
+users_app = typer.Typer(help="The [[users]] of config.toml.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("hash")
+def users_hash_command(
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="密码 Password",
+            confirmation_prompt=True,
+            hide_input=True,
+            help="Asked for when not given; never pass it on a shared machine's command line.",
+        ),
+    ],
+) -> None:
+    """Print the Argon2id hash of a password, for a [[users]] entry's `password_hash`."""
+    from alerts.users import hash_password
+
+    if len(password) < 8:
+        raise typer.BadParameter("use at least 8 characters", param_hint="password")
+    out.print(hash_password(password), markup=False, soft_wrap=True)
+
+
 sources_app = typer.Typer(
     help="Sources rulewatch polls for new notices: list them, poll one, try a URL.",
     invoke_without_command=True,

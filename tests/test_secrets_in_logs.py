@@ -24,6 +24,7 @@ from receiver import WHSEC, Receiver, Reply
 from vendors import DingTalkRobot, FeishuBot
 
 from alerts.server import redacted_path
+from alerts.users import hash_password
 
 RULEWATCH = str(Path(sys.executable).with_name("rulewatch"))
 
@@ -43,7 +44,11 @@ FS_SECRET = "FsSign-s3kr1t"
 SOURCE_PASSWORD = "SrcPw-s3kr1t"
 SOURCE_KEY = "SrcKey-s3kr1t"
 SOURCE_PATH_KEY = "SrcPathKey0s3kr1t0123456789abcdef"  # a private feed's token, as such are
+USER_TOKEN = "UserTok-s3kr1t-0123456789"
+USER_PASSWORD = "UserPw-s3kr1t"
 SECRETS = [
+    USER_TOKEN,
+    USER_PASSWORD,
     SOURCE_PATH_KEY,
     SOURCE_PASSWORD,
     SOURCE_KEY,
@@ -107,6 +112,12 @@ listen = "127.0.0.1:{port}"
 
 [api]
 token = "{API_TOKEN}"
+
+[[users]]
+name = "viewer"
+role = "viewer"
+token = "{USER_TOKEN}"
+password_hash = "{hash_password(USER_PASSWORD)}"
 
 [calendar]
 token = "{FEED_TOKEN}"
@@ -179,6 +190,8 @@ url = "{source}"
             bad = {"Authorization": f"Bearer {WRONG_BEARER}"}
             assert httpx.post(f"{base}/api/notices", json=notice, headers=bad).status_code == 401
             assert httpx.post(f"{base}/api/notices", json=notice, headers=good).status_code == 201
+            viewer = {"Authorization": f"Bearer {USER_TOKEN}"}  # a role too low for a write
+            assert httpx.post(f"{base}/api/notices", json=notice, headers=viewer).status_code == 403
             assert httpx.get(f"{base}/calendar/{FEED_TOKEN}.ics").status_code == 200
             assert httpx.get(f"{base}/calendar.ics?token={FEED_TOKEN}").status_code == 200
             assert httpx.get(f"{base}/calendar/{WRONG_BEARER}.ics").status_code == 404

@@ -63,6 +63,7 @@ from alerts.config.values import (
 )
 from alerts.errors import ConfigError
 from alerts.sources import SourceConfig, source_union
+from alerts.users import UserConfig
 from notifiers import ChannelConfig, channel_union
 from notifiers.email import SmtpSettings
 from notifiers.http import check_http_url
@@ -275,6 +276,7 @@ class Settings(_Section):
     workdays: WorkdaySettings = WorkdaySettings()
     sources: list[_AnySource] = []
     polling: PollingSettings = PollingSettings()
+    users: list[UserConfig] = []
 
     _path: Path | None = PrivateAttr(default=None)
 

@@ -183,7 +183,12 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
     """Problems that span entries: duplicate names, dangling references, missing [smtp]."""
     found: list[KeyProblem] = []
     channel_names: dict[str, int] = {}
-    for section, names in (("channels", channel_names), ("watch", {}), ("sources", {})):
+    for section, names in (
+        ("channels", channel_names),
+        ("watch", {}),
+        ("sources", {}),
+        ("users", {}),
+    ):
         for i, entry in _entries(raw.get(section)):
             name = entry.get("name")
             if isinstance(name, str) and name in names:
@@ -210,6 +215,7 @@ def cross_check(raw: Mapping[str, Any]) -> list[KeyProblem]:
                     )
                 )
     found += mention_problems(raw)
+    found += _shared_tokens(raw)
     service = raw.get("service")
     admin = service.get("admin_channel") if isinstance(service, dict) else None
     if isinstance(admin, str) and admin not in channel_names:
@@ -288,3 +294,22 @@ def to_problems(where: str, found: Iterable[KeyProblem], lines: KeyLines) -> lis
         for parts, message in found
     }
     return sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.key))
+
+
+def _shared_tokens(raw: Mapping[str, Any]) -> list[KeyProblem]:
+    # A token names its caller: two callers with one token would be one caller with two
+    # roles. The problem names where the token is used, never the token.
+    api = raw.get("api")
+    owners: dict[str, str] = {}
+    if isinstance(api, Mapping) and isinstance(api.get("token"), str):
+        owners[api["token"]] = "[api] token"
+    found: list[KeyProblem] = []
+    for i, user in _entries(raw.get("users")):
+        token = user.get("token")
+        if not isinstance(token, str):
+            continue
+        if token in owners:
+            found.append((("users", i, "token"), f"is the same token as {owners[token]}"))
+        else:
+            owners[token] = f"users[{i}].token"
+    return found

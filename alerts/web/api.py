@@ -25,7 +25,7 @@ from alerts.timeline.views import (
 )
 from alerts.watches import current_watches
 from alerts.web import schemas
-from alerts.web.deps import SessionDep, SettingsDep, WriteAccess
+from alerts.web.deps import AdminAccess, SessionDep, SettingsDep, WriteAccess
 from store import outbox, queries
 from store import sources as stored_sources
 from store import watches as stored_watches
@@ -205,7 +205,7 @@ def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Wat
 @router.post(
     "/watches",
     status_code=201,
-    dependencies=[WriteAccess],
+    dependencies=[AdminAccess],
     responses=_errors(*_BODY, 409),
     summary="Add a watch; it persists in the store and is used with config.toml's.",
 )
@@ -254,7 +254,7 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
 @router.delete(
     "/watches/{name}",
     status_code=204,
-    dependencies=[WriteAccess],
+    dependencies=[AdminAccess],
     responses=_errors(*_WRITE, 404, 409),
     summary="Remove a watch added through the API.",
 )
@@ -277,7 +277,7 @@ _LOCAL_KINDS = frozenset({"folder"})
 @router.post(
     "/sources",
     status_code=201,
-    dependencies=[WriteAccess],
+    dependencies=[AdminAccess],
     responses=_errors(*_BODY, 409),
     summary="Add a source, as a [[sources]] table in JSON; polled with config.toml's.",
 )
@@ -325,7 +325,7 @@ def post_source(
 @router.delete(
     "/sources/{name}",
     status_code=204,
-    dependencies=[WriteAccess],
+    dependencies=[AdminAccess],
     responses=_errors(*_WRITE, 404, 409),
     summary="Remove a source added through the API, with what rulewatch kept of its polls.",
 )

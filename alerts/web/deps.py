@@ -1,4 +1,4 @@
-"""What every HTTP route may ask for: a session, the settings, and write permission.
+"""What every HTTP route may ask for: a session, the settings, and a caller of a role.
 
 Routers (alerts/web/api.py, alerts/web/feed.py, alerts/web/pages.py) depend on these instead
 of on each other, so each face stays a small module.
@@ -6,14 +6,14 @@ of on each other, so each face stays a small module.
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from alerts.users import Caller, Role, caller_of, takes_tokens
 from store.db import session_scope
 
 if TYPE_CHECKING:
@@ -36,27 +36,42 @@ def _settings(request: Request) -> Settings:
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated["Settings", Depends(_settings)]
 
-_bearer = HTTPBearer(auto_error=False, description="The `[api] token` of config.toml.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A `[[users]]` token of config.toml (or the `[api] token`, an admin's).",
+)
 
 
-def require_token(
+def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Let a write through only with ``Authorization: Bearer <[api] token>``.
-
-    Without a configured token the API takes no writes at all (403); a missing or wrong
-    token is 401. The comparison takes the same time whatever the token given.
-    """
+) -> Caller:
+    """The caller the bearer token names. Without any token configured the API takes no
+    writes at all (403); a missing or unknown token is 401."""
     settings = _settings(request)
-    token = settings.api.token
-    if token is None:
-        raise HTTPException(403, "writes are disabled: set [api] token in config.toml")
-    given = credentials.credentials if credentials else ""
-    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    if not takes_tokens(settings):
+        raise HTTPException(
+            403, "writes are disabled: give a [[users]] entry a token (or set [api] token)"
+        )
+    caller = caller_of(settings, credentials.credentials if credentials else "")
+    if caller is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    return caller
 
 
-WriteAccess = Depends(require_token)
+def _at_least(role: Role) -> Callable[[Caller], Caller]:
+    def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if caller.role < role:
+            raise HTTPException(
+                403, f"{caller.name} is a {caller.role}: this needs the {role} role or above"
+            )
+        return caller
+
+    return check
+
+
+# Entering and correcting notices and changes; managing watches and sources.
+WriteAccess = Depends(_at_least(Role.editor))
+AdminAccess = Depends(_at_least(Role.admin))
