@@ -10,6 +10,7 @@ for each secret.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -45,10 +46,12 @@ SOURCE_PASSWORD = "SrcPw-s3kr1t"
 SOURCE_KEY = "SrcKey-s3kr1t"
 SOURCE_PATH_KEY = "SrcPathKey0s3kr1t0123456789abcdef"  # a private feed's token, as such are
 USER_TOKEN = "UserTok-s3kr1t-0123456789"
+SESSION_SECRET = "SessionSecret-s3kr1t-0123456789abcdef"
 USER_PASSWORD = "UserPw-s3kr1t"
 SECRETS = [
     USER_TOKEN,
     USER_PASSWORD,
+    SESSION_SECRET,
     SOURCE_PATH_KEY,
     SOURCE_PASSWORD,
     SOURCE_KEY,
@@ -109,6 +112,7 @@ def test_serve_writes_no_secret_anywhere(tmp_path: Path, database: str):
 [service]
 database = "{database}"
 listen = "127.0.0.1:{port}"
+session_secret = "{SESSION_SECRET}"
 
 [api]
 token = "{API_TOKEN}"
@@ -192,6 +196,11 @@ url = "{source}"
             assert httpx.post(f"{base}/api/notices", json=notice, headers=good).status_code == 201
             viewer = {"Authorization": f"Bearer {USER_TOKEN}"}  # a role too low for a write
             assert httpx.post(f"{base}/api/notices", json=notice, headers=viewer).status_code == 403
+            with httpx.Client(base_url=base) as browser:  # signs in on the page, once wrongly
+                csrf = re.findall(r'name="csrf" value="([^"]+)"', browser.get("/signin").text)[0]
+                for password, status in ((USER_PASSWORD + "x", 401), (USER_PASSWORD, 303)):
+                    form = {"name": "viewer", "password": password, "csrf": csrf}
+                    assert browser.post("/signin", data=form).status_code == status
             assert httpx.get(f"{base}/calendar/{FEED_TOKEN}.ics").status_code == 200
             assert httpx.get(f"{base}/calendar.ics?token={FEED_TOKEN}").status_code == 200
             assert httpx.get(f"{base}/calendar/{WRONG_BEARER}.ics").status_code == 404

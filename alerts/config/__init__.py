@@ -52,6 +52,7 @@ from alerts.config.values import (
     Name,
     OptionalDate,
     Regex,
+    SessionSecret,
     Text,
     TimeOfDay,
     Token,
@@ -109,6 +110,9 @@ class ServiceSettings(_Section):
     base_url: str
     # The channel that hears when a source starts failing and when it recovers.
     admin_channel: str | None = None
+    # Signs the page's session cookies: without it each start of serve makes its own, so a
+    # restart signs everyone out and instances do not share sessions.
+    session_secret: SessionSecret = None
 
     @model_validator(mode="before")
     @classmethod

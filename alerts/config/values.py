@@ -154,6 +154,18 @@ def _check_token(value: SecretStr | None) -> SecretStr | None:
 Token = Annotated[SecretStr | None, AfterValidator(_check_token)]
 
 
+def _check_session_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < 32:
+        raise invalid(
+            'must be at least 32 characters; e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
+    return value
+
+
+SessionSecret = Annotated[SecretStr | None, AfterValidator(_check_session_secret)]
+
+
 def split_listen(value: str) -> tuple[str, int]:
     """``"host:port"`` as host (an IPv6 address without brackets) and port."""
     match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", value)

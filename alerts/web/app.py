@@ -7,6 +7,7 @@ their own. Domain errors become HTTP statuses here and nowhere else.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
@@ -29,9 +31,10 @@ from alerts.errors import RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
 from alerts.sources.catalog import source_views
-from alerts.web import api, change_page, feed, pages, schemas
+from alerts.web import api, change_page, feed, pages, schemas, signin
 from alerts.web.metrics import CONTENT_TYPE, Metrics
 from alerts.web.middleware import BodyLimit, NoNulInUrl
+from alerts.web.signin import COOKIE, SESSION_HOURS, Attempts
 from store.db import session_scope
 from store.errors import StoreError
 
@@ -51,8 +54,9 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         title="rulewatch",
         summary="Platform rule changes: 公示 and 生效 dates, reminders and a calendar feed.",
         description=(
-            "Reads are open. Writes need `Authorization: Bearer <token>` with the `[api] token` "
-            "of config.toml; without a configured token the API takes no writes."
+            "Reads are open. Writes need `Authorization: Bearer <token>` with a token of "
+            "config.toml: a `[[users]]` entry's (its role says what it may write) or the "
+            "`[api] token`, an admin's; without a configured token the API takes no writes."
         ),
         version="0.1.0",
         lifespan=lifespan,
@@ -107,9 +111,19 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         _healthz
     )
     app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
-    routers = (api.router, feed.router, pages.router, change_page.router)
+    routers = (api.router, feed.router, pages.router, change_page.router, signin.router)
     for router in routers:
         app.include_router(router)
+    app.state.signin_attempts = Attempts()
+    secret = settings.service.session_secret
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+        session_cookie=COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=settings.service.base_url.startswith("https://"),
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(NoNulInUrl)
     return app

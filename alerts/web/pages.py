@@ -19,7 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlmodel import Session
@@ -36,6 +36,7 @@ from alerts.timeline.views import (
 )
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
+from alerts.web.signin import csrf_token, signed_in
 from store import queries
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ class Timeline:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def timeline_page(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     platform: Annotated[str | None, Query(max_length=200)] = None,
@@ -178,6 +180,7 @@ def timeline_page(
     filters = Filters.of(platform, rule, tag)
     today = clock.today(settings.service.tz)
     timeline = build_timeline(session, settings, filters=filters, today=today)
+    who = signed_in(request)
     html = (
         environment()
         .get_template("page.html.j2")
@@ -188,6 +191,11 @@ def timeline_page(
             title=settings.calendar.name,
             tz=settings.service.timezone,
             zone=settings.service.tz,
+            who=who,
+            # Only a signed-in user's page carries a form (sign out): a visitor's page sets
+            # no cookie.
+            csrf=csrf_token(request) if who else "",
+            can_sign_in=any(user.password_hash for user in settings.users),
         )
     )
     return HTMLResponse(html, headers=HEADERS)

@@ -1,0 +1,168 @@
+"""Signing in on the page: a form, a session cookie, and the CSRF token every form carries.
+
+The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure when
+``[service] base_url`` is https) holding the user's name, a digest of their password hash
+(so changing a password, or removing the user, ends their sessions) and the session's CSRF
+token. Failed sign-ins are counted per user name and per client address: after
+``MAX_FAILURES`` within ``FAILURE_WINDOW`` either is refused until the window passes, right
+password or not. The counts live in the process: each instance counts its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from alerts import clock
+from alerts.users import Caller, UserConfig, password_matches
+from alerts.web.deps import SettingsDep
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
+
+router = APIRouter(tags=["page"])
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+SESSION_HOURS = 12  # a working day: a session cookie outlives no shift
+COOKIE = "rulewatch_session"
+
+
+@dataclass
+class Attempts:
+    """Failed sign-ins by key (a user name, a client address), oldest first."""
+
+    failures: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
+
+    def wait(self, keys: list[str], now: datetime) -> timedelta | None:
+        """How long until a sign-in under ``keys`` is taken again; None when it is now."""
+        waits = []
+        for key in keys:
+            seen = self.failures.get(key)
+            while seen and now - seen[0] >= FAILURE_WINDOW:
+                seen.popleft()
+            if seen and len(seen) >= MAX_FAILURES:
+                waits.append(seen[0] + FAILURE_WINDOW - now)
+        return max(waits) if waits else None
+
+    def failed(self, keys: list[str], now: datetime) -> None:
+        for key in keys:
+            self.failures[key].append(now)
+
+    def forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self.failures.pop(key, None)
+
+
+def signed_in(request: Request) -> Caller | None:
+    """The user whose session the request carries, if it still holds: the user is still in
+    config.toml with the password the session was opened with."""
+    settings: Settings = request.app.state.settings
+    name, seal = request.session.get("user"), request.session.get("seal")
+    user = _user(settings, name) if isinstance(name, str) else None
+    if user is None or not isinstance(seal, str) or not hmac.compare_digest(seal, _seal(user)):
+        return None
+    return Caller(user.name, user.role)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made when the session has none (a form shown to a visitor
+    who has not signed in yet carries one too: the sign-in form itself)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, given: str) -> None:
+    """403 unless ``given`` is the session's CSRF token: a form posted from another site,
+    or with another session's token, is refused."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), given.encode()):
+        raise HTTPException(
+            403, "表单已过期或不是从本站提交的，请刷新页面后重试（CSRF check failed）"
+        )
+
+
+@router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+def signin_form(request: Request, settings: SettingsDep) -> HTMLResponse:
+    return _form(request, settings)
+
+
+@router.post("/signin", response_class=HTMLResponse, include_in_schema=False)
+def signin(
+    request: Request,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    attempts: Attempts = request.app.state.signin_attempts
+    keys = [f"user:{name}", f"addr:{request.client.host if request.client else '-'}"]
+    now = clock.now()
+    wait = attempts.wait(keys, now)
+    if wait is not None:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        said = f"登录失败次数过多，请 {minutes} 分钟后再试。"
+        page = _form(request, settings, name=name, problem=said, status=429)
+        page.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+        return page
+    user = _user(settings, name)
+    if user is None or not password_matches(user, password):
+        attempts.failed(keys, now)
+        # One answer whether the name or the password was wrong: names are not probed.
+        return _form(request, settings, name=name, problem="用户名或密码不对。", status=401)
+    attempts.forget(keys)
+    request.session.clear()  # a fresh session: no fixation of one made before sign-in
+    request.session.update(user=user.name, seal=_seal(user), csrf=secrets.token_urlsafe(24))
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/signout", include_in_schema=False)
+def signout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def _form(
+    request: Request,
+    settings: Settings,
+    *,
+    name: str = "",
+    problem: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    from alerts.web.pages import HEADERS, environment
+
+    html = (
+        environment()
+        .get_template("signin.html.j2")
+        .render(
+            title=settings.calendar.name,
+            name=name,
+            problem=problem,
+            csrf=csrf_token(request),
+            can_sign_in=any(user.password_hash for user in settings.users),
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _user(settings: Settings, name: str) -> UserConfig | None:
+    return next((user for user in settings.users if user.name == name), None)
+
+
+def _seal(user: UserConfig) -> str:
+    hashed = user.password_hash.get_secret_value() if user.password_hash else ""
+    return hashlib.sha256(hashed.encode()).hexdigest()[:32]
