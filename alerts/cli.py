@@ -558,6 +558,43 @@ def channels_new_secret_command() -> None:
     out.print(new_secret(), markup=False)
 
 
+@app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many entries, newest first.")] = 50,
+    actor: Annotated[str | None, typer.Option(help="Only this user's writes.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The audit log: every write made through the API or the page, who made it and when."""
+    from store import audit
+
+    settings = _settings(ctx, secrets_needed=False)
+    with _session(settings) as session:
+        entries = audit.entries(session, limit=limit, actor=actor)
+        rows = [
+            {
+                "at": _local(e.at, settings.service.tz),
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "detail": json.loads(e.detail or "{}"),
+            }
+            for e in entries
+        ]
+    if as_json:
+        out.print(_json(rows), markup=False)
+        return
+    if not rows:
+        out.print("the audit log is empty: no write has been made yet", markup=False)
+        return
+    from rich.table import Column, Table
+
+    table = Table(Column("at", no_wrap=True), "actor", "action", Column("target", overflow="fold"))
+    for row in rows:
+        table.add_row(row["at"], row["actor"], row["action"], row["target"])
+    out.print(table)
+
+
 users_app = typer.Typer(help="The [[users]] of config.toml.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 

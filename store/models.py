@@ -246,3 +246,16 @@ class StoredSource(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=64)
     definition: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One write someone made (through the API, the page or the CLI): who, what, when."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False, index=True))
+    actor: str = Field(max_length=64)  # a [[users]] name; "api" for the [api] token
+    action: str = Field(max_length=64)  # "notice.add", "watch.remove", …
+    target: str = Field(default="", max_length=500)  # what it was done to, as shown
+    detail: str = Field(default="", sa_type=Text)  # what was sent, secrets left out

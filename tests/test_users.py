@@ -166,3 +166,52 @@ def test_users_hash_refuses_two_passwords_that_differ(tmp_path: Path):
 
 def test_a_hash_is_salted():
     assert hash_password(PASSWORD) != hash_password(PASSWORD)
+
+
+@pytest.mark.anyio
+async def test_the_audit_log_names_who_wrote_what_and_only_admins_read_it(
+    client: httpx.AsyncClient,
+):
+    assert (await client.post("/api/notices", json=NOTICE, headers=bearer(EDITOR))).is_success
+    assert (
+        await client.post("/api/watches", json=WATCH, headers=bearer(EDITOR))
+    ).status_code == 403
+    assert (await client.post("/api/watches", json=WATCH, headers=bearer(ADMIN))).is_success
+    source = {
+        "name": "feed",
+        "kind": "rss",
+        "url": "https://rw:pw-s3cret@rules.example.com/f?key=k1",
+    }
+    assert (await client.post("/api/sources", json=source, headers=bearer(ADMIN))).is_success
+    for token in (VIEWER, EDITOR):
+        assert (await client.get("/api/audit", headers=bearer(token))).status_code == 403
+    log = (await client.get("/api/audit", headers=bearer(ADMIN))).json()
+    # Newest first; the refused write is not there; the source's URL is logged without its
+    # password and key.
+    assert [(e["actor"], e["action"], e["target"]) for e in log] == [
+        ("api", "source.add", "feed"),
+        ("api", "watch.add", "listing"),
+        ("王芳", "notice.add", NOTICE["title"]),
+    ]
+    assert log[0]["detail"] == {"kind": "rss", "url": "https://rules.example.com/f"}
+    assert "pw-s3cret" not in str(log) and "k1" not in str(log)
+    mine = (await client.get("/api/audit?actor=王芳", headers=bearer(ADMIN))).json()
+    assert [e["action"] for e in mine] == ["notice.add"]
+
+
+def test_the_audit_command_lists_the_writes(tmp_path: Path, engine: Engine, database_url: str):
+    import anyio
+
+    text = CONFIG.replace("[api]", f'[service]\ndatabase = "{database_url}"\n\n[api]')
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+
+    async def write() -> None:
+        transport = httpx.ASGITransport(app=create_app(settings, engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            await client.post("/api/notices", json=NOTICE, headers=bearer(EDITOR))
+
+    anyio.run(write)
+    shown = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "audit", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert '"actor": "王芳"' in shown.output and '"action": "notice.add"' in shown.output

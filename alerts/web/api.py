@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from alerts import clock
 from alerts.extract.model import Notice
+from alerts.sources.base import where
 from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.sources.web import private_address
 from alerts.timeline import ingest
@@ -25,18 +26,17 @@ from alerts.timeline.views import (
 )
 from alerts.watches import current_watches
 from alerts.web import schemas
-from alerts.web.deps import AdminAccess, SessionDep, SettingsDep, WriteAccess
-from store import outbox, queries
+from alerts.web.deps import Admin, Editor, SessionDep, SettingsDep, logged
+from store import audit, outbox, queries
 from store import sources as stored_sources
 from store import watches as stored_watches
-from store.db import committed
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "The body is not UTF-8 (so not JSON), or it asks what cannot be done.",
         401: "No valid bearer token.",
-        403: "Writes are disabled: no [api] token is configured.",
+        403: "Writes are disabled (no token configured), or the caller's role is too low.",
         404: "No such item.",
         409: "It exists already, or belongs to config.toml.",
         413: "The request body is larger than [api] max_body_bytes.",
@@ -131,16 +131,19 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
 @router.post(
     "/changes",
     status_code=201,
-    dependencies=[WriteAccess],
     responses=_errors(*_BODY),
     summary="Enter a change by hand (entering the same change twice changes nothing).",
 )
 def post_change(
-    body: schemas.ChangeIn, session: SessionDep, settings: SettingsDep
+    body: schemas.ChangeIn, session: SessionDep, settings: SettingsDep, caller: Editor
 ) -> schemas.IngestResult:
     now = clock.now()
-    report = committed(
+    report = logged(
         session,
+        caller,
+        "change.add",
+        body.rule,
+        body.model_dump(mode="json"),
         lambda: add_change(
             session,
             rule=body.rule,
@@ -161,13 +164,15 @@ def post_change(
 
 @router.post(
     "/changes/{uid}/withdraw",
-    dependencies=[WriteAccess],
     responses=_errors(*_WRITE, 404),
     summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
 )
-def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Change:
+def withdraw(
+    uid: str, session: SessionDep, settings: SettingsDep, caller: Editor
+) -> schemas.Change:
     now = clock.now()
-    if committed(session, lambda: ingest.withdraw(session, uid=uid, now=now)) is None:
+    write = lambda: ingest.withdraw(session, uid=uid, now=now)  # noqa: E731
+    if logged(session, caller, "change.withdraw", uid, {}, write) is None:
         raise HTTPException(404, f"no change has uid {uid!r}")
     tz = settings.service.tz
     return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
@@ -176,16 +181,23 @@ def withdraw(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.Ch
 @router.post(
     "/notices",
     status_code=201,
-    dependencies=[WriteAccess],
     responses=_errors(*_BODY),
     summary="Submit an announcement text: its changes are read and stored.",
 )
 def post_notice(
-    body: schemas.NoticeIn, session: SessionDep, settings: SettingsDep
+    body: schemas.NoticeIn, session: SessionDep, settings: SettingsDep, caller: Editor
 ) -> schemas.IngestResult:
     notice = Notice(title=body.title, text=body.text, published_at=body.published_at, url=body.url)
     tz = settings.service.tz
-    report = committed(session, lambda: ingest_notice(session, notice, origin="api", tz=tz))
+    shown = {"title": body.title, "url": body.url, "published_at": body.published_at}
+    report = logged(
+        session,
+        caller,
+        "notice.add",
+        body.title or body.text[:60],
+        shown,
+        lambda: ingest_notice(session, notice, origin="api", tz=tz),
+    )
     return _ingested(report)
 
 
@@ -205,11 +217,12 @@ def list_watches(session: SessionDep, settings: SettingsDep) -> list[schemas.Wat
 @router.post(
     "/watches",
     status_code=201,
-    dependencies=[AdminAccess],
     responses=_errors(*_BODY, 409),
     summary="Add a watch; it persists in the store and is used with config.toml's.",
 )
-def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep) -> schemas.Watch:
+def post_watch(
+    body: schemas.WatchIn, session: SessionDep, settings: SettingsDep, caller: Admin
+) -> schemas.Watch:
     from alerts.config import Watch
     from alerts.config.problems import mention_problems
 
@@ -243,8 +256,12 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
         )
     taken = {watch.name for watch in current_watches(session, settings)}
     now = clock.now()
-    if body.name in taken or not committed(
+    if body.name in taken or not logged(
         session,
+        caller,
+        "watch.add",
+        body.name,
+        definition,
         lambda: stored_watches.add_watch(session, name=body.name, definition=definition, now=now),
     ):
         raise HTTPException(409, f"a watch named {body.name!r} exists already")
@@ -254,14 +271,14 @@ def post_watch(body: schemas.WatchIn, session: SessionDep, settings: SettingsDep
 @router.delete(
     "/watches/{name}",
     status_code=204,
-    dependencies=[AdminAccess],
     responses=_errors(*_WRITE, 404, 409),
     summary="Remove a watch added through the API.",
 )
-def delete_watch(name: str, session: SessionDep, settings: SettingsDep) -> None:
+def delete_watch(name: str, session: SessionDep, settings: SettingsDep, caller: Admin) -> None:
     if any(watch.name == name for watch in settings.watches):
         raise HTTPException(409, f"watch {name!r} is defined in config.toml; remove it there")
-    if not committed(session, lambda: stored_watches.remove_watch(session, name=name)):
+    remove = lambda: stored_watches.remove_watch(session, name=name)  # noqa: E731
+    if not logged(session, caller, "watch.remove", name, {}, remove):
         raise HTTPException(404, f"no watch named {name!r}")
 
 
@@ -277,7 +294,6 @@ _LOCAL_KINDS = frozenset({"folder"})
 @router.post(
     "/sources",
     status_code=201,
-    dependencies=[AdminAccess],
     responses=_errors(*_BODY, 409),
     summary="Add a source, as a [[sources]] table in JSON; polled with config.toml's.",
 )
@@ -285,6 +301,7 @@ def post_source(
     body: Annotated[dict[str, Any], Body(examples=[_SOURCE_EXAMPLE])],
     session: SessionDep,
     settings: SettingsDep,
+    caller: Admin,
 ) -> schemas.SourceStatus:
     kind = body.get("kind")
     if isinstance(kind, str) and kind in _LOCAL_KINDS:
@@ -311,8 +328,14 @@ def post_source(
     definition = json.dumps(config.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
     taken = {source.name for source in configured(settings, session)}
     now = clock.now()
-    if config.name in taken or not committed(
+    # Logged without the URL's userinfo and query, which may hold the site's key.
+    shown = {"kind": config.kind, "url": where(url) if isinstance(url, str) else None}
+    if config.name in taken or not logged(
         session,
+        caller,
+        "source.add",
+        config.name,
+        shown,
         lambda: stored_sources.add_stored_source(
             session, name=config.name, definition=definition, now=now
         ),
@@ -325,11 +348,10 @@ def post_source(
 @router.delete(
     "/sources/{name}",
     status_code=204,
-    dependencies=[AdminAccess],
     responses=_errors(*_WRITE, 404, 409),
     summary="Remove a source added through the API, with what rulewatch kept of its polls.",
 )
-def delete_source(name: str, session: SessionDep, settings: SettingsDep) -> None:
+def delete_source(name: str, session: SessionDep, settings: SettingsDep, caller: Admin) -> None:
     if any(source.name == name for source in settings.sources):
         raise HTTPException(409, f"source {name!r} is defined in config.toml; remove it there")
 
@@ -339,7 +361,7 @@ def delete_source(name: str, session: SessionDep, settings: SettingsDep) -> None
         stored_sources.forget(session, [name])
         return True
 
-    if not committed(session, remove):
+    if not logged(session, caller, "source.remove", name, {}, remove):
         raise HTTPException(404, f"no source named {name!r}")
 
 
@@ -408,3 +430,26 @@ def _ingested(report: IngestReport) -> schemas.IngestResult:
         problem=report.unreadable[0][1] if report.unreadable else None,
         without_year=[day for _, days in report.without_year for day in days],
     )
+
+
+@router.get(
+    "/audit",
+    responses=_errors(401, 403),
+    summary="The audit log, newest first: every write, who made it and when (admins only).",
+)
+def list_audit(
+    session: SessionDep,
+    caller: Admin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[schemas.AuditEntry]:
+    return [
+        schemas.AuditEntry(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            detail=json.loads(entry.detail or "{}"),
+        )
+        for entry in audit.entries(session, limit=limit, actor=actor)
+    ]

@@ -6,18 +6,23 @@ of on each other, so each face stays a small module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from alerts import clock
 from alerts.users import Caller, Role, caller_of, takes_tokens
-from store.db import session_scope
+from store import audit
+from store.db import committed, session_scope
 
 if TYPE_CHECKING:
     from alerts.config import Settings
+
+
+T = TypeVar("T")
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -72,6 +77,33 @@ def _at_least(role: Role) -> Callable[[Caller], Caller]:
     return check
 
 
-# Entering and correcting notices and changes; managing watches and sources.
-WriteAccess = Depends(_at_least(Role.editor))
-AdminAccess = Depends(_at_least(Role.admin))
+# Who may enter and correct notices and changes; who may manage watches and sources.
+Editor = Annotated[Caller, Depends(_at_least(Role.editor))]
+Admin = Annotated[Caller, Depends(_at_least(Role.admin))]
+
+
+def logged(
+    session: Session,
+    caller: Caller,
+    action: str,
+    target: str,
+    detail: Mapping[str, Any],
+    write: Callable[[], T],
+) -> T:
+    """``write`` committed with its audit entry in one transaction, so that what is stored
+    is logged and what is not is not; a write that did nothing (False, None) is not logged."""
+
+    def both() -> T:
+        done = write()
+        if done is not None and done is not False:
+            audit.record(
+                session,
+                actor=caller.name,
+                action=action,
+                target=target,
+                detail=detail,
+                now=clock.now(),
+            )
+        return done
+
+    return committed(session, both)

@@ -7,7 +7,7 @@ where fields overlap: the API's shape is a promise to clients, the others may mo
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -286,3 +286,13 @@ class Health(BaseModel):
     sources: dict[str, str] = Field(
         default={}, description="Each source's state: ok, failing, waiting or disabled."
     )
+
+
+class AuditEntry(BaseModel):
+    """One write someone made."""
+
+    at: datetime = Field(description="When it was stored.")
+    actor: str = Field(description='The [[users]] name, or "api" for the [api] token.')
+    action: str = Field(description='What was done: "notice.add", "watch.remove", …')
+    target: str = Field(description="What it was done to.")
+    detail: dict[str, Any] = Field(description="What was sent, without secrets.")
