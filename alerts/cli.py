@@ -101,13 +101,15 @@ def _session(settings: Settings) -> Iterator[Any]:
     from store.db import connect, session_scope, upgrade
 
     engine = connect(settings.service.database)
-    upgrade(engine)
-    with session_scope(engine) as session:
-        # A channel dates from the first command that saw it in the config, so changes
-        # stored after that are announced on it.
-        sync_channels(session, settings, now=clock.now())
-        yield session
-    engine.dispose()
+    try:
+        upgrade(engine)
+        with session_scope(engine) as session:
+            # A channel dates from the first command that saw it in the config, so changes
+            # stored after that are announced on it.
+            sync_channels(session, settings, now=clock.now())
+            yield session
+    finally:  # a command that fails halfway leaves no connection open either
+        engine.dispose()
 
 
 class Format(StrEnum):
@@ -556,6 +558,56 @@ def channels_new_secret_command() -> None:
     from notifiers.webhook import new_secret
 
     out.print(new_secret(), markup=False)
+
+
+@app.command("retry")
+def retry_command(
+    ctx: typer.Context,
+    uid: Annotated[
+        str | None, typer.Argument(help="The reminder's uid (rulewatch reminders).")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Every reminder of this channel that failed for good.")
+    ] = None,
+) -> None:
+    """Send a reminder that failed for good again (or all of a channel's), at the next tick."""
+    from alerts import clock
+    from alerts.reminders.ops import retry_reminders
+    from store import audit
+    from store.db import committed
+
+    if (uid is None) == (channel is None):
+        raise typer.BadParameter("give a reminder's UID or --channel NAME, not both")
+    settings = _settings(ctx, secrets_needed=False)
+    if channel is not None and not any(c.name == channel for c in settings.channels):
+        raise RulewatchError(f"no channel named {channel!r} in config.toml")
+    now = clock.now()
+    with _session(settings) as session:
+
+        def put_back() -> list[str]:
+            retried = retry_reminders(session, uid=uid, channel=channel, now=now)
+            if retried:
+                target = uid or f"channel {channel}"
+                audit.record(
+                    session, actor=_cli_actor(), action="reminder.retry", target=target, now=now
+                )
+            return retried
+
+        retried = committed(session, put_back)
+    for one in retried:
+        out.print(f"{one}: pending, sent at the next tick", markup=False)
+    if not retried:
+        out.print(f"{channel}: no reminder failed for good", markup=False)
+
+
+def _cli_actor() -> str:
+    """Who a command's write is logged as: the machine's user, as the CLI has no sign-in."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 @app.command("audit")

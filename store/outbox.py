@@ -695,3 +695,32 @@ def mark(
         _set_status(session, rid, status, reason, now, only_from=(PENDING, SENDING))
         for rid, reason in reminder_ids
     )
+
+
+def retry_dead(
+    session: Session, *, uid: str | None = None, channel: str | None = None, now: datetime
+) -> list[str]:
+    """Put the dead reminder ``uid`` (or every dead one of ``channel``) back in the outbox,
+    due now with its attempts counted afresh; returns the uids put back. Its deliveries so
+    far stay on record."""
+    query = select(Reminder.id, Reminder.uid).where(col(Reminder.status) == DEAD)
+    if uid is not None:
+        query = query.where(Reminder.uid == uid)
+    if channel is not None:
+        query = query.where(Reminder.channel == channel)
+    rows = session.exec(query).all()
+    if rows:
+        session.execute(
+            update(Reminder)
+            .where(col(Reminder.id).in_([rid for rid, _ in rows]), col(Reminder.status) == DEAD)
+            .values(
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                lease_until=None,
+                leased_by=None,
+                reason=None,
+                updated_at=now,
+            )
+        )
+    return [ruid for _, ruid in rows]

@@ -1,4 +1,5 @@
-"""Reminder operations the faces share: list the outbox, run one tick, test a channel."""
+"""Reminder operations the faces share: list the outbox, run one tick, test a channel, retry
+what failed for good."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import datetime
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from alerts.config import Settings
+from alerts.errors import RulewatchError
 from alerts.reminders import pacing
 from alerts.reminders.dispatcher import reminder_facts, triage_rows
 from alerts.reminders.engine import ReminderEngine, notifiers_for
@@ -159,3 +161,30 @@ async def _send_test(settings: Settings, name: str) -> Outcome:
     message: Message = render(facts, today=now.date())
     async with httpx.AsyncClient() as http:
         return await notifiers_for(settings, http=http)[name].send(message)
+
+
+class RetryRefused(RulewatchError):
+    """A reminder that cannot be retried: ``status`` is the HTTP answer that says why."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_reminders(
+    session: Session, *, uid: str | None = None, channel: str | None = None, now: datetime
+) -> list[str]:
+    """Put the dead reminder ``uid``, or every dead one of ``channel``, back in the outbox to
+    be sent at the next tick; the uids put back. The caller commits. Raises RetryRefused for
+    a reminder that does not exist (404) or did not fail for good (409)."""
+    if uid is not None:
+        row = session.exec(select(Reminder).where(Reminder.uid == uid)).first()
+        if row is None:
+            raise RetryRefused(f"没有这条提醒（no reminder {uid!r}）", status=404)
+        if row.status != outbox.DEAD:
+            raise RetryRefused(
+                f"这条提醒的状态是 {row.status}，只有发送失败（dead）的提醒可以重试"
+                f"（reminder {uid!r} is {row.status}, not dead）",
+                status=409,
+            )
+    return outbox.retry_dead(session, uid=uid, channel=channel, now=now)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from alerts import clock
 from alerts.extract.model import Notice
+from alerts.reminders.ops import RetryRefused, retry_reminders
 from alerts.sources.base import where
 from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.sources.web import private_address
@@ -24,6 +25,7 @@ from alerts.timeline.views import (
     count_selected,
     reminder_views,
 )
+from alerts.users import Caller
 from alerts.watches import current_watches
 from alerts.web import schemas
 from alerts.web.deps import Admin, Editor, SessionDep, SettingsDep, logged
@@ -376,6 +378,49 @@ def list_reminders(
 ) -> list[schemas.Reminder]:
     views = reminder_views(session, tz=settings.service.tz, show=status or ())
     return [schemas.Reminder(**_reminder_fields(view)) for view in views]
+
+
+@router.post(
+    "/reminders/{uid}/retry",
+    responses=_errors(*_WRITE, 404, 409),
+    summary="Send a reminder that failed for good again, at the next tick.",
+)
+def retry_reminder(
+    uid: str, session: SessionDep, settings: SettingsDep, caller: Editor
+) -> schemas.Retried:
+    return _retry(session, caller, uid=uid)
+
+
+@router.post(
+    "/channels/{name}/retry",
+    responses=_errors(*_WRITE, 404),
+    summary="Send every reminder of a channel that failed for good again, at the next tick.",
+)
+def retry_channel(
+    name: str, session: SessionDep, settings: SettingsDep, caller: Editor
+) -> schemas.Retried:
+    if not any(channel.name == name for channel in settings.channels):
+        raise HTTPException(404, f"no channel named {name!r} in config.toml")
+    return _retry(session, caller, channel=name)
+
+
+def _retry(
+    session: Any, caller: Caller, *, uid: str | None = None, channel: str | None = None
+) -> schemas.Retried:
+    now = clock.now()
+    target = uid or f"channel {channel}"
+    try:
+        retried = logged(
+            session,
+            caller,
+            "reminder.retry",
+            target,
+            {},
+            lambda: retry_reminders(session, uid=uid, channel=channel, now=now) or None,
+        )
+    except RetryRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return schemas.Retried(retried=retried or [])
 
 
 @router.get("/deliveries/failed", summary="Reminders that failed for good, with every attempt.")

@@ -31,7 +31,7 @@ from alerts.errors import RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
 from alerts.sources.catalog import source_views
-from alerts.web import api, change_page, feed, pages, schemas, signin
+from alerts.web import api, change_page, feed, forms, pages, schemas, signin
 from alerts.web.metrics import CONTENT_TYPE, Metrics
 from alerts.web.middleware import BodyLimit, NoNulInUrl
 from alerts.web.signin import COOKIE, SESSION_HOURS, Attempts
@@ -111,7 +111,14 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         _healthz
     )
     app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
-    routers = (api.router, feed.router, pages.router, change_page.router, signin.router)
+    routers = (
+        api.router,
+        feed.router,
+        pages.router,
+        change_page.router,
+        signin.router,
+        forms.router,
+    )
     for router in routers:
         app.include_router(router)
     app.state.signin_attempts = Attempts()

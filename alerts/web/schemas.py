@@ -296,3 +296,9 @@ class AuditEntry(BaseModel):
     action: str = Field(description='What was done: "notice.add", "watch.remove", …')
     target: str = Field(description="What it was done to.")
     detail: dict[str, Any] = Field(description="What was sent, without secrets.")
+
+
+class Retried(BaseModel):
+    """The reminders put back in the outbox."""
+
+    retried: list[str] = Field(description="Their uids; sent at the next tick.")
