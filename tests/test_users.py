@@ -215,3 +215,12 @@ def test_the_audit_command_lists_the_writes(tmp_path: Path, engine: Engine, data
     shown = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "audit", "--json"])
     assert shown.exit_code == 0, shown.output
     assert '"actor": "王芳"' in shown.output and '"action": "notice.add"' in shown.output
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", f"actor={'x' * 65}"])
+async def test_the_audit_log_refuses_a_query_it_cannot_answer(
+    client: httpx.AsyncClient, query: str
+):
+    answer = await client.get(f"/api/audit?{query}", headers=bearer(ADMIN))
+    assert answer.status_code == 422
