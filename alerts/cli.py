@@ -873,6 +873,44 @@ async def _try_source(settings: Settings, config: Any) -> Any:
         return await build_source(config).fetch(Context(web=HttpWeb(http, manners(settings))))
 
 
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write (atomically).")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or xlsx; default: the file's suffix.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
+    tag: Annotated[
+        str | None, typer.Option(help="Only changes a watch with this tag covers.")
+    ] = None,
+    upcoming: Annotated[bool, typer.Option(help="Only changes still to take effect.")] = False,
+) -> None:
+    """Write the timeline as a spreadsheet for a report: CSV (UTF-8 with BOM) or .xlsx."""
+    from alerts import clock
+    from alerts.calendar.feed import write_feed
+    from alerts.timeline import export
+    from alerts.web.pages import Filters, filtered_entries
+
+    chosen = fmt or out_file.suffix.lstrip(".").lower()
+    if chosen not in {f.value for f in export.Format}:
+        raise typer.BadParameter(
+            "csv or xlsx (or a file ending in .csv or .xlsx)", param_hint="--format"
+        )
+    settings = _settings(ctx, secrets_needed=False)
+    today = clock.today(settings.service.tz)
+    with _session(settings) as session:
+        entries = filtered_entries(
+            session, settings, filters=Filters.of(platform, rule, tag), today=today
+        )
+    if upcoming:
+        entries = [e for e in entries if e.view.effective_on and e.view.effective_on >= today]
+    table = export.rows((entry.view, entry.tags) for entry in entries)
+    write_feed(out_file, export.encode(table, export.Format(chosen)))
+    out.print(f"{out_file}: {len(table)} change(s)", markup=False)
+
+
 @app.command("ics")
 def ics_command(
     ctx: typer.Context,

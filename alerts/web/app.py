@@ -31,7 +31,7 @@ from alerts.errors import RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
 from alerts.sources.catalog import source_views
-from alerts.web import api, change_page, feed, forms, pages, schemas, signin
+from alerts.web import api, change_page, exports, feed, forms, pages, schemas, signin
 from alerts.web.metrics import CONTENT_TYPE, Metrics
 from alerts.web.middleware import BodyLimit, NoNulInUrl
 from alerts.web.signin import COOKIE, SESSION_HOURS, Attempts
@@ -118,6 +118,7 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         change_page.router,
         signin.router,
         forms.router,
+        exports.router,
     )
     for router in routers:
         app.include_router(router)

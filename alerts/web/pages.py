@@ -201,10 +201,16 @@ def timeline_page(
     return HTMLResponse(html, headers=HEADERS)
 
 
-def build_timeline(
-    session: Session, settings: Settings, *, filters: Filters, today: date
-) -> Timeline:
-    """Read what the page shows for ``filters``, with days left counted from ``today``."""
+def filtered_entries(
+    session: Session,
+    settings: Settings,
+    *,
+    filters: Filters,
+    today: date,
+    dead: Sequence[ReminderView] = (),
+) -> list[Entry]:
+    """The changes ``filters`` leave, each with its watches' tags and its ``dead`` reminders:
+    what the page lists and the exports hold."""
     tz = settings.service.tz
     watches = current_watches(session, settings)
     views = change_views(session, today=today, tz=tz, rule=filters.rule, platform=filters.platform)
@@ -212,7 +218,6 @@ def build_timeline(
     # too so the page tags exactly the changes the planner sends reminders about.
     rows = select_changes(session, rule=filters.rule, platform=filters.platform)
     facts = {change.uid: facts_of(change, rule) for change, rule in rows}
-    dead = reminder_views(session, tz=tz, show=["failed"])
     dead_of: dict[str, list[ReminderView]] = {}
     for reminder in dead:
         dead_of.setdefault(reminder.change_uid, []).append(reminder)
@@ -226,6 +231,16 @@ def build_timeline(
     ]
     if filters.tag:
         entries = [entry for entry in entries if filters.tag in entry.tags]
+    return entries
+
+
+def build_timeline(
+    session: Session, settings: Settings, *, filters: Filters, today: date
+) -> Timeline:
+    """Read what the page shows for ``filters``, with days left counted from ``today``."""
+    watches = current_watches(session, settings)
+    dead = reminder_views(session, tz=settings.service.tz, show=["failed"])
+    entries = filtered_entries(session, settings, filters=filters, today=today, dead=dead)
     shown = {entry.view.uid for entry in entries}
     # Unfiltered, every failure shows, even one about a change since withdrawn.
     failed = dead if not filters.active else [r for r in dead if r.change_uid in shown]

@@ -1,0 +1,54 @@
+"""The timeline as a spreadsheet: GET /export.csv and /export.xlsx, with the page's filters
+(``platform``, ``rule``, ``tag``) and ``upcoming`` for only what is still to take effect.
+Readable as the page is."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from alerts import clock
+from alerts.timeline import export
+from alerts.web.deps import SessionDep, SettingsDep
+from alerts.web.pages import Filters, filtered_entries
+
+router = APIRouter(tags=["export"])
+
+_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get(
+    "/export.{fmt}",
+    summary="The timeline, filtered as the page is, as CSV (UTF-8 with BOM) or .xlsx.",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in _TYPES.values()}}},
+)
+def export_timeline(
+    fmt: export.Format,
+    session: SessionDep,
+    settings: SettingsDep,
+    platform: Text = None,
+    rule: Text = None,
+    tag: Text = None,
+    upcoming: bool = False,
+) -> Response:
+    today = clock.today(settings.service.tz)
+    entries = filtered_entries(
+        session, settings, filters=Filters.of(platform, rule, tag), today=today
+    )
+    if upcoming:
+        entries = [e for e in entries if e.view.effective_on and e.view.effective_on >= today]
+    table = export.rows((entry.view, entry.tags) for entry in entries)
+    body = export.encode(table, fmt)
+    name = f"rulewatch-{today.isoformat()}.{fmt.value}"
+    return Response(
+        body,
+        media_type=_TYPES[fmt.value],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,145 @@
+"""The timeline as a spreadsheet (alerts/timeline/export.py, GET /export.csv and .xlsx,
+`rulewatch export`): read back with the csv module and openpyxl, as a colleague's Excel
+would open them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+from openpyxl import load_workbook
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from alerts.cli import app as cli
+from alerts.config import parse_settings
+from alerts.timeline.ingest import add_change
+from alerts.web.app import create_app
+from store.db import session_scope
+
+NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+HEADER = [
+    "平台",
+    "规则",
+    "变更",
+    "公示日期",
+    "生效日期",
+    "生效时间",
+    "剩余天数",
+    "状态",
+    "标签",
+    "来源",
+]
+
+
+@pytest.fixture
+def stocked(tmp_path: Path, engine: Engine, database_url: str):  # type: ignore[no-untyped-def]
+    text = (
+        f'[service]\ndatabase = "{database_url}"\n\n'
+        '[[watch]]\nname = "listing"\nplatforms = ["淘宝"]\ntags = ["商品"]\n'
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+    with time_machine.travel(NOW, tick=False), session_scope(engine) as session:
+        tz = settings.service.tz
+        add_change(
+            session,
+            rule="商品发布规范",
+            platform="淘宝",
+            announced_on=date(2026, 12, 1),
+            effective_on=date(2026, 12, 15),
+            title="《商品发布规范》变更公示",
+            url="https://rulechannel.taobao.com/n/1",
+            tentative=True,
+            now=NOW,
+            tz=tz,
+        )
+        add_change(
+            session,
+            rule='=HYPERLINK("http://evil")',
+            platform="京东",
+            title="京东通知\x0b正文",  # a control character a pasted notice carried
+            announced_on=date(2026, 11, 1),
+            effective_on=date(2026, 11, 20),
+            now=NOW,
+            tz=tz,
+        )
+    return settings  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_the_csv_opens_in_excel_with_its_chinese_and_the_pages_filters(
+    stocked, engine: Engine
+):
+    transport = httpx.ASGITransport(app=create_app(stocked, engine))
+    with time_machine.travel(NOW, tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            page = (await client.get("/?platform=淘宝")).text
+            every = await client.get("/export.csv")
+            taobao = await client.get("/export.csv?platform=淘宝")
+            upcoming = await client.get("/export.csv?upcoming=true")
+    assert 'href="/export.csv?platform=%E6%B7%98%E5%AE%9D"' in page
+    assert every.headers["content-type"] == "text/csv; charset=utf-8"
+    assert every.headers["content-disposition"] == 'attachment; filename="rulewatch-2026-12-03.csv"'
+    assert every.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel reads UTF-8 by
+    table = list(csv.reader(io.StringIO(every.content.decode("utf-8-sig"))))
+    assert table[0] == HEADER and len(table) == 3
+    (row,) = list(csv.reader(io.StringIO(taobao.content.decode("utf-8-sig"))))[1:]
+    assert row[:9] == ["淘宝", "商品发布规范", "修订", "2026-12-01", "2026-12-15", "", "12",
+                       "有效（预计）", "商品"]  # fmt: skip
+    assert "https://rulechannel.taobao.com/n/1" in row[9]
+    jd = next(row for row in table[1:] if row[0] == "京东")
+    assert jd[1] == '\'=HYPERLINK("http://evil")'  # text, not a formula to run
+    assert len(list(csv.reader(io.StringIO(upcoming.content.decode("utf-8-sig"))))) == 2
+
+
+@pytest.mark.anyio
+async def test_the_xlsx_keeps_dates_as_dates(stocked, engine: Engine):
+    transport = httpx.ASGITransport(app=create_app(stocked, engine))
+    with time_machine.travel(NOW, tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            answer = await client.get("/export.xlsx?platform=淘宝")
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert list(values[0]) == HEADER
+    assert values[1][:2] == ("淘宝", "商品发布规范")
+    assert values[1][4] == datetime(2026, 12, 15) and values[1][6] == 12
+
+
+def test_the_export_command_writes_the_file_its_suffix_names(stocked, tmp_path: Path):
+    target = tmp_path / "report.xlsx"
+    with time_machine.travel(NOW, tick=False):
+        shown = CliRunner().invoke(
+            cli, ["--config", str(tmp_path / "config.toml"), "export", "--out", str(target),
+                  "--tag", "商品"],
+        )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "1 change(s)" in shown.output
+    sheet = load_workbook(target).active
+    assert sheet is not None and sheet.max_row == 2
+    bad = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "config.toml"), "export", "--out", str(tmp_path / "r.pdf")]
+    )
+    assert bad.exit_code != 0 and "csv or xlsx" in bad.output
+
+
+@pytest.mark.anyio
+async def test_the_xlsx_holds_a_control_character_a_notice_carried_and_runs_no_formula(
+    stocked, engine: Engine
+):
+    transport = httpx.ASGITransport(app=create_app(stocked, engine))
+    with time_machine.travel(NOW, tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            answer = await client.get("/export.xlsx?platform=京东")
+    assert answer.status_code == 200
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    assert sheet["B2"].value == '\'=HYPERLINK("http://evil")' and sheet["B2"].data_type == "s"
+    assert "京东通知正文" in str(sheet["J2"].value)
