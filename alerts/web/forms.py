@@ -1,19 +1,23 @@
 """The page's write forms: each posts with the session's CSRF token, needs a signed-in user
 of the role the write asks for, is logged like the API's writes, and goes back to the page.
-Today: retrying a reminder that failed for good."""
+Today: pasting a notice (read and shown first, stored on a second press) and retrying a
+reminder that failed for good."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts import clock
+from alerts.extract.model import Notice
 from alerts.reminders.ops import RetryRefused, retry_reminders
+from alerts.timeline.ingest import TEXT_CAP, changes_in, cleaned, ingest_notice
 from alerts.users import Caller, Role
-from alerts.web.deps import SessionDep, logged
-from alerts.web.signin import check_csrf, signed_in
+from alerts.web.deps import SessionDep, SettingsDep, logged
+from alerts.web.signin import check_csrf, csrf_token, signed_in
 
 router = APIRouter(tags=["page"])
 
@@ -49,3 +53,79 @@ def retry_form(
     except RetryRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
     return RedirectResponse("/#failed", status_code=303)
+
+
+@router.get("/notices/new", response_class=HTMLResponse, include_in_schema=False)
+def paste_form(request: Request, settings: SettingsDep) -> Response:
+    if signed_in(request) is None:
+        return RedirectResponse("/signin", status_code=303)
+    return _paste_page(request, settings, _editor(request))
+
+
+@router.post("/notices/new", include_in_schema=False)
+def paste(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    title: Annotated[str, Form(max_length=500)] = "",
+    text: Annotated[str, Form(max_length=TEXT_CAP)] = "",
+    published: Annotated[str, Form(max_length=40)] = "",
+    url: Annotated[str, Form(max_length=2000)] = "",
+    action: Annotated[str, Form(max_length=10)] = "preview",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    who = _editor(request)
+    tz = settings.service.tz
+    fields = {"title": title, "text": text, "published": published, "url": url}
+    if not text.strip():
+        return _paste_page(request, settings, who, fields=fields, problem="请粘贴公告正文。")
+    try:
+        published_at = datetime.fromisoformat(published).replace(tzinfo=tz) if published else None
+    except ValueError:
+        problem = f"发布时间 {published!r} 不是日期时间，例如 2026-12-01T10:00"
+        return _paste_page(request, settings, who, fields=fields, problem=problem)
+    notice = cleaned(
+        Notice(title=title.strip(), text=text, published_at=published_at, url=url.strip() or None)
+    )
+    if action != "store":
+        read = changes_in(notice)
+        return _paste_page(request, settings, who, fields=fields, read=read, previewed=True)
+    report = logged(
+        session,
+        who,
+        "notice.add",
+        notice.title or notice.text[:60],
+        {"from": "page", "url": notice.url},
+        lambda: ingest_notice(session, notice, origin=f"page: {who.name}"[:200], tz=tz),
+    )
+    first = next((change.uid for change in report.changes), None)
+    return RedirectResponse(f"/changes/{first}" if first else "/", status_code=303)
+
+
+def _paste_page(
+    request: Request,
+    settings: Any,
+    who: Caller,
+    *,
+    fields: dict[str, str] | None = None,
+    read: list[Any] | None = None,
+    previewed: bool = False,
+    problem: str | None = None,
+) -> HTMLResponse:
+    from alerts.web.pages import HEADERS, environment
+
+    html = (
+        environment()
+        .get_template("paste.html.j2")
+        .render(
+            title=settings.calendar.name,
+            who=who,
+            csrf=csrf_token(request),
+            fields=fields or {"title": "", "text": "", "published": "", "url": ""},
+            read=read or [],
+            previewed=previewed,
+            problem=problem,
+        )
+    )
+    return HTMLResponse(html, status_code=422 if problem else 200, headers=HEADERS)
