@@ -63,7 +63,8 @@ def stocked(tmp_path: Path, engine: Engine, database_url: str):  # type: ignore[
             session,
             rule='=HYPERLINK("http://evil")',
             platform="京东",
-            title="京东通知\x0b正文",  # a control character a pasted notice carried
+            # A polled page's title: a formula behind a control character, one inside too.
+            title='\x0b=HYPERLINK("http://x")京东通知\x0b正文',
             announced_on=date(2026, 11, 1),
             effective_on=date(2026, 11, 20),
             now=NOW,
@@ -95,6 +96,7 @@ async def test_the_csv_opens_in_excel_with_its_chinese_and_the_pages_filters(
     assert "https://rulechannel.taobao.com/n/1" in row[9]
     jd = next(row for row in table[1:] if row[0] == "京东")
     assert jd[1] == '\'=HYPERLINK("http://evil")'  # text, not a formula to run
+    assert jd[9].startswith("'=HYPERLINK")  # the title behind its control character too
     assert len(list(csv.reader(io.StringIO(upcoming.content.decode("utf-8-sig"))))) == 2
 
 
@@ -142,4 +144,6 @@ async def test_the_xlsx_holds_a_control_character_a_notice_carried_and_runs_no_f
     sheet = load_workbook(io.BytesIO(answer.content)).active
     assert sheet is not None
     assert sheet["B2"].value == '\'=HYPERLINK("http://evil")' and sheet["B2"].data_type == "s"
-    assert "京东通知正文" in str(sheet["J2"].value)
+    sources = sheet["J2"]
+    assert str(sources.value).startswith("'=HYPERLINK") and sources.data_type == "s"
+    assert "京东通知正文" in str(sources.value)

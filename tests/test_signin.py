@@ -147,8 +147,11 @@ async def test_signing_out_needs_the_csrf_token_and_ends_the_session(client: htt
 async def test_a_new_password_ends_the_sessions_opened_with_the_old(tmp_path: Path, engine: Engine):
     old = settings_of(tmp_path, config())
     async with await client_for(old, engine) as client:
-        await sign_in(client)
+        assert (await sign_in(client)).status_code == 303
         cookies = client.cookies
+    async with await client_for(old, engine) as client:  # the cookie works as it was
+        client.cookies = cookies
+        assert "已登录" in (await client.get("/")).text
     new = settings_of(tmp_path, config(password_hash=hash_password("a-new-password-2026")))
     async with await client_for(new, engine) as client:
         client.cookies = cookies
@@ -179,3 +182,37 @@ def test_signing_in_and_out_in_chromium(tmp_path: Path, engine: Engine):
         page.click("#who button[type=submit]")
         page.wait_for_url(f"{base_url}/")
         assert page.locator("#who").count() == 0 and page.locator("#signin").count() == 1
+
+
+async def test_guesses_sent_at_once_are_counted_as_they_come(client: httpx.AsyncClient):
+    import asyncio
+
+    with time_machine.travel(START, tick=False):
+        form = await client.get("/signin")
+        data = {"name": "王芳", "password": "guess", "csrf": csrf_of(form.text)}
+        answers = await asyncio.gather(*(client.post("/signin", data=data) for _ in range(20)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(401) == MAX_FAILURES and statuses.count(429) == 20 - MAX_FAILURES
+
+
+async def test_a_stranger_guessing_a_name_does_not_lock_its_user_out(
+    tmp_path: Path, engine: Engine
+):
+    app = create_app(settings_of(tmp_path, config()), engine)
+
+    def client_at(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 4000))
+        return httpx.AsyncClient(transport=transport, base_url="http://rw.test")
+
+    with time_machine.travel(START, tick=False):
+        async with client_at("203.0.113.9") as stranger, client_at("10.0.0.7") as user:
+            for _ in range(MAX_FAILURES + 2):
+                assert (await sign_in(stranger, password="guess")).status_code in (401, 429)
+            assert (await sign_in(stranger)).status_code == 429  # locked out: the stranger
+            assert (await sign_in(user)).status_code == 303  # the user, elsewhere, is not
+
+
+async def test_signing_in_again_and_again_is_no_failure(client: httpx.AsyncClient):
+    with time_machine.travel(START, tick=False):
+        for _ in range(MAX_FAILURES + 3):
+            assert (await sign_in(client)).status_code == 303

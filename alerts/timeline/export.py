@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -104,7 +105,9 @@ def as_xlsx(table: Sequence[Row], *, title: str = "规则变更") -> bytes:
         sheet.column_dimensions[column].width = width
     for line in sheet.iter_rows(min_row=2):
         for cell in line:
-            if isinstance(cell.value, date):
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text, never a formula, whatever it starts with
+            elif isinstance(cell.value, date):
                 cell.number_format = "yyyy-mm-dd"
         line[-1].alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
@@ -114,15 +117,20 @@ def as_xlsx(table: Sequence[Row], *, title: str = "规则变更") -> bytes:
     return out.getvalue()
 
 
+# Control characters no worksheet may hold (a stray \x0b a notice carried); tab, LF, CR stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP's list).
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(cell: Cell) -> str:
-    text = cell.isoformat() if isinstance(cell, date) else str(cell)
-    # A cell a spreadsheet would run as a formula ("=HYPERLINK(…)" in a notice's title) is
-    # kept as text.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") and not isinstance(cell, int) else text
+    if isinstance(cell, int | date):
+        return cell.isoformat() if isinstance(cell, date) else str(cell)
+    text = _CONTROL.sub("", str(cell))
+    # A title of a page rulewatch polled is someone else's text: "=HYPERLINK(…)" in it is
+    # kept as text, however it is padded.
+    return f"'{text}" if text.lstrip(" ")[:1] in _FORMULA else text
 
 
 def _in_sheet(cell: Cell) -> Cell:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    # A control character a notice carried (a stray \x0b) is no text a worksheet may hold.
-    return ILLEGAL_CHARACTERS_RE.sub("", _text(cell)) if isinstance(cell, str) else cell
+    return _text(cell) if isinstance(cell, str) else cell

@@ -81,10 +81,12 @@ def paste(
     if not text.strip():
         return _paste_page(request, settings, who, fields=fields, problem="请粘贴公告正文。")
     try:
-        published_at = datetime.fromisoformat(published).replace(tzinfo=tz) if published else None
+        published_at = datetime.fromisoformat(published) if published else None
     except ValueError:
         problem = f"发布时间 {published!r} 不是日期时间，例如 2026-12-01T10:00"
         return _paste_page(request, settings, who, fields=fields, problem=problem)
+    if published_at is not None and published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=tz)  # as the service's zone reads it
     notice = cleaned(
         Notice(title=title.strip(), text=text, published_at=published_at, url=url.strip() or None)
     )

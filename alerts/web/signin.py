@@ -3,9 +3,11 @@
 The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure when
 ``[service] base_url`` is https) holding the user's name, a digest of their password hash
 (so changing a password, or removing the user, ends their sessions) and the session's CSRF
-token. Failed sign-ins are counted per user name and per client address: after
-``MAX_FAILURES`` within ``FAILURE_WINDOW`` either is refused until the window passes, right
-password or not. The counts live in the process: each instance counts its own.
+token. Sign-in attempts are counted per user name from one client address, and per address:
+after ``MAX_FAILURES`` failures within ``FAILURE_WINDOW`` either is refused until the window
+passes, right password or not. An attempt is counted before its password is checked, so
+guesses sent at once count alike; a stranger guessing one name from their own address locks
+out only themselves. The counts live in the process: each instance counts its own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections import defaultdict, deque
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
@@ -36,30 +39,50 @@ SESSION_HOURS = 12  # a working day: a session cookie outlives no shift
 COOKIE = "rulewatch_session"
 
 
+# The most keys counted at once: past it the oldest go, so that a flood of made-up names
+# cannot grow the process without bound.
+MAX_KEYS = 10_000
+
+
 @dataclass
 class Attempts:
-    """Failed sign-ins by key (a user name, a client address), oldest first."""
+    """Sign-in attempts by key (a name from an address, an address), oldest first."""
 
-    failures: dict[str, deque[datetime]] = field(default_factory=lambda: defaultdict(deque))
+    failures: dict[str, deque[datetime]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait(self, keys: list[str], now: datetime) -> timedelta | None:
-        """How long until a sign-in under ``keys`` is taken again; None when it is now."""
-        waits = []
-        for key in keys:
-            seen = self.failures.get(key)
-            while seen and now - seen[0] >= FAILURE_WINDOW:
-                seen.popleft()
-            if seen and len(seen) >= MAX_FAILURES:
-                waits.append(seen[0] + FAILURE_WINDOW - now)
-        return max(waits) if waits else None
+    def take(self, keys: list[str], now: datetime) -> timedelta | None:
+        """Count an attempt under ``keys`` and let it through (None), or say how long until
+        one is taken again. Counted before the password is checked: the check takes a fifth
+        of a second, and guesses sent at once must not all slip in during it."""
+        with self._lock:
+            waits = []
+            for key in keys:
+                seen = self.failures.get(key)
+                while seen and now - seen[0] >= FAILURE_WINDOW:
+                    seen.popleft()
+                if seen is not None and not seen:
+                    del self.failures[key]
+                elif seen and len(seen) >= MAX_FAILURES:
+                    waits.append(seen[0] + FAILURE_WINDOW - now)
+            if waits:
+                return max(waits)
+            for key in keys:
+                self.failures.setdefault(key, deque()).append(now)
+            while len(self.failures) > MAX_KEYS:
+                del self.failures[next(iter(self.failures))]
+            return None
 
-    def failed(self, keys: list[str], now: datetime) -> None:
-        for key in keys:
-            self.failures[key].append(now)
-
-    def forget(self, keys: list[str]) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
+    def succeeded(self, keys: list[str], now: datetime) -> None:
+        """The attempt taken at ``now`` was right: the name's count from this address starts
+        again, and the address's loses this one attempt (not the guesses made before it, so
+        that signing in to one's own account clears no one else's)."""
+        with self._lock:
+            self.failures.pop(keys[0], None)
+            for key in keys[1:]:
+                seen = self.failures.get(key)
+                if seen and now in seen:
+                    seen.remove(now)
 
 
 def signed_in(request: Request) -> Caller | None:
@@ -108,9 +131,10 @@ def signin(
 ) -> Response:
     check_csrf(request, csrf)
     attempts: Attempts = request.app.state.signin_attempts
-    keys = [f"user:{name}", f"addr:{request.client.host if request.client else '-'}"]
+    address = request.client.host if request.client else "-"
+    keys = [f"user:{name}@{address}", f"addr:{address}"]
     now = clock.now()
-    wait = attempts.wait(keys, now)
+    wait = attempts.take(keys, now)
     if wait is not None:
         minutes = max(1, -(-int(wait.total_seconds()) // 60))
         said = f"登录失败次数过多，请 {minutes} 分钟后再试。"
@@ -118,11 +142,11 @@ def signin(
         page.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
         return page
     user = _user(settings, name)
-    if user is None or not password_matches(user, password):
-        attempts.failed(keys, now)
-        # One answer whether the name or the password was wrong: names are not probed.
+    if not password_matches(user, password) or user is None:
+        # One answer, in as long, whether the name or the password was wrong: names are
+        # not probed (password_matches checks a stand-in hash for a name that has none).
         return _form(request, settings, name=name, problem="用户名或密码不对。", status=401)
-    attempts.forget(keys)
+    attempts.succeeded(keys, now)
     request.session.clear()  # a fresh session: no fixation of one made before sign-in
     request.session.update(user=user.name, seal=_seal(user), csrf=secrets.token_urlsafe(24))
     return RedirectResponse("/", status_code=303)
