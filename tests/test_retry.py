@@ -152,6 +152,34 @@ async def test_an_editor_retries_from_the_page_with_the_forms_token(
         done = await client.post(f"/reminders/{uid}/retry", data={"csrf": token})
     assert done.status_code == 303 and done.headers["location"] == "/#failed"
     assert status_of(engine, uid) == "pending"
+    with Session(engine) as session:
+        (entry,) = session.exec(select(AuditEntry)).all()
+    assert (entry.actor, entry.action, entry.target) == ("王芳", "reminder.retry", uid)
+
+
+async def test_a_viewer_signed_in_sees_no_retry_and_cannot_post_one(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    uid = await dead_reminder(tmp_path, engine, database_url)
+    text = (
+        (tmp_path / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace(
+            'name = "li"\nrole = "viewer"\n',
+            f'name = "li"\nrole = "viewer"\npassword_hash = "{hash_password(PASSWORD)}"\n',
+        )
+    )
+    settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+        csrf = re.findall(r'name="csrf" value="([^"]+)"', (await client.get("/signin")).text)[0]
+        signed = {"name": "li", "password": PASSWORD, "csrf": csrf}
+        assert (await client.post("/signin", data=signed)).status_code == 303
+        page = (await client.get("/")).text
+        assert f'id="retry-{uid}"' not in page
+        token = re.findall(r'name="csrf" value="([^"]+)"', page)[0]
+        refused = await client.post(f"/reminders/{uid}/retry", data={"csrf": token})
+    assert refused.status_code == 403 and status_of(engine, uid) == "dead"
 
 
 async def test_the_retry_command_puts_a_dead_reminder_back(

@@ -216,3 +216,15 @@ async def test_signing_in_again_and_again_is_no_failure(client: httpx.AsyncClien
     with time_machine.travel(START, tick=False):
         for _ in range(MAX_FAILURES + 3):
             assert (await sign_in(client)).status_code == 303
+
+
+async def test_a_browser_is_told_in_a_page_why_a_form_was_refused(client: httpx.AsyncClient):
+    await client.get("/signin")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    refused = await client.post(
+        "/signin", data={"name": "王芳", "password": PASSWORD}, headers=browser
+    )
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert 'id="error"' in refused.text and "请刷新页面后重试" in refused.text
+    api = await client.post("/api/notices", json={"text": "x"}, headers=browser)
+    assert api.headers["content-type"] == "application/json"  # the API answers JSON still

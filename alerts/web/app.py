@@ -90,6 +90,8 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
                 f"{bad.start}); JSON must be sent in UTF-8 (RFC 8259)"
             )
             return JSONResponse({"detail": detail}, status_code=400)
+        if _from_a_browser(request) and exc.status_code != 405:
+            return _error_page(settings, exc.status_code, str(exc.detail))
         if exc.status_code != 405:
             return await http_exception_handler(request, exc)
         # Starlette names the methods of the first route of the path only; a path has a
@@ -135,6 +137,34 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(NoNulInUrl)
     return app
+
+
+_HEADINGS = {401: "需要登录", 403: "不能这样做", 404: "找不到", 409: "做不了", 429: "请稍后再试"}
+
+
+def _from_a_browser(request: Request) -> bool:
+    """A page or a form's request from a browser (not the API, not a feed reader): it is
+    answered with a page a person reads, not JSON."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/calendar", "/export")) and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def _error_page(settings: Settings, status: int, detail: str) -> HTMLResponse:
+    from alerts.web.pages import HEADERS, environment
+
+    html = (
+        environment()
+        .get_template("error.html.j2")
+        .render(
+            title=settings.calendar.name,
+            heading=_HEADINGS.get(status, "出错了"),
+            detail=detail,
+            status=status,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def _docs() -> HTMLResponse:
