@@ -891,7 +891,8 @@ def export_command(
     from alerts import clock
     from alerts.calendar.feed import write_feed
     from alerts.timeline import export
-    from alerts.web.pages import Filters, filtered_entries
+    from alerts.web.exports import report
+    from alerts.web.pages import Filters
 
     chosen = fmt or out_file.suffix.lstrip(".").lower()
     if chosen not in {f.value for f in export.Format}:
@@ -901,12 +902,7 @@ def export_command(
     settings = _settings(ctx, secrets_needed=False)
     today = clock.today(settings.service.tz)
     with _session(settings) as session:
-        entries = filtered_entries(
-            session, settings, filters=Filters.of(platform, rule, tag), today=today
-        )
-    if upcoming:
-        entries = [e for e in entries if e.view.effective_on and e.view.effective_on >= today]
-    table = export.rows((entry.view, entry.tags) for entry in entries)
+        table = report(session, settings, Filters.of(platform, rule, tag), today, upcoming=upcoming)
     write_feed(out_file, export.encode(table, export.Format(chosen)))
     out.print(f"{out_file}: {len(table)} change(s)", markup=False)
 

@@ -161,8 +161,8 @@ class HttpWeb:
         return {"User-Agent": self.manners.user_agent, "Accept-Encoding": "gzip"}
 
     async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        if self.public_only:
-            await _check_public(url)
+        # The caller looked the host up (_follow for a page's hops, _read_robots for
+        # robots.txt's); here the address connected to is checked.
         # "from None": httpx's exceptions carry the request, whose URL may hold a key.
         try:
             request = self.client.build_request("GET", url, headers=headers)
@@ -295,6 +295,8 @@ class HttpWeb:
             await self._take_turn(trip, url)
             try:
                 _check_scheme(url)
+                if self.public_only:
+                    await _check_public(url)
                 response = await self._send(url, self._headers())
             except _Unreached as exc:
                 return _Robots(None, loop.time() + ROBOTS_RETRY, str(exc), exc.failure)

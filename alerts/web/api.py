@@ -407,20 +407,32 @@ def retry_channel(
 def _retry(
     session: Any, caller: Caller, *, uid: str | None = None, channel: str | None = None
 ) -> schemas.Retried:
+    return schemas.Retried(retried=retry_logged(session, caller, uid=uid, channel=channel))
+
+
+def retry_logged(
+    session: Any,
+    caller: Caller,
+    *,
+    uid: str | None = None,
+    channel: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> list[str]:
+    """Put dead reminders back (``reminders.ops.retry_reminders``), logged as ``caller``'s;
+    what cannot be retried is the HTTP error it says. The API's and the page's retry."""
     now = clock.now()
-    target = uid or f"channel {channel}"
     try:
         retried = logged(
             session,
             caller,
             "reminder.retry",
-            target,
-            {},
+            uid or f"channel {channel}",
+            detail or {},
             lambda: retry_reminders(session, uid=uid, channel=channel, now=now) or None,
         )
     except RetryRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return schemas.Retried(retried=retried or [])
+    return retried or []
 
 
 @router.get("/deliveries/failed", summary="Reminders that failed for good, with every attempt.")

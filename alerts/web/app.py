@@ -152,19 +152,10 @@ def _from_a_browser(request: Request) -> bool:
 
 
 def _error_page(settings: Settings, status: int, detail: str) -> HTMLResponse:
-    from alerts.web.pages import HEADERS, environment
+    from alerts.web.pages import render
 
-    html = (
-        environment()
-        .get_template("error.html.j2")
-        .render(
-            title=settings.calendar.name,
-            heading=_HEADINGS.get(status, "出错了"),
-            detail=detail,
-            status=status,
-        )
-    )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    heading = _HEADINGS.get(status, "出错了")
+    return render("error.html.j2", settings, status=status, heading=heading, detail=detail)
 
 
 def _docs() -> HTMLResponse:

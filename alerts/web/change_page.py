@@ -24,12 +24,11 @@ from alerts.timeline.views import ReminderView, change_views, reminder_views
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
 from alerts.web.pages import (
-    HEADERS,
     Entry,
     Feed,
     Filters,
-    environment,
     feed_urls,
+    render,
     web_url,
 )
 from store import outbox, queries
@@ -136,12 +135,10 @@ def change_page(uid: str, session: SessionDep, settings: SettingsDep) -> HTMLRes
     """The page of the change ``uid``; a 404 page when there is none."""
     today = clock.today(settings.service.tz)
     page = read_change(session, settings, uid=uid, today=today)
-    html = (
-        environment()
-        .get_template("change.html.j2")
-        .render(c=page, uid=uid, title=settings.calendar.name, tz=settings.service.timezone)
+    status = 404 if page is None else 200
+    return render(
+        "change.html.j2", settings, status=status, c=page, uid=uid, tz=settings.service.timezone
     )
-    return HTMLResponse(html, status_code=404 if page is None else 200, headers=HEADERS)
 
 
 def read_change(

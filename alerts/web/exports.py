@@ -4,15 +4,20 @@ Readable as the page is."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from alerts import clock
 from alerts.timeline import export
 from alerts.web.deps import SessionDep, SettingsDep
 from alerts.web.pages import Filters, filtered_entries
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
 
 router = APIRouter(tags=["export"])
 
@@ -21,6 +26,17 @@ _TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 Text = Annotated[str | None, Query(max_length=200)]
+
+
+def report(
+    session: Session, settings: Settings, filters: Filters, today: date, *, upcoming: bool
+) -> list[export.Row]:
+    """The rows of the changes ``filters`` leave (with ``upcoming``, those still to take
+    effect ``today`` or later): what the download and `rulewatch export` hold."""
+    entries = filtered_entries(session, settings, filters=filters, today=today)
+    if upcoming:
+        entries = [e for e in entries if e.view.effective_on and e.view.effective_on >= today]
+    return export.rows((entry.view, entry.tags) for entry in entries)
 
 
 @router.get(
@@ -39,13 +55,8 @@ def export_timeline(
     upcoming: bool = False,
 ) -> Response:
     today = clock.today(settings.service.tz)
-    entries = filtered_entries(
-        session, settings, filters=Filters.of(platform, rule, tag), today=today
-    )
-    if upcoming:
-        entries = [e for e in entries if e.view.effective_on and e.view.effective_on >= today]
-    table = export.rows((entry.view, entry.tags) for entry in entries)
-    body = export.encode(table, fmt)
+    filters = Filters.of(platform, rule, tag)
+    body = export.encode(report(session, settings, filters, today, upcoming=upcoming), fmt)
     name = f"rulewatch-{today.isoformat()}.{fmt.value}"
     return Response(
         body,

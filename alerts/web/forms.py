@@ -11,11 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from alerts import clock
 from alerts.extract.model import Notice
-from alerts.reminders.ops import RetryRefused, retry_reminders
 from alerts.timeline.ingest import TEXT_CAP, changes_in, cleaned, ingest_notice
 from alerts.users import Caller, Role
+from alerts.web.api import retry_logged
 from alerts.web.deps import SessionDep, SettingsDep, logged
 from alerts.web.signin import check_csrf, csrf_token, signed_in
 
@@ -39,19 +38,7 @@ def retry_form(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
     check_csrf(request, csrf)
-    who = _editor(request)
-    now = clock.now()
-    try:
-        logged(
-            session,
-            who,
-            "reminder.retry",
-            uid,
-            {"from": "page"},
-            lambda: retry_reminders(session, uid=uid, now=now) or None,
-        )
-    except RetryRefused as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    retry_logged(session, _editor(request), uid=uid, detail={"from": "page"})
     return RedirectResponse("/#failed", status_code=303)
 
 
@@ -115,19 +102,16 @@ def _paste_page(
     previewed: bool = False,
     problem: str | None = None,
 ) -> HTMLResponse:
-    from alerts.web.pages import HEADERS, environment
+    from alerts.web.pages import render
 
-    html = (
-        environment()
-        .get_template("paste.html.j2")
-        .render(
-            title=settings.calendar.name,
-            who=who,
-            csrf=csrf_token(request),
-            fields=fields or {"title": "", "text": "", "published": "", "url": ""},
-            read=read or [],
-            previewed=previewed,
-            problem=problem,
-        )
+    return render(
+        "paste.html.j2",
+        settings,
+        status=422 if problem else 200,
+        who=who,
+        csrf=csrf_token(request),
+        fields=fields or {"title": "", "text": "", "published": "", "url": ""},
+        read=read or [],
+        previewed=previewed,
+        problem=problem,
     )
-    return HTMLResponse(html, status_code=422 if problem else 200, headers=HEADERS)

@@ -181,24 +181,20 @@ def timeline_page(
     today = clock.today(settings.service.tz)
     timeline = build_timeline(session, settings, filters=filters, today=today)
     who = signed_in(request)
-    html = (
-        environment()
-        .get_template("page.html.j2")
-        .render(
-            t=timeline,
-            recent_days=RECENT_DAYS,
-            feed=feed_urls(settings, filters),
-            title=settings.calendar.name,
-            tz=settings.service.timezone,
-            zone=settings.service.tz,
-            who=who,
-            # Only a signed-in user's page carries a form (sign out): a visitor's page sets
-            # no cookie.
-            csrf=csrf_token(request) if who else "",
-            can_sign_in=any(user.password_hash for user in settings.users),
-        )
+    return render(
+        "page.html.j2",
+        settings,
+        t=timeline,
+        recent_days=RECENT_DAYS,
+        feed=feed_urls(settings, filters),
+        tz=settings.service.timezone,
+        zone=settings.service.tz,
+        who=who,
+        # Only a signed-in user's page carries a form (sign out): a visitor's page sets
+        # no cookie.
+        csrf=csrf_token(request) if who else "",
+        can_sign_in=any(user.password_hash for user in settings.users),
     )
-    return HTMLResponse(html, headers=HEADERS)
 
 
 def filtered_entries(
@@ -332,6 +328,13 @@ def _reminder_label(reminder: ReminderView) -> str:
     if reminder.kind == "lead" and reminder.lead_days is not None:
         return f"提前 {reminder.lead_days} 天提醒"
     return {"announced": "新公示提醒", "changed": "变更通知"}.get(reminder.kind, reminder.kind)
+
+
+def render(template: str, settings: Settings, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page from ``template``, titled as the service is, with the pages' headers."""
+    context = {"title": settings.calendar.name, "status": status, **context}
+    html = environment().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 @cache

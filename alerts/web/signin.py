@@ -167,20 +167,17 @@ def _form(
     problem: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    from alerts.web.pages import HEADERS, environment
+    from alerts.web.pages import render
 
-    html = (
-        environment()
-        .get_template("signin.html.j2")
-        .render(
-            title=settings.calendar.name,
-            name=name,
-            problem=problem,
-            csrf=csrf_token(request),
-            can_sign_in=any(user.password_hash for user in settings.users),
-        )
+    return render(
+        "signin.html.j2",
+        settings,
+        status=status,
+        name=name,
+        problem=problem,
+        csrf=csrf_token(request),
+        can_sign_in=any(user.password_hash for user in settings.users),
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def _user(settings: Settings, name: str) -> UserConfig | None:
