@@ -336,6 +336,106 @@ def withdraw_command(
     out.print(f"withdrawn: {change.uid} (revision {change.revision})", markup=False)
 
 
+_Uid = Annotated[str, typer.Argument(help="The change's uid (rulewatch changes --json).")]
+_Reason = Annotated[str, typer.Option("--reason", help="Why: kept in the change's history.")]
+
+
+@app.command("edit")
+def edit_command(
+    ctx: typer.Context,
+    uid: _Uid,
+    reason: _Reason,
+    announced: Annotated[
+        str | None, typer.Option(help="公示 date, YYYY-MM-DD ('' clears).")
+    ] = None,
+    effective: Annotated[
+        str | None, typer.Option(help="生效 date, YYYY-MM-DD ('' clears).")
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="Time of day it takes effect, HH:MM.")] = None,
+    tentative: Annotated[
+        bool | None, typer.Option("--tentative/--firm", help="The date is only expected (预计).")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="The rule's name.")] = None,
+    platform: Annotated[str | None, typer.Option(help="The platform, in any spelling.")] = None,
+) -> None:
+    """Correct a change; a new effective date re-plans its reminders and tells channels once."""
+    values: dict[str, object] = {}
+    if announced is not None:
+        values["announced_on"] = _date_option(announced, "--announced") if announced else None
+    if effective is not None:
+        values["effective_on"] = _date_option(effective, "--effective") if effective else None
+    if at is not None:
+        values["effective_at"] = _time_option(at) if at else None
+    if tentative is not None:
+        values["tentative"] = tentative
+    if rule is not None:
+        values["rule"] = rule
+    if platform is not None:
+        values["platform"] = platform or None
+    if not values:
+        raise typer.BadParameter("say what to correct: --effective, --announced, --at, …")
+    change = _corrected(ctx, "edit", uid, reason, values=values)
+    if change is None:
+        out.print(f"{uid}: nothing to correct, it says so already", markup=False)
+        return
+    _print_history(ctx, uid)
+
+
+@app.command("merge")
+def merge_command(
+    ctx: typer.Context,
+    keep: Annotated[str, typer.Argument(help="The change that stays.")],
+    drop: Annotated[str, typer.Argument(help="Its duplicate: its sources join KEEP.")],
+    reason: _Reason,
+) -> None:
+    """Merge a duplicate change into another: it leaves the timeline, its sources stay."""
+    _corrected(ctx, "merge", keep, reason, other=drop)
+    out.print(f"merged: {drop} → {keep}", markup=False)
+
+
+@app.command("split")
+def split_command(
+    ctx: typer.Context,
+    uid: _Uid,
+    notice: Annotated[int, typer.Option(help="The source's notice id (GET /api/changes/UID).")],
+    reason: _Reason,
+) -> None:
+    """Split a wrongly joined source off a change into a change of its own."""
+    split = _corrected(ctx, "split", uid, reason, notice=notice)
+    out.print(f"split: notice {notice} → {split.uid}", markup=False)
+    if split.check:
+        out.print(split.check, markup=False)
+
+
+@app.command("delete")
+def delete_command(ctx: typer.Context, uid: _Uid, reason: _Reason) -> None:
+    """Delete a change that was never one (a misreading): it leaves quietly, its page stays."""
+    _corrected(ctx, "delete", uid, reason)
+    out.print(f"deleted: {uid}", markup=False)
+
+
+def _corrected(ctx: typer.Context, action: str, uid: str, reason: str, **kwargs: Any) -> Any:
+    from alerts.timeline.corrections import correct
+
+    settings = _settings(ctx, secrets_needed=False)
+    with _session(settings) as session:
+        return correct(session, _cli_actor(), action, uid, reason, tz=settings.service.tz, **kwargs)
+
+
+def _print_history(ctx: typer.Context, uid: str) -> None:
+    from alerts.timeline.views import revision_views
+    from store import queries
+
+    settings = _settings(ctx, secrets_needed=False)
+    with _session(settings) as session:
+        found = queries.get_change(session, uid=uid)
+        change_id = found[0].id if found else None
+        for revision in revision_views(session, change_id=change_id or 0, tz=settings.service.tz):
+            when = f"{revision.at:%Y-%m-%d %H:%M}"
+            line = f"{when} {revision.actor}: {revision.label}（{revision.reason}）"
+            out.print(line, markup=False)
+
+
 @app.command("changes")
 def changes_command(
     ctx: typer.Context,

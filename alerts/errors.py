@@ -2,7 +2,8 @@
 
     RulewatchError
     ├── ConfigError        config.toml (or the environment) is wrong; carries every problem found
-    └── ExtractionError    an input could not be read as notices at all (not "no dates found")
+    ├── ExtractionError    an input could not be read as notices at all (not "no dates found")
+    └── Refused            a write that cannot be done as asked; ``status`` is the HTTP answer
 
 The library raises these (and the store its own ``store.errors.StoreError``); the CLI turns
 them into a message and an exit status and the API into an HTTP status, each in one place.
@@ -42,3 +43,14 @@ class ConfigError(RulewatchError):
 
 class ExtractionError(RulewatchError):
     """An input could not be read as notices (bad JSON line, unknown format, unreadable file)."""
+
+
+class Refused(RulewatchError):
+    """A write refused for what it asks (no such change: 404; a conflict with what is
+    stored: 409; a value that cannot be: 422); ``status`` is the HTTP status that says so,
+    ``field`` the field of the request at fault, when one is."""
+
+    def __init__(self, message: str, *, status: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field

@@ -4,13 +4,16 @@ write that is stored is logged and one that is rolled back is not."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 
+from store.db import committed
 from store.models import AuditEntry
+
+T = TypeVar("T")
 
 
 def record(
@@ -42,3 +45,26 @@ def entries(
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
     return session.exec(query.limit(limit)).all()
+
+
+def logged(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    detail: Mapping[str, Any],
+    write: Callable[[], T],
+    now: datetime,
+) -> T:
+    """``write`` committed with its entry in one transaction (run again if it collided with
+    a concurrent write), so that what is stored is logged and what is not is not; a write
+    that did nothing (False, None) is not logged."""
+
+    def both() -> T:
+        done = write()
+        if done is not None and done is not False:
+            record(session, actor=actor, action=action, target=target, detail=detail, now=now)
+        return done
+
+    return committed(session, both)

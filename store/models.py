@@ -20,10 +20,14 @@ def utcnow() -> datetime:
 
 
 class ChangeStatus(StrEnum):
-    """Whether a change stands; a withdrawn one leaves the feed and keeps its page."""
+    """Whether a change stands. A withdrawn one (the platform took it back) leaves the feed,
+    and channels are told; a merged one (into the change it duplicated) and a deleted one (it
+    was never a change: a misreading) leave quietly. Each keeps its page and its history."""
 
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+    DELETED = "deleted"
 
 
 class ReminderStatus(StrEnum):
@@ -259,3 +263,21 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)  # "notice.add", "watch.remove", …
     target: str = Field(default="", max_length=500)  # what it was done to, as shown
     detail: str = Field(default="", sa_type=Text)  # what was sent, secrets left out
+
+
+class ChangeRevision(SQLModel, table=True):
+    """One correction of a change by a person: who, when, why, and what it changed.
+
+    ``detail`` is JSON: for an edit each field's value before and after, for a merge or a
+    split the uid of the other change, for a delete nothing more than the reason.
+    """
+
+    __tablename__ = "change_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="rule_change.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=20)  # edit | merge | merged | split | delete
+    reason: str = Field(sa_type=Text)
+    detail: str = Field(default="{}", sa_type=Text)

@@ -172,6 +172,44 @@ def withdraw_change(session: Session, *, uid: str, now: datetime) -> RuleChange 
     return change
 
 
+def update_change(
+    session: Session, change: RuleChange, values: dict[str, Any], *, now: datetime
+) -> RuleChange:
+    """Set the given columns of ``change`` (a correction decided them) and its update time."""
+    for key, value in values.items():
+        setattr(change, key, value)
+    change.updated_at = now
+    session.add(change)
+    session.flush()
+    return change
+
+
+def link_notices(session: Session, *, from_change: int, to_change: int) -> int:
+    """Link every notice of one change to another as well; how many were new to it."""
+    have = set(
+        session.exec(select(ChangeNotice.notice_id).where(ChangeNotice.change_id == to_change))
+    )
+    moved = 0
+    for notice_id in session.exec(
+        select(ChangeNotice.notice_id).where(ChangeNotice.change_id == from_change)
+    ):
+        if notice_id not in have:
+            session.add(ChangeNotice(change_id=to_change, notice_id=notice_id))
+            moved += 1
+    session.flush()
+    return moved
+
+
+def unlink_notice(session: Session, *, change_id: int, notice_id: int) -> bool:
+    """Remove the link between a change and one of its notices; False when there was none."""
+    link = session.get(ChangeNotice, (change_id, notice_id))
+    if link is None:
+        return False
+    session.delete(link)
+    session.flush()
+    return True
+
+
 def list_changes(
     session: Session,
     *,
@@ -187,8 +225,9 @@ def list_changes(
 
     ``rule`` matches a part of the rule's key or name; ``platform`` matches the stored
     (canonical) name exactly: the faces call this through ``alerts.timeline.views.select_changes``,
-    which turns any spelling into that name. A change asked for by ``uid`` is returned even
-    when withdrawn.
+    which turns any spelling into that name. Only active changes are listed unless
+    ``include_withdrawn`` (then every status: what the feed must know has left it); a change
+    asked for by ``uid`` is returned whatever its status.
     """
     statement = _filtered(
         select(RuleChange, Rule),
@@ -251,7 +290,7 @@ def _filtered(
     if uid is not None:
         statement = statement.where(RuleChange.uid == uid)
     if not include_withdrawn:
-        statement = statement.where(RuleChange.status != ChangeStatus.WITHDRAWN)
+        statement = statement.where(RuleChange.status == ChangeStatus.ACTIVE)
     return statement
 
 

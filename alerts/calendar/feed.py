@@ -115,8 +115,8 @@ def write_feed(path: Path, body: bytes) -> None:
 def _select(
     session: Session, settings: Settings, query: FeedQuery
 ) -> tuple[list[CalendarChange], datetime]:
-    """The feed's changes, and the newest instant among what decides its content. Withdrawn
-    changes count there: their leaving changes the feed."""
+    """The feed's changes, and the newest instant among what decides its content. Withdrawn, merged
+    and deleted changes count there: their leaving changes the feed."""
     rows = select_changes(session, rule=query.rule, platform=query.platform, include_withdrawn=True)
     watches = current_watches(session, settings)
     covered = [
@@ -150,7 +150,7 @@ def _select(
         if not event_kinds(item, query.kinds):
             continue
         newest = max([newest, change.updated_at, *(s.created_at for s in found)])
-        if change.status != ChangeStatus.WITHDRAWN:
+        if change.status == ChangeStatus.ACTIVE:
             selected.append(item)
     return selected, newest
 

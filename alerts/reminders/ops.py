@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from alerts.config import Settings
-from alerts.errors import RulewatchError
+from alerts.errors import Refused, RulewatchError
 from alerts.reminders import pacing
 from alerts.reminders.dispatcher import reminder_facts, triage_rows
 from alerts.reminders.engine import ReminderEngine, notifiers_for
@@ -119,7 +119,6 @@ def test_channel(settings: Settings, name: str) -> Outcome:
 
     Raises RulewatchError when the config has no such channel.
     """
-    from alerts.errors import RulewatchError
 
     try:
         settings.channel(name)
@@ -163,26 +162,18 @@ async def _send_test(settings: Settings, name: str) -> Outcome:
         return await notifiers_for(settings, http=http)[name].send(message)
 
 
-class RetryRefused(RulewatchError):
-    """A reminder that cannot be retried: ``status`` is the HTTP answer that says why."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def retry_reminders(
     session: Session, *, uid: str | None = None, channel: str | None = None, now: datetime
 ) -> list[str]:
     """Put the dead reminder ``uid``, or every dead one of ``channel``, back in the outbox to
-    be sent at the next tick; the uids put back. The caller commits. Raises RetryRefused for
+    be sent at the next tick; the uids put back. The caller commits. Raises Refused for
     a reminder that does not exist (404) or did not fail for good (409)."""
     if uid is not None:
         row = session.exec(select(Reminder).where(Reminder.uid == uid)).first()
         if row is None:
-            raise RetryRefused(f"没有这条提醒（no reminder {uid!r}）", status=404)
+            raise Refused(f"没有这条提醒（no reminder {uid!r}）", status=404)
         if row.status != outbox.DEAD:
-            raise RetryRefused(
+            raise Refused(
                 f"这条提醒的状态是 {row.status}，只有发送失败（dead）的提醒可以重试"
                 f"（reminder {uid!r} is {row.status}, not dead）",
                 status=409,

@@ -11,8 +11,10 @@ Reminder kinds:
 - ``lead`` — N days before 生效 at ``[reminders] at`` local time (moved to the previous
   working day with ``shift = "previous_workday"``); never for an instant before the change
   (or its current date) was known, nor before the channel existed;
-- ``changed`` — the effective date moved, or the change was withdrawn: pending reminders
-  for the old date are cancelled and one message says old → new.
+- ``changed`` — the effective date moved (a notice or a person's correction said so), or the
+  change was withdrawn: pending reminders for the old date are cancelled and one message
+  says old → new. A change merged into another or deleted by a person gets no message: its
+  pending reminders are cancelled.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from alerts.watches import ChangeFacts, routes
 from store.models import ChangeStatus, ReminderStatus
 
 _UID_NAMESPACE = uuid.UUID("0b8f3b1e-52c4-4f0e-9d7c-6a1e2f3c4d5b")
+# Changes that left the timeline quietly (a person corrected it), and why their pending
+# reminders are cancelled: nothing is sent about them, not even that they went.
+_GONE: dict[str, str] = {
+    ChangeStatus.MERGED: "这项变更已合并到另一项变更",
+    ChangeStatus.DELETED: "这项变更已删除（误读）",
+}
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,7 @@ def _drafts(
     today: date,
 ) -> Iterable[ReminderDraft]:
     effective_on = change.effective_on
-    if effective_on is None or effective_on < today:
+    if effective_on is None or effective_on < today or change.status in _GONE:
         return
     prefix = f"{change.uid}:{channel.name}"
     if change.status == ChangeStatus.WITHDRAWN:
@@ -232,5 +240,7 @@ def _stale(
             yield reminder.id, "已没有关注项把这项变更发往这个渠道"
         elif change.status == ChangeStatus.WITHDRAWN and reminder.kind != "changed":
             yield reminder.id, "这项变更已撤回"
+        elif change.status in _GONE:
+            yield reminder.id, _GONE[change.status]
         elif reminder.kind == "lead" and reminder.revision < change.revision:
             yield reminder.id, f"生效日期已改为 {change.effective_on}"

@@ -29,7 +29,7 @@ from alerts.timeline.views import no_year_problem
 from store import queries
 from store.db import committed
 from store.models import Notice as NoticeRow
-from store.models import RuleChange
+from store.models import Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -269,13 +269,8 @@ def _store(
         report.unreadable.append((notice.title, problem))
     local_published = published_at.astimezone(tz) if published_at else None
     for candidate in candidates:
-        rule = queries.get_or_add_rule(
-            session,
-            key=candidate.rule_key,
-            name=candidate.rule or candidate.rule_key,
-            platform=candidate.platform,
-        )
-        known = _known_states(session, rule_id=_rule_id(rule.id), tz=tz)
+        rule = rule_of(session, candidate)
+        known = known_states(session, rule_id=_rule_id(rule.id), tz=tz)
         placement = place(
             candidate,
             rule_key=candidate.rule_key,
@@ -287,17 +282,7 @@ def _store(
         queries.save_change(
             session,
             rule=rule,
-            fields=queries.ChangeFields(
-                uid=state.uid,
-                kind=state.kind.value,
-                announced_on=state.announced_on,
-                effective_on=state.effective_on,
-                effective_at=state.effective_at,
-                tentative=state.tentative,
-                revision=state.revision,
-                postponed_from=state.postponed_from,
-                dated_by=state.dated_by,
-            ),
+            fields=stored_fields(state),
             title=notice.title,
             summary=notice.text[:2000],
             notice=row,
@@ -315,7 +300,33 @@ def _store(
     return report
 
 
-def _known_states(session: Session, *, rule_id: int, tz: ZoneInfo) -> list[ChangeState]:
+def rule_of(session: Session, candidate: ChangeCandidate) -> Rule:
+    """The stored rule a candidate is a change of, added if new."""
+    return queries.get_or_add_rule(
+        session,
+        key=candidate.rule_key,
+        name=candidate.rule or candidate.rule_key,
+        platform=candidate.platform,
+    )
+
+
+def stored_fields(state: ChangeState) -> queries.ChangeFields:
+    """A change as the timeline placed it, as the store keeps it."""
+    return queries.ChangeFields(
+        uid=state.uid,
+        kind=state.kind.value,
+        announced_on=state.announced_on,
+        effective_on=state.effective_on,
+        effective_at=state.effective_at,
+        tentative=state.tentative,
+        revision=state.revision,
+        postponed_from=state.postponed_from,
+        dated_by=state.dated_by,
+    )
+
+
+def known_states(session: Session, *, rule_id: int, tz: ZoneInfo) -> list[ChangeState]:
+    """The rule's stored changes as the timeline places candidates among them."""
     return [
         _state(change, notices, tz)
         for change, notices in queries.changes_of_rule(session, rule_id=rule_id)

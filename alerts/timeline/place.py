@@ -71,7 +71,7 @@ def place(
     published_on = published_at.date() if published_at else None
     match = _find(candidate, published_on, known)
     if match is None:
-        return Placement(Action.added, _new_state(candidate, rule_key, published_at, known))
+        return Placement(Action.added, fresh_state(candidate, rule_key, published_at, known))
     postpones = (
         candidate.postponed_from is not None and candidate.postponed_from == match.effective_on
     )
@@ -165,12 +165,14 @@ def _is_newer(published_at: datetime | None, dated_by: datetime | None) -> bool:
     return published_at > dated_by
 
 
-def _new_state(
+def fresh_state(
     candidate: ChangeCandidate,
     rule_key: str,
     published_at: datetime | None,
     known: Sequence[ChangeState],
 ) -> ChangeState:
+    """``candidate`` as a change of its own, with a uid none of ``known`` has: what a new
+    change is, and what a source split off a change becomes."""
     return ChangeState(
         uid=_uid(candidate, rule_key, published_at, {state.uid for state in known}),
         kind=candidate.kind,

@@ -7,15 +7,17 @@ platform filter in any spelling (抖店, Douyin, 抖音电商) finds the same ch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from alerts.extract.platforms import canonical_platform
-from store import outbox, queries
+from store import outbox, queries, revisions
 from store.models import Delivery, Notice, Rule, RuleChange
 
 
@@ -293,3 +295,86 @@ def reminder_views(
 
 def _last(deliveries: Sequence[Delivery]) -> Delivery | None:
     return deliveries[-1] if deliveries else None
+
+
+_FIELDS = {
+    "announced_on": "公示日期",
+    "effective_on": "生效日期",
+    "effective_at": "生效时刻",
+    "tentative": "预计",
+    "rule": "规则",
+    "platform": "平台",
+}
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """A correction someone made to a change; ``at`` in the service time zone."""
+
+    at: datetime
+    actor: str
+    action: str  # edit | merge | merged | split | delete
+    reason: str
+    detail: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """What was done, in a sentence a person reads."""
+        detail = self.detail
+        if self.action == "edit":
+            return "；".join(
+                f"{_FIELDS.get(key, key)} {_shown(old)} → {_shown(new)}"
+                for key, (old, new) in detail.get("changed", {}).items()
+            )
+        if self.action == "merge":
+            return f"并入了变更 {detail.get('merged')}"
+        if self.action == "merged":
+            return f"已合并到变更 {detail.get('into')}"
+        if self.action == "split":
+            if "to" in detail:
+                return f"来源《{detail.get('notice')}》拆分为变更 {detail['to']}"
+            return f"从变更 {detail.get('from')} 拆分而来"
+        if self.action == "delete":
+            return "删除（不是一项变更）"
+        return self.action
+
+    @property
+    def other(self) -> str | None:
+        """The uid of the other change a merge or a split names."""
+        for key in ("merged", "into", "to", "from"):
+            if isinstance(self.detail.get(key), str):
+                return str(self.detail[key])
+        return None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+def revision_views(session: Session, *, change_id: int, tz: tzinfo) -> list[RevisionView]:
+    """The corrections of a change, oldest first."""
+    return [
+        RevisionView(
+            at=row.at.astimezone(tz),
+            actor=row.actor,
+            action=row.action,
+            reason=row.reason,
+            detail=json.loads(row.detail),
+        )
+        for row in revisions.of_change(session, change_id=change_id)
+    ]
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "（无）"
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    return str(value)

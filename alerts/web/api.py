@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from alerts import clock
 from alerts.extract.model import Notice
-from alerts.reminders.ops import RetryRefused, retry_reminders
+from alerts.reminders.ops import retry_reminders
 from alerts.sources.base import where
 from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.sources.web import private_address
-from alerts.timeline import ingest
+from alerts.timeline import corrections, ingest
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
     ChangeView,
@@ -24,6 +24,7 @@ from alerts.timeline.views import (
     change_views,
     count_selected,
     reminder_views,
+    revision_views,
 )
 from alerts.users import Caller
 from alerts.watches import current_watches
@@ -104,6 +105,10 @@ def list_changes(
     responses=_errors(404),
 )
 def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.ChangeDetail:
+    return _detail(session, settings, uid)
+
+
+def _detail(session: Any, settings: Any, uid: str) -> schemas.ChangeDetail:
     found = queries.get_change(session, uid=uid)
     if found is None:
         raise HTTPException(404, f"no change has uid {uid!r}")
@@ -117,6 +122,7 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
         summary=change.summary,
         notices=[
             schemas.Notice(
+                id=n.id or 0,
                 title=n.title,
                 url=n.url,
                 published_at=n.published_at.astimezone(tz) if n.published_at else None,
@@ -127,6 +133,10 @@ def get_change(uid: str, session: SessionDep, settings: SettingsDep) -> schemas.
             for n in notices
         ],
         reminders=_with_deliveries(session, reminders),
+        history=[
+            schemas.Revision.model_validate(r.as_json())
+            for r in revision_views(session, change_id=change.id or 0, tz=tz)
+        ],
     )
 
 
@@ -178,6 +188,69 @@ def withdraw(
         raise HTTPException(404, f"no change has uid {uid!r}")
     tz = settings.service.tz
     return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
+
+
+@router.patch(
+    "/changes/{uid}",
+    responses=_errors(*_BODY, 404, 409),
+    summary="Correct a change's dates, time, rule, platform or 预计 flag, saying why; a "
+    "corrected effective date re-plans its reminders and tells channels once.",
+)
+def correct_change(
+    uid: str,
+    body: schemas.CorrectionIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Editor,
+) -> schemas.ChangeDetail:
+    values = body.model_dump(exclude_unset=True, exclude={"reason"})
+    corrections.correct(session, caller.name, "edit", uid, body.reason, values=values)
+    return _detail(session, settings, uid)
+
+
+@router.post(
+    "/changes/{uid}/merge",
+    responses=_errors(*_BODY, 404, 409),
+    summary="Merge another change that is the same change into this one (it leaves the "
+    "timeline; its sources join this one).",
+)
+def merge_change(
+    uid: str, body: schemas.MergeIn, session: SessionDep, settings: SettingsDep, caller: Editor
+) -> schemas.ChangeDetail:
+    corrections.correct(session, caller.name, "merge", uid, body.reason, other=body.other)
+    return _detail(session, settings, uid)
+
+
+@router.post(
+    "/changes/{uid}/split",
+    status_code=201,
+    responses=_errors(*_BODY, 404, 409),
+    summary="Split a wrongly joined source notice off into a change of its own.",
+)
+def split_change(
+    uid: str, body: schemas.SplitIn, session: SessionDep, settings: SettingsDep, caller: Editor
+) -> schemas.SplitResult:
+    split = corrections.correct(
+        session, caller.name, "split", uid, body.reason, notice=body.notice, tz=settings.service.tz
+    )
+    return schemas.SplitResult(uid=split.uid, check=split.check)
+
+
+@router.delete(
+    "/changes/{uid}",
+    responses=_errors(*_WRITE, 404, 409),
+    summary="Delete a change that was never one (a misreading), saying why: it leaves the "
+    "timeline and the feed quietly and keeps its page and history.",
+)
+def delete_change(
+    uid: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Editor,
+    reason: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S")],
+) -> schemas.ChangeDetail:
+    corrections.correct(session, caller.name, "delete", uid, reason)
+    return _detail(session, settings, uid)
 
 
 @router.post(
@@ -419,19 +492,17 @@ def retry_logged(
     detail: dict[str, Any] | None = None,
 ) -> list[str]:
     """Put dead reminders back (``reminders.ops.retry_reminders``), logged as ``caller``'s;
-    what cannot be retried is the HTTP error it says. The API's and the page's retry."""
+    what cannot be retried is refused with the HTTP status it says. The API's and the page's
+    retry."""
     now = clock.now()
-    try:
-        retried = logged(
-            session,
-            caller,
-            "reminder.retry",
-            uid or f"channel {channel}",
-            detail or {},
-            lambda: retry_reminders(session, uid=uid, channel=channel, now=now) or None,
-        )
-    except RetryRefused as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    retried = logged(
+        session,
+        caller,
+        "reminder.retry",
+        uid or f"channel {channel}",
+        detail or {},
+        lambda: retry_reminders(session, uid=uid, channel=channel, now=now) or None,
+    )
     return retried or []
 
 

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
 from alerts import clock
-from alerts.errors import RulewatchError
+from alerts.errors import Refused, RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
 from alerts.sources.catalog import source_views
@@ -77,8 +77,16 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(RulewatchError)
-    async def _domain_error(_request: Request, exc: RulewatchError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    async def _domain_error(request: Request, exc: RulewatchError) -> Response:
+        status = exc.status if isinstance(exc, Refused) else 400
+        if _from_a_browser(request):
+            return _error_page(settings, status, str(exc))
+        if status == 422:
+            # In the shape of every other 422: what was wrong, and where.
+            where = ["body", exc.field] if isinstance(exc, Refused) and exc.field else ["body"]
+            error = {"type": "value_error", "loc": where, "msg": str(exc)}
+            return JSONResponse({"detail": [error]}, status_code=422)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.timeline.views import ReminderView, change_views, reminder_views
+from alerts.timeline.views import (
+    ChangeView,
+    ReminderView,
+    RevisionView,
+    change_views,
+    reminder_views,
+    revision_views,
+)
+from alerts.users import Caller, Role
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
 from alerts.web.pages import (
@@ -31,6 +39,7 @@ from alerts.web.pages import (
     render,
     web_url,
 )
+from alerts.web.signin import csrf_token, signed_in
 from store import outbox, queries
 from store.models import ChangeStatus
 
@@ -50,6 +59,11 @@ _STATUS: dict[str, str] = {
     outbox.MISSED: "已错过",
 }
 _OUTCOME = {"delivered": "送达", "retry": "失败，将重试", "failed": "失败"}
+_GONE: dict[str, str] = {
+    ChangeStatus.WITHDRAWN: "已撤回",
+    ChangeStatus.MERGED: "已合并",
+    ChangeStatus.DELETED: "已删除",
+}
 # Where a notice came from: a file's name, or one of the ways in that are not files.
 _ORIGIN = {"manual": "手动录入", "api": "API 提交"}
 
@@ -58,6 +72,7 @@ _ORIGIN = {"manual": "手动录入", "api": "API 提交"}
 class SourceNotice:
     """A notice the change was read from, whole; ``published_at`` in the service time zone."""
 
+    id: int
     title: str
     url: str | None
     published_at: datetime | None
@@ -112,11 +127,26 @@ class ChangePage:
     summary: str
     notices: tuple[SourceNotice, ...]
     reminders: tuple[ReminderLine, ...]
-    feed: Feed | None  # None for a withdrawn change: it is in no feed
+    feed: Feed | None  # None for a change that left the timeline: it is in no feed
+    history: tuple[RevisionView, ...] = ()
+    # The rule's other active changes: what this one may be a duplicate of.
+    siblings: tuple[ChangeView, ...] = ()
 
     @property
     def withdrawn(self) -> bool:
-        return self.entry.view.status == ChangeStatus.WITHDRAWN
+        """Off the timeline: withdrawn by the platform, merged or deleted by a person."""
+        return self.entry.view.status != ChangeStatus.ACTIVE
+
+    @property
+    def gone(self) -> str:
+        """Why the change is off the timeline, in words; empty while it stands."""
+        return _GONE.get(self.entry.view.status, "")
+
+    @property
+    def merged_into(self) -> str | None:
+        """The uid of the change this one was merged into."""
+        merged = [r.other for r in self.history if r.action == "merged"]
+        return merged[-1] if merged else None
 
     @property
     def own_summary(self) -> str:
@@ -131,13 +161,26 @@ class ChangePage:
 
 
 @router.get("/changes/{uid}", response_class=HTMLResponse, include_in_schema=False)
-def change_page(uid: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The page of the change ``uid``; a 404 page when there is none."""
+def change_page(
+    uid: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """The page of the change ``uid``; a 404 page when there is none. An editor signed in
+    also gets the forms that correct it."""
     today = clock.today(settings.service.tz)
     page = read_change(session, settings, uid=uid, today=today)
     status = 404 if page is None else 200
+    who = signed_in(request)
+    editor: Caller | None = who if who is not None and who.role >= Role.editor else None
     return render(
-        "change.html.j2", settings, status=status, c=page, uid=uid, tz=settings.service.timezone
+        "change.html.j2",
+        settings,
+        status=status,
+        c=page,
+        uid=uid,
+        tz=settings.service.timezone,
+        who=who,
+        editor=editor,
+        csrf=csrf_token(request) if editor else "",
     )
 
 
@@ -165,13 +208,14 @@ def read_change(
         tags=tags_of(covering(current_watches(session, settings), facts)),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
-    withdrawn = view.status == ChangeStatus.WITHDRAWN
+    withdrawn = view.status != ChangeStatus.ACTIVE
     return ChangePage(
         today=today,
         entry=entry,
         summary=change.summary,
         notices=tuple(
             SourceNotice(
+                id=n.id or 0,
                 title=n.title,
                 url=n.url,
                 published_at=n.published_at.astimezone(tz) if n.published_at else None,
@@ -201,4 +245,10 @@ def read_change(
         ),
         # The rule's changes whether or not a watch covers them: this one is among them.
         feed=None if withdrawn else feed_urls(settings, Filters(rule=rule.key), every_change=True),
+        history=tuple(revision_views(session, change_id=change_id, tz=tz)),
+        siblings=tuple(
+            other
+            for other in change_views(session, today=today, tz=tz, rule=rule.key)
+            if other.uid != uid and other.rule_key == rule.key
+        ),
     )

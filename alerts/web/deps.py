@@ -16,7 +16,7 @@ from sqlmodel import Session
 from alerts import clock
 from alerts.users import Caller, Role, caller_of, takes_tokens
 from store import audit
-from store.db import committed, session_scope
+from store.db import session_scope
 
 if TYPE_CHECKING:
     from alerts.config import Settings
@@ -90,20 +90,13 @@ def logged(
     detail: Mapping[str, Any],
     write: Callable[[], T],
 ) -> T:
-    """``write`` committed with its audit entry in one transaction, so that what is stored
-    is logged and what is not is not; a write that did nothing (False, None) is not logged."""
-
-    def both() -> T:
-        done = write()
-        if done is not None and done is not False:
-            audit.record(
-                session,
-                actor=caller.name,
-                action=action,
-                target=target,
-                detail=detail,
-                now=clock.now(),
-            )
-        return done
-
-    return committed(session, both)
+    """``write`` committed with its audit entry as ``caller``'s (``store.audit.logged``)."""
+    return audit.logged(
+        session,
+        actor=caller.name,
+        action=action,
+        target=target,
+        detail=detail,
+        write=write,
+        now=clock.now(),
+    )

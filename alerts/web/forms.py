@@ -1,17 +1,20 @@
 """The page's write forms: each posts with the session's CSRF token, needs a signed-in user
 of the role the write asks for, is logged like the API's writes, and goes back to the page.
-Today: pasting a notice (read and shown first, stored on a second press) and retrying a
-reminder that failed for good."""
+Today: pasting a notice (read and shown first, stored on a second press), retrying a
+reminder that failed for good, and correcting a change on its page (edit, merge another into
+it, split a source off, delete it), each through the API's own write."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from alerts.errors import Refused
 from alerts.extract.model import Notice
+from alerts.timeline.corrections import correct
 from alerts.timeline.ingest import TEXT_CAP, changes_in, cleaned, ingest_notice
 from alerts.users import Caller, Role
 from alerts.web.api import retry_logged
@@ -40,6 +43,94 @@ def retry_form(
     check_csrf(request, csrf)
     retry_logged(session, _editor(request), uid=uid, detail={"from": "page"})
     return RedirectResponse("/#failed", status_code=303)
+
+
+_Reason = Annotated[str, Form(max_length=500)]
+
+
+@router.post("/changes/{uid}/edit", include_in_schema=False)
+def edit_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    announced_on: Annotated[str, Form(max_length=20)] = "",
+    effective_on: Annotated[str, Form(max_length=20)] = "",
+    effective_at: Annotated[str, Form(max_length=10)] = "",
+    tentative: Annotated[str, Form(max_length=10)] = "",
+    rule: Annotated[str, Form(max_length=160)] = "",
+    platform: Annotated[str, Form(max_length=40)] = "",
+    reason: _Reason = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    who = _editor(request)
+    values = {
+        "announced_on": _day(announced_on, "公示日期"),
+        "effective_on": _day(effective_on, "生效日期"),
+        "effective_at": _clock_time(effective_at),
+        "tentative": bool(tentative),
+        "rule": rule.strip(),
+        "platform": platform.strip() or None,
+    }
+    correct(session, who.name, "edit", uid, reason, values=values)
+    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+
+
+@router.post("/changes/{uid}/merge", include_in_schema=False)
+def merge_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    other: Annotated[str, Form(max_length=64)] = "",
+    reason: _Reason = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    correct(session, _editor(request).name, "merge", uid, reason, other=other.strip())
+    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+
+
+@router.post("/changes/{uid}/split", include_in_schema=False)
+def split_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    notice: Annotated[int, Form(ge=1)],
+    reason: _Reason = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    who = _editor(request)
+    split = correct(session, who.name, "split", uid, reason, notice=notice, tz=settings.service.tz)
+    return RedirectResponse(f"/changes/{split.uid}#history", status_code=303)
+
+
+@router.post("/changes/{uid}/delete", include_in_schema=False)
+def delete_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    reason: _Reason = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    correct(session, _editor(request).name, "delete", uid, reason)
+    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+
+
+def _day(value: str, label: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value.strip() else None
+    except ValueError:
+        raise Refused(f"{label} {value!r} 不是日期，例如 2026-12-15", status=422) from None
+
+
+def _clock_time(value: str) -> time | None:
+    try:
+        return time.fromisoformat(value) if value.strip() else None
+    except ValueError:
+        raise Refused(f"生效时刻 {value!r} 不是时刻，例如 10:00", status=422) from None
 
 
 @router.get("/notices/new", response_class=HTMLResponse, include_in_schema=False)

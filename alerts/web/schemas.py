@@ -79,8 +79,14 @@ class Change(BaseModel):
     effective_on: date | None = Field(description="生效: the day it takes effect.")
     effective_at: str | None = Field(description="Time of day it takes effect, HH:MM.")
     tentative: bool = Field(description="The date is only expected (预计).")
-    status: str = Field(description="active | withdrawn")
-    revision: int = Field(description="Raised each time the effective date moves.")
+    status: str = Field(
+        description="active | withdrawn (by the platform) | merged (into another change) | "
+        "deleted (a misreading); only active changes are listed"
+    )
+    revision: int = Field(
+        description="Raised each time the effective date moves and when the change leaves "
+        "the timeline (the calendar event's SEQUENCE)."
+    )
     postponed_from: date | None
     days_left: int | None = Field(description="Days until 生效, in the service time zone.")
     without_year: str | None = Field(
@@ -92,6 +98,7 @@ class Change(BaseModel):
 
 
 class Notice(BaseModel):
+    id: int = Field(description="What a split names the source by.")
     title: str
     url: str | None
     published_at: datetime | None
@@ -134,12 +141,75 @@ class ReminderWithDeliveries(Reminder):
     deliveries: list[Delivery]
 
 
+class Revision(BaseModel):
+    """A correction someone made to the change."""
+
+    at: datetime
+    actor: str
+    action: str = Field(description="edit | merge | merged | split | delete")
+    reason: str
+    detail: dict[str, Any] = Field(
+        description='For an edit {"changed": {field: [before, after]}}; for a merge, a split '
+        "or a change merged away, the uid of the other change."
+    )
+
+
 class ChangeDetail(Change):
-    """A change with the notices it was read from and its reminders and their deliveries."""
+    """A change with the notices it was read from, its reminders and their deliveries, and
+    the corrections people made to it."""
 
     summary: str
     notices: list[Notice]
     reminders: list[ReminderWithDeliveries]
+    history: list[Revision]
+
+
+_Reason = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"\S",
+        examples=["公告写的是 12 月 15 日，误读为 12 月 5 日"],
+    ),
+]
+
+
+class CorrectionIn(_In):
+    """The fields to correct (only those sent change; ``null`` clears a date) and why."""
+
+    announced_on: Annotated[date | None, Written] = Field(
+        default=None, ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE
+    )
+    effective_on: Annotated[date | None, Written] = Field(
+        default=None, ge=EARLIEST, le=LATEST, json_schema_extra=_IN_RANGE
+    )
+    effective_at: Annotated[time | None, Written] = None
+    tentative: StrictBool = False
+    rule: str = Field(default="", min_length=1, max_length=KEY_LENGTH - PLATFORM_LENGTH)
+    platform: str | None = Field(default=None, max_length=PLATFORM_LENGTH)
+    reason: _Reason
+
+
+class MergeIn(_In):
+    """The change to merge into this one (it leaves the timeline), and why."""
+
+    other: str = Field(min_length=1, max_length=64, description="The uid of the duplicate.")
+    reason: _Reason
+
+
+class SplitIn(_In):
+    """The source notice to split off into a change of its own, and why."""
+
+    notice: int = Field(ge=1, description="The notice's id, as GET /api/changes/{uid} shows.")
+    reason: _Reason
+
+
+class SplitResult(BaseModel):
+    uid: str = Field(description="The new change the source now belongs to.")
+    check: str | None = Field(
+        description="Set when the old change's dates came from that source: check them."
+    )
 
 
 class ChangeIn(_In):

@@ -1,0 +1,478 @@
+"""Correcting the timeline (alerts/timeline/corrections.py) through the API, the page and
+the CLI: a corrected 生效 date re-plans the reminders and tells the channel once; merging,
+splitting and deleting keep every source and leave the feed as they should; each
+correction is in the change's history with who, when and why, and in the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+from receiver import WHSEC, Receiver
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from test_paste import csrf_of, signed_in_as
+from test_retry import EDITOR, PASSWORD, VIEWER, send_due, settings_for
+from typer.testing import CliRunner
+
+from alerts.cli import app as cli
+from alerts.config import Settings, parse_settings
+from alerts.extract.model import Notice
+from alerts.timeline.ingest import add_change, ingest_notice
+from alerts.users import hash_password
+from alerts.web.app import create_app
+from store.db import session_scope
+from store.models import AuditEntry, Reminder, RuleChange
+
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+EDITS = {"Authorization": f"Bearer {EDITOR}"}
+
+
+@pytest.fixture
+def clock():  # type: ignore[no-untyped-def]
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def a_change(
+    engine: Engine,
+    settings: Settings,
+    *,
+    effective: date = date(2026, 12, 20),
+    announced: date = date(2026, 12, 2),
+    at: datetime = NOW,
+) -> str:
+    with session_scope(engine) as session:
+        report = add_change(
+            session,
+            rule="商品发布规范",
+            platform="淘宝",
+            announced_on=announced,
+            effective_on=effective,
+            now=at,
+            tz=settings.service.tz,
+        )
+    return report.changes[0].uid
+
+
+def api(settings: Settings, engine: Engine) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    return httpx.AsyncClient(transport=transport, base_url="http://rw.test")
+
+
+def with_a_viewer_who_signs_in(tmp_path: Path, database_url: str) -> Settings:
+    """test_retry's settings, where the viewer li also has a password."""
+    settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    signs_in = f'name = "li"\nrole = "viewer"\npassword_hash = "{hash_password(PASSWORD)}"\n'
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "li"\nrole = "viewer"\n', signs_in)
+    return parse_settings(text, path=tmp_path / "config.toml", environ={})
+
+
+def reminders(engine: Engine) -> list[tuple[str, int | None, str, str | None]]:
+    with Session(engine) as session:
+        rows = session.exec(select(Reminder).order_by(Reminder.id)).all()  # type: ignore[arg-type]
+    return [(r.kind, r.lead_days, r.status, r.reason) for r in rows]
+
+
+async def test_a_corrected_effective_date_replans_and_tells_the_channel_once(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as hook:
+        settings = settings_for(tmp_path, hook.url_for("/hook"), database_url)
+        await send_due(settings, engine)  # the channel exists before the change
+        uid = a_change(engine, settings)
+        await send_due(settings, engine)  # 新公示 goes out; leads wait for their days
+        assert [r["type"] for r in (x.json() for x in hook.requests)] == ["rule_change.announced"]
+        async with api(settings, engine) as client:
+            fix = {"effective_on": "2027-01-05", "reason": "公告写的是 1 月 5 日"}
+            answer = await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            same = await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)
+            assert same.status_code == 200 and len(same.json()["history"]) == 1
+        assert body["effective_on"] == "2027-01-05" and body["postponed_from"] == "2026-12-20"
+        (revision,) = body["history"]
+        assert revision["actor"] == "王芳" and revision["reason"] == "公告写的是 1 月 5 日"
+        assert revision["detail"]["changed"] == {"effective_on": ["2026-12-20", "2027-01-05"]}
+        await send_due(settings, engine)
+        await send_due(settings, engine)
+        kinds = [x.json()["type"] for x in hook.requests]
+        assert kinds == ["rule_change.announced", "rule_change.changed"]
+        changed = hook.requests[-1].json()
+        assert "2026-12-20" in str(changed) and "2027-01-05" in str(changed)
+        # The old date's leads are cancelled; the new date's are planned from now on.
+        leads = [r for r in reminders(engine) if r[0] == "lead"]
+        assert {r[2] for r in leads} == {"pending", "cancelled"}
+        assert all("2027-01-05" in (r[3] or "") for r in leads if r[2] == "cancelled")
+        clock.move_to(datetime(2027, 1, 4, 2, 0, tzinfo=UTC))  # 09:00 in Shanghai, 1 day before
+        await send_due(settings, engine)
+        assert hook.requests[-1].json()["type"] == "rule_change.lead"
+        assert "2027-01-05" in str(hook.requests[-1].json())
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry)).all()
+    assert [(e.actor, e.action, e.target) for e in entries] == [("王芳", "change.edit", uid)]
+
+
+async def test_an_older_notice_read_later_does_not_undo_a_correction(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    # Entered two days ago; corrected now; a notice of yesterday is read after that.
+    uid = a_change(engine, settings, effective=date(2026, 12, 20), at=NOW - timedelta(days=2))
+    async with api(settings, engine) as client:
+        fix = {"effective_on": "2026-12-25", "reason": "平台客服确认"}
+        assert (await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)).is_success
+    older = Notice(
+        title="淘宝网关于修订《淘宝网商品发布规范》的公告",
+        text="本次修订于2026年12月2日公示，将于2026年12月20日起生效。",
+        published_at=NOW - timedelta(days=1),
+    )
+    with session_scope(engine) as session:
+        ingest_notice(session, older, origin="test", tz=settings.service.tz)
+    with Session(engine) as session:
+        change = session.exec(select(RuleChange).where(RuleChange.uid == uid)).one()
+    assert change.effective_on == date(2026, 12, 25)
+
+
+async def test_corrections_that_cannot_be_are_refused_and_store_nothing(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings)
+    viewer = {"Authorization": f"Bearer {VIEWER}"}
+    async with api(settings, engine) as client:
+        fix = {"effective_on": "2027-01-05", "reason": "x"}
+        assert (await client.patch(f"/api/changes/{uid}", json=fix)).status_code == 401
+        assert (
+            await client.patch(f"/api/changes/{uid}", json=fix, headers=viewer)
+        ).status_code == 403
+        missing = await client.patch("/api/changes/nope", json=fix, headers=EDITS)
+        assert missing.status_code == 404
+        no_reason = await client.patch(
+            f"/api/changes/{uid}", json={"effective_on": "2027-01-05"}, headers=EDITS
+        )
+        assert no_reason.status_code == 422 and "reason" in no_reason.text
+        backwards = await client.patch(
+            f"/api/changes/{uid}", json={"effective_on": "2026-11-01", "reason": "x"}, headers=EDITS
+        )
+        assert (
+            backwards.status_code == 422 and "早于公示日期" in backwards.json()["detail"][0]["msg"]
+        )
+        unknown = await client.patch(
+            f"/api/changes/{uid}", json={"uid": "x", "reason": "x"}, headers=EDITS
+        )
+        assert unknown.status_code == 422
+        shown = (await client.get(f"/api/changes/{uid}")).json()
+    assert shown["effective_on"] == "2026-12-20" and shown["history"] == []
+    with Session(engine) as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+async def test_a_rule_or_platform_correction_moves_the_change_to_that_rule(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings)
+    async with api(settings, engine) as client:
+        fix = {
+            "platform": "天猫",
+            "rule": "天猫商品发布规范",
+            "tentative": True,
+            "reason": "是天猫的",
+        }
+        body = (await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)).json()
+        tmall = (await client.get("/api/changes", params={"platform": "天猫"})).json()
+        taobao = (await client.get("/api/changes", params={"platform": "淘宝"})).json()
+    assert (body["platform"], body["rule_key"], body["tentative"]) == (
+        "天猫",
+        "天猫商品发布规范",
+        True,
+    )
+    assert body["revision"] == 0  # the date did not move: no message, the same event
+    assert [c["uid"] for c in tmall] == [uid] and taobao == []
+
+
+async def test_a_duplicate_merged_in_leaves_the_timeline_and_brings_its_sources(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as hook:
+        settings = settings_for(tmp_path, hook.url_for("/hook"), database_url)
+        await send_due(settings, engine)
+        keep = a_change(engine, settings, effective=date(2026, 12, 20))
+        with session_scope(engine) as session:
+            report = add_change(
+                session,
+                rule="淘宝网商品发布规范修订",
+                platform="淘宝",
+                effective_on=date(2026, 12, 21),
+                now=NOW,
+                tz=settings.service.tz,
+            )
+        drop = report.changes[0].uid
+        await send_due(settings, engine)
+        assert len(hook.requests) == 2  # 新公示 of each
+        async with api(settings, engine) as client:
+            merged = await client.post(
+                f"/api/changes/{keep}/merge",
+                json={"other": drop, "reason": "同一次修订"},
+                headers=EDITS,
+            )
+            assert merged.status_code == 200, merged.text
+            again = await client.post(
+                f"/api/changes/{keep}/merge", json={"other": drop, "reason": "x"}, headers=EDITS
+            )
+            assert again.status_code == 409
+            itself = await client.post(
+                f"/api/changes/{keep}/merge", json={"other": keep, "reason": "x"}, headers=EDITS
+            )
+            assert itself.status_code == 422
+            listed = [c["uid"] for c in (await client.get("/api/changes")).json()]
+            gone = (await client.get(f"/api/changes/{drop}")).json()
+            feed = (await client.get("/calendar.ics", params={"all": "true"})).text
+            page = (await client.get(f"/changes/{drop}")).text
+        await send_due(settings, engine)
+        assert len(hook.requests) == 2  # nothing said about the merge
+    body = merged.json()
+    assert len(body["notices"]) == 2 and body["history"][0]["detail"]["merged"] == drop
+    assert listed == [keep] and gone["status"] == "merged"
+    assert gone["history"][0]["detail"] == {"into": keep}
+    assert drop not in feed and keep in feed
+    assert "已合并到" in page and f'href="{keep}"' in page
+    with Session(engine) as session:
+        dropped = session.exec(select(RuleChange).where(RuleChange.uid == drop)).one()
+        pending = session.exec(
+            select(Reminder).where(Reminder.change_id == dropped.id, Reminder.status == "pending")
+        ).all()
+    assert pending == []
+
+
+async def test_a_source_split_off_becomes_a_change_of_its_own(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    tz = settings.service.tz
+    first = Notice(
+        title="淘宝网关于修订《淘宝网商品发布规范》的公告",
+        text="本次修订于2026年12月1日公示，自2026年12月20日起生效。",
+        published_at=NOW - timedelta(days=2),
+    )
+    # Read as the same change (same 公示 day), though it is another revision of the rule.
+    second = Notice(
+        title="《淘宝网商品发布规范》再次调整",
+        text="本次调整于2026年12月1日公示，自2027年3月1日起生效。",
+        published_at=NOW - timedelta(days=3),
+    )
+    with session_scope(engine) as session:
+        uid = ingest_notice(session, first, origin="a", tz=tz).changes[0].uid
+        assert ingest_notice(session, second, origin="b", tz=tz).changes[0].uid == uid
+    async with api(settings, engine) as client:
+        detail = (await client.get(f"/api/changes/{uid}")).json()
+        (wrong,) = [n for n in detail["notices"] if n["title"].endswith("再次调整")]
+        split = await client.post(
+            f"/api/changes/{uid}/split",
+            json={"notice": wrong["id"], "reason": "这是另一次调整"},
+            headers=EDITS,
+        )
+        assert split.status_code == 201, split.text
+        new = split.json()["uid"]
+        old = (await client.get(f"/api/changes/{uid}")).json()
+        made = (await client.get(f"/api/changes/{new}")).json()
+        only = await client.post(
+            f"/api/changes/{uid}/split",
+            json={"notice": old["notices"][0]["id"], "reason": "x"},
+            headers=EDITS,
+        )
+    assert new != uid and [n["title"] for n in made["notices"]] == [second.title]
+    assert made["effective_on"] == "2027-03-01"
+    assert [n["title"] for n in old["notices"]] == [first.title]
+    assert old["history"][0]["detail"]["to"] == new and made["history"][0]["detail"]["from"] == uid
+    assert only.status_code == 409 and "唯一的来源" in only.json()["detail"]
+
+
+async def test_a_deleted_change_leaves_quietly_and_keeps_its_page(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as hook:
+        settings = settings_for(tmp_path, hook.url_for("/hook"), database_url)
+        await send_due(settings, engine)
+        uid = a_change(engine, settings)
+        await send_due(settings, engine)
+        async with api(settings, engine) as client:
+            no_reason = await client.delete(f"/api/changes/{uid}", headers=EDITS)
+            assert no_reason.status_code == 422
+            deleted = await client.delete(
+                f"/api/changes/{uid}", params={"reason": "把活动日期读成了生效日期"}, headers=EDITS
+            )
+            assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
+            twice = await client.delete(
+                f"/api/changes/{uid}", params={"reason": "x"}, headers=EDITS
+            )
+            assert twice.status_code == 200 and len(twice.json()["history"]) == 1
+            assert (await client.get("/api/changes")).json() == []
+            feed = (await client.get("/calendar.ics", params={"all": "true"})).text
+            page = (await client.get(f"/changes/{uid}")).text
+        await send_due(settings, engine)
+        assert len(hook.requests) == 1  # the 新公示 only: deleting says nothing
+    assert uid not in feed
+    assert "已删除" in page and "把活动日期读成了生效日期" in page
+    cancelled = [r for r in reminders(engine) if r[2] == "cancelled"]
+    assert cancelled and all("已删除" in (r[3] or "") for r in cancelled)
+
+
+async def test_an_editor_corrects_on_the_change_page_and_others_cannot(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = with_a_viewer_who_signs_in(tmp_path, database_url)
+    uid = a_change(engine, settings)
+    app = create_app(settings, engine)
+    form = {
+        "effective_on": "2027-01-05",
+        "announced_on": "2026-12-02",
+        "rule": "淘宝商品发布规范",
+        "platform": "淘宝",
+        "reason": "公告写的是 1 月 5 日",
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://rw.test"
+    ) as visitor:
+        assert 'id="edit"' not in (await visitor.get(f"/changes/{uid}")).text
+        token = csrf_of((await visitor.get("/signin")).text)
+        assert (
+            await visitor.post(f"/changes/{uid}/edit", data={**form, "csrf": token})
+        ).status_code == 401
+        assert (
+            await visitor.post(f"/changes/{uid}/delete", data={"reason": "x"})
+        ).status_code == 403
+    async with signed_in_as(app, "li") as viewer:
+        page = (await viewer.get(f"/changes/{uid}")).text
+        assert 'id="edit"' not in page and 'id="delete"' not in page
+        token = csrf_of((await viewer.get("/")).text)
+        assert (
+            await viewer.post(f"/changes/{uid}/edit", data={**form, "csrf": token})
+        ).status_code == 403
+    async with signed_in_as(app, "王芳") as editor:
+        page = (await editor.get(f"/changes/{uid}")).text
+        assert 'id="edit"' in page and 'id="merge"' in page and 'id="delete"' in page
+        forged = await editor.post(f"/changes/{uid}/edit", data={**form, "csrf": "forged"})
+        assert forged.status_code == 403
+        no_csrf = await editor.post(f"/changes/{uid}/delete", data={"reason": "x"})
+        assert no_csrf.status_code == 403
+        unchanged = (await editor.get(f"/api/changes/{uid}")).json()
+        assert unchanged["effective_on"] == "2026-12-20" and unchanged["status"] == "active"
+        done = await editor.post(f"/changes/{uid}/edit", data={**form, "csrf": csrf_of(page)})
+        assert done.status_code == 303 and done.headers["location"] == f"/changes/{uid}#history"
+        after = (await editor.get(f"/changes/{uid}")).text
+        bad = await editor.post(
+            f"/changes/{uid}/edit",
+            data={**form, "effective_on": "明年", "csrf": csrf_of(page)},
+            headers={"Accept": "text/html"},
+        )
+    assert "生效日期 2026-12-20 → 2027-01-05" in after and "公告写的是 1 月 5 日" in after
+    assert bad.status_code == 422 and "不是日期" in bad.text and "<html" in bad.text.lower()
+    with Session(engine) as session:
+        entries = session.exec(select(AuditEntry)).all()
+    assert [(e.actor, e.action) for e in entries] == [("王芳", "change.edit")]
+
+
+async def test_the_edit_merge_split_and_delete_commands(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    keep = a_change(engine, settings, effective=date(2026, 12, 20))
+    drop = a_change(engine, settings, effective=date(2026, 12, 22), announced=date(2026, 12, 3))
+    args = ["--config", str(tmp_path / "config.toml")]
+    run = CliRunner().invoke
+    edited = run(cli, [*args, "edit", keep, "--effective", "2026-12-24", "--reason", "更正"])
+    assert edited.exit_code == 0, edited.output
+    assert "2026-12-20 → 2026-12-24" in edited.output
+    no_reason = run(cli, [*args, "edit", keep, "--effective", "2026-12-25"])
+    assert no_reason.exit_code != 0
+    merged = run(cli, [*args, "merge", keep, drop, "--reason", "重复"])
+    assert merged.exit_code == 0, merged.output
+    missing = run(cli, [*args, "delete", "nope", "--reason", "x"])
+    assert missing.exit_code == 1 and "nope" in missing.output
+    deleted = run(cli, [*args, "delete", keep, "--reason", "误读"])
+    assert deleted.exit_code == 0, deleted.output
+    with Session(engine) as session:
+        statuses = {c.uid: c.status for c in session.exec(select(RuleChange)).all()}
+        actions = [e.action for e in session.exec(select(AuditEntry)).all()]
+    assert statuses == {keep: "deleted", drop: "merged"}
+    assert actions == ["change.edit", "change.merge", "change.delete"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_correcting_a_date_in_chromium_tells_the_receiver(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    import anyio
+    from browser import assert_chinese_renders, chromium_browser
+    from server import running
+
+    with time_machine.travel(NOW, tick=True), Receiver(secret=WHSEC) as hook:
+        settings = settings_for(tmp_path, hook.url_for("/hook"), database_url)
+        anyio.run(send_due, settings, engine)
+        uid = a_change(engine, settings)
+        anyio.run(send_due, settings, engine)
+        with chromium_browser() as chromium, running(create_app(settings, engine)) as base_url:
+            page = chromium.new_page(viewport={"width": 375, "height": 800})
+            page.goto(f"{base_url}/signin")
+            page.fill("#name", "王芳")
+            page.fill("#password", PASSWORD)
+            page.click("form.signin button[type=submit]")
+            page.wait_for_url(f"{base_url}/")
+            page.goto(f"{base_url}/changes/{uid}")
+            assert_chinese_renders(page)
+            assert page.locator("#history li").count() == 0
+            page.fill("#edit input[name=effective_on]", "2027-01-05")
+            page.fill("#edit input[name=reason]", "公告写的是 1 月 5 日")
+            page.click("#edit button[type=submit]")
+            page.wait_for_url(f"{base_url}/changes/{uid}#history")
+            shown = page.locator("#history li").inner_text()
+            assert "生效日期 2026-12-20 → 2027-01-05" in shown and "王芳" in shown
+            assert "2027-01-05" in page.locator("#when .eff time").inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        anyio.run(send_due, settings, engine)
+        anyio.run(send_due, settings, engine)
+        told = [r.json() for r in hook.requests if r.json()["type"] == "rule_change.changed"]
+    assert len(told) == 1 and "2027-01-05" in str(told[0]) and "2026-12-20" in str(told[0])
+
+
+@pytest.mark.parametrize("form", ["edit", "merge", "split", "delete"])
+async def test_every_correction_form_refuses_visitors_viewers_and_foreign_tokens(
+    form: str, clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = with_a_viewer_who_signs_in(tmp_path, database_url)
+    uid = a_change(engine, settings)
+    other = a_change(engine, settings, effective=date(2026, 12, 28), announced=date(2026, 12, 3))
+    data = {
+        "edit": {"effective_on": "2027-01-05", "rule": "商品发布规范", "platform": "淘宝"},
+        "merge": {"other": other},
+        "split": {"notice": "1"},
+        "delete": {},
+    }[form] | {"reason": "试试"}
+    app = create_app(settings, engine)
+    path = f"/changes/{uid}/{form}"
+    async with signed_in_as(app, "li") as viewer:
+        token = csrf_of((await viewer.get("/")).text)
+        assert (await viewer.post(path, data={**data, "csrf": token})).status_code == 403
+    async with signed_in_as(app, "王芳") as elsewhere:
+        foreign = csrf_of((await elsewhere.get(f"/changes/{uid}")).text)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as visitor:
+        token = csrf_of((await visitor.get("/signin")).text)
+        assert (await visitor.post(path, data={**data, "csrf": token})).status_code == 401
+    async with signed_in_as(app, "王芳") as editor:
+        assert (await editor.post(path, data=data)).status_code == 403
+        assert (await editor.post(path, data={**data, "csrf": foreign})).status_code == 403
+    with Session(engine) as session:
+        changes = session.exec(select(RuleChange)).all()
+        assert session.exec(select(AuditEntry)).all() == []
+    assert {(c.status, c.effective_on) for c in changes} == {
+        ("active", date(2026, 12, 20)),
+        ("active", date(2026, 12, 28)),
+    }
