@@ -147,3 +147,32 @@ async def test_the_xlsx_holds_a_control_character_a_notice_carried_and_runs_no_f
     sources = sheet["J2"]
     assert str(sources.value).startswith("'=HYPERLINK") and sources.data_type == "s"
     assert "京东通知正文" in str(sources.value)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_both_downloads_from_the_page_in_chromium(stocked, engine: Engine, tmp_path: Path):
+    from browser import assert_chinese_renders, chromium_browser
+    from server import running
+
+    with (
+        time_machine.travel(NOW, tick=True),
+        chromium_browser() as chromium,
+        running(create_app(stocked, engine)) as base_url,
+    ):
+        page = chromium.new_page(accept_downloads=True)
+        page.goto(f"{base_url}/?platform=淘宝")
+        assert_chinese_renders(page)
+        saved = {}
+        for kind in ("csv", "xlsx"):
+            with page.expect_download() as download:
+                page.click(f"#export-{kind}")
+            saved[kind] = tmp_path / download.value.suggested_filename
+            download.value.save_as(saved[kind])
+    assert saved["csv"].name == "rulewatch-2026-12-03.csv"
+    table = list(csv.reader(io.StringIO(saved["csv"].read_text(encoding="utf-8-sig"))))
+    assert table[0] == HEADER and [row[:2] for row in table[1:]] == [["淘宝", "商品发布规范"]]
+    sheet = load_workbook(saved["xlsx"]).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == HEADER and rows[1][:2] == ("淘宝", "商品发布规范")
+    assert rows[1][4] == datetime(2026, 12, 15)  # a date Excel sorts, not text

@@ -28,7 +28,7 @@ TEXT = (
 
 
 @pytest.fixture
-async def app(tmp_path: Path, engine: Engine):  # type: ignore[no-untyped-def]
+def app(tmp_path: Path, engine: Engine):  # type: ignore[no-untyped-def]
     hashed = hash_password(PASSWORD)
     text = (
         f'[[users]]\nname = "王芳"\nrole = "editor"\npassword_hash = "{hashed}"\n\n'
@@ -112,3 +112,31 @@ async def test_a_viewer_a_visitor_and_a_forged_form_store_nothing(app, engine: E
         forged = await editor.post("/notices/new", data={**data, "csrf": "forged"})
         assert forged.status_code == 403
     assert stored(engine) == (0, 0)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pasting_a_notice_in_chromium(app, engine: Engine):
+    from browser import assert_chinese_renders, chromium_browser
+    from server import running
+
+    with chromium_browser() as chromium, running(app) as base_url:
+        page = chromium.new_page(viewport={"width": 375, "height": 800})
+        page.goto(f"{base_url}/signin")
+        page.fill("#name", "王芳")
+        page.fill("#password", PASSWORD)
+        page.click("form.signin button[type=submit]")
+        page.wait_for_url(f"{base_url}/")
+        page.click("#paste")
+        page.wait_for_url(f"{base_url}/notices/new")
+        assert_chinese_renders(page)
+        page.fill("#title", "淘宝网关于修订《淘宝网商品发布规范》的公告")
+        page.fill("#text", TEXT)
+        page.click("button[value=preview]")
+        row = page.locator("#preview tr[data-rule]")
+        assert row.count() == 1 and "2026-12-20" in row.inner_text()
+        assert stored(engine) == (0, 0)  # a preview stores nothing
+        page.click("#store")
+        page.wait_for_url(f"{base_url}/changes/**")
+        assert page.locator("h1").inner_text() == "淘宝网商品发布规范"
+        assert "2026-12-20" in page.locator("#when .eff time").inner_text()
+    assert stored(engine) == (1, 1)

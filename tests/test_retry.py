@@ -195,3 +195,30 @@ async def test_the_retry_command_puts_a_dead_reminder_back(
     with Session(engine) as session:
         (entry,) = session.exec(select(AuditEntry)).all()
     assert entry.actor.startswith("cli") and entry.target == uid
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_retrying_a_dead_reminder_in_chromium(tmp_path: Path, engine: Engine, database_url: str):
+    import anyio
+    from browser import assert_chinese_renders, chromium_browser
+    from server import running
+
+    with time_machine.travel(NOW, tick=True):
+        uid = anyio.run(dead_reminder, tmp_path, engine, database_url)
+        with Receiver(secret=WHSEC) as up:
+            settings = settings_for(tmp_path, up.url_for("/hook"), database_url)
+            with chromium_browser() as chromium, running(create_app(settings, engine)) as base:
+                page = chromium.new_page()
+                page.goto(f"{base}/signin")
+                page.fill("#name", "王芳")
+                page.fill("#password", PASSWORD)
+                page.click("form.signin button[type=submit]")
+                page.wait_for_url(f"{base}/")
+                assert_chinese_renders(page)
+                page.click(f"#retry-{uid}")
+                page.wait_for_url(f"{base}/#failed")
+                assert page.locator(f"#retry-{uid}").count() == 0  # no longer failed
+            assert status_of(engine, uid) == "pending"
+            anyio.run(send_due, settings, engine)
+            (received,) = up.requests
+    assert received.headers["webhook-id"] == uid and status_of(engine, uid) == "sent"
