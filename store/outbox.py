@@ -105,11 +105,18 @@ def sync_channels(
 
 
 def planning_rows(session: Session, *, effective_from: datetime) -> list[tuple[RuleChange, Rule]]:
-    """Changes that may still need reminders: those taking effect on or after the date."""
+    """Changes that may still need reminders: those taking effect on or after the date, and
+    those with reminders pending (a date cleared by a correction leaves leads to cancel)."""
+    pending = select(Reminder.change_id).where(Reminder.status == PENDING)
     statement = (
         select(RuleChange, Rule)
         .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
-        .where(col(RuleChange.effective_on) >= effective_from.date())
+        .where(
+            or_(
+                col(RuleChange.effective_on) >= effective_from.date(),
+                col(RuleChange.id).in_(pending),
+            )
+        )
         .order_by(col(RuleChange.id))
     )
     return [(change, rule) for change, rule in session.exec(statement).all()]

@@ -476,3 +476,20 @@ async def test_every_correction_form_refuses_visitors_viewers_and_foreign_tokens
         ("active", date(2026, 12, 20)),
         ("active", date(2026, 12, 28)),
     }
+
+
+async def test_clearing_the_effective_date_cancels_its_leads_saying_so(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    await send_due(settings, engine)
+    uid = a_change(engine, settings)
+    await send_due(settings, engine)
+    assert {r[2] for r in reminders(engine) if r[0] == "lead"} == {"pending"}
+    async with api(settings, engine) as client:
+        fix = {"effective_on": None, "reason": "公告说日期另行通知"}
+        body = (await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)).json()
+    assert body["effective_on"] is None and body["days_left"] is None
+    await send_due(settings, engine)
+    leads = [r for r in reminders(engine) if r[0] == "lead"]
+    assert leads and all(r[2] == "cancelled" and "未定" in (r[3] or "") for r in leads)

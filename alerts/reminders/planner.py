@@ -243,4 +243,5 @@ def _stale(
         elif change.status in _GONE:
             yield reminder.id, _GONE[change.status]
         elif reminder.kind == "lead" and reminder.revision < change.revision:
-            yield reminder.id, f"生效日期已改为 {change.effective_on}"
+            moved_to = change.effective_on or "未定（日期已撤销）"
+            yield reminder.id, f"生效日期已改为 {moved_to}"
