@@ -1,0 +1,160 @@
+"""Changes marked handled (已处理) for a watch or a tag: the values the faces, the planner
+and the feed share, which watch a mark speaks for, and the one write path (mark, undo) the
+API, the page and ``rulewatch handled`` go through.
+
+A mark for a watch speaks for that watch; a mark for a tag speaks for every watch carrying
+the tag. Marking needs a watch or tag that covers the change (a mark nobody's reminders or
+feed would read is a mistake to say so); undo needs only the mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from alerts.errors import RulewatchError
+from alerts.watches import covering, facts_of
+from store import handled as stored
+from store import queries
+
+if TYPE_CHECKING:
+    from alerts.config import Watch
+    from store.models import HandledMark
+
+NOTE_CAP = 2000  # a note is a line or two for the team, not a report
+
+
+class ScopeKind(StrEnum):
+    """What a mark is for."""
+
+    watch = "watch"
+    tag = "tag"
+
+
+SCOPE_NAMES = {ScopeKind.watch: "关注项", ScopeKind.tag: "标签"}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A change handled for ``scope`` (a watch's name or a tag), by whom, when, why."""
+
+    kind: ScopeKind
+    scope: str
+    by: str
+    at: datetime  # aware
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a page names the scope: 关注项 X or 标签 X."""
+        return f"{SCOPE_NAMES[self.kind]} {self.scope}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "watch": self.scope if self.kind is ScopeKind.watch else None,
+            "tag": self.scope if self.kind is ScopeKind.tag else None,
+            "by": self.by,
+            "at": self.at.isoformat(),
+            "note": self.note,
+        }
+
+
+class HandledRefused(RulewatchError):
+    """A mark that cannot be made or undone: ``status`` is the HTTP answer that says why."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def mark_of(row: HandledMark) -> Mark:
+    """A stored mark as a value."""
+    return Mark(
+        kind=ScopeKind(row.scope_kind), scope=row.scope, by=row.by, at=row.at, note=row.note
+    )
+
+
+def marked_for(watch: Watch, marks: Iterable[Mark]) -> Mark | None:
+    """The mark that says ``watch``'s team handled the change: for the watch, else for one
+    of its tags; None when there is none."""
+    for mark in marks:
+        if mark.kind is ScopeKind.watch and mark.scope == watch.name:
+            return mark
+    return next((m for m in marks if m.kind is ScopeKind.tag and m.scope in watch.tags), None)
+
+
+def handled_by_all(watches: Sequence[Watch], marks: Sequence[Mark]) -> bool:
+    """Whether every one of ``watches`` (those covering a change) has it handled."""
+    return bool(watches) and all(marked_for(watch, marks) is not None for watch in watches)
+
+
+def mark_handled(
+    session: Session,
+    watches: Sequence[Watch],
+    *,
+    uid: str,
+    kind: ScopeKind,
+    scope: str,
+    by: str,
+    note: str,
+    now: datetime,
+) -> Mark:
+    """Mark change ``uid`` handled for the watch or tag ``scope`` (one of ``watches``, and
+    covering it); marking again replaces the note, who and when. The caller commits.
+    Raises HandledRefused: no such change (404), no such watch or tag, or one that does not
+    cover the change (422)."""
+    change_id, covered = _covering(session, watches, uid)
+    names = [w.name for w in covered] if kind is ScopeKind.watch else _tags(covered)
+    known = [w.name for w in watches] if kind is ScopeKind.watch else _tags(watches)
+    what = SCOPE_NAMES[kind]
+    if scope not in known:
+        raise HandledRefused(
+            f"没有名为 {scope!r} 的{what}（no {kind.value} {scope!r}）", status=422
+        )
+    if scope not in names:
+        raise HandledRefused(
+            f"{what} {scope!r} 不覆盖变更 {uid}（{kind.value} {scope!r} does not cover it）",
+            status=422,
+        )
+    row = stored.mark(
+        session,
+        change_id=change_id,
+        scope_kind=kind.value,
+        scope=scope,
+        by=by,
+        note=note.strip()[:NOTE_CAP],
+        now=now,
+    )
+    return mark_of(row)
+
+
+def undo_handled(session: Session, *, uid: str, kind: ScopeKind, scope: str) -> bool:
+    """Remove change ``uid``'s mark for ``scope``; False when it had none. The caller
+    commits. Raises HandledRefused (404) when no change has that uid."""
+    found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
+    if found is None:
+        raise HandledRefused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
+    change, _ = found
+    return stored.unmark(session, change_id=change.id or 0, scope_kind=kind.value, scope=scope)
+
+
+def _covering(session: Session, watches: Sequence[Watch], uid: str) -> tuple[int, list[Watch]]:
+    found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
+    if found is None:
+        raise HandledRefused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
+    change, rule = found
+    return change.id or 0, covering(watches, facts_of(change, rule))
+
+
+def _tags(watches: Iterable[Watch]) -> list[str]:
+    return [tag for watch in watches for tag in watch.tags]
+
+
+def _uid_like(uid: str) -> bool:
+    # Only printable text up to the column's width can be a uid; PostgreSQL refuses NUL.
+    return len(uid) <= 64 and uid.isprintable()
