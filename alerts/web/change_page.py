@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
+from alerts.timeline.handled import SCOPE_NAMES, Mark, ScopeKind
 from alerts.timeline.views import ReminderView, change_views, reminder_views
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
@@ -31,6 +32,7 @@ from alerts.web.pages import (
     render,
     web_url,
 )
+from alerts.web.signin import csrf_token, signed_in
 from store import outbox, queries
 from store.models import ChangeStatus
 
@@ -104,6 +106,24 @@ class ReminderLine:
 
 
 @dataclass(frozen=True)
+class HandledLine:
+    """A watch or tag covering the change, and its mark when the change is handled for it."""
+
+    kind: ScopeKind
+    name: str
+    mark: Mark | None
+
+    @property
+    def scope(self) -> str:
+        """What the page's forms post: watch:NAME or tag:NAME."""
+        return f"{self.kind.value}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"{SCOPE_NAMES[self.kind]} {self.name}"
+
+
+@dataclass(frozen=True)
 class ChangePage:
     """Everything the template shows about one change."""
 
@@ -113,6 +133,7 @@ class ChangePage:
     notices: tuple[SourceNotice, ...]
     reminders: tuple[ReminderLine, ...]
     feed: Feed | None  # None for a withdrawn change: it is in no feed
+    handled: tuple[HandledLine, ...] = ()  # each covering watch, then each tag, then the rest
 
     @property
     def withdrawn(self) -> bool:
@@ -131,13 +152,24 @@ class ChangePage:
 
 
 @router.get("/changes/{uid}", response_class=HTMLResponse, include_in_schema=False)
-def change_page(uid: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The page of the change ``uid``; a 404 page when there is none."""
+def change_page(
+    uid: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """The page of the change ``uid``; a 404 page when there is none. An editor signed in
+    gets the forms that mark it handled and undo a mark."""
     today = clock.today(settings.service.tz)
     page = read_change(session, settings, uid=uid, today=today)
     status = 404 if page is None else 200
+    who = signed_in(request)
     return render(
-        "change.html.j2", settings, status=status, c=page, uid=uid, tz=settings.service.timezone
+        "change.html.j2",
+        settings,
+        status=status,
+        c=page,
+        uid=uid,
+        tz=settings.service.timezone,
+        who=who,
+        csrf=csrf_token(request) if who else "",
     )
 
 
@@ -160,11 +192,17 @@ def read_change(
     reminders = reminder_views(session, tz=tz, change_id=change_id)
     deliveries = outbox.deliveries_of(session, reminder_ids=[r.id for r in reminders])
     facts = facts_of(change, rule)
+    covered = covering(current_watches(session, settings), facts)
     entry = Entry(
         view=view,
-        tags=tags_of(covering(current_watches(session, settings), facts)),
+        tags=tags_of(covered),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
+    scopes = [(ScopeKind.watch, w.name) for w in covered]
+    scopes += [(ScopeKind.tag, tag) for tag in entry.tags]
+    # A mark for a watch or tag that no longer covers the change still shows, to be undone.
+    scopes += [(m.kind, m.scope) for m in view.handled if (m.kind, m.scope) not in scopes]
+    marks = {(m.kind, m.scope): m for m in view.handled}
     withdrawn = view.status == ChangeStatus.WITHDRAWN
     return ChangePage(
         today=today,
@@ -201,4 +239,5 @@ def read_change(
         ),
         # The rule's changes whether or not a watch covers them: this one is among them.
         feed=None if withdrawn else feed_urls(settings, Filters(rule=rule.key), every_change=True),
+        handled=tuple(HandledLine(k, name, marks.get((k, name))) for k, name in scopes),
     )

@@ -1,20 +1,23 @@
 """The page's write forms: each posts with the session's CSRF token, needs a signed-in user
 of the role the write asks for, is logged like the API's writes, and goes back to the page.
-Today: pasting a notice (read and shown first, stored on a second press) and retrying a
-reminder that failed for good."""
+Today: pasting a notice (read and shown first, stored on a second press), retrying a
+reminder that failed for good, and marking a change handled for a watch or tag (or undoing
+the mark) on its page."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts.extract.model import Notice
+from alerts.timeline.handled import ScopeKind
 from alerts.timeline.ingest import TEXT_CAP, changes_in, cleaned, ingest_notice
 from alerts.users import Caller, Role
-from alerts.web.api import retry_logged
+from alerts.web.api import handled_logged, retry_logged
 from alerts.web.deps import SessionDep, SettingsDep, logged
 from alerts.web.signin import check_csrf, csrf_token, signed_in
 
@@ -40,6 +43,63 @@ def retry_form(
     check_csrf(request, csrf)
     retry_logged(session, _editor(request), uid=uid, detail={"from": "page"})
     return RedirectResponse("/#failed", status_code=303)
+
+
+@router.post("/changes/{uid}/handled", include_in_schema=False)
+def handled_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    scope: Annotated[str, Form(max_length=210)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    kind, name = _scope(scope)
+    handled_logged(
+        session,
+        settings,
+        _editor(request),
+        uid=uid,
+        kind=kind,
+        scope=name,
+        note=note,
+        detail={"from": "page"},
+    )
+    return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
+
+
+@router.post("/changes/{uid}/handled/undo", include_in_schema=False)
+def unhandled_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    scope: Annotated[str, Form(max_length=210)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    kind, name = _scope(scope)
+    handled_logged(
+        session,
+        settings,
+        _editor(request),
+        uid=uid,
+        kind=kind,
+        scope=name,
+        undo=True,
+        detail={"from": "page"},
+    )
+    return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
+
+
+def _scope(value: str) -> tuple[ScopeKind, str]:
+    # The page's forms post watch:NAME or tag:NAME.
+    kind, _, name = value.partition(":")
+    if kind not in ScopeKind.__members__ or not name:
+        raise HTTPException(422, f"scope {value!r} 应为 watch:名称 或 tag:标签")
+    return ScopeKind(kind), name
 
 
 @router.get("/notices/new", response_class=HTMLResponse, include_in_schema=False)
