@@ -221,6 +221,8 @@ async def test_an_editor_marks_on_the_change_page_and_everyone_sees_it(page_app,
         page = (await visitor.get(f"/changes/{uid}")).text
         line = page.split('data-scope="tag:物流"')[1].split("</li>")[0]
         assert "✓ 已处理" in line and "王芳" in line and "仓库已改发货时效" in line
+        ship = page.split('data-scope="watch:ship"')[1].split("</li>")[0]
+        assert "✓ 已处理" in ship and "经标签 物流" in ship  # the tag's mark speaks for it
         assert 'class="mark"' not in page
         timeline = (await visitor.get("/")).text
         assert "✓ 已处理" in timeline
@@ -232,7 +234,7 @@ async def test_an_editor_marks_on_the_change_page_and_everyone_sees_it(page_app,
 def test_marking_handled_in_chromium_keeps_the_lead_from_the_receiver(
     tmp_path: Path, engine: Engine, database_url: str
 ):
-    from browser import chromium_browser
+    from browser import assert_chinese_renders, chromium_browser
     from server import running
 
     with Receiver(secret=WHSEC) as up:
@@ -254,7 +256,7 @@ def test_marking_handled_in_chromium_keeps_the_lead_from_the_receiver(
         assert CliRunner().invoke(cli, run_due).exit_code == 0
         assert kinds_received(up) == ["announced"] and leads(engine) == [("pending", None)]
         with chromium_browser() as chromium, running(create_app(settings, engine)) as base_url:
-            page = chromium.new_page()
+            page = chromium.new_page(viewport={"width": 375, "height": 800})
             page.goto(f"{base_url}/signin")
             page.fill("#name", "王芳")
             page.fill("#password", PASSWORD)
@@ -268,6 +270,8 @@ def test_marking_handled_in_chromium_keeps_the_lead_from_the_receiver(
             line = page.locator('li[data-scope="watch:ship"]')
             assert line.get_attribute("data-handled") == "yes"
             assert "✓ 已处理" in line.inner_text() and "详情页已更新" in line.inner_text()
+            assert_chinese_renders(page)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
         lead_day = date.fromordinal(today.toordinal() + 13).isoformat()
         at_lead = ["--now", f"{lead_day}T09:05+08:00", "--send-ahead"]
         later = CliRunner().invoke(cli, [*run_due, *at_lead])
@@ -304,3 +308,29 @@ async def test_the_feed_shows_a_handled_change_with_a_tick_and_drops_it_on_undo(
         assert again.status_code == 200 and again.headers["etag"] != etag
         await client.delete(f"/api/changes/{uid}/handled?tag=物流", headers=editor)
         assert await summaries() == before
+
+
+async def test_a_watch_added_through_the_api_may_keep_its_leads_when_handled(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    admin = "admin-token-0123456789abcdef"
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    text = text.replace("[reminders]", f'[api]\ntoken = "{admin}"\n\n[reminders]')
+    settings = parse_settings(text, path=tmp_path / "config.toml", environ={})
+    uid = await watched_change(settings, engine)
+    transport = httpx.ASGITransport(app=create_app(settings, engine))
+    watch = {"name": "keep", "platforms": ["淘宝"], "channels": ["ops"], "lead_days": [7]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+        headers = {"Authorization": f"Bearer {admin}"}
+        added = await client.post(
+            "/api/watches", json={**watch, "stop_when_handled": False}, headers=headers
+        )
+        assert added.status_code == 201 and added.json()["stop_when_handled"] is False
+        for name in ("ship", "keep"):
+            done = await client.put(
+                f"/api/changes/{uid}/handled", json={"watch": name}, headers=headers
+            )
+            assert done.status_code == 200
+    await send_due(settings, engine, NOW)
+    assert leads(engine) == [("pending", None)]  # "keep" still wants its 7-day lead

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.timeline.handled import SCOPE_NAMES, Mark, ScopeKind
+from alerts.timeline.handled import SCOPE_NAMES, Mark, ScopeKind, marked_for
 from alerts.timeline.views import ReminderView, change_views, reminder_views
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from alerts.web.deps import SessionDep, SettingsDep
@@ -112,6 +112,7 @@ class HandledLine:
     kind: ScopeKind
     name: str
     mark: Mark | None
+    via: Mark | None = None  # a watch handled through a mark for one of its tags
 
     @property
     def scope(self) -> str:
@@ -198,11 +199,24 @@ def read_change(
         tags=tags_of(covered),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
-    scopes = [(ScopeKind.watch, w.name) for w in covered]
-    scopes += [(ScopeKind.tag, tag) for tag in entry.tags]
-    # A mark for a watch or tag that no longer covers the change still shows, to be undone.
-    scopes += [(m.kind, m.scope) for m in view.handled if (m.kind, m.scope) not in scopes]
     marks = {(m.kind, m.scope): m for m in view.handled}
+    lines = [
+        HandledLine(
+            ScopeKind.watch,
+            w.name,
+            marks.get((ScopeKind.watch, w.name)),
+            via=marked_for(w, view.handled),
+        )
+        for w in covered
+    ]
+    lines += [
+        HandledLine(ScopeKind.tag, tag, marks.get((ScopeKind.tag, tag))) for tag in entry.tags
+    ]
+    # A mark for a watch or tag that no longer covers the change still shows, to be undone.
+    shown = {(line.kind, line.name) for line in lines}
+    lines += [
+        HandledLine(m.kind, m.scope, m) for m in view.handled if (m.kind, m.scope) not in shown
+    ]
     withdrawn = view.status == ChangeStatus.WITHDRAWN
     return ChangePage(
         today=today,
@@ -239,5 +253,5 @@ def read_change(
         ),
         # The rule's changes whether or not a watch covers them: this one is among them.
         feed=None if withdrawn else feed_urls(settings, Filters(rule=rule.key), every_change=True),
-        handled=tuple(HandledLine(k, name, marks.get((k, name))) for k, name in scopes),
+        handled=tuple(lines),
     )

@@ -55,19 +55,7 @@ def handled_form(
     note: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    kind, name = _scope(scope)
-    handled_logged(
-        session,
-        settings,
-        _editor(request),
-        uid=uid,
-        kind=kind,
-        scope=name,
-        note=note,
-        detail={"from": "page"},
-    )
-    return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
+    return _handled(request, session, settings, uid=uid, scope=scope, note=note, csrf=csrf)
 
 
 @router.post("/changes/{uid}/handled/undo", include_in_schema=False)
@@ -79,17 +67,26 @@ def unhandled_form(
     scope: Annotated[str, Form(max_length=210)] = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
+    return _handled(request, session, settings, uid=uid, scope=scope, csrf=csrf, undo=True)
+
+
+def _handled(
+    request: Request,
+    session: Any,
+    settings: Any,
+    *,
+    uid: str,
+    scope: str,
+    csrf: str,
+    note: str = "",
+    undo: bool = False,
+) -> RedirectResponse:
     check_csrf(request, csrf)
+    who = _editor(request)
     kind, name = _scope(scope)
+    detail = {"from": "page"}
     handled_logged(
-        session,
-        settings,
-        _editor(request),
-        uid=uid,
-        kind=kind,
-        scope=name,
-        undo=True,
-        detail={"from": "page"},
+        session, settings, who, uid=uid, kind=kind, scope=name, note=note, undo=undo, detail=detail
     )
     return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
 
