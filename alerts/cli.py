@@ -612,7 +612,7 @@ def handled_command(
     """Mark a change handled (已处理) for a watch or a tag, or undo the mark: a watch with
     stop_when_handled sends no more lead reminders about it."""
     from alerts import clock
-    from alerts.timeline.handled import ScopeKind, mark_handled, undo_handled
+    from alerts.timeline.handled import ScopeKind, set_handled
     from alerts.watches import current_watches
     from store import audit
     from store.db import committed
@@ -625,25 +625,19 @@ def handled_command(
     actor = _cli_actor()
     with _session(settings) as session:
 
-        def write() -> bool:
-            if undo:
-                done = undo_handled(session, uid=uid, kind=kind, scope=scope)
-            else:
-                watches = current_watches(session, settings)
-                mark_handled(
-                    session, watches, uid=uid, kind=kind, scope=scope, by=actor, note=note, now=now
-                )
-                done = True
-            if done:
-                action = "change.unhandled" if undo else "change.handled"
-                shown = {kind.value: scope, **({} if undo else {"note": note})}
-                audit.record(session, actor=actor, action=action, target=uid, detail=shown, now=now)
-            return done
+        def write() -> None:
+            watches = current_watches(session, settings)
+            set_handled(
+                session, watches, uid=uid, kind=kind, scope=scope, by=actor, note=note,
+                undo=undo, now=now,
+            )  # fmt: skip
+            shown = {kind.value: scope, **({} if undo else {"note": note})}
+            action = "change.unhandled" if undo else "change.handled"
+            audit.record(session, actor=actor, action=action, target=uid, detail=shown, now=now)
 
-        done = committed(session, write)
+        committed(session, write)
     if undo:
-        message = "mark removed: lead reminders are planned again" if done else "no such mark"
-        out.print(f"{uid} ({kind.value} {scope}): {message}", markup=False)
+        out.print(f"{uid} ({kind.value} {scope}): mark removed, leads planned again", markup=False)
     else:
         out.print(f"{uid}: handled for {kind.value} {scope}", markup=False)
 

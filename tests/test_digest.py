@@ -132,7 +132,7 @@ async def test_an_email_channel_gets_one_mail_listing_the_window(tmp_path, engin
 async def test_a_digest_names_the_changes_taking_effect_within_a_week_not_handled_yet(
     tmp_path, engine, http
 ):
-    from alerts.timeline.handled import ScopeKind, mark_handled
+    from alerts.timeline.handled import ScopeKind, set_handled
     from store.db import session_scope
     from store.models import RuleChange
 
@@ -148,7 +148,7 @@ async def test_a_digest_names_the_changes_taking_effect_within_a_week_not_handle
             with session_scope(engine) as session:
                 change = session.exec(select(RuleChange).order_by(RuleChange.id)).first()
                 assert change is not None
-                mark_handled(
+                set_handled(
                     session,
                     config.watches,
                     uid=change.uid,

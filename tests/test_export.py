@@ -107,13 +107,13 @@ async def test_the_csv_opens_in_excel_with_its_chinese_and_the_pages_filters(
 
 @pytest.mark.anyio
 async def test_the_export_says_who_handled_a_change_and_when(stocked, engine: Engine):
-    from alerts.timeline.handled import ScopeKind, mark_handled
+    from alerts.timeline.handled import ScopeKind, set_handled
     from alerts.watches import current_watches
 
     with time_machine.travel(NOW, tick=False), session_scope(engine) as session:
         (change,) = session.exec(select(RuleChange).where(RuleChange.platform == "淘宝")).all()
         watches = current_watches(session, stocked)
-        mark_handled(
+        set_handled(
             session, watches, uid=change.uid, kind=ScopeKind.tag, scope="商品", by="王芳",
             note="", now=NOW,
         )  # fmt: skip

@@ -163,6 +163,8 @@ async def test_the_handled_command_marks_for_a_tag_and_undoes(
     assert (kind, scope, note) == ("tag", "物流", "已通知仓库") and by.startswith("cli")
     undone = CliRunner().invoke(cli, [*args, "--tag", "物流", "--undo"])
     assert undone.exit_code == 0 and "mark removed" in undone.output and marks(engine) == []
+    again = CliRunner().invoke(cli, [*args, "--tag", "物流", "--undo"])
+    assert again.exit_code == 1 and "no mark for tag '物流'" in again.output
     assert [action for _, action in audit_actions(engine)] == [
         "change.handled",
         "change.unhandled",

@@ -93,7 +93,7 @@ def handled_by_all(watches: Sequence[Watch], marks: Sequence[Mark]) -> bool:
     return bool(watches) and all(marked_for(watch, marks) is not None for watch in watches)
 
 
-def mark_handled(
+def set_handled(
     session: Session,
     watches: Sequence[Watch],
     *,
@@ -101,57 +101,53 @@ def mark_handled(
     kind: ScopeKind,
     scope: str,
     by: str,
-    note: str,
+    note: str = "",
+    undo: bool = False,
     now: datetime,
-) -> Mark:
-    """Mark change ``uid`` handled for the watch or tag ``scope`` (one of ``watches``, and
-    covering it); marking again replaces the note, who and when. The caller commits.
-    Raises HandledRefused: no such change (404), no such watch or tag, or one that does not
-    cover the change (422)."""
-    change_id, covered = _covering(session, watches, uid)
-    names = [w.name for w in covered] if kind is ScopeKind.watch else _tags(covered)
-    known = [w.name for w in watches] if kind is ScopeKind.watch else _tags(watches)
+) -> Mark | None:
+    """Mark change ``uid`` handled for the watch or tag ``scope`` (one of ``watches`` that
+    covers it; marking again replaces the note, who and when), or with ``undo`` remove
+    that mark (None). The caller commits. Raises HandledRefused: no such change, or no
+    mark to undo (404); no such watch or tag, or one that does not cover the change (422)."""
+    found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
+    if found is None:
+        raise HandledRefused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
+    change, rule = found
     what = SCOPE_NAMES[kind]
-    if scope not in known:
+    if undo:
+        if not stored.unmark(session, change_id=change.id or 0, scope_kind=kind.value, scope=scope):
+            raise HandledRefused(
+                f"变更 {uid} 没有为{what} {scope!r} 标记已处理"
+                f"（no mark for {kind.value} {scope!r}）",
+                status=404,
+            )
+        return None
+    covered = covering(watches, facts_of(change, rule))
+    if scope not in _names(watches, kind):
         raise HandledRefused(
             f"没有名为 {scope!r} 的{what}（no {kind.value} {scope!r}）", status=422
         )
-    if scope not in names:
+    if scope not in _names(covered, kind):
         raise HandledRefused(
             f"{what} {scope!r} 不覆盖变更 {uid}（{kind.value} {scope!r} does not cover it）",
             status=422,
         )
+    note = note.strip()[:NOTE_CAP]
     row = stored.mark(
         session,
-        change_id=change_id,
+        change_id=change.id or 0,
         scope_kind=kind.value,
         scope=scope,
         by=by,
-        note=note.strip()[:NOTE_CAP],
+        note=note,
         now=now,
     )
     return mark_of(row)
 
 
-def undo_handled(session: Session, *, uid: str, kind: ScopeKind, scope: str) -> bool:
-    """Remove change ``uid``'s mark for ``scope``; False when it had none. The caller
-    commits. Raises HandledRefused (404) when no change has that uid."""
-    found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
-    if found is None:
-        raise HandledRefused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
-    change, _ = found
-    return stored.unmark(session, change_id=change.id or 0, scope_kind=kind.value, scope=scope)
-
-
-def _covering(session: Session, watches: Sequence[Watch], uid: str) -> tuple[int, list[Watch]]:
-    found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
-    if found is None:
-        raise HandledRefused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
-    change, rule = found
-    return change.id or 0, covering(watches, facts_of(change, rule))
-
-
-def _tags(watches: Iterable[Watch]) -> list[str]:
+def _names(watches: Iterable[Watch], kind: ScopeKind) -> list[str]:
+    if kind is ScopeKind.watch:
+        return [watch.name for watch in watches]
     return [tag for watch in watches for tag in watch.tags]
 
 

@@ -17,13 +17,7 @@ from alerts.sources.base import where
 from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.sources.web import private_address
 from alerts.timeline import ingest
-from alerts.timeline.handled import (
-    SCOPE_NAMES,
-    HandledRefused,
-    ScopeKind,
-    mark_handled,
-    undo_handled,
-)
+from alerts.timeline.handled import HandledRefused, ScopeKind, set_handled
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
     ChangeView,
@@ -241,17 +235,9 @@ def handled_logged(
     what cannot be done is the HTTP error it says. The API's and the page's."""
     shown = {kind.value: scope, **({} if undo else {"note": note}), **(detail or {})}
 
-    def write() -> object:
-        if undo:
-            if not undo_handled(session, uid=uid, kind=kind, scope=scope):
-                raise HandledRefused(
-                    f"变更 {uid} 没有为{SCOPE_NAMES[kind]} {scope!r} 标记已处理"
-                    f"（no mark for {kind.value} {scope!r}）",
-                    status=404,
-                )
-            return True
+    def write() -> bool:
         watches = current_watches(session, settings)
-        return mark_handled(
+        set_handled(
             session,
             watches,
             uid=uid,
@@ -259,8 +245,10 @@ def handled_logged(
             scope=scope,
             by=caller.name,
             note=note,
+            undo=undo,
             now=clock.now(),
         )
+        return True
 
     action = "change.unhandled" if undo else "change.handled"
     try:
