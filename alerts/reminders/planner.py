@@ -136,9 +136,14 @@ def plan(
         keys = {reminder.dedupe_key for reminder in existing}
         wanted: list[ReminderDraft] = []
         routed: set[str] = set()
-        leads = _unhandled_leads(watches, change, timing.default_lead_days)
+        routed_by = routes(watches, change.facts, default_lead_days=timing.default_lead_days)
+        leads = (
+            _unhandled_leads(watches, change, timing.default_lead_days)
+            if change.handled  # most changes have no mark: no second pass over the watches
+            else {route.channel: route.lead_days for route in routed_by}
+        )
         stopped: dict[str, frozenset[int]] = {}
-        for route in routes(watches, change.facts, default_lead_days=timing.default_lead_days):
+        for route in routed_by:
             channel = by_name.get(route.channel)
             if channel is None or not channel.active:
                 continue
