@@ -700,6 +700,48 @@ def retry_command(
         out.print(f"{channel}: no reminder failed for good", markup=False)
 
 
+@app.command("handled")
+def handled_command(
+    ctx: typer.Context,
+    uid: Annotated[str, typer.Argument(help="The change's uid (rulewatch changes).")],
+    watch: Annotated[str | None, typer.Option(help="Handled for this watch.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Handled for every watch with this tag.")] = None,
+    note: Annotated[str, typer.Option(help="What was done, for the team.")] = "",
+    undo: Annotated[bool, typer.Option("--undo", help="Remove the mark instead.")] = False,
+) -> None:
+    """Mark a change handled (已处理) for a watch or a tag, or undo the mark: a watch with
+    stop_when_handled sends no more lead reminders about it."""
+    from alerts import clock
+    from alerts.timeline.handled import ScopeKind, set_handled
+    from alerts.watches import current_watches
+    from store import audit
+    from store.db import committed
+
+    if (watch is None) == (tag is None):
+        raise typer.BadParameter("give --watch NAME or --tag TAG, not both")
+    kind, scope = (ScopeKind.watch, watch) if watch else (ScopeKind.tag, tag or "")
+    settings = _settings(ctx, secrets_needed=False)
+    now = clock.now()
+    actor = _cli_actor()
+    with _session(settings) as session:
+
+        def write() -> None:
+            watches = current_watches(session, settings)
+            set_handled(
+                session, watches, uid=uid, kind=kind, scope=scope, by=actor, note=note,
+                undo=undo, now=now,
+            )  # fmt: skip
+            shown = {kind.value: scope, **({} if undo else {"note": note})}
+            action = "change.unhandled" if undo else "change.handled"
+            audit.record(session, actor=actor, action=action, target=uid, detail=shown, now=now)
+
+        committed(session, write)
+    if undo:
+        out.print(f"{uid} ({kind.value} {scope}): mark removed, leads planned again", markup=False)
+    else:
+        out.print(f"{uid}: handled for {kind.value} {scope}", markup=False)
+
+
 def _cli_actor() -> str:
     """Who a command's write is logged as: the machine's user, as the CLI has no sign-in."""
     import getpass

@@ -281,3 +281,20 @@ class ChangeRevision(SQLModel, table=True):
     action: str = Field(max_length=20)  # edit | merge | merged | split | delete
     reason: str = Field(sa_type=Text)
     detail: str = Field(default="{}", sa_type=Text)
+
+
+class HandledMark(SQLModel, table=True):
+    """A change marked handled for one watch or one tag (``scope_kind``), by whom, when and
+    with what note. One mark per (change, scope): marking again updates it, undo deletes it
+    (the audit log keeps the history)."""
+
+    __tablename__ = "handled"
+    __table_args__ = (Index("ix_handled_scope", "change_id", "scope_kind", "scope", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="rule_change.id", ondelete="CASCADE")
+    scope_kind: str = Field(max_length=10)  # watch | tag
+    scope: str = Field(max_length=200)  # the watch's name or the tag
+    by: str = Field(max_length=64)  # a [[users]] name, "api" or "cli:<user>"
+    at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
+    note: str = Field(default="", sa_type=Text)

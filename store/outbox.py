@@ -170,6 +170,25 @@ def cancel_reminders(session: Session, cancels: Iterable[tuple[int, str]], *, no
     return count
 
 
+def revive_reminders(session: Session, reminder_ids: Sequence[int], *, now: datetime) -> int:
+    """Make cancelled reminders pending again, due when they were due (a lead cancelled
+    because its change was handled, after the mark was undone)."""
+    if not reminder_ids:
+        return 0
+    statement = (
+        update(Reminder)
+        .where(col(Reminder.id).in_(reminder_ids), col(Reminder.status) == CANCELLED)
+        .values(
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=Reminder.due_at,
+            reason=None,
+            updated_at=now,
+        )
+    )
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
 def cancel_pending(session: Session, *, where_channel: str, reason: str, now: datetime) -> int:
     statement = (
         update(Reminder)

@@ -14,7 +14,16 @@ from sqlalchemy import func, or_, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from store.models import ChangeNotice, ChangeStatus, Notice, Rule, RuleChange, StoredWatch, utcnow
+from store.models import (
+    ChangeNotice,
+    ChangeStatus,
+    HandledMark,
+    Notice,
+    Rule,
+    RuleChange,
+    StoredWatch,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -334,7 +343,8 @@ class DataVersion:
 
     Any write the feed can show moves it: a change added (count), moved, retitled or
     withdrawn (revision total, newest update), a source linked (link count), a watch added
-    or removed through the API (count, id total, newest creation).
+    or removed through the API (count, id total, newest creation), a change marked handled,
+    marked again or unmarked (count, id total, newest mark: the feed's ✓).
     """
 
     changes: int
@@ -344,11 +354,14 @@ class DataVersion:
     watches: int
     watch_ids: int
     watches_created_at: datetime | None
+    handled: int = 0
+    handled_ids: int = 0
+    handled_at: datetime | None = None
 
 
 def data_version(session: Session) -> DataVersion:
     """The store's :class:`DataVersion`: aggregates only, no row is sent back."""
-    # One pass over each table, whatever its size: the three single-row aggregates joined.
+    # One pass over each table, whatever its size: the single-row aggregates joined.
     changes = select(
         func.count(col(RuleChange.id)).label("n"),
         func.coalesce(func.sum(col(RuleChange.revision)), 0).label("revisions"),
@@ -360,6 +373,11 @@ def data_version(session: Session) -> DataVersion:
         func.coalesce(func.sum(col(StoredWatch.id)), 0).label("ids"),
         func.max(col(StoredWatch.created_at)).label("created_at"),
     ).subquery()
+    handled = select(
+        func.count(col(HandledMark.id)).label("n"),
+        func.coalesce(func.sum(col(HandledMark.id)), 0).label("ids"),
+        func.max(col(HandledMark.at)).label("at"),
+    ).subquery()
     statement = (
         sql_select(  # sqlmodel's select is typed for at most four columns
             changes.c.n,
@@ -369,10 +387,14 @@ def data_version(session: Session) -> DataVersion:
             watches.c.n,
             watches.c.ids,
             watches.c.created_at,
+            handled.c.n,
+            handled.c.ids,
+            handled.c.at,
         )
         .select_from(changes)
         .join(links, true())
         .join(watches, true())
+        .join(handled, true())
     )
     row = session.connection().execute(statement).one()
     return DataVersion(
@@ -383,6 +405,9 @@ def data_version(session: Session) -> DataVersion:
         watches=int(row[4]),
         watch_ids=int(row[5]),
         watches_created_at=_aware(row[6]),
+        handled=int(row[7]),
+        handled_ids=int(row[8]),
+        handled_at=_aware(row[9]),
     )
 
 

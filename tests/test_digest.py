@@ -127,3 +127,64 @@ async def test_an_email_channel_gets_one_mail_listing_the_window(tmp_path, engin
     body = message.get_body(("plain",)).get_content()
     assert all(f"1688第{n}号管理规范" in body for n in range(4))
     assert sent(engine) == 4
+
+
+async def test_a_digest_names_the_changes_taking_effect_within_a_week_not_handled_yet(
+    tmp_path, engine, http
+):
+    from alerts.timeline.handled import ScopeKind, set_handled
+    from store.db import session_scope
+    from store.models import RuleChange
+
+    with Receiver(secret=WHSEC) as rx:
+        config = settings_with(
+            tmp_path,
+            f'kind = "webhook"\nurl = "{rx.url}"\nsecret = "{WHSEC}"\ndigest = "daily 09:00"\n',
+        )
+        with time_machine.travel(local("2026-12-08 08:00"), tick=False) as clock:
+            service = ReminderEngine(config, engine, http=http)
+            await service.tick()
+            add_changes(engine, 3)  # all take effect on 12-15: 7 days on
+            with session_scope(engine) as session:
+                change = session.exec(select(RuleChange).order_by(RuleChange.id)).first()
+                assert change is not None
+                set_handled(
+                    session,
+                    config.watches,
+                    uid=change.uid,
+                    kind=ScopeKind.watch,
+                    scope="all-1688",
+                    by="王芳",
+                    note="",
+                    now=local("2026-12-08 08:30"),
+                )
+            clock.move_to(local("2026-12-08 09:00"))
+            await service.tick()
+        (received,) = rx.requests
+    body = received.json()
+    assert [u["rule"] for u in body["unhandled"]] == ["1688第1号管理规范", "1688第2号管理规范"]
+    assert body["unhandled"][0]["days_left"] == 7 and body["unhandled"][0]["watches"] == [
+        "all-1688"
+    ]
+
+
+def test_a_digests_text_and_html_list_what_is_not_handled():
+    from alerts.reminders.messages import Unhandled
+
+    items = [facts(reminder_uid="r1"), facts(reminder_uid="r2", kind="announced")]
+    pending = Unhandled(
+        rule_name="淘宝网商品发布规范",
+        platform="淘宝",
+        effective_on=date(2026, 12, 10),
+        days_left=2,
+        watches=("listing",),
+        link="https://rw.example.com/changes/c9",
+    )
+    message = render_digest(
+        items, today=date(2026, 12, 8), link="https://rw.example.com/", unhandled=[pending]
+    )
+    for part in (message.text, message.html):
+        assert "7 天内生效、尚未标记处理的变更" in part and "淘宝网商品发布规范" in part
+        assert "2026-12-10" in part and "listing" in part
+    plain = render_digest(items, today=date(2026, 12, 8), link="https://rw.example.com/")
+    assert "尚未标记处理" not in plain.text

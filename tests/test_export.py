@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import Engine
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from alerts.cli import app as cli
@@ -21,6 +22,7 @@ from alerts.config import parse_settings
 from alerts.timeline.ingest import add_change
 from alerts.web.app import create_app
 from store.db import session_scope
+from store.models import RuleChange
 
 NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
 HEADER = [
@@ -33,6 +35,8 @@ HEADER = [
     "剩余天数",
     "状态",
     "标签",
+    "处理人",
+    "处理时间",
     "来源",
 ]
 
@@ -93,11 +97,32 @@ async def test_the_csv_opens_in_excel_with_its_chinese_and_the_pages_filters(
     (row,) = list(csv.reader(io.StringIO(taobao.content.decode("utf-8-sig"))))[1:]
     assert row[:9] == ["淘宝", "商品发布规范", "修订", "2026-12-01", "2026-12-15", "", "12",
                        "有效（预计）", "商品"]  # fmt: skip
-    assert "https://rulechannel.taobao.com/n/1" in row[9]
+    assert row[9:11] == ["", ""]  # not handled yet
+    assert "https://rulechannel.taobao.com/n/1" in row[11]
     jd = next(row for row in table[1:] if row[0] == "京东")
     assert jd[1] == '\'=HYPERLINK("http://evil")'  # text, not a formula to run
-    assert jd[9].startswith("'=HYPERLINK")  # the title behind its control character too
+    assert jd[11].startswith("'=HYPERLINK")  # the title behind its control character too
     assert len(list(csv.reader(io.StringIO(upcoming.content.decode("utf-8-sig"))))) == 2
+
+
+@pytest.mark.anyio
+async def test_the_export_says_who_handled_a_change_and_when(stocked, engine: Engine):
+    from alerts.timeline.handled import ScopeKind, set_handled
+    from alerts.watches import current_watches
+
+    with time_machine.travel(NOW, tick=False), session_scope(engine) as session:
+        (change,) = session.exec(select(RuleChange).where(RuleChange.platform == "淘宝")).all()
+        watches = current_watches(session, stocked)
+        set_handled(
+            session, watches, uid=change.uid, kind=ScopeKind.tag, scope="商品", by="王芳",
+            note="", now=NOW,
+        )  # fmt: skip
+    transport = httpx.ASGITransport(app=create_app(stocked, engine))
+    with time_machine.travel(NOW, tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            answer = await client.get("/export.csv?platform=淘宝")
+    (row,) = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))[1:]
+    assert row[9:11] == ["王芳（标签 商品）", "2026-12-03 10:00"]  # in the service time zone
 
 
 @pytest.mark.anyio
@@ -144,7 +169,7 @@ async def test_the_xlsx_holds_a_control_character_a_notice_carried_and_runs_no_f
     sheet = load_workbook(io.BytesIO(answer.content)).active
     assert sheet is not None
     assert sheet["B2"].value == '\'=HYPERLINK("http://evil")' and sheet["B2"].data_type == "s"
-    sources = sheet["J2"]
+    sources = sheet["L2"]
     assert str(sources.value).startswith("'=HYPERLINK") and sources.data_type == "s"
     assert "京东通知正文" in str(sources.value)
 

@@ -257,3 +257,65 @@ def test_since_excludes_changes_effective_before_it():
     old = ChangeFacts(rule_key="k", rule_name="k", platform="1688", effective_on=date(2023, 12, 27))
     new = ChangeFacts(rule_key="k", rule_name="k", platform="1688", effective_on=date(2024, 3, 14))
     assert (matches(watch, old), matches(watch, new)) == (False, True)
+
+
+def handled_for(scope: str, kind: str = "watch"):
+    from alerts.timeline.handled import Mark, ScopeKind
+
+    return (Mark(kind=ScopeKind(kind), scope=scope, by="王芳", at=local("2026-11-28 10:00")),)
+
+
+def known_with_leads(drafts, status="pending", reason=None):
+    return [
+        KnownReminder(
+            i,
+            d.dedupe_key,
+            d.change_id,
+            d.channel,
+            d.kind,
+            d.revision,
+            status,
+            lead_days=d.lead_days,
+            due_at=d.due_at,
+            reason=reason,
+        )
+        for i, d in enumerate(drafts, start=1)
+    ]
+
+
+def test_a_change_handled_for_the_watch_gets_no_lead_and_its_pending_ones_are_cancelled():
+    first = planned([change()])
+    known = known_with_leads(first.create)
+    result = planned([change(handled=handled_for("shipping"))], known=known, now="2026-11-28 10:00")
+    leads = {k.id for k in known if k.kind == "lead"}
+    assert result.create == []
+    assert {rid for rid, _ in result.cancel} == leads
+    assert {reason for _, reason in result.cancel} == {"已标记为已处理"}
+    # Fresh, it still gets announced, never a lead.
+    assert [d.kind for d in planned([change(handled=handled_for("shipping"))]).create] == [
+        "announced"
+    ]
+
+
+def test_a_mark_for_a_tag_of_the_watch_stops_its_leads_and_stop_when_handled_false_keeps_them():
+    tagged = Watch(name="shipping", rules=[SHIPPING], channels=["hook"], tags=["物流"])
+    result = planned([change(handled=handled_for("物流", "tag"))], watches=[tagged])
+    assert [d.kind for d in result.create] == ["announced"]
+    keeps = tagged.model_copy(update={"stop_when_handled": False})
+    result = planned([change(handled=handled_for("物流", "tag"))], watches=[keeps])
+    assert [d.kind for d in result.create].count("lead") == 3
+
+
+def test_another_watch_still_wanting_the_lead_on_the_channel_keeps_it():
+    other = Watch(name="all-1688", platforms=["1688"], channels=["hook"], lead_days=[1])
+    result = planned([change(handled=handled_for("shipping"))], watches=[WATCH, other])
+    assert [(d.kind, d.lead_days) for d in result.create] == [("announced", None), ("lead", 1)]
+
+
+def test_undoing_the_mark_revives_the_leads_not_yet_due():
+    first = planned([change()])
+    cancelled = known_with_leads(first.create, status="cancelled", reason="已标记为已处理")
+    result = planned([change()], known=cancelled, now="2026-12-10 10:00")
+    by_id = {k.id: k for k in cancelled}
+    assert sorted(by_id[i].lead_days for i in result.revive) == [0, 1]  # the 7-day one is past
+    assert result.create == []

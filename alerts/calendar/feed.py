@@ -1,6 +1,7 @@
 """The calendar feed from the store: which changes it holds, built and cached.
 
-:func:`build_feed` selects the changes (those a watch covers, unless ``all``), renders them
+:func:`build_feed` selects the changes (those a watch covers, unless ``all``), marks those
+handled for the feed's watches (:func:`_handled`), renders them
 with alerts/calendar/render.py and caches the result per data version and filters;
 `rulewatch ics` and the routes of alerts/web/feed.py both call it. A request for an
 unchanged feed costs one aggregate query (:func:`store.queries.data_version`) and a
@@ -31,9 +32,10 @@ from alerts.calendar.render import (
 )
 from alerts.config import Settings, Watch
 from alerts.errors import RulewatchError
+from alerts.timeline.handled import Mark, handled_by_all, mark_of, marked_for
 from alerts.timeline.views import select_changes
 from alerts.watches import covering, current_watches, facts_of, tags_of
-from store import queries
+from store import handled, queries
 from store.models import ChangeStatus, Rule, RuleChange
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -119,18 +121,19 @@ def _select(
     and deleted changes count there: their leaving changes the feed."""
     rows = select_changes(session, rule=query.rule, platform=query.platform, include_withdrawn=True)
     watches = current_watches(session, settings)
-    covered = [
-        (change, rule, tags)
-        for change, rule in rows
-        if (tags := _covering_tags(watches, query, change, rule)) is not None
-    ]
-    sources = queries.sources_of_changes(
-        session, change_ids=[change.id for change, _, _ in covered if change.id is not None]
-    )
+    covered: list[tuple[RuleChange, Rule, list[Watch]]] = []
+    for change, rule in rows:
+        wanted = _covering(watches, query, change, rule)
+        if wanted is not None:
+            covered.append((change, rule, wanted))
+    ids = [change.id for change, _, _ in covered if change.id is not None]
+    sources = queries.sources_of_changes(session, change_ids=ids)
+    marks = handled.marks_of_changes(session, change_ids=ids)
     selected: list[CalendarChange] = []
     newest = EPOCH
-    for change, rule, tags in covered:
+    for change, rule, covering_watches in covered:
         found = sources.get(change.id or 0, [])
+        done = [mark_of(row) for row in marks.get(change.id or 0, [])]
         item = CalendarChange(
             uid=change.uid,
             rule=rule.key,
@@ -145,20 +148,22 @@ def _select(
             postponed_from=change.postponed_from,
             updated_at=change.updated_at,
             sources=tuple(Source(title=s.title, url=s.url) for s in found),
-            tags=tags,
+            tags=tuple(sorted(tags_of(covering_watches))),
+            handled=_handled(covering_watches, query, done),
         )
         if not event_kinds(item, query.kinds):
             continue
         newest = max([newest, change.updated_at, *(s.created_at for s in found)])
+        newest = max([newest, *(mark.at for mark in done)])
         if change.status == ChangeStatus.ACTIVE:
             selected.append(item)
     return selected, newest
 
 
-def _covering_tags(
+def _covering(
     watches: list[Watch], query: FeedQuery, change: RuleChange, rule: Rule
-) -> tuple[str, ...] | None:
-    """The tags of the watches covering ``change``, or None when the query leaves it out."""
+) -> list[Watch] | None:
+    """The watches covering ``change``, or None when the query leaves it out."""
     found = covering(watches, facts_of(change, rule))
     if query.watch is not None and all(watch.name != query.watch for watch in found):
         return None
@@ -166,4 +171,16 @@ def _covering_tags(
         return None
     if not (query.all or found):
         return None
-    return tuple(sorted(tags_of(found)))
+    return found
+
+
+def _handled(found: list[Watch], query: FeedQuery, marks: list[Mark]) -> bool:
+    """Whether the feed shows the change handled: for the feed's watch; for every covering
+    watch with the feed's tag (a mark for the tag is for all of them); unfiltered, for every
+    watch that covers it."""
+    if query.watch is not None:
+        named = [watch for watch in found if watch.name == query.watch]
+        return bool(named) and marked_for(named[0], marks) is not None
+    if query.tag is not None:
+        found = [watch for watch in found if query.tag in watch.tags]
+    return handled_by_all(found, marks)

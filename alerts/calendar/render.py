@@ -74,6 +74,7 @@ class CalendarChange:
     updated_at: datetime  # aware
     sources: tuple[Source, ...] = ()
     tags: tuple[str, ...] = ()  # of the watches that cover the change, sorted
+    handled: bool = False  # marked handled (已处理) for the feed's watches: ✓ in the summary
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,10 @@ def render_event(
 
 
 def event_summary(change: CalendarChange, kind: EventKind) -> str:
-    """【生效】1688商家发货行为管理规范, with （预计） when the date is only expected."""
-    return f"【{LABELS[kind]}】{change.rule}{'（预计）' if change.tentative else ''}"
+    """【生效】1688商家发货行为管理规范, with （预计） when the date is only expected and a
+    leading ✓ when the change is handled."""
+    mark = "✓" if change.handled else ""
+    return f"{mark}【{LABELS[kind]}】{change.rule}{'（预计）' if change.tentative else ''}"
 
 
 def _alarms(summary: str, alarms: Alarms) -> list[Alarm]:

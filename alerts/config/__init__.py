@@ -215,6 +215,8 @@ class Watch(_Section):
     since: OptionalDate = None
     # Who is @-mentioned when its changes reach a chat channel, besides the channel's own.
     mention: list[Text] = []
+    # A change marked handled for the watch (or one of its tags) gets no more lead reminders.
+    stop_when_handled: bool = True
 
     @model_validator(mode="after")
     def _selects_something(self) -> Watch:

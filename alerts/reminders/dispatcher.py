@@ -23,10 +23,11 @@ from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from alerts import clock
 from alerts.reminders import pacing
-from alerts.reminders.messages import ReminderFacts, Source, render, render_digest
+from alerts.reminders.messages import ReminderFacts, Source, Unhandled, render, render_digest
 from notifiers.base import Message, Notifier, Outcome, Verdict
 from notifiers.pacing import Pacing
 from store import outbox, queries
@@ -244,6 +245,7 @@ class Dispatcher:
         paces: Mapping[str, Pacing] | None = None,
         is_workday: Callable[[date], bool] = lambda day: day.weekday() < 5,
         opens_at: dt_time = dt_time(9),
+        unhandled: Callable[[Session, str, date], Sequence[Unhandled]] | None = None,
     ) -> None:
         if concurrency < 1 or batch < 1:
             raise ValueError("concurrency and batch must be at least 1")
@@ -262,6 +264,8 @@ class Dispatcher:
         self._paces = dict(paces or {})
         self._is_workday = is_workday
         self._opens_at = opens_at
+        # What a digest lists as not handled yet: (session, channel, today) → changes.
+        self._unhandled = unhandled
         self._digests = {name for name, pace in self._paces.items() if pace.digest is not None}
         self._limits = {name: p.rate_limits() for name, p in self._paces.items() if p.rate_limits()}
         # A notifier that sends only the subject and payload says so with
@@ -285,12 +289,12 @@ class Dispatcher:
         limit = min(self._batch, self._concurrency * _FIRST_CLAIM_PER_SENDER)
         try:
             while not stop.is_set():
-                rows, sources = await asyncio.to_thread(self._claim, now, run_clock(), limit)
+                rows, sources, open_ = await asyncio.to_thread(self._claim, now, run_clock(), limit)
                 if not rows:
                     break
                 began = time.monotonic()
                 await self._send_claim(
-                    self._render(rows, sources, now), now, run_clock, recorder, stop, report
+                    self._render(rows, sources, now, open_), now, run_clock, recorder, stop, report
                 )
                 limit = self._next_limit(len(rows), time.monotonic() - began)
         finally:
@@ -361,9 +365,12 @@ class Dispatcher:
 
     def _claim(
         self, now: datetime, at: datetime, limit: int
-    ) -> tuple[list[outbox.Outgoing], dict[int, list[queries.SourceRow]]]:
+    ) -> tuple[
+        list[outbox.Outgoing], dict[int, list[queries.SourceRow]], dict[str, Sequence[Unhandled]]
+    ]:
         """Claim up to ``limit`` of what is due at ``now``, leased from ``at``, as far as
-        each channel's pace lets it go at ``at``."""
+        each channel's pace lets it go at ``at``; with the sources of the claimed changes
+        and, for each digest channel claimed, what its digest lists as not handled yet."""
         until = pacing.gates(
             self._paces, at, tz=self._tz, is_workday=self._is_workday, opens_at=self._opens_at
         )
@@ -391,7 +398,13 @@ class Dispatcher:
             sources = queries.sources_of_changes(
                 session, change_ids=sorted({row.change_id for row in rows})
             )
-        return rows, sources
+            today = now.astimezone(self._tz).date()
+            unhandled = {
+                channel: self._unhandled(session, channel, today)
+                for channel in {row.channel for row in rows} & self._digests
+                if self._unhandled is not None
+            }
+        return rows, sources, unhandled
 
     def _record(self, attempts: Sequence[outbox.Attempt], at: datetime) -> None:
         with session_scope(self._engine) as session:
@@ -412,6 +425,7 @@ class Dispatcher:
         rows: Sequence[outbox.Outgoing],
         sources: Mapping[int, Sequence[queries.SourceRow]],
         now: datetime,
+        unhandled: Mapping[str, Sequence[Unhandled]],
     ) -> list[_Job]:
         """The messages of a claim: one per reminder, but one for all of a digest
         channel's reminders claimed together."""
@@ -423,8 +437,9 @@ class Dispatcher:
                 gathered.setdefault(row.channel, []).append(row)
             else:
                 jobs.append(_Job((row,), self._message([row], sources, today)))
-        for together in gathered.values():
-            jobs.append(_Job(tuple(together), self._message(together, sources, today)))
+        for channel, together in gathered.items():
+            message = self._message(together, sources, today, unhandled.get(channel, ()))
+            jobs.append(_Job(tuple(together), message))
         return jobs
 
     def _message(
@@ -432,6 +447,7 @@ class Dispatcher:
         rows: Sequence[outbox.Outgoing],
         sources: Mapping[int, Sequence[queries.SourceRow]],
         today: date,
+        unhandled: Sequence[Unhandled] = (),
     ) -> Message:
         facts = [
             outgoing_facts(row, sources[row.change_id], self._base_url, self._tz) for row in rows
@@ -439,7 +455,9 @@ class Dispatcher:
         bodies = self._bodies.get(rows[0].channel, True)
         if len(facts) == 1:
             return render(facts[0], today=today, bodies=bodies)
-        return render_digest(facts, today=today, link=f"{self._base_url}/", bodies=bodies)
+        return render_digest(
+            facts, today=today, link=f"{self._base_url}/", bodies=bodies, unhandled=unhandled
+        )
 
     async def _send(self, job: _Job) -> _Result:
         notifier = self._notifiers.get(job.channel)

@@ -24,6 +24,8 @@ from alerts import clock
 from alerts.config import Settings
 from alerts.reminders.dispatcher import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, RetryPolicy
 from alerts.reminders.plan import PlanReport, plan_reminders, workdays_of
+from alerts.reminders.unhandled import unhandled_soon
+from alerts.watches import current_watches
 from notifiers import build_notifier
 from notifiers.base import Notifier
 from notifiers.pacing import Pacing
@@ -92,6 +94,13 @@ class ReminderEngine:
             paces={c.name: c for c in settings.channels if isinstance(c, Pacing)},
             is_workday=workdays_of(settings).is_workday,
             opens_at=settings.reminders.at,
+            unhandled=lambda session, channel, today: unhandled_soon(
+                session,
+                current_watches(session, settings),
+                channel=channel,
+                today=today,
+                base_url=settings.service.base_url,
+            ),
         )
         # Set to stop: no tick starts after it, and the running one drains (see Dispatcher).
         self.stopping = asyncio.Event()

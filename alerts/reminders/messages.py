@@ -53,6 +53,21 @@ class ReminderFacts:
     link: str
 
 
+SOON_DAYS = 7  # how far ahead a digest lists the changes not handled yet, today included
+
+
+@dataclass(frozen=True)
+class Unhandled:
+    """A change taking effect soon that watches sending to the channel have not handled."""
+
+    rule_name: str
+    platform: str | None
+    effective_on: date
+    days_left: int
+    watches: tuple[str, ...]  # those that have not marked it handled
+    link: str
+
+
 def render(facts: ReminderFacts, *, today: date, bodies: bool = True) -> Message:
     """The message for ``facts``, with days left counted from ``today`` (service time zone).
 
@@ -87,11 +102,17 @@ class _Entry:
 
 
 def render_digest(
-    items: Sequence[ReminderFacts], *, today: date, link: str, bodies: bool = True
+    items: Sequence[ReminderFacts],
+    *,
+    today: date,
+    link: str,
+    bodies: bool = True,
+    unhandled: Sequence[Unhandled] = (),
 ) -> Message:
     """One message for several reminders of one channel: each listed with its headline,
-    rule, 公示 and 生效; ``link`` is the timeline page. Its id is derived from the
-    reminders' ids."""
+    rule, 公示 and 生效; then the changes taking effect soon not handled yet
+    (``unhandled``); ``link`` is the timeline page. Its id is derived from the reminders'
+    ids."""
     ordered = sorted(items, key=lambda f: (f.effective_on or date.max, f.rule_key, f.kind))
     entries = []
     for f in ordered:
@@ -99,7 +120,13 @@ def render_digest(
         entries.append(_Entry(f, days_left, _headline(f, days_left)))
     subject = f"【规则提醒汇总】{len(entries)} 条提醒"
     digest_id = uuid.uuid5(_DIGEST_IDS, ",".join(sorted(f.reminder_uid for f in items))).hex
-    values = {"subject": subject, "entries": entries, "link": link}
+    values = {
+        "subject": subject,
+        "entries": entries,
+        "link": link,
+        "unhandled": unhandled,
+        "soon_days": SOON_DAYS,
+    }
     text, html = _digest_templates() if bodies else (None, None)
     mentions = dict.fromkeys(str(m) for f in ordered for m in f.context.get("mention") or ())
     return Message(
@@ -113,6 +140,17 @@ def render_digest(
             "kind": "digest",
             "count": len(entries),
             "items": [payload(e.f, days_left=e.days_left) for e in entries],
+            "unhandled": [
+                {
+                    "rule": u.rule_name,
+                    "platform": u.platform,
+                    "effective_on": u.effective_on.isoformat(),
+                    "days_left": u.days_left,
+                    "watches": list(u.watches),
+                    "link": u.link,
+                }
+                for u in unhandled
+            ],
             "link": link,
         },
         mentions=tuple(mentions),

@@ -14,8 +14,9 @@ from sqlmodel import Session
 from alerts.config import Settings
 from alerts.reminders.planner import ChannelState, KnownReminder, PlannedChange, Timing, plan
 from alerts.reminders.workdays import Workdays
+from alerts.timeline.handled import mark_of
 from alerts.watches import current_watches, facts_of
-from store import outbox
+from store import handled, outbox
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> Pl
     channels = sync_channels(session, settings, now=now)
     # A day of slack: "today" in the service zone may still be yesterday in UTC.
     rows = outbox.planning_rows(session, effective_from=now - timedelta(days=1))
+    marks = handled.marks_of_changes(session, change_ids=[c.id for c, _ in rows if c.id])
     changes = [
         PlannedChange(
             id=change.id or 0,
@@ -67,6 +69,7 @@ def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> Pl
             postponed_from=change.postponed_from,
             created_at=change.created_at,
             updated_at=change.updated_at,
+            handled=tuple(mark_of(row) for row in marks.get(change.id or 0, [])),
         )
         for change, rule in rows
     ]
@@ -79,6 +82,9 @@ def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> Pl
             kind=r.kind,
             revision=r.revision,
             status=r.status,
+            lead_days=r.lead_days,
+            due_at=r.due_at,
+            reason=r.reason,
         )
         for r in outbox.reminders_of_changes(session, change_ids=[c.id for c in changes])
     ]
@@ -92,4 +98,5 @@ def plan_reminders(session: Session, settings: Settings, *, now: datetime) -> Pl
     )
     created = outbox.add_reminders(session, decided.create, now=now)
     cancelled = outbox.cancel_reminders(session, decided.cancel, now=now)
+    outbox.revive_reminders(session, decided.revive, now=now)
     return PlanReport(created=created, cancelled=cancelled)

@@ -15,6 +15,12 @@ Reminder kinds:
   change was withdrawn: pending reminders for the old date are cancelled and one message
   says old → new. A change merged into another or deleted by a person gets no message: its
   pending reminders are cancelled.
+
+A change marked handled (已处理) for a watch, or for a tag it carries, gets no lead
+reminders from that watch when it has ``stop_when_handled``: its pending ones are cancelled
+("已标记为已处理") unless another watch still wants that lead on that channel; ``announced``
+and ``changed`` still go. When the mark is undone, the leads cancelled for it that are not
+yet due are pending again (their dedupe keys are taken, so they are revived, not re-added).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.config import Watch
+from alerts.timeline.handled import Mark, marked_for
 from alerts.watches import ChangeFacts, routes
 from store.models import ChangeStatus, ReminderStatus
 
@@ -51,6 +58,7 @@ class PlannedChange:
     postponed_from: date | None
     created_at: datetime
     updated_at: datetime
+    handled: tuple[Mark, ...] = ()
 
     @property
     def effective_on(self) -> date | None:
@@ -73,6 +81,12 @@ class KnownReminder:
     kind: str
     revision: int
     status: str
+    lead_days: int | None = None
+    due_at: datetime | None = None
+    reason: str | None = None
+
+
+HANDLED = "已标记为已处理"
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ class ReminderDraft:
 class Plan:
     create: list[ReminderDraft]
     cancel: list[tuple[int, str]]  # (reminder id, reason)
+    revive: list[int] = field(default_factory=list)  # cancelled as handled, wanted again
 
 
 @dataclass(frozen=True)
@@ -123,21 +138,61 @@ def plan(
     today = now.astimezone(timing.tz).date()
     create: list[ReminderDraft] = []
     cancel: list[tuple[int, str]] = []
+    revive: list[int] = []
     for change in changes:
         existing = known_by_change.get(change.id, [])
         keys = {reminder.dedupe_key for reminder in existing}
         wanted: list[ReminderDraft] = []
         routed: set[str] = set()
-        for route in routes(watches, change.facts, default_lead_days=timing.default_lead_days):
+        routed_by = routes(watches, change.facts, default_lead_days=timing.default_lead_days)
+        leads = (
+            _unhandled_leads(watches, change, timing.default_lead_days)
+            if change.handled  # most changes have no mark: no second pass over the watches
+            else {route.channel: route.lead_days for route in routed_by}
+        )
+        stopped: dict[str, frozenset[int]] = {}
+        for route in routed_by:
             channel = by_name.get(route.channel)
             if channel is None or not channel.active:
                 continue
             routed.add(channel.name)
-            drafts = _drafts(change, channel, route.lead_days, timing, today)
+            days = leads.get(channel.name, frozenset())
+            stopped[channel.name] = route.lead_days - days
+            drafts = _drafts(change, channel, days, timing, today)
             wanted.extend(_mentioning(draft, route.mention) for draft in drafts)
         create.extend(draft for draft in wanted if draft.dedupe_key not in keys)
-        cancel.extend(_stale(change, existing, routed, by_name))
-    return Plan(create=create, cancel=cancel)
+        cancel.extend(_stale(change, existing, routed, by_name, stopped))
+        revive.extend(_revived(existing, {draft.dedupe_key for draft in wanted}, now))
+    return Plan(create=create, cancel=cancel, revive=revive)
+
+
+def _unhandled_leads(
+    watches: Sequence[Watch], change: PlannedChange, default_lead_days: Sequence[int]
+) -> dict[str, frozenset[int]]:
+    """Each channel's lead days from the watches that still want leads about ``change``:
+    not those that stop when handled and have it marked handled."""
+    wanting = [
+        watch
+        for watch in watches
+        if not (watch.stop_when_handled and marked_for(watch, change.handled) is not None)
+    ]
+    found = routes(wanting, change.facts, default_lead_days=default_lead_days)
+    return {route.channel: route.lead_days for route in found}
+
+
+def _revived(existing: Iterable[KnownReminder], wanted: set[str], now: datetime) -> list[int]:
+    # A lead cancelled because the change was handled, wanted again (the mark was undone)
+    # and not yet due: pending again under its own key.
+    return [
+        reminder.id
+        for reminder in existing
+        if reminder.kind == "lead"
+        and reminder.status == ReminderStatus.CANCELLED
+        and reminder.reason == HANDLED
+        and reminder.dedupe_key in wanted
+        and reminder.due_at is not None
+        and reminder.due_at >= now
+    ]
 
 
 def _drafts(
@@ -229,6 +284,7 @@ def _stale(
     existing: Iterable[KnownReminder],
     routed: set[str],
     channels: dict[str, ChannelState],
+    stopped: dict[str, frozenset[int]],  # each channel's lead days stopped by a mark
 ) -> Iterable[tuple[int, str]]:
     for reminder in existing:
         if reminder.status != ReminderStatus.PENDING:
@@ -245,3 +301,5 @@ def _stale(
         elif reminder.kind == "lead" and reminder.revision < change.revision:
             moved_to = change.effective_on or "未定（日期已撤销）"
             yield reminder.id, f"生效日期已改为 {moved_to}"
+        elif reminder.kind == "lead" and reminder.lead_days in stopped.get(reminder.channel, ()):
+            yield reminder.id, HANDLED

@@ -26,6 +26,8 @@ HEADER = (
     "剩余天数",
     "状态",
     "标签",
+    "处理人",
+    "处理时间",
     "来源",
 )
 _KINDS = {"consultation": "征求意见", "new": "新规", "amendment": "修订", "repeal": "废止"}
@@ -72,6 +74,9 @@ def rows(changes: Iterable[tuple[ChangeView, Sequence[str]]]) -> list[Row]:
                     view.days_left,
                     state,
                     "、".join(tags),
+                    # One line per mark, the two columns line for line.
+                    "\n".join(f"{m.by}（{m.label}）" for m in view.handled),
+                    "\n".join(m.at.strftime("%Y-%m-%d %H:%M") for m in view.handled),
                     sources,
                 )
             )
@@ -101,7 +106,8 @@ def as_xlsx(table: Sequence[Row], *, title: str = "规则变更") -> bytes:
         cell.font = Font(bold=True)
     for row in table:
         sheet.append([_in_sheet(cell) for cell in row.cells])
-    for column, width in zip("ABCDEFGHIJ", (10, 28, 8, 12, 12, 9, 9, 12, 16, 60), strict=True):
+    widths = (10, 28, 8, 12, 12, 9, 9, 12, 16, 18, 16, 60)
+    for column, width in zip("ABCDEFGHIJKL", widths, strict=True):
         sheet.column_dimensions[column].width = width
     for line in sheet.iter_rows(min_row=2):
         for cell in line:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from alerts.extract.platforms import canonical_platform
-from store import outbox, queries, revisions
-from store.models import Delivery, Notice, Rule, RuleChange
+from alerts.timeline.handled import Mark, mark_of
+from store import handled, outbox, queries, revisions
+from store.models import Delivery, HandledMark, Notice, Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class ChangeView:
     sources: tuple[SourceView, ...]
     # The days a source names but gives no year for, when the change lacks a date for it.
     without_year: str | None = None
+    # Marked handled (已处理) for these watches and tags; ``at`` in the service time zone.
+    handled: tuple[Mark, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -71,6 +74,7 @@ class ChangeView:
                 {"title": s.title, "url": s.url, "published_at": _iso(s.published_at)}
                 for s in self.sources
             ],
+            "handled": [mark.as_json() for mark in self.handled],
         }
 
 
@@ -99,11 +103,18 @@ def change_views(
         limit=limit,
         offset=offset,
     )
-    notices = queries.notices_of_changes(
-        session, change_ids=[change.id for change, _ in rows if change.id is not None]
-    )
+    ids = [change.id for change, _ in rows if change.id is not None]
+    notices = queries.notices_of_changes(session, change_ids=ids)
+    marks = handled.marks_of_changes(session, change_ids=ids)
     return [
-        _view(change, rule_row, notices.get(change.id or 0, []), today, tz)
+        _view(
+            change,
+            rule_row,
+            notices.get(change.id or 0, []),
+            marks.get(change.id or 0, []),
+            today,
+            tz,
+        )
         for change, rule_row in rows
     ]
 
@@ -158,7 +169,12 @@ def count_selected(
 
 
 def _view(
-    change: RuleChange, rule: Rule, notices: list[Notice], today: date, tz: tzinfo
+    change: RuleChange,
+    rule: Rule,
+    notices: list[Notice],
+    marks: list[HandledMark],
+    today: date,
+    tz: tzinfo,
 ) -> ChangeView:
     return ChangeView(
         uid=change.uid,
@@ -180,6 +196,7 @@ def _view(
             for n in notices
         ),
         without_year=_without_year(change, notices),
+        handled=tuple(replace(mark_of(row), at=row.at.astimezone(tz)) for row in marks),
     )
 
 

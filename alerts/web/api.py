@@ -17,6 +17,7 @@ from alerts.sources.base import where
 from alerts.sources.catalog import configured, parse_source, source_views
 from alerts.sources.web import private_address
 from alerts.timeline import corrections, ingest
+from alerts.timeline.handled import ScopeKind, set_handled
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
 from alerts.timeline.views import (
     ChangeView,
@@ -186,6 +187,84 @@ def withdraw(
     write = lambda: ingest.withdraw(session, uid=uid, now=now)  # noqa: E731
     if logged(session, caller, "change.withdraw", uid, {}, write) is None:
         raise HTTPException(404, f"no change has uid {uid!r}")
+    return _one_change(session, settings, uid)
+
+
+@router.put(
+    "/changes/{uid}/handled",
+    responses=_errors(*_BODY, 404),
+    summary="Mark a change handled (已处理) for a watch or a tag, with a note.",
+)
+def put_handled(
+    uid: str,
+    body: schemas.HandledIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Editor,
+) -> schemas.Change:
+    """The watch or tag must cover the change (else 422). Marking again replaces the note;
+    with ``stop_when_handled`` (the default) the watch's lead reminders about it stop."""
+    kind, scope = (ScopeKind.watch, body.watch) if body.watch else (ScopeKind.tag, body.tag)
+    handled_logged(session, settings, caller, uid=uid, kind=kind, scope=scope or "", note=body.note)
+    return _one_change(session, settings, uid)
+
+
+@router.delete(
+    "/changes/{uid}/handled",
+    responses=_errors(*_WRITE, 400, 404),
+    summary="Undo a change's mark for a watch or a tag: its lead reminders are planned again.",
+)
+def delete_handled(
+    uid: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: Editor,
+    watch: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> schemas.Change:
+    if (watch is None) == (tag is None):
+        raise HTTPException(400, "give either ?watch= or ?tag=, not both")
+    kind, scope = (ScopeKind.watch, watch) if watch else (ScopeKind.tag, tag)
+    handled_logged(session, settings, caller, uid=uid, kind=kind, scope=scope or "", undo=True)
+    return _one_change(session, settings, uid)
+
+
+def handled_logged(
+    session: Any,
+    settings: Any,
+    caller: Caller,
+    *,
+    uid: str,
+    kind: ScopeKind,
+    scope: str,
+    note: str = "",
+    undo: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Mark change ``uid`` handled for ``scope`` (or undo the mark), logged as ``caller``'s;
+    what cannot be done is the HTTP error it says. The API's and the page's."""
+    shown = {kind.value: scope, **({} if undo else {"note": note}), **(detail or {})}
+
+    def write() -> bool:
+        watches = current_watches(session, settings)
+        set_handled(
+            session,
+            watches,
+            uid=uid,
+            kind=kind,
+            scope=scope,
+            by=caller.name,
+            note=note,
+            undo=undo,
+            now=clock.now(),
+        )
+        return True
+
+    action = "change.unhandled" if undo else "change.handled"
+    logged(session, caller, action, uid, shown, write)
+
+
+def _one_change(session: Any, settings: Any, uid: str) -> schemas.Change:
     tz = settings.service.tz
     return _change(change_views(session, today=clock.today(tz), tz=tz, uid=uid)[0])
 

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
+from alerts.timeline.handled import SCOPE_NAMES, Mark, ScopeKind, marked_for
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,
@@ -119,6 +120,25 @@ class ReminderLine:
 
 
 @dataclass(frozen=True)
+class HandledLine:
+    """A watch or tag covering the change, and its mark when the change is handled for it."""
+
+    kind: ScopeKind
+    name: str
+    mark: Mark | None
+    via: Mark | None = None  # a watch handled through a mark for one of its tags
+
+    @property
+    def scope(self) -> str:
+        """What the page's forms post: watch:NAME or tag:NAME."""
+        return f"{self.kind.value}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"{SCOPE_NAMES[self.kind]} {self.name}"
+
+
+@dataclass(frozen=True)
 class ChangePage:
     """Everything the template shows about one change."""
 
@@ -131,6 +151,7 @@ class ChangePage:
     history: tuple[RevisionView, ...] = ()
     # The rule's other active changes: what this one may be a duplicate of.
     siblings: tuple[ChangeView, ...] = ()
+    handled: tuple[HandledLine, ...] = ()  # each covering watch, then each tag, then the rest
 
     @property
     def withdrawn(self) -> bool:
@@ -165,7 +186,7 @@ def change_page(
     uid: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """The page of the change ``uid``; a 404 page when there is none. An editor signed in
-    also gets the forms that correct it."""
+    also gets the forms that correct it, mark it handled and undo a mark."""
     today = clock.today(settings.service.tz)
     page = read_change(session, settings, uid=uid, today=today)
     status = 404 if page is None else 200
@@ -180,7 +201,7 @@ def change_page(
         tz=settings.service.timezone,
         who=who,
         editor=editor,
-        csrf=csrf_token(request) if editor else "",
+        csrf=csrf_token(request) if who else "",
     )
 
 
@@ -203,11 +224,30 @@ def read_change(
     reminders = reminder_views(session, tz=tz, change_id=change_id)
     deliveries = outbox.deliveries_of(session, reminder_ids=[r.id for r in reminders])
     facts = facts_of(change, rule)
+    covered = covering(current_watches(session, settings), facts)
     entry = Entry(
         view=view,
-        tags=tags_of(covering(current_watches(session, settings), facts)),
+        tags=tags_of(covered),
         failed=tuple(r for r in reminders if r.status == outbox.DEAD),
     )
+    marks = {(m.kind, m.scope): m for m in view.handled}
+    lines = [
+        HandledLine(
+            ScopeKind.watch,
+            w.name,
+            marks.get((ScopeKind.watch, w.name)),
+            via=marked_for(w, view.handled),
+        )
+        for w in covered
+    ]
+    lines += [
+        HandledLine(ScopeKind.tag, tag, marks.get((ScopeKind.tag, tag))) for tag in entry.tags
+    ]
+    # A mark for a watch or tag that no longer covers the change still shows, to be undone.
+    shown = {(line.kind, line.name) for line in lines}
+    lines += [
+        HandledLine(m.kind, m.scope, m) for m in view.handled if (m.kind, m.scope) not in shown
+    ]
     withdrawn = view.status != ChangeStatus.ACTIVE
     return ChangePage(
         today=today,
@@ -251,4 +291,5 @@ def read_change(
             for other in change_views(session, today=today, tz=tz, rule=rule.key)
             if other.uid != uid and other.rule_key == rule.key
         ),
+        handled=tuple(lines),
     )

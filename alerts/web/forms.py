@@ -1,13 +1,15 @@
 """The page's write forms: each posts with the session's CSRF token, needs a signed-in user
 of the role the write asks for, is logged like the API's writes, and goes back to the page.
 Today: pasting a notice (read and shown first, stored on a second press), retrying a
-reminder that failed for good, and correcting a change on its page (edit, merge another into
-it, split a source off, delete it), each through the API's own write."""
+reminder that failed for good, correcting a change on its page (edit, merge another into
+it, split a source off, delete it) and marking it handled for a watch or tag (or undoing the
+mark), each through the API's own write."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from alerts.errors import Refused
 from alerts.extract.model import Notice
 from alerts.timeline.corrections import correct
+from alerts.timeline.handled import ScopeKind
 from alerts.timeline.ingest import TEXT_CAP, changes_in, cleaned, ingest_notice
 from alerts.users import Caller, Role
-from alerts.web.api import retry_logged
+from alerts.web.api import handled_logged, retry_logged
 from alerts.web.deps import SessionDep, SettingsDep, logged
 from alerts.web.signin import check_csrf, csrf_token, signed_in
 
@@ -131,6 +134,60 @@ def _clock_time(value: str) -> time | None:
         return time.fromisoformat(value) if value.strip() else None
     except ValueError:
         raise Refused(f"生效时刻 {value!r} 不是时刻，例如 10:00", status=422) from None
+
+
+@router.post("/changes/{uid}/handled", include_in_schema=False)
+def handled_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    scope: Annotated[str, Form(max_length=210)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    return _handled(request, session, settings, uid=uid, scope=scope, note=note, csrf=csrf)
+
+
+@router.post("/changes/{uid}/handled/undo", include_in_schema=False)
+def unhandled_form(
+    uid: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    scope: Annotated[str, Form(max_length=210)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    return _handled(request, session, settings, uid=uid, scope=scope, csrf=csrf, undo=True)
+
+
+def _handled(
+    request: Request,
+    session: Any,
+    settings: Any,
+    *,
+    uid: str,
+    scope: str,
+    csrf: str,
+    note: str = "",
+    undo: bool = False,
+) -> RedirectResponse:
+    check_csrf(request, csrf)
+    who = _editor(request)
+    kind, name = _scope(scope)
+    detail = {"from": "page"}
+    handled_logged(
+        session, settings, who, uid=uid, kind=kind, scope=name, note=note, undo=undo, detail=detail
+    )
+    return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
+
+
+def _scope(value: str) -> tuple[ScopeKind, str]:
+    # The page's forms post watch:NAME or tag:NAME.
+    kind, _, name = value.partition(":")
+    if kind not in ScopeKind.__members__ or not name:
+        raise HTTPException(422, f"scope {value!r} 应为 watch:名称 或 tag:标签")
+    return ScopeKind(kind), name
 
 
 @router.get("/notices/new", response_class=HTMLResponse, include_in_schema=False)

@@ -18,8 +18,10 @@ from pydantic import (
     StrictBool,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from alerts.timeline.ingest import EARLIEST, LATEST, TEXT_CAP
 from store.queries import KEY_LENGTH, PLATFORM_LENGTH
@@ -66,6 +68,16 @@ class Source(BaseModel):
     published_at: datetime | None
 
 
+class HandledMark(BaseModel):
+    """The change was handled (已处理) for a watch or for a tag, by whom, when, with a note."""
+
+    watch: str | None = Field(description="The watch it was handled for (or null: a tag).")
+    tag: str | None = Field(description="The tag it was handled for (or null: a watch).")
+    by: str
+    at: datetime
+    note: str
+
+
 class Change(BaseModel):
     """A rule change on the timeline."""
 
@@ -95,6 +107,9 @@ class Change(BaseModel):
         "the change lacks a date: give that notice a publish time to place them.",
     )
     sources: list[Source]
+    handled: list[HandledMark] = Field(
+        default=[], description="The watches and tags it is marked handled for."
+    )
 
 
 class Notice(BaseModel):
@@ -311,6 +326,11 @@ class WatchIn(_In):
         description='People to @-mention on its chat channels: "all", mobile numbers '
         "(DingTalk, WeCom) or user ids (Feishu, Slack).",
     )
+    stop_when_handled: StrictBool = Field(
+        default=True,
+        description="A change marked handled for this watch (or one of its tags) gets no "
+        "more lead reminders from it.",
+    )
 
 
 class Watch(WatchIn):
@@ -366,6 +386,25 @@ class AuditEntry(BaseModel):
     action: str = Field(description='What was done: "notice.add", "watch.remove", …')
     target: str = Field(description="What it was done to.")
     detail: dict[str, Any] = Field(description="What was sent, without secrets.")
+
+
+class HandledIn(_In):
+    """Mark a change handled for one watch or one tag (give exactly one), with a note."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["watch"]}, {"required": ["tag"]}]}
+    )
+
+    # Not nullable in the schema: leave the other one out.
+    watch: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=64)
+    tag: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> HandledIn:
+        if (self.watch is None) == (self.tag is None):
+            raise ValueError("give either watch or tag, not both")
+        return self
 
 
 class Retried(BaseModel):

@@ -1,0 +1,68 @@
+"""Reads and writes of the marks that say a change was handled for a watch or a tag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from store.models import HandledMark
+
+
+def marks_of_changes(
+    session: Session, *, change_ids: Sequence[int]
+) -> dict[int, list[HandledMark]]:
+    """The marks of each change in ``change_ids``, by scope kind and scope."""
+    found: dict[int, list[HandledMark]] = {change_id: [] for change_id in change_ids}
+    if not change_ids:
+        return found
+    statement = (
+        select(HandledMark)
+        .where(col(HandledMark.change_id).in_(change_ids))
+        .order_by(col(HandledMark.scope_kind).desc(), col(HandledMark.scope))
+    )
+    for row in session.exec(statement).all():
+        found[row.change_id].append(row)
+    return found
+
+
+def mark(
+    session: Session,
+    *,
+    change_id: int,
+    scope_kind: str,
+    scope: str,
+    by: str,
+    note: str,
+    now: datetime,
+) -> HandledMark:
+    """Mark the change handled for the scope; a mark there already takes the new note, who
+    and when."""
+    row = _find(session, change_id, scope_kind, scope)
+    if row is None:
+        row = HandledMark(change_id=change_id, scope_kind=scope_kind, scope=scope, by=by, at=now)
+    row.by, row.at, row.note = by[:64], now, note
+    session.add(row)
+    session.flush()
+    return row
+
+
+def unmark(session: Session, *, change_id: int, scope_kind: str, scope: str) -> bool:
+    """Remove the change's mark for the scope; False when there was none."""
+    row = _find(session, change_id, scope_kind, scope)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def _find(session: Session, change_id: int, scope_kind: str, scope: str) -> HandledMark | None:
+    return session.exec(
+        select(HandledMark).where(
+            HandledMark.change_id == change_id,
+            HandledMark.scope_kind == scope_kind,
+            HandledMark.scope == scope,
+        )
+    ).first()
