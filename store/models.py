@@ -81,6 +81,8 @@ class RuleChange(SQLModel, table=True):
     # The publish time of the notice whose dates the change now carries: an older notice
     # imported later must not move the dates back.
     dated_by: datetime | None = Field(default=None, sa_column=Column(AwareDateTime()))
+    # The change a merged one went into: a later notice about it becomes a source of that one.
+    merged_into_id: int | None = None
     created_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
 

@@ -156,13 +156,16 @@ def save_change(
     return change
 
 
-def get_change(session: Session, *, uid: str) -> tuple[RuleChange, Rule] | None:
-    """The change with this uid and its rule, or None."""
+def get_change(session: Session, *, uid: str, lock: bool = False) -> tuple[RuleChange, Rule] | None:
+    """The change with this uid and its rule, or None; with ``lock``, the change's row is
+    locked until the transaction ends (PostgreSQL; SQLite has one writer at a time)."""
     statement = (
         select(RuleChange, Rule)
         .join(Rule, col(Rule.id) == col(RuleChange.rule_id))
         .where(RuleChange.uid == uid)
     )
+    if lock:
+        statement = statement.with_for_update(of=RuleChange)
     row = session.exec(statement).first()
     return (row[0], row[1]) if row else None
 
@@ -207,6 +210,25 @@ def link_notices(session: Session, *, from_change: int, to_change: int) -> int:
             moved += 1
     session.flush()
     return moved
+
+
+def add_source(session: Session, *, change: RuleChange, notice: Notice) -> None:
+    """Link ``notice`` to ``change`` as one more of its sources (the feed shows it)."""
+    if session.get(ChangeNotice, (_id(change), _id(notice))) is None:
+        session.add(ChangeNotice(change_id=_id(change), notice_id=_id(notice)))
+        session.flush()
+
+
+def merged_target(session: Session, *, uid: str) -> RuleChange | None:
+    """The change that the merged change ``uid`` went into (followed through later merges),
+    or None when ``uid`` was not merged."""
+    change = session.exec(select(RuleChange).where(RuleChange.uid == uid)).first()
+    target = None
+    for _ in range(100):  # a chain of merges, never a loop: merging refuses merged changes
+        if change is None or change.status != ChangeStatus.MERGED or not change.merged_into_id:
+            break
+        target = change = session.get(RuleChange, change.merged_into_id)
+    return target
 
 
 def unlink_notice(session: Session, *, change_id: int, notice_id: int) -> bool:

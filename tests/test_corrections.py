@@ -5,6 +5,7 @@ correction is in the change's history with who, when and why, and in the audit l
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from typer.testing import CliRunner
 from alerts.cli import app as cli
 from alerts.config import Settings, parse_settings
 from alerts.extract.model import Notice
+from alerts.timeline.corrections import correct, edit_change
 from alerts.timeline.ingest import add_change, ingest_notice
 from alerts.users import hash_password
 from alerts.web.app import create_app
+from store import revisions
 from store.db import session_scope
 from store.models import AuditEntry, Reminder, RuleChange
 
@@ -493,3 +496,217 @@ async def test_clearing_the_effective_date_cancels_its_leads_saying_so(
     await send_due(settings, engine)
     leads = [r for r in reminders(engine) if r[0] == "lead"]
     assert leads and all(r[2] == "cancelled" and "未定" in (r[3] or "") for r in leads)
+
+
+def notice_of(published: datetime, effective: str) -> Notice:
+    return Notice(
+        title="淘宝网关于修订《淘宝网商品发布规范》的公告",
+        text=f"本次修订于2026年12月2日公示，将于{effective}起生效。",
+        published_at=published,
+    )
+
+
+async def test_a_later_notice_about_a_merged_change_joins_the_one_it_went_into(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    keep = a_change(engine, settings, effective=date(2026, 12, 21), announced=date(2026, 12, 1))
+    drop = a_change(engine, settings, effective=date(2026, 12, 20))
+    async with api(settings, engine) as client:
+        merge = {"other": drop, "reason": "同一次修订"}
+        assert (
+            await client.post(f"/api/changes/{keep}/merge", json=merge, headers=EDITS)
+        ).is_success
+    with session_scope(engine) as session:
+        later = notice_of(NOW + timedelta(hours=1), "2026年12月20日")
+        report = ingest_notice(session, later, origin="repost", tz=settings.service.tz)
+    assert [(c.action, c.uid) for c in report.changes] == [("merged", keep)]
+    async with api(settings, engine) as client:
+        listed = (await client.get("/api/changes")).json()
+    assert [c["uid"] for c in listed] == [keep]
+    assert later.title in [s["title"] for s in listed[0]["sources"]]
+
+
+async def test_a_split_after_a_rule_correction_never_reuses_a_uid(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    tz = settings.service.tz
+    first = notice_of(NOW - timedelta(days=2), "2026年12月20日")
+    second = notice_of(NOW - timedelta(days=3), "2027年3月1日")
+    with session_scope(engine) as session:
+        uid = ingest_notice(session, first, origin="a", tz=tz).changes[0].uid
+        ingest_notice(session, second, origin="b", tz=tz)
+    async with api(settings, engine) as client:
+        moved = {"rule": "天猫商品发布规范", "platform": "天猫", "reason": "其实是天猫的"}
+        assert (await client.patch(f"/api/changes/{uid}", json=moved, headers=EDITS)).is_success
+        notices = (await client.get(f"/api/changes/{uid}")).json()["notices"]
+        (read_first,) = [
+            n for n in notices if n["title"] == first.title and "12月20日" in n["text"]
+        ]
+        split = await client.post(
+            f"/api/changes/{uid}/split",
+            json={"notice": read_first["id"], "reason": "淘宝的这篇是另一回事"},
+            headers=EDITS,
+        )
+        old = (await client.get(f"/api/changes/{uid}")).json()
+    assert split.status_code == 201 and split.json()["uid"] != uid
+    assert old["rule_key"] == "天猫商品发布规范" and len(old["notices"]) == 1
+
+
+async def test_a_dateless_change_cannot_swallow_a_dated_duplicate(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    dated = a_change(engine, settings)
+    with session_scope(engine) as session:
+        dateless = (
+            ingest_notice(
+                session,
+                Notice(
+                    title="《淘宝网商品发布规范》即将修订",
+                    text="具体生效时间另行通知。",
+                    published_at=NOW - timedelta(days=5),
+                ),
+                origin="x",
+                tz=settings.service.tz,
+            )
+            .changes[0]
+            .uid
+        )
+    async with api(settings, engine) as client:
+        refused = await client.post(
+            f"/api/changes/{dateless}/merge",
+            json={"other": dated, "reason": "同一次"},
+            headers=EDITS,
+        )
+        other_way = await client.post(
+            f"/api/changes/{dated}/merge",
+            json={"other": dateless, "reason": "同一次"},
+            headers=EDITS,
+        )
+    assert refused.status_code == 409 and "并入有日期的那一项" in refused.json()["detail"]
+    assert other_way.status_code == 200
+
+
+async def test_a_date_cleared_then_set_again_tells_channels_from_the_last_date(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as hook:
+        settings = settings_for(tmp_path, hook.url_for("/hook"), database_url)
+        await send_due(settings, engine)
+        uid = a_change(engine, settings, effective=date(2026, 12, 20))
+        await send_due(settings, engine)
+        async with api(settings, engine) as client:
+            for value in (None, "2026-12-08"):
+                fix = {"effective_on": value, "reason": "平台改了又改"}
+                assert (
+                    await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)
+                ).is_success
+                await send_due(settings, engine)
+        told = [r.json() for r in hook.requests if r.json()["type"] == "rule_change.changed"]
+    assert len(told) == 1 and "2026-12-20" in str(told[0]) and "2026-12-08" in str(told[0])
+    # The 7-day lead for 12-08 fell due on 12-01, before the date was known: never planned.
+    assert ("lead", 7, "pending", None) not in reminders(engine)
+    assert not [r for r in hook.requests if r.json()["type"] == "rule_change.lead"]
+
+
+async def test_a_merged_or_deleted_change_cannot_be_withdrawn(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings)
+    async with api(settings, engine) as client:
+        gone = await client.delete(f"/api/changes/{uid}", params={"reason": "误读"}, headers=EDITS)
+        assert gone.status_code == 200
+        withdrawn = await client.post(f"/api/changes/{uid}/withdraw", headers=EDITS)
+        shown = (await client.get(f"/api/changes/{uid}")).json()
+    assert withdrawn.status_code == 409 and shown["status"] == "deleted"
+
+
+async def test_a_spelling_of_the_same_platform_or_rule_is_no_correction(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings)
+    async with api(settings, engine) as client:
+        same = {"platform": "Taobao", "rule": " 商品发布规范 ", "reason": "写法不同"}
+        answer = await client.patch(f"/api/changes/{uid}", json=same, headers=EDITS)
+    assert answer.status_code == 200 and answer.json()["history"] == []
+    assert answer.json()["platform"] == "淘宝"
+
+
+async def test_an_edit_that_keeps_the_date_lets_newer_notices_move_it(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings, at=NOW - timedelta(days=2))
+    async with api(settings, engine) as client:
+        fix = {"tentative": True, "reason": "公告说的是预计"}
+        assert (await client.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)).is_success
+    with session_scope(engine) as session:
+        newer = notice_of(NOW - timedelta(days=1), "2027年1月10日")
+        (report,) = ingest_notice(session, newer, origin="x", tz=settings.service.tz).changes
+    assert (report.action, report.uid, report.effective_on) == ("moved", uid, date(2027, 1, 10))
+
+
+async def test_a_stale_correction_form_cannot_undo_anothers_correction(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = with_a_viewer_who_signs_in(tmp_path, database_url)
+    uid = a_change(engine, settings)
+    app = create_app(settings, engine)
+    async with signed_in_as(app, "王芳") as editor:
+        page = (await editor.get(f"/changes/{uid}")).text
+        (seen,) = re.findall(r'name="seen" value="([^"]+)"', page)
+        fix = {"effective_on": "2027-01-05", "reason": "另一位同事的更正"}
+        assert (await editor.patch(f"/api/changes/{uid}", json=fix, headers=EDITS)).is_success
+        form = {"effective_on": "2026-12-20", "announced_on": "2026-12-02", "tentative": "1",
+                "rule": "商品发布规范", "platform": "淘宝", "seen": seen, "reason": "只想标预计",
+                "csrf": csrf_of(page)}  # fmt: skip
+        stale = await editor.post(f"/changes/{uid}/edit", data=form)
+        shown = (await editor.get(f"/api/changes/{uid}")).json()
+    assert stale.status_code == 409 and "刷新" in stale.text
+    assert shown["effective_on"] == "2027-01-05" and not shown["tentative"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_two_corrections_at_once_are_made_one_after_the_other(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    import threading
+
+    from sqlalchemy import text
+
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    uid = a_change(engine, settings)
+    first = Session(engine)
+    edit = {"effective_on": date(2027, 1, 5)}
+    edit_change(first, uid=uid, values=edit, actor="a", reason="一", now=NOW)  # holds the row
+    done = []
+
+    def second() -> None:
+        with Session(engine) as session:
+            later = {"effective_on": date(2027, 1, 10)}
+            done.append(correct(session, "b", "edit", uid, "二", values=later))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with engine.connect() as watcher:  # until the second correction waits for the row
+        waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        while not watcher.execute(waiting).scalar() and thread.is_alive():
+            watcher.rollback()
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert done and done[0] is not None
+    with Session(engine) as session:
+        change = session.exec(select(RuleChange).where(RuleChange.uid == uid)).one()
+        history = [r.detail for r in revisions.of_change(session, change_id=change.id or 0)]
+    assert (change.effective_on, change.revision, change.postponed_from) == (
+        date(2027, 1, 10),
+        2,
+        date(2027, 1, 5),
+    )
+    assert '"2027-01-05", "2027-01-10"' in history[1]

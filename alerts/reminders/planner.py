@@ -230,8 +230,10 @@ def _drafts(
             change.updated_at,
             context={"from": old, "to": effective_on.isoformat()},
         )
-    # Leads for the current date are due only from when that date was known.
-    known_since = max(change.updated_at if moved else change.created_at, channel.created_at)
+    # Leads for the current date are due only from when that date was known: a date that
+    # moved, or that a person corrected (a new revision), from then on.
+    dated = change.updated_at if change.revision > 0 else change.created_at
+    known_since = max(dated, channel.created_at)
     for days in sorted(lead_days, reverse=True):
         due_on = effective_on - timedelta(days=days)
         if timing.shift is not None:

@@ -12,6 +12,7 @@ Beside alerts/timeline/ingest.py, the only code that writes changes. The caller 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,6 +34,7 @@ from alerts.timeline.ingest import (
     known_states,
     rule_of,
     stored_fields,
+    unused_uid,
 )
 from alerts.timeline.place import fresh_state
 from store import audit, queries, revisions
@@ -62,6 +64,7 @@ def correct(
     other: str | None = None,
     notice: int | None = None,
     tz: ZoneInfo | None = None,
+    seen: str | None = None,
 ) -> Any:
     """One correction of the change ``uid`` by ``actor``: ``action`` is edit (``values``),
     merge (``other`` into it), split (source ``notice`` off) or delete. Committed together
@@ -72,7 +75,7 @@ def correct(
     write: Callable[[], Any]
     if action == "edit":
         detail["values"] = dict(values or {})
-        write = partial(edit_change, session, uid=uid, values=values or {})
+        write = partial(edit_change, session, uid=uid, values=values or {}, seen=seen)
     elif action == "merge":
         detail["other"] = other
         write = partial(merge_changes, session, keep=uid, drop=other or "")
@@ -104,15 +107,24 @@ def edit_change(
     actor: str,
     reason: str,
     now: datetime,
+    seen: str | None = None,
 ) -> RuleChange | None:
     """Set the fields of ``values`` (names of :data:`EDITABLE`) on the change ``uid``; the
-    change, or None when every value was already so (nothing is recorded then).
+    change, or None when every value was already so (nothing is recorded then). ``seen`` is
+    the change's :func:`version` as the editor saw it: a change corrected or moved since is
+    refused, so a stale form cannot undo someone else's correction.
 
-    Raises Refused: no such change (404), a merged or deleted change (409), an unknown
-    field, a date outside 1970–2199, 生效 before 公示, an empty reason (422).
+    Raises Refused: no such change (404), a merged or deleted change, or one updated since
+    ``seen`` (409), an unknown field, a date outside 1970–2199, 生效 before 公示, an empty
+    reason (422).
     """
     reason = _reason(reason)
     change, rule = _active(session, uid)
+    if seen is not None and version(change) != seen:
+        raise Refused(
+            "这项变更在你打开页面之后被更新过，请刷新页面后再更正（changed since you opened it）",
+            status=409,
+        )
     unknown = sorted(set(values) - set(EDITABLE))
     if unknown:
         raise Refused(
@@ -120,7 +132,7 @@ def edit_change(
             f"{', '.join(EDITABLE)}）",
             status=422,
         )
-    after: dict[str, object] = {
+    before: dict[str, object] = {
         "announced_on": change.announced_on,
         "effective_on": change.effective_on,
         "effective_at": change.effective_at,
@@ -128,46 +140,72 @@ def edit_change(
         "rule": rule.name,
         "platform": rule.platform,
     }
-    before = dict(after)
-    after.update(values)
+    after = before | dict(values)
     _check_dates(after["announced_on"], after["effective_on"])
-    changed = {key: [before[key], after[key]] for key in EDITABLE if before[key] != after[key]}
-    if not changed:
-        return None
     columns: dict[str, object] = {
         key: after[key] for key in ("announced_on", "effective_on", "effective_at", "tentative")
     }
-    if "rule" in changed or "platform" in changed:
-        name, platform = str(after["rule"] or "").strip(), _text(after["platform"])
-        if not name:
-            raise Refused("规则名称不能为空（rule must not be empty）", status=422, field="rule")
-        name, key, platform = canonical_rule(name, platform)
-        if len(key) > queries.KEY_LENGTH:
-            raise Refused(
-                f"规则名称过长（rule key longer than {queries.KEY_LENGTH})",
-                status=422,
-                field="rule",
-            )
-        target = queries.get_or_add_rule(session, key=key, name=name, platform=platform)
+    target = _rule_named(session, after["rule"], after["platform"])
+    if target.key == rule.key:
+        # The same rule however it was spelt (Taobao, 淘宝网): nothing to record.
+        after["rule"], after["platform"] = rule.name, rule.platform
+    else:
+        after["rule"], after["platform"] = target.name, target.platform
         columns |= {"rule_id": target.id, "platform": target.platform}
+    changed = {key: [before[key], after[key]] for key in EDITABLE if before[key] != after[key]}
+    if not changed:
+        return None
     if "effective_on" in changed:
-        # Told to channels and shown as a move: the old date, a new revision.
-        columns |= {"revision": change.revision + 1, "postponed_from": before["effective_on"]}
-    columns["dated_by"] = now
+        # Told to channels and shown as a move from the last date they were given.
+        moved_from = before["effective_on"] or change.postponed_from
+        columns |= {"revision": change.revision + 1, "postponed_from": moved_from}
+    if "effective_on" in changed or "effective_at" in changed:
+        # A notice published before this correction must not put the old date back.
+        columns["dated_by"] = now
     queries.update_change(session, change, columns, now=now)
     _revised(session, change, "edit", {"changed": changed}, actor=actor, reason=reason, now=now)
     return change
 
 
+def version(change: RuleChange) -> str:
+    """A digest of what an edit may change and of what moves a change: it differs once the
+    change was corrected, moved, merged or deleted."""
+    fields = [
+        change.announced_on,
+        change.effective_on,
+        change.effective_at,
+        change.tentative,
+        change.rule_id,
+        change.revision,
+        change.status,
+    ]
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
+
+
+def _rule_named(session: Session, rule: object, platform: object) -> Rule:
+    """The stored rule of this name and platform, added if new."""
+    name = str(rule or "").strip()
+    if not name:
+        raise Refused("规则名称不能为空（rule must not be empty）", status=422, field="rule")
+    name, key, canonical = canonical_rule(name, _text(platform))
+    if len(key) > queries.KEY_LENGTH:
+        raise Refused(
+            f"规则名称过长（rule key longer than {queries.KEY_LENGTH})", status=422, field="rule"
+        )
+    return queries.get_or_add_rule(session, key=key, name=name, platform=canonical)
+
+
 def merge_changes(
     session: Session, *, keep: str, drop: str, actor: str, reason: str, now: datetime
 ) -> RuleChange:
-    """Make the change ``drop`` part of ``keep``: its sources become ``keep``'s, a date
-    ``keep`` lacks is taken from it, and it leaves the timeline and the feed (status
-    ``merged``), its pending reminders cancelled without a message. The kept change.
+    """Make the change ``drop`` part of ``keep``: its sources become ``keep``'s (and so do
+    later notices about it), a 公示 date or a time of day ``keep`` lacks is taken from it,
+    and it leaves the timeline and the feed (status ``merged``), its pending reminders
+    cancelled without a message. The kept change.
 
-    Raises Refused: no such change (404), one of them merged or deleted (409), the same
-    change twice or an empty reason (422).
+    Raises Refused: no such change (404), one of them merged or deleted, or ``keep`` without
+    the 生效 date ``drop`` has (409: merge the other way), the same change twice or an
+    empty reason (422).
     """
     reason = _reason(reason)
     if keep == drop:
@@ -178,27 +216,36 @@ def merge_changes(
         )
     kept, _ = _active(session, keep)
     dropped, _ = _active(session, drop)
+    if kept.effective_on is None and dropped.effective_on is not None:
+        # Its channels heard of the dated one; the dateless one would be news to them again.
+        raise Refused(
+            f"变更 {keep} 没有生效日期，而 {drop} 有：请把这一项并入有日期的那一项"
+            "（merge the dateless change into the dated one）",
+            status=409,
+        )
     queries.link_notices(session, from_change=_id(dropped), to_change=_id(kept))
-    filled = {
-        key: getattr(dropped, key)
-        for key in ("announced_on", "effective_on", "effective_at")
-        if getattr(kept, key) is None and getattr(dropped, key) is not None
-    }
-    if "effective_on" in filled:
-        filled["revision"] = kept.revision + 1
+    filled: dict[str, object] = {}
+    if kept.announced_on is None and dropped.announced_on is not None:
+        filled["announced_on"] = dropped.announced_on
+    same_day = kept.effective_on == dropped.effective_on
+    if same_day and kept.effective_at is None and dropped.effective_at is not None:
+        filled["effective_at"] = dropped.effective_at
     queries.update_change(session, kept, filled, now=now)
     queries.update_change(
         session,
         dropped,
-        {"status": ChangeStatus.MERGED, "revision": dropped.revision + 1},
+        {
+            "status": ChangeStatus.MERGED,
+            "revision": dropped.revision + 1,
+            "merged_into_id": kept.id,
+        },
         now=now,
     )
-    shown = {key: value for key, value in filled.items() if key != "revision"}
     _revised(
         session,
         kept,
         "merge",
-        {"merged": drop, "filled": shown},
+        {"merged": drop, "filled": filled},
         actor=actor,
         reason=reason,
         now=now,
@@ -245,6 +292,7 @@ def split_source(
     target = rule_of(session, candidate)
     known = known_states(session, rule_id=_id(target), tz=tz)
     state = fresh_state(candidate, candidate.rule_key, published_at, known)
+    state = unused_uid(session, state, candidate, published_at)
     new = queries.save_change(
         session,
         rule=target,
@@ -324,7 +372,9 @@ def _revised(
 
 
 def _active(session: Session, uid: str) -> tuple[RuleChange, Rule]:
-    found = queries.get_change(session, uid=uid)
+    # Locked until the correction commits (on PostgreSQL; SQLite writes one at a time), so
+    # two corrections at once are made one after the other, each on what the other left.
+    found = queries.get_change(session, uid=uid, lock=True)
     if found is None:
         raise Refused(f"没有 uid 为 {uid!r} 的变更（no such change）", status=404)
     change, rule = found

@@ -20,16 +20,16 @@ import charset_normalizer
 from sqlmodel import Session
 
 from alerts import clock
-from alerts.errors import ExtractionError, RulewatchError
+from alerts.errors import ExtractionError, Refused, RulewatchError
 from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule, rule_key
-from alerts.timeline.place import Action, ChangeState, place
+from alerts.timeline.place import Action, ChangeState, new_uid, place
 from alerts.timeline.views import no_year_problem
 from store import queries
 from store.db import committed
+from store.models import ChangeStatus, Rule, RuleChange
 from store.models import Notice as NoticeRow
-from store.models import Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,15 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
 def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
     """Mark the change of ``uid`` withdrawn: it leaves the feed, its pending reminders are
     cancelled at the next planning and channels are told once. None when no change has that
-    uid; withdrawing twice changes nothing."""
+    uid; withdrawing twice changes nothing. Raises Refused (409) for a change a person merged
+    or deleted: it was never the platform's to withdraw."""
+    found = queries.get_change(session, uid=uid)
+    if found is not None and found[0].status in (ChangeStatus.MERGED, ChangeStatus.DELETED):
+        raise Refused(
+            f"变更 {uid} 已{'合并' if found[0].status == ChangeStatus.MERGED else '删除'}，"
+            f"不能撤回（it is {found[0].status}）",
+            status=409,
+        )
     return queries.withdraw_change(session, uid=uid, now=now)
 
 
@@ -279,6 +287,22 @@ def _store(
             received_at=received_at.astimezone(tz),
         )
         state = placement.change
+        merged_into = queries.merged_target(session, uid=state.uid)
+        if merged_into is not None:
+            # A person merged that change into another: this notice is about that one.
+            queries.add_source(session, change=merged_into, notice=row)
+            report.changes.append(
+                ChangeReport(
+                    action=Action.merged.value,
+                    uid=merged_into.uid,
+                    rule_key=candidate.rule_key,
+                    effective_on=merged_into.effective_on,
+                    announced_on=merged_into.announced_on,
+                )
+            )
+            continue
+        if placement.action is Action.added:
+            state = unused_uid(session, state, candidate, local_published)
         queries.save_change(
             session,
             rule=rule,
@@ -298,6 +322,21 @@ def _store(
             )
         )
     return report
+
+
+def unused_uid(
+    session: Session,
+    state: ChangeState,
+    candidate: ChangeCandidate,
+    published_at: datetime | None,
+) -> ChangeState:
+    """``state`` with a uid no stored change has: the timeline makes a new change's uid
+    unique among its rule's changes, and a change corrected onto another rule keeps its own."""
+    taken = {state.uid}
+    while queries.get_change(session, uid=state.uid) is not None:
+        state = replace(state, uid=new_uid(candidate, candidate.rule_key, published_at, taken))
+        taken.add(state.uid)
+    return state
 
 
 def rule_of(session: Session, candidate: ChangeCandidate) -> Rule:

@@ -174,7 +174,7 @@ def fresh_state(
     """``candidate`` as a change of its own, with a uid none of ``known`` has: what a new
     change is, and what a source split off a change becomes."""
     return ChangeState(
-        uid=_uid(candidate, rule_key, published_at, {state.uid for state in known}),
+        uid=new_uid(candidate, rule_key, published_at, {state.uid for state in known}),
         kind=candidate.kind,
         announced_on=candidate.announced_on,
         effective_on=candidate.effective_on,
@@ -186,9 +186,11 @@ def fresh_state(
     )
 
 
-def _uid(
+def new_uid(
     candidate: ChangeCandidate, rule_key: str, published_at: datetime | None, taken: set[str]
 ) -> str:
+    """The uid of a new change: the same for the same notice on every installation, and
+    none of ``taken``."""
     seed = "|".join(
         [
             rule_key,

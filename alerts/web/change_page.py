@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from alerts import clock
+from alerts.timeline.corrections import version
 from alerts.timeline.handled import SCOPE_NAMES, Mark, ScopeKind, marked_for
 from alerts.timeline.views import (
     ChangeView,
@@ -148,6 +149,8 @@ class ChangePage:
     notices: tuple[SourceNotice, ...]
     reminders: tuple[ReminderLine, ...]
     feed: Feed | None  # None for a change that left the timeline: it is in no feed
+    # The change's version as the correction form saw it (a stale form is refused).
+    seen: str = ""
     history: tuple[RevisionView, ...] = ()
     # The rule's other active changes: what this one may be a duplicate of.
     siblings: tuple[ChangeView, ...] = ()
@@ -285,6 +288,7 @@ def read_change(
         ),
         # The rule's changes whether or not a watch covers them: this one is among them.
         feed=None if withdrawn else feed_urls(settings, Filters(rule=rule.key), every_change=True),
+        seen=version(change),
         history=tuple(revision_views(session, change_id=change_id, tz=tz)),
         siblings=tuple(
             other

@@ -23,6 +23,7 @@ from alerts.users import Caller, Role
 from alerts.web.api import handled_logged, retry_logged
 from alerts.web.deps import SessionDep, SettingsDep, logged
 from alerts.web.signin import check_csrf, csrf_token, signed_in
+from store.queries import KEY_LENGTH, PLATFORM_LENGTH
 
 router = APIRouter(tags=["page"])
 
@@ -60,8 +61,9 @@ def edit_form(
     effective_on: Annotated[str, Form(max_length=20)] = "",
     effective_at: Annotated[str, Form(max_length=10)] = "",
     tentative: Annotated[str, Form(max_length=10)] = "",
-    rule: Annotated[str, Form(max_length=160)] = "",
-    platform: Annotated[str, Form(max_length=40)] = "",
+    rule: Annotated[str, Form(max_length=KEY_LENGTH - PLATFORM_LENGTH)] = "",
+    platform: Annotated[str, Form(max_length=PLATFORM_LENGTH)] = "",
+    seen: Annotated[str, Form(max_length=16)] = "",
     reason: _Reason = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
@@ -75,7 +77,7 @@ def edit_form(
         "rule": rule.strip(),
         "platform": platform.strip() or None,
     }
-    correct(session, who.name, "edit", uid, reason, values=values)
+    correct(session, who.name, "edit", uid, reason, values=values, seen=seen or None)
     return RedirectResponse(f"/changes/{uid}#history", status_code=303)
 
 

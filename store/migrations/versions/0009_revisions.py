@@ -1,4 +1,5 @@
-"""Corrections: the revisions people make to a change, with who, when and why.
+"""Corrections: the revisions people make to a change, with who, when and why, and the
+change a merged one went into.
 
 Revision ID: 0009
 Revises: 0008
@@ -35,8 +36,11 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
     )
     op.create_index("ix_change_revision_change_id", "change_revision", ["change_id"])
+    op.add_column("rule_change", sa.Column("merged_into_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rule_change") as batch:
+        batch.drop_column("merged_into_id")
     op.drop_index("ix_change_revision_change_id", table_name="change_revision")
     op.drop_table("change_revision")
