@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from store import search as search_index
 from store.models import ChangeNotice, ChangeStatus, Notice, Rule, RuleChange, StoredWatch, utcnow
 
 
@@ -147,6 +148,11 @@ def save_change(
     return change
 
 
+def save_search_document(session: Session, *, change: RuleChange, document: str) -> None:
+    """Keep ``document`` (folded by the caller) as what a search of the change looks in."""
+    search_index.save_document(session, change_id=_id(change), document=document)
+
+
 def get_change(session: Session, *, uid: str) -> tuple[RuleChange, Rule] | None:
     """The change with this uid and its rule, or None."""
     statement = (
@@ -179,6 +185,7 @@ def list_changes(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: Sequence[str] = (),
     include_withdrawn: bool = False,
     limit: int | None = None,
     offset: int = 0,
@@ -187,8 +194,9 @@ def list_changes(
 
     ``rule`` matches a part of the rule's key or name; ``platform`` matches the stored
     (canonical) name exactly: the faces call this through ``alerts.timeline.views.select_changes``,
-    which turns any spelling into that name. A change asked for by ``uid`` is returned even
-    when withdrawn.
+    which turns any spelling into that name and folds the ``search`` terms: a change is kept
+    when its search document (store/search.py) holds every one of them. A change asked for by
+    ``uid`` is returned even when withdrawn.
     """
     statement = _filtered(
         select(RuleChange, Rule),
@@ -196,6 +204,7 @@ def list_changes(
         rule=rule,
         platform=platform,
         uid=uid,
+        found=search_index.matching(session, search) if search else None,
         include_withdrawn=include_withdrawn or uid is not None,
     )
     statement = statement.order_by(
@@ -215,6 +224,7 @@ def count_changes(
     effective_from: date | None = None,
     rule: str | None = None,
     platform: str | None = None,
+    search: Sequence[str] = (),
     include_withdrawn: bool = False,
 ) -> int:
     """How many changes :func:`list_changes` selects with the same filters, all pages."""
@@ -224,6 +234,7 @@ def count_changes(
         rule=rule,
         platform=platform,
         uid=None,
+        found=search_index.matching(session, search) if search else None,
         include_withdrawn=include_withdrawn,
     )
     return int(session.exec(statement).one())
@@ -236,6 +247,7 @@ def _filtered(
     rule: str | None,
     platform: str | None,
     uid: str | None,
+    found: Any,
     include_withdrawn: bool,
 ) -> Any:
     statement = statement.select_from(RuleChange).join(
@@ -250,6 +262,8 @@ def _filtered(
         statement = statement.where(Rule.platform == platform)
     if uid is not None:
         statement = statement.where(RuleChange.uid == uid)
+    if found is not None:
+        statement = statement.where(col(RuleChange.id).in_(found))
     if not include_withdrawn:
         statement = statement.where(RuleChange.status != ChangeStatus.WITHDRAWN)
     return statement

@@ -24,12 +24,13 @@ from alerts.errors import ExtractionError, RulewatchError
 from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule, rule_key
+from alerts.timeline import search
 from alerts.timeline.place import Action, ChangeState, place
 from alerts.timeline.views import no_year_problem
 from store import queries
 from store.db import committed
 from store.models import Notice as NoticeRow
-from store.models import RuleChange
+from store.models import Rule, RuleChange
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def _store(
             received_at=received_at.astimezone(tz),
         )
         state = placement.change
-        queries.save_change(
+        change = queries.save_change(
             session,
             rule=rule,
             fields=queries.ChangeFields(
@@ -302,6 +303,7 @@ def _store(
             summary=notice.text[:2000],
             notice=row,
         )
+        _index(session, rule, change)
         report.changes.append(
             ChangeReport(
                 action=placement.action.value,
@@ -313,6 +315,16 @@ def _store(
             )
         )
     return report
+
+
+def _index(session: Session, rule: Rule, change: RuleChange) -> None:
+    """Fold the change's search document anew: it may have a new source, title or summary."""
+    if change.id is None:
+        raise RuntimeError("change was not flushed")
+    notices = queries.notices_of_change(session, change_id=change.id)
+    queries.save_search_document(
+        session, change=change, document=search.document(rule, change, notices)
+    )
 
 
 def _known_states(session: Session, *, rule_id: int, tz: ZoneInfo) -> list[ChangeState]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from alerts.extract.platforms import canonical_platform
+from alerts.timeline.search import terms as search_terms
 from store import outbox, queries
 from store.models import Delivery, Notice, Rule, RuleChange
 
@@ -81,10 +82,12 @@ def change_views(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[ChangeView]:
-    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later.
+    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later,
+    ``search`` those whose rule, title, summary or source texts hold each of its words.
 
     Publish times are shown in ``tz``, the service time zone.
     """
@@ -94,6 +97,7 @@ def change_views(
         rule=rule,
         platform=platform,
         uid=uid,
+        search=search,
         limit=limit,
         offset=offset,
     )
@@ -124,18 +128,21 @@ def select_changes(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: str | None = None,
     include_withdrawn: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[tuple[RuleChange, Rule]]:
-    """:func:`store.queries.list_changes` with the platform in any spelling: how every face
-    (CLI, API, page, feed) selects changes."""
+    """:func:`store.queries.list_changes` with the platform in any spelling and the
+    ``search`` query folded into its words (alerts/timeline/search.py): how every face
+    (CLI, API, page, feed) selects changes. Raises QueryTooLong for too long a query."""
     return queries.list_changes(
         session,
         effective_from=effective_from,
         rule=rule,
         platform=stored_platform(platform),
         uid=uid,
+        search=search_terms(search),
         include_withdrawn=include_withdrawn,
         limit=limit,
         offset=offset,
@@ -148,10 +155,15 @@ def count_selected(
     effective_from: date | None = None,
     rule: str | None = None,
     platform: str | None = None,
+    search: str | None = None,
 ) -> int:
     """How many changes :func:`select_changes` selects with the same filters, all pages."""
     return queries.count_changes(
-        session, effective_from=effective_from, rule=rule, platform=stored_platform(platform)
+        session,
+        effective_from=effective_from,
+        rule=rule,
+        platform=stored_platform(platform),
+        search=search_terms(search),
     )
 
 
