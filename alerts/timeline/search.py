@@ -19,6 +19,12 @@ from store.models import Notice, Rule, RuleChange
 
 # A query is a few words typed into a box; past this it is a pasted text, not a search.
 MAX_QUERY = 200
+# How the faces describe the parameter (API, exports, feed).
+SEARCH = (
+    "Search: words (separated by spaces) that the rule, title, summary or source texts "
+    f"must all hold; any case, full- or half-width, simplified or traditional; at most "
+    f"{MAX_QUERY} characters."
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
