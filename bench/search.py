@@ -254,6 +254,8 @@ def run_store(url: str, folder: Path, args: argparse.Namespace, label: str) -> N
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")  # as autovacuum would after a bulk load
         engine.dispose()
+    load = ", ".join(f"{figure:.1f}" for figure in os.getloadavg())
+    print(f"{label}: load average before the timing {load} (other jobs share the machine)")
     bench(settings, args.rounds, args.page_rounds)
 
 

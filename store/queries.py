@@ -204,7 +204,7 @@ def list_changes(
         rule=rule,
         platform=platform,
         uid=uid,
-        found=search_index.matching(session, search) if search else None,
+        found=_searched(session, search),
         include_withdrawn=include_withdrawn or uid is not None,
     )
     statement = statement.order_by(
@@ -234,7 +234,7 @@ def count_changes(
         rule=rule,
         platform=platform,
         uid=None,
-        found=search_index.matching(session, search) if search else None,
+        found=_searched(session, search),
         include_withdrawn=include_withdrawn,
     )
     return int(session.exec(statement).one())
@@ -263,10 +263,14 @@ def _filtered(
     if uid is not None:
         statement = statement.where(RuleChange.uid == uid)
     if found is not None:
-        statement = statement.where(col(RuleChange.id).in_(found))
+        statement = statement.where(found)
     if not include_withdrawn:
         statement = statement.where(RuleChange.status != ChangeStatus.WITHDRAWN)
     return statement
+
+
+def _searched(session: Session, search: Sequence[str]) -> Any:
+    return search_index.matching(session, search, col(RuleChange.id)) if search else None
 
 
 def list_rules(session: Session) -> list[tuple[Rule, int]]:

@@ -84,6 +84,7 @@ def test_every_word_must_match(store: Engine):
 
 def test_latin_text_is_found_whatever_its_case_or_width(store: Engine):
     assert found(store, "fba") == ["Amazon Seller Fee Policy"]
+    assert found(store, "Fb") == ["Amazon Seller Fee Policy"]  # two letters
     assert found(store, "SELLER fee") == ["Amazon Seller Fee Policy"]
     assert found(store, "ＳＥＬＬＥＲ") == ["Amazon Seller Fee Policy"]  # full-width
 
@@ -97,6 +98,8 @@ def test_wildcards_are_plain_characters(store: Engine):
     assert found(store, "%") == []
     assert found(store, "_") == []
     assert found(store, '"') == []
+    assert found(store, "发%") == []  # two characters, not both letters
+    assert found(store, "-") == []
 
 
 def test_a_change_is_found_by_the_text_of_a_later_source(store: Engine):

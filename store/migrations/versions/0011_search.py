@@ -1,9 +1,10 @@
 """The search index: one folded document per change (store/search.py), filled for the
 changes already stored.
 
-SQLite: an FTS5 table with the trigram tokenizer. PostgreSQL: a table with a pg_trgm GIN
-index; where the extension cannot be created (no right to), the table has no index, every
-search scans it, and the log says so.
+SQLite: an FTS5 table of the documents with the trigram tokenizer and one of their bigrams
+(pairs of neighbouring letters or digits) as words. PostgreSQL: a table of the documents and
+their bigrams, each with a pg_trgm GIN index; where the extension cannot be created (no
+right to), they have no index, every search scans them, and the log says so.
 
 The documents of existing changes are folded here as ``alerts.timeline.search.fold`` folds
 them (NFKC, OpenCC t2s, casefold), from a frozen copy of that rule: a migration is a snapshot,
@@ -43,18 +44,26 @@ def upgrade() -> None:
                 primary_key=True,
             ),
             sa.Column("document", sa.Text(), nullable=False),
+            sa.Column("bigrams", sa.Text(), nullable=False),
         )
         if _trigram_extension(bind):
-            op.execute(
-                "CREATE INDEX ix_change_search_trgm ON change_search "
-                "USING gin (document gin_trgm_ops)"
-            )
+            for column in ("document", "bigrams"):
+                op.execute(
+                    f"CREATE INDEX ix_change_search_{column} ON change_search "
+                    f"USING gin ({column} gin_trgm_ops)"
+                )
     else:
         op.execute("CREATE VIRTUAL TABLE change_search USING fts5(document, tokenize='trigram')")
+        op.execute(
+            "CREATE VIRTUAL TABLE change_search_bigram USING "
+            "fts5(bigrams, tokenize='unicode61 remove_diacritics 0')"
+        )
     _backfill(bind)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP TABLE change_search_bigram")
     op.execute("DROP TABLE change_search")
 
 
@@ -86,15 +95,34 @@ def _backfill(bind: sa.Connection) -> None:
         )
     ):
         sources.setdefault(change_id, []).extend((title or "", text or ""))
-    column = "change_id" if bind.dialect.name == "postgresql" else "rowid"
-    insert = sa.text(f"INSERT INTO change_search ({column}, document) VALUES (:id, :document)")
-    rows = [
-        {"id": change_id, "document": _fold("\n".join([key, name, title, summary, *found]))}
+    documents = [
+        (change_id, _fold("\n".join([key, name, title, summary, *sources.get(change_id, [])])))
         for change_id, key, name, title, summary in changes
-        for found in [sources.get(change_id, [])]
+    ]
+    if bind.dialect.name == "postgresql":
+        inserts = [
+            sa.text(
+                "INSERT INTO change_search (change_id, document, bigrams) "
+                "VALUES (:id, :document, :bigrams)"
+            )
+        ]
+    else:
+        inserts = [
+            sa.text("INSERT INTO change_search (rowid, document) VALUES (:id, :document)"),
+            sa.text("INSERT INTO change_search_bigram (rowid, bigrams) VALUES (:id, :bigrams)"),
+        ]
+    rows = [
+        {"id": change_id, "document": document, "bigrams": _bigrams(document)}
+        for change_id, document in documents
     ]
     for start in range(0, len(rows), 500):
-        bind.execute(insert, rows[start : start + 500])
+        for insert in inserts:
+            bind.execute(insert, rows[start : start + 500])
+
+
+def _bigrams(document: str) -> str:
+    pairs = {document[i : i + 2] for i in range(len(document) - 1)}
+    return f" {' '.join(sorted(pair for pair in pairs if pair.isalnum()))} "
 
 
 def _fold(text: str) -> str:
