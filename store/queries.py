@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, or_, true
+from sqlalchemy import bindparam, func, or_, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -265,7 +265,11 @@ def _filtered(
     if found is not None:
         statement = statement.where(found)
     if not include_withdrawn:
-        statement = statement.where(RuleChange.status != ChangeStatus.WITHDRAWN)
+        # Written into the statement: bound, PostgreSQL's generic plan for a statement run
+        # again and again guesses that almost no change is active, and walks every change
+        # against the search's matches (44 ms instead of 3 on 10,000; bench/README.md).
+        active: Any = bindparam(None, ChangeStatus.WITHDRAWN.value, literal_execute=True)
+        statement = statement.where(col(RuleChange.status) != active)
     return statement
 
 

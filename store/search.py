@@ -84,9 +84,9 @@ def matching(session: Session, terms: Sequence[str], change_id: Any) -> Any:
     if _dialect(session) == "postgresql":
         found = sa.select(_postgres.c.change_id)
         for term in [*long, *short]:
-            found = found.where(_postgres.c.document.like(_contains(term), escape="\\"))
+            found = found.where(_postgres.c.document.like(_literal(_contains(term)), escape="\\"))
         for pair in pairs:
-            found = found.where(_postgres.c.bigrams.like(f"% {pair} %"))
+            found = found.where(_postgres.c.bigrams.like(_literal(f"% {pair} %")))
         return change_id.in_(found)
     # Matched as a value (id + 0), not as the column: SQLite, without statistics, would
     # otherwise look each rule of a platform filter up in the list of matches, id by id
@@ -103,6 +103,13 @@ def matching(session: Session, terms: Sequence[str], change_id: Any) -> Any:
         scanned = [_SCANNED.like(_contains(term), escape="\\") for term in short]
         conditions.append(change_id.in_(sa.select(_trigrams.c.rowid).where(*scanned)))
     return sa.and_(*conditions)
+
+
+def _literal(pattern: str) -> Any:
+    # Written into the statement rather than bound: psycopg prepares a statement run five
+    # times, and PostgreSQL's generic plan for LIKE $1 cannot use a trigram index (it does
+    # not know the pattern), so the same search turned from 3 ms into 35 ms when repeated.
+    return sa.bindparam(None, pattern, type_=sa.Text, literal_execute=True)
 
 
 def _contains(term: str) -> str:

@@ -100,6 +100,8 @@ def test_wildcards_are_plain_characters(store: Engine):
     assert found(store, '"') == []
     assert found(store, "发%") == []  # two characters, not both letters
     assert found(store, "-") == []
+    assert found(store, "发货' OR '1'='1") == []
+    assert found(store, "发货 \\ %%") == []
 
 
 def test_a_change_is_found_by_the_text_of_a_later_source(store: Engine):
