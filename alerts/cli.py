@@ -444,6 +444,10 @@ def changes_command(
     ] = False,
     rule: Annotated[str | None, typer.Option(help="Part of the rule's name or key.")] = None,
     platform: Annotated[str | None, typer.Option(help="Platform, e.g. 1688.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-q", help="Words the rule, title or source texts must all hold."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the timeline of rule changes, by effective date."""
@@ -460,6 +464,7 @@ def changes_command(
             upcoming=upcoming,
             rule=rule,
             platform=platform,
+            search=search,
         )
     if as_json:
         out.print(_json([v.as_json() for v in views]), markup=False)
@@ -1028,6 +1033,10 @@ def export_command(
         str | None, typer.Option(help="Only changes a watch with this tag covers.")
     ] = None,
     upcoming: Annotated[bool, typer.Option(help="Only changes still to take effect.")] = False,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-q", help="Words the rule, title or source texts must all hold."),
+    ] = None,
 ) -> None:
     """Write the timeline as a spreadsheet for a report: CSV (UTF-8 with BOM) or .xlsx."""
     from alerts import clock
@@ -1044,7 +1053,8 @@ def export_command(
     settings = _settings(ctx, secrets_needed=False)
     today = clock.today(settings.service.tz)
     with _session(settings) as session:
-        table = report(session, settings, Filters.of(platform, rule, tag), today, upcoming=upcoming)
+        filters = Filters.of(platform, rule, tag, search)
+        table = report(session, settings, filters, today, upcoming=upcoming)
     write_feed(out_file, export.encode(table, export.Format(chosen)))
     out.print(f"{out_file}: {len(table)} change(s)", markup=False)
 
@@ -1065,6 +1075,10 @@ def ics_command(
     every: Annotated[
         bool, typer.Option("--all", help="Every change, not only those a watch covers.")
     ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", "-q", help="Words the rule, title or source texts must all hold."),
+    ] = None,
 ) -> None:
     """Write the iCalendar feed, the same as GET /calendar.ics serves."""
     from alerts.calendar.feed import FeedQuery, build_feed, write_feed
@@ -1072,7 +1086,8 @@ def ics_command(
 
     if kind not in (None, *EventKind):
         raise typer.BadParameter("is announced or effective", param_hint="--kind")
-    query = FeedQuery(platform, rule, tag, watch, EventKind(kind) if kind else None, every)
+    kinds = EventKind(kind) if kind else None
+    query = FeedQuery(platform, rule, tag, watch, kinds, every, q=search or None)
     settings = _settings(ctx, secrets_needed=False)
     with _session(settings) as session:
         feed = build_feed(session, settings, query)

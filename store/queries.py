@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, or_, true
+from sqlalchemy import bindparam, func, or_, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from store import search as search_index
 from store.models import (
     ChangeNotice,
     ChangeStatus,
@@ -156,6 +157,11 @@ def save_change(
     return change
 
 
+def save_search_document(session: Session, *, change: RuleChange, document: str) -> None:
+    """Keep ``document`` (folded by the caller) as what a search of the change looks in."""
+    search_index.save_document(session, change_id=_id(change), document=document)
+
+
 def get_change(session: Session, *, uid: str, lock: bool = False) -> tuple[RuleChange, Rule] | None:
     """The change with this uid and its rule, or None; with ``lock``, the change's row is
     locked until the transaction ends (PostgreSQL; SQLite has one writer at a time)."""
@@ -248,6 +254,7 @@ def list_changes(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: Sequence[str] = (),
     include_withdrawn: bool = False,
     limit: int | None = None,
     offset: int = 0,
@@ -256,9 +263,10 @@ def list_changes(
 
     ``rule`` matches a part of the rule's key or name; ``platform`` matches the stored
     (canonical) name exactly: the faces call this through ``alerts.timeline.views.select_changes``,
-    which turns any spelling into that name. Only active changes are listed unless
-    ``include_withdrawn`` (then every status: what the feed must know has left it); a change
-    asked for by ``uid`` is returned whatever its status.
+    which turns any spelling into that name and folds the ``search`` terms: a change is kept
+    when its search document (store/search.py) holds every one of them. Only active changes
+    are listed unless ``include_withdrawn`` (then every status: what the feed must know has
+    left it); a change asked for by ``uid`` is returned whatever its status.
     """
     statement = _filtered(
         select(RuleChange, Rule),
@@ -266,6 +274,7 @@ def list_changes(
         rule=rule,
         platform=platform,
         uid=uid,
+        found=_searched(session, search),
         include_withdrawn=include_withdrawn or uid is not None,
     )
     statement = statement.order_by(
@@ -285,6 +294,7 @@ def count_changes(
     effective_from: date | None = None,
     rule: str | None = None,
     platform: str | None = None,
+    search: Sequence[str] = (),
     include_withdrawn: bool = False,
 ) -> int:
     """How many changes :func:`list_changes` selects with the same filters, all pages."""
@@ -294,6 +304,7 @@ def count_changes(
         rule=rule,
         platform=platform,
         uid=None,
+        found=_searched(session, search),
         include_withdrawn=include_withdrawn,
     )
     return int(session.exec(statement).one())
@@ -306,6 +317,7 @@ def _filtered(
     rule: str | None,
     platform: str | None,
     uid: str | None,
+    found: Any,
     include_withdrawn: bool,
 ) -> Any:
     statement = statement.select_from(RuleChange).join(
@@ -320,9 +332,19 @@ def _filtered(
         statement = statement.where(Rule.platform == platform)
     if uid is not None:
         statement = statement.where(RuleChange.uid == uid)
+    if found is not None:
+        statement = statement.where(found)
     if not include_withdrawn:
-        statement = statement.where(RuleChange.status == ChangeStatus.ACTIVE)
+        # Written into the statement: bound, PostgreSQL's generic plan for a statement run
+        # again and again misjudges how many changes are active, and walks every change
+        # against the search's matches (44 ms instead of 3 on 10,000; bench/README.md).
+        active: Any = bindparam(None, ChangeStatus.ACTIVE.value, literal_execute=True)
+        statement = statement.where(col(RuleChange.status) == active)
     return statement
+
+
+def _searched(session: Session, search: Sequence[str]) -> Any:
+    return search_index.matching(session, search, col(RuleChange.id)) if search else None
 
 
 def list_rules(session: Session) -> list[tuple[Rule, int]]:

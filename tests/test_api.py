@@ -136,3 +136,19 @@ def test_the_api_docs_need_no_internet(tmp_path):
     assert js.status_code == 200 and "SwaggerUIBundle" in js.text
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert schema.json()["info"]["title"] == "rulewatch"
+
+
+@pytest.mark.anyio
+async def test_changes_are_searched_with_the_other_filters(client: httpx.AsyncClient):
+    found = await client.get("/api/changes", params={"q": "发货"})
+    rules = {c["rule_key"] for c in found.json()}
+    assert rules == {"1688商家发货行为管理规范", "1688商家服务管理规范"}
+    assert found.headers["X-Total-Count"] == str(len(found.json()))
+    narrowed = await client.get("/api/changes", params={"q": "发货", "rule": "服务"})
+    assert {c["rule_key"] for c in narrowed.json()} == {"1688商家服务管理规范"}
+    assert narrowed.headers["X-Total-Count"] == str(len(narrowed.json()))
+    none = await client.get("/api/changes", params={"q": "发货", "platform": "淘宝"})
+    assert none.json() == [] and none.headers["X-Total-Count"] == "0"
+    too_long = await client.get("/api/changes", params={"q": "x" * 201})
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["msg"] == "String should have at most 200 characters"

@@ -551,10 +551,16 @@ async def test_ics_command_writes_what_http_serves(tmp_path, seed_listing):
     assert done.exit_code == 0, done.output
     body = out.read_bytes()
     assert summaries(body) and all(SHIPPING in s for s in summaries(body))
+    searched = runner.invoke(cli_app, ["-c", str(path), "ics", "--all", "--search", "发货 服务"])
+    assert searched.exit_code == 0, searched.output
     engine = connect(f"sqlite:///{database}")
     async with client_for(load_settings(path), engine) as http:
         served = await http.get("/calendar.ics", params={"tag": "logistics"})
+        found = await http.get("/calendar.ics", params={"all": "1", "q": "发货 服务"})
+        every = await http.get("/calendar.ics", params={"all": "1"})
     assert served.content == body
+    assert summaries(found.content) == summaries(searched.stdout.encode())
+    assert 0 < len(summaries(found.content)) < len(summaries(every.content))
     engine.dispose()
     printed = runner.invoke(cli_app, ["-c", str(path), "ics", "--kind", "effective", "--all"])
     assert printed.exit_code == 0, printed.output

@@ -112,6 +112,10 @@ def test_import_twice_then_show_the_timeline(config: Path, seed_listing: Path):
     assert "2025-02-18" in effective
     table = run(config, "changes", "--platform", "1688")
     assert "1688商家服务管理规范" in table.stdout
+    searched = json.loads(run(config, "changes", "--search", "发货 服务", "--json").stdout)
+    assert {c["rule_key"] for c in searched} == {"1688商家服务管理规范"}
+    too_long = run(config, "changes", "-q", "发" * 201)
+    assert too_long.exit_code == 1 and "at most 200 characters" in too_long.stderr
     rules = run(config, "rules")
     assert "1688商家发货行为管理规范" in rules.stdout
 

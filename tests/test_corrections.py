@@ -710,3 +710,35 @@ def test_two_corrections_at_once_are_made_one_after_the_other(
         date(2027, 1, 5),
     )
     assert '"2027-01-05", "2027-01-10"' in history[1]
+
+
+async def test_a_search_finds_a_change_by_its_corrected_rule_and_merged_sources(
+    clock, tmp_path: Path, engine: Engine, database_url: str
+):
+    settings = settings_for(tmp_path, "http://127.0.0.1:9/hook", database_url)
+    keep = a_change(engine, settings)
+    with session_scope(engine) as session:
+        drop = (
+            ingest_notice(
+                session,
+                Notice(
+                    title="《淘宝网商品发布规范》修订说明",
+                    text="本次修订于2026年12月3日公示，涉及跨境商品的标注，自2026年12月22日起生效。",
+                    published_at=NOW,
+                ),
+                origin="x",
+                tz=settings.service.tz,
+            )
+            .changes[0]
+            .uid
+        )
+    async with api(settings, engine) as client:
+        fix = {"rule": "天猫商品发布规范", "platform": "天猫", "reason": "其实是天猫的"}
+        assert (await client.patch(f"/api/changes/{keep}", json=fix, headers=EDITS)).is_success
+        merge = {"other": drop, "reason": "同一次修订"}
+        assert (
+            await client.post(f"/api/changes/{keep}/merge", json=merge, headers=EDITS)
+        ).is_success
+        by_rule = (await client.get("/api/changes", params={"q": "天猫"})).json()
+        by_source = (await client.get("/api/changes", params={"q": "跨境"})).json()
+    assert [c["uid"] for c in by_rule] == [keep] and [c["uid"] for c in by_source] == [keep]

@@ -126,6 +126,25 @@ async def test_the_export_says_who_handled_a_change_and_when(stocked, engine: En
 
 
 @pytest.mark.anyio
+async def test_the_export_holds_what_the_search_finds(stocked, engine: Engine, tmp_path: Path):
+    transport = httpx.ASGITransport(app=create_app(stocked, engine))
+    with time_machine.travel(NOW, tick=False):
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            page = (await client.get("/", params={"q": "商品 公示"})).text
+            found = await client.get("/export.csv", params={"q": "商品 公示"})
+            none = await client.get("/export.csv", params={"q": "商品", "platform": "京东"})
+        shown = CliRunner().invoke(
+            cli, ["--config", str(tmp_path / "config.toml"), "export", "--out",
+                  str(tmp_path / "r.csv"), "--search", "京东通知"],
+        )  # fmt: skip
+    assert 'href="/export.csv?q=%E5%95%86%E5%93%81+%E5%85%AC%E7%A4%BA"' in page
+    (row,) = list(csv.reader(io.StringIO(found.content.decode("utf-8-sig"))))[1:]
+    assert row[:2] == ["淘宝", "商品发布规范"]
+    assert len(list(csv.reader(io.StringIO(none.content.decode("utf-8-sig"))))) == 1
+    assert shown.exit_code == 0 and "1 change(s)" in shown.output, shown.output
+
+
+@pytest.mark.anyio
 async def test_the_xlsx_keeps_dates_as_dates(stocked, engine: Engine):
     transport = httpx.ASGITransport(app=create_app(stocked, engine))
     with time_machine.travel(NOW, tick=False):

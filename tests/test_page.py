@@ -214,6 +214,57 @@ async def test_links_keep_the_filters(client):
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("params", "rules"),
+    [
+        # 发货 is in the shipping rule's name and in the text of a notice of the service rule.
+        pytest.param({"q": "发货"}, {SHIPPING, "1688商家服务管理规范"}, id="two-characters"),
+        pytest.param({"q": "發貨"}, {SHIPPING, "1688商家服务管理规范"}, id="traditional"),
+        pytest.param({"q": "商品", "platform": "淘宝"}, {TAOBAO}, id="with-a-platform"),
+        pytest.param({"q": "发货 服务"}, {"1688商家服务管理规范"}, id="every-word"),
+    ],
+)
+async def test_a_search_narrows_the_page(client, params, rules):
+    html = (await client.get("/", params=params)).text
+    assert set(re.findall(r'data-rule="([^"]+)"', section(html, "history"))) == rules
+    assert f'name="q" value="{params["q"]}"' in html
+    assert f"搜索“<b>{params['q']}</b>”：找到" in html
+
+
+@pytest.mark.anyio
+async def test_links_keep_the_search(client):
+    html = (await client.get("/", params={"platform": "1688", "q": "发货"})).text
+    q = quote("发货")
+    assert f'href="?platform=1688&amp;rule={quote(SHIPPING)}&amp;q={q}"' in html
+    assert f"https://rules.example.com/calendar.ics?platform=1688&amp;q={q}" in html
+    assert f'href="/export.csv?platform=1688&amp;q={q}"' in html
+    assert 'href="?platform=1688">清除搜索' in html
+    feed = await client.get("/calendar.ics", params={"all": "1", "q": "发货"})
+    events = icalendar.Calendar.from_ical(feed.content).walk("VEVENT")
+    assert events and all("发货" in str(e["DESCRIPTION"]) + str(e["SUMMARY"]) for e in events)
+    everything = await client.get("/calendar.ics", params={"all": "1"})
+    assert len(icalendar.Calendar.from_ical(everything.content).walk("VEVENT")) > len(events)
+
+
+@pytest.mark.anyio
+async def test_a_search_that_finds_nothing_says_so(client):
+    html = (await client.get("/", params={"q": "保证金"})).text
+    assert "没有找到含“<b>保证金</b>”的变更" in html
+    assert "没有找到含“保证金”的变更。" in section(html, "upcoming")
+    narrowed = (await client.get("/", params={"q": "保证金", "platform": "淘宝"})).text
+    assert "在全部变更中搜索" in narrowed and 'href="?q=' in narrowed
+
+
+@pytest.mark.anyio
+async def test_too_long_a_search_is_refused_saying_why(client):
+    response = await client.get("/", params={"q": "发" * 201}, headers={"Accept": "text/html"})
+    assert response.status_code == 422
+    assert "搜索（q）最多 200 个字符，这次是 201 个" in response.text
+    api = await client.get("/api/changes", params={"q": "发" * 201})
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+@pytest.mark.anyio
 async def test_failed_deliveries_are_flagged(client):
     html = (await client.get("/")).text
     failed = section(html, "failed")
@@ -651,6 +702,37 @@ def test_the_page_in_chromium(settings, engine, chromium, tmp_path):
         # The README shows it; a picture past 300 KB would weigh on every clone.
         assert (tmp_path / "timeline.png").stat().st_size < 300_000
         shutil.copyfile(tmp_path / "timeline.png", ROOT / "docs" / "timeline.png")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_searching_two_characters_in_chromium(settings, engine, chromium):
+    with running(create_app(settings, engine)) as base_url:
+        page = chromium.new_page(viewport={"width": 1024, "height": 1200})
+        page.goto(f"{base_url}/")
+        rules = page.locator("#history article")
+        assert rules.count() == 7
+
+        page.fill('input[name="q"]', "发货")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url(re.compile(r"q="))
+        shown = rules.evaluate_all("els => els.map(e => e.dataset.rule)")
+        assert sorted(shown) == sorted([SHIPPING, "1688商家服务管理规范"])
+        assert "找到" in page.locator("#found").inner_text()
+        assert page.locator('input[name="q"]').input_value() == "发货"
+
+        page.select_option('select[name="platform"]', "淘宝")  # the search stays
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url(re.compile(r"platform="))
+        assert rules.count() == 0
+        assert "没有找到含“发货”的变更" in page.locator("#found").inner_text()
+
+        page.fill('input[name="q"]', "商品")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url(re.compile(r"q=%E5%95%86"))
+        assert rules.evaluate_all("els => els.map(e => e.dataset.rule)") == [TAOBAO]
+        page.click("#found a")  # 清除搜索 keeps the platform
+        page.wait_for_url(re.compile(r"platform=[^&]*$"))
+        assert page.locator('input[name="q"]').input_value() == ""
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

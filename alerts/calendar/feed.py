@@ -53,6 +53,7 @@ class FeedQuery:
     kind: EventKind | None = None  # None: both 公示 and 生效
     all: bool = False  # False: only changes some watch covers
     alarms: Alarms = ()
+    q: str | None = None  # the search: words the change must all hold
 
     @property
     def kinds(self) -> frozenset[EventKind]:
@@ -119,7 +120,13 @@ def _select(
 ) -> tuple[list[CalendarChange], datetime]:
     """The feed's changes, and the newest instant among what decides its content. Withdrawn, merged
     and deleted changes count there: their leaving changes the feed."""
-    rows = select_changes(session, rule=query.rule, platform=query.platform, include_withdrawn=True)
+    rows = select_changes(
+        session,
+        rule=query.rule,
+        platform=query.platform,
+        search=query.q,
+        include_withdrawn=True,
+    )
     watches = current_watches(session, settings)
     covered: list[tuple[RuleChange, Rule, list[Watch]]] = []
     for change, rule in rows:

@@ -31,6 +31,7 @@ from alerts.timeline.ingest import (
     EARLIEST,
     LATEST,
     changes_in,
+    index_change,
     known_states,
     rule_of,
     stored_fields,
@@ -163,6 +164,7 @@ def edit_change(
         # A notice published before this correction must not put the old date back.
         columns["dated_by"] = now
     queries.update_change(session, change, columns, now=now)
+    index_change(session, change)
     _revised(session, change, "edit", {"changed": changed}, actor=actor, reason=reason, now=now)
     return change
 
@@ -231,6 +233,7 @@ def merge_changes(
     if same_day and kept.effective_at is None and dropped.effective_at is not None:
         filled["effective_at"] = dropped.effective_at
     queries.update_change(session, kept, filled, now=now)
+    index_change(session, kept)
     queries.update_change(
         session,
         dropped,
@@ -302,6 +305,8 @@ def split_source(
         notice=notice,
     )
     queries.update_change(session, change, {}, now=now)  # the feed shows one source less
+    index_change(session, change)
+    index_change(session, new)
     _revised(
         session,
         change,

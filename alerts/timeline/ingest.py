@@ -24,6 +24,7 @@ from alerts.errors import ExtractionError, Refused, RulewatchError
 from alerts.extract import extract, read_notices, unplaced_days
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
 from alerts.extract.rules import canonical_rule, rule_key
+from alerts.timeline import search
 from alerts.timeline.place import Action, ChangeState, new_uid, place
 from alerts.timeline.views import no_year_problem
 from store import queries
@@ -291,6 +292,7 @@ def _store(
         if merged_into is not None:
             # A person merged that change into another: this notice is about that one.
             queries.add_source(session, change=merged_into, notice=row)
+            index_change(session, merged_into)
             report.changes.append(
                 ChangeReport(
                     action=Action.merged.value,
@@ -303,7 +305,7 @@ def _store(
             continue
         if placement.action is Action.added:
             state = unused_uid(session, state, candidate, local_published)
-        queries.save_change(
+        change = queries.save_change(
             session,
             rule=rule,
             fields=stored_fields(state),
@@ -311,6 +313,7 @@ def _store(
             summary=notice.text[:2000],
             notice=row,
         )
+        index_change(session, change, rule)
         report.changes.append(
             ChangeReport(
                 action=placement.action.value,
@@ -361,6 +364,20 @@ def stored_fields(state: ChangeState) -> queries.ChangeFields:
         revision=state.revision,
         postponed_from=state.postponed_from,
         dated_by=state.dated_by,
+    )
+
+
+def index_change(session: Session, change: RuleChange, rule: Rule | None = None) -> None:
+    """Fold the change's search document anew: it may have a new source, title, summary or
+    rule. Every write to a change calls this."""
+    if change.id is None:
+        raise RuntimeError("change was not flushed")
+    rule = rule or session.get(Rule, change.rule_id)
+    if rule is None:
+        raise RuntimeError(f"change {change.uid} has no rule")
+    notices = queries.notices_of_change(session, change_id=change.id)
+    queries.save_search_document(
+        session, change=change, document=search.document(rule, change, notices)
     )
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from alerts.extract.platforms import canonical_platform
 from alerts.timeline.handled import Mark, mark_of
+from alerts.timeline.search import terms as search_terms
 from store import handled, outbox, queries, revisions
 from store.models import Delivery, HandledMark, Notice, Rule, RuleChange
 
@@ -87,10 +88,12 @@ def change_views(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[ChangeView]:
-    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later.
+    """The timeline, filtered; ``upcoming`` keeps changes taking effect ``today`` or later,
+    ``search`` those whose rule, title, summary or source texts hold each of its words.
 
     Publish times are shown in ``tz``, the service time zone.
     """
@@ -100,6 +103,7 @@ def change_views(
         rule=rule,
         platform=platform,
         uid=uid,
+        search=search,
         limit=limit,
         offset=offset,
     )
@@ -137,18 +141,21 @@ def select_changes(
     rule: str | None = None,
     platform: str | None = None,
     uid: str | None = None,
+    search: str | None = None,
     include_withdrawn: bool = False,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[tuple[RuleChange, Rule]]:
-    """:func:`store.queries.list_changes` with the platform in any spelling: how every face
-    (CLI, API, page, feed) selects changes."""
+    """:func:`store.queries.list_changes` with the platform in any spelling and the
+    ``search`` query folded into its words (alerts/timeline/search.py): how every face
+    (CLI, API, page, feed) selects changes. Raises QueryTooLong for too long a query."""
     return queries.list_changes(
         session,
         effective_from=effective_from,
         rule=rule,
         platform=stored_platform(platform),
         uid=uid,
+        search=search_terms(search),
         include_withdrawn=include_withdrawn,
         limit=limit,
         offset=offset,
@@ -161,10 +168,15 @@ def count_selected(
     effective_from: date | None = None,
     rule: str | None = None,
     platform: str | None = None,
+    search: str | None = None,
 ) -> int:
     """How many changes :func:`select_changes` selects with the same filters, all pages."""
     return queries.count_changes(
-        session, effective_from=effective_from, rule=rule, platform=stored_platform(platform)
+        session,
+        effective_from=effective_from,
+        rule=rule,
+        platform=stored_platform(platform),
+        search=search_terms(search),
     )
 
 

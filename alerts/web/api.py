@@ -19,6 +19,7 @@ from alerts.sources.web import private_address
 from alerts.timeline import corrections, ingest
 from alerts.timeline.handled import ScopeKind, set_handled
 from alerts.timeline.ingest import IngestReport, add_change, ingest_notice
+from alerts.timeline.search import MAX_QUERY, SEARCH
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,
@@ -81,6 +82,7 @@ def list_changes(
     upcoming: Annotated[bool, Query(description="Only changes effective today or later.")] = False,
     rule: Annotated[str | None, Query(description="Part of the rule's name or key.")] = None,
     platform: Annotated[str | None, Query(description="Platform, e.g. 1688.")] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[schemas.Change]:
@@ -89,13 +91,13 @@ def list_changes(
     The ``X-Total-Count`` header gives the number of changes the filters select.
     """
     tz = settings.service.tz
-    filters: dict[str, Any] = {"upcoming": upcoming, "rule": rule, "platform": platform}
+    filters: dict[str, Any] = {"rule": rule, "platform": platform, "search": q}
     today = clock.today(tz)
-    views = change_views(session, today=today, tz=tz, limit=limit, offset=offset, **filters)
+    views = change_views(
+        session, today=today, tz=tz, upcoming=upcoming, limit=limit, offset=offset, **filters
+    )
     response.headers["X-Total-Count"] = str(
-        count_selected(
-            session, effective_from=today if upcoming else None, rule=rule, platform=platform
-        )
+        count_selected(session, effective_from=today if upcoming else None, **filters)
     )
     return [_change(view) for view in views]
 

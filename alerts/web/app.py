@@ -114,7 +114,9 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
         return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allow})
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _from_a_browser(request):
+            return _error_page(settings, 422, "；".join(map(_said, exc.errors())))
         return JSONResponse({"detail": [_shown(error) for error in exc.errors()]}, status_code=422)
 
     app.get("/healthz", summary="Is the service up, its store reachable, its scheduler running?")(
@@ -147,7 +149,15 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     return app
 
 
-_HEADINGS = {401: "需要登录", 403: "不能这样做", 404: "找不到", 409: "做不了", 429: "请稍后再试"}
+_HEADINGS = {
+    401: "需要登录",
+    403: "不能这样做",
+    404: "找不到",
+    409: "做不了",
+    422: "请求有误",
+    429: "请稍后再试",
+}
+_NAMES = {"q": "搜索", "platform": "平台", "rule": "规则", "tag": "标签"}
 
 
 def _from_a_browser(request: Request) -> bool:
@@ -174,6 +184,18 @@ def _docs() -> HTMLResponse:
         swagger_css_url="/docs/assets/swagger-ui.css",
         swagger_favicon_url="/docs/assets/favicon-32x32.png",
     )
+
+
+def _said(error: Any) -> str:
+    """A validation error of a page's request in a person's words (too long a search)."""
+    where = error.get("loc", ())
+    name = str(where[-1]) if where else ""
+    name = f"{_NAMES[name]}（{name}）" if name in _NAMES else name
+    if error.get("type") == "string_too_long":
+        given = error.get("input")
+        length = f"，这次是 {len(given)} 个" if isinstance(given, str) else ""
+        return f"{name}最多 {error['ctx']['max_length']} 个字符{length}"
+    return f"{name}：{error.get('msg', '')}"
 
 
 def _shown(error: Any) -> dict[str, Any]:

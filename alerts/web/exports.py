@@ -1,6 +1,6 @@
 """The timeline as a spreadsheet: GET /export.csv and /export.xlsx, with the page's filters
-(``platform``, ``rule``, ``tag``) and ``upcoming`` for only what is still to take effect.
-Readable as the page is."""
+(``platform``, ``rule``, ``tag``, the search ``q``) and ``upcoming`` for only what is still
+to take effect. Readable as the page is."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.timeline import export
+from alerts.timeline.search import MAX_QUERY, SEARCH
 from alerts.web.deps import SessionDep, SettingsDep
 from alerts.web.pages import Filters, filtered_entries
 
@@ -52,10 +53,11 @@ def export_timeline(
     platform: Text = None,
     rule: Text = None,
     tag: Text = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH)] = None,
     upcoming: bool = False,
 ) -> Response:
     today = clock.today(settings.service.tz)
-    filters = Filters.of(platform, rule, tag)
+    filters = Filters.of(platform, rule, tag, q)
     body = export.encode(report(session, settings, filters, today, upcoming=upcoming), fmt)
     name = f"rulewatch-{today.isoformat()}.{fmt.value}"
     return Response(

@@ -21,6 +21,7 @@ from alerts.calendar.render import (
     parse_alarms,
 )
 from alerts.config import Settings
+from alerts.timeline.search import MAX_QUERY, SEARCH
 from alerts.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["calendar"])
@@ -38,6 +39,7 @@ def _feed_query(
     watch: Annotated[
         str | None, Query(description="Only changes the watch of this name covers.")
     ] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH)] = None,
     kind: Annotated[
         EventKind | None,
         Query(description="Only 公示 (announced) or only 生效 (effective) events."),
@@ -60,6 +62,7 @@ def _feed_query(
         rule=rule or None,
         tag=tag or None,
         watch=watch or None,
+        q=q or None,
         kind=kind,
         all=all_,
         alarms=parse_alarms(alarm) if alarm else (),

@@ -1,6 +1,7 @@
 """The timeline page at /: server-rendered with Jinja2, no front-end build step.
 
-One GET with optional ``platform``, ``rule`` and ``tag`` filters shows the changes still to
+One GET with optional ``platform``, ``rule`` and ``tag`` filters and a search ``q`` (搜索:
+words that a change's rule, title or source texts must all hold) shows the changes still to
 take effect (by 生效, with days left), each rule's history as a line from 征求意见/公示 to
 生效, the reminders that failed for good, and links to subscribe to the calendar feed.
 Links on the page carry the filters, so a narrowed view stays narrowed. The page has no
@@ -26,6 +27,7 @@ from sqlmodel import Session
 
 from alerts import clock
 from alerts.sources.catalog import SourceView, source_views
+from alerts.timeline.search import MAX_QUERY
 from alerts.timeline.views import (
     ChangeView,
     ReminderView,
@@ -65,16 +67,19 @@ class Filters:
     platform: str | None = None
     rule: str | None = None
     tag: str | None = None
+    q: str | None = None  # the search: words a change must all hold
 
     @classmethod
-    def of(cls, platform: str | None, rule: str | None, tag: str | None) -> Filters:
+    def of(
+        cls, platform: str | None, rule: str | None, tag: str | None, q: str | None = None
+    ) -> Filters:
         # The platform by its canonical name, so the form and its links show the one the
         # store knows, whichever spelling the visitor typed.
-        return cls(stored_platform(_clean(platform)), _clean(rule), _clean(tag))
+        return cls(stored_platform(_clean(platform)), _clean(rule), _clean(tag), _clean(q))
 
     @property
     def active(self) -> bool:
-        return any((self.platform, self.rule, self.tag))
+        return any((self.platform, self.rule, self.tag, self.q))
 
     def params(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v}
@@ -174,10 +179,11 @@ def timeline_page(
     platform: Annotated[str | None, Query(max_length=200)] = None,
     rule: Annotated[str | None, Query(max_length=200)] = None,
     tag: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY)] = None,
 ) -> HTMLResponse:
-    """The timeline page, narrowed by ``platform``, ``rule`` (part of a name or key) and
-    ``tag`` (a tag of a watch that covers the change)."""
-    filters = Filters.of(platform, rule, tag)
+    """The timeline page, narrowed by ``platform``, ``rule`` (part of a name or key),
+    ``tag`` (a tag of a watch that covers the change) and the search ``q``."""
+    filters = Filters.of(platform, rule, tag, q)
     today = clock.today(settings.service.tz)
     timeline = build_timeline(session, settings, filters=filters, today=today)
     who = signed_in(request)
@@ -186,6 +192,7 @@ def timeline_page(
         settings,
         t=timeline,
         recent_days=RECENT_DAYS,
+        max_query=MAX_QUERY,
         feed=feed_urls(settings, filters),
         tz=settings.service.timezone,
         zone=settings.service.tz,
@@ -209,10 +216,11 @@ def filtered_entries(
     what the page lists and the exports hold."""
     tz = settings.service.tz
     watches = current_watches(session, settings)
-    views = change_views(session, today=today, tz=tz, rule=filters.rule, platform=filters.platform)
+    rule, platform, search = filters.rule, filters.platform, filters.q
+    views = change_views(session, today=today, tz=tz, rule=rule, platform=platform, search=search)
     # ChangeView has no summary, yet a watch's keywords and regex look at it: read the rows
     # too so the page tags exactly the changes the planner sends reminders about.
-    rows = select_changes(session, rule=filters.rule, platform=filters.platform)
+    rows = select_changes(session, rule=rule, platform=platform, search=search)
     facts = {change.uid: facts_of(change, rule) for change, rule in rows}
     dead_of: dict[str, list[ReminderView]] = {}
     for reminder in dead:
