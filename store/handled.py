@@ -58,6 +58,33 @@ def unmark(session: Session, *, change_id: int, scope_kind: str, scope: str) -> 
     return True
 
 
+def unmark_scope(session: Session, *, scope_kind: str, scope: str) -> int:
+    """Remove every change's mark for the scope (its watch is gone); how many there were."""
+    rows = session.exec(
+        select(HandledMark).where(HandledMark.scope_kind == scope_kind, HandledMark.scope == scope)
+    ).all()
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
+def move_marks(session: Session, *, from_change: int, to_change: int) -> int:
+    """Give ``to_change`` the marks of ``from_change`` for scopes it has none for (a merge);
+    how many moved."""
+    have = {
+        (row.scope_kind, row.scope)
+        for row in session.exec(select(HandledMark).where(HandledMark.change_id == to_change))
+    }
+    moved = 0
+    for row in session.exec(select(HandledMark).where(HandledMark.change_id == from_change)):
+        if (row.scope_kind, row.scope) not in have:
+            row.change_id = to_change
+            session.add(row)
+            moved += 1
+    session.flush()
+    return moved
+
+
 def _find(session: Session, change_id: int, scope_kind: str, scope: str) -> HandledMark | None:
     return session.exec(
         select(HandledMark).where(

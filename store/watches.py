@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from store import handled
 from store.models import StoredWatch
 
 
@@ -28,10 +29,12 @@ def add_watch(session: Session, *, name: str, definition: dict[str, Any], now: d
 
 
 def remove_watch(session: Session, *, name: str) -> bool:
-    """Delete the stored watch called ``name``; False when there is none."""
+    """Delete the stored watch called ``name`` and the handled marks made for it (a watch
+    added later under the name starts with none); False when there is none."""
     row = session.exec(select(StoredWatch).where(StoredWatch.name == name)).first()
     if row is None:
         return False
     session.delete(row)
+    handled.unmark_scope(session, scope_kind="watch", scope=name)
     session.flush()
     return True

@@ -338,3 +338,76 @@ async def test_a_watch_added_through_the_api_may_keep_its_leads_when_handled(
             assert done.status_code == 200
     await send_due(settings, engine, NOW)
     assert leads(engine) == [("pending", None)]  # "keep" still wants its 7-day lead
+
+
+async def test_a_nul_in_a_forms_note_or_scope_is_dropped_not_a_store_error(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as up:
+        settings = settings_for(tmp_path, up.url_for("/hook"), database_url)
+        uid = await watched_change(settings, engine)
+        with time_machine.travel(NOW, tick=False):
+            async with signed_in_as(create_app(settings, engine), "王芳") as editor:
+                token = csrf_of((await editor.get(f"/changes/{uid}")).text)
+                marked = await editor.post(
+                    f"/changes/{uid}/handled",
+                    data={"scope": "watch:ship", "note": "已\x00改", "csrf": token},
+                )
+                undone = await editor.post(
+                    f"/changes/{uid}/handled/undo", data={"scope": "watch:sh\x00ip", "csrf": token}
+                )
+    assert marked.status_code == 303 and undone.status_code == 303
+    assert marks(engine) == []
+
+
+async def test_a_watch_added_again_under_a_removed_ones_name_starts_unhandled(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    from alerts.timeline.handled import ScopeKind, set_handled
+    from alerts.watches import current_watches
+    from store import watches as stored_watches
+
+    with Receiver(secret=WHSEC) as up:
+        settings = settings_for(tmp_path, up.url_for("/hook"), database_url)
+        uid = await watched_change(settings, engine)
+        definition = {"name": "team", "platforms": ["淘宝"], "channels": ["ops"]}
+        with Session(engine) as session:
+            stored_watches.add_watch(session, name="team", definition=definition, now=NOW)
+            watches = current_watches(session, settings)
+            set_handled(
+                session, watches, uid=uid, kind=ScopeKind.watch, scope="team", by="王芳", now=NOW
+            )
+            session.commit()
+            stored_watches.remove_watch(session, name="team")
+            session.commit()
+            stored_watches.add_watch(session, name="team", definition=definition, now=NOW)
+            session.commit()
+    assert [m for m in marks(engine) if "team" in m] == []
+
+
+async def test_a_merge_keeps_the_marks_made_on_the_duplicate(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    from alerts.timeline.corrections import correct
+    from alerts.timeline.handled import ScopeKind, set_handled
+
+    with Receiver(secret=WHSEC) as up:
+        settings = settings_for(tmp_path, up.url_for("/hook"), database_url)
+        keep = await watched_change(settings, engine)
+        with time_machine.travel(NOW, tick=False), session_scope(engine) as session:
+            drop = add_change(
+                session, rule="商品发布规范", platform="淘宝", announced_on=date(2026, 12, 1),
+                effective_on=date(2026, 12, 21), title="另一则公告", now=NOW,
+                tz=settings.service.tz,
+            ).changes[0].uid  # fmt: skip
+        with time_machine.travel(NOW, tick=False), Session(engine) as session:
+            set_handled(
+                session, settings.watches, uid=drop, kind=ScopeKind.watch, scope="ship",
+                by="王芳", now=NOW,
+            )  # fmt: skip
+            session.commit()
+            correct(session, "王芳", "merge", keep, "同一变更", other=drop)
+        with Session(engine) as session:
+            (mark,) = session.exec(select(HandledMark)).all()
+            kept = session.exec(select(RuleChange).where(RuleChange.uid == keep)).one()
+    assert mark.change_id == kept.id and mark.scope == "ship"

@@ -319,3 +319,12 @@ def test_undoing_the_mark_revives_the_leads_not_yet_due():
     by_id = {k.id: k for k in cancelled}
     assert sorted(by_id[i].lead_days for i in result.revive) == [0, 1]  # the 7-day one is past
     assert result.create == []
+
+
+def test_a_lead_another_watch_keeps_mentions_only_its_people():
+    done = Watch(name="shipping", rules=[SHIPPING], channels=["hook"], mention=["alice"])
+    other = Watch(name="all-1688", platforms=["1688"], channels=["hook"], mention=["bob"])
+    result = planned([change(handled=handled_for("shipping"))], watches=[done, other])
+    by_kind = {d.kind: d.context.get("mention") for d in result.create}
+    assert by_kind["lead"] == ["bob"]  # alice's watch marked it handled
+    assert sorted(by_kind["announced"] or []) == ["alice", "bob"]  # news still reaches both

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.config import Watch
 from alerts.timeline.handled import Mark, marked_for
-from alerts.watches import ChangeFacts, routes
+from alerts.watches import ChangeFacts, Route, routes
 from store.models import ChangeStatus, ReminderStatus
 
 _UID_NAMESPACE = uuid.UUID("0b8f3b1e-52c4-4f0e-9d7c-6a1e2f3c4d5b")
@@ -148,7 +148,7 @@ def plan(
         leads = (
             _unhandled_leads(watches, change, timing.default_lead_days)
             if change.handled  # most changes have no mark: no second pass over the watches
-            else {route.channel: route.lead_days for route in routed_by}
+            else {route.channel: route for route in routed_by}
         )
         stopped: dict[str, frozenset[int]] = {}
         for route in routed_by:
@@ -156,10 +156,14 @@ def plan(
             if channel is None or not channel.active:
                 continue
             routed.add(channel.name)
-            days = leads.get(channel.name, frozenset())
+            lead = leads.get(channel.name)
+            days = lead.lead_days if lead is not None else frozenset()
             stopped[channel.name] = route.lead_days - days
-            drafts = _drafts(change, channel, days, timing, today)
-            wanted.extend(_mentioning(draft, route.mention) for draft in drafts)
+            for draft in _drafts(change, channel, days, timing, today):
+                # A lead mentions the people of the watches still wanting it, not of those
+                # that marked the change handled.
+                asking = lead if draft.kind == "lead" and lead is not None else route
+                wanted.append(_mentioning(draft, asking.mention))
         create.extend(draft for draft in wanted if draft.dedupe_key not in keys)
         cancel.extend(_stale(change, existing, routed, by_name, stopped))
         revive.extend(_revived(existing, {draft.dedupe_key for draft in wanted}, now))
@@ -168,16 +172,16 @@ def plan(
 
 def _unhandled_leads(
     watches: Sequence[Watch], change: PlannedChange, default_lead_days: Sequence[int]
-) -> dict[str, frozenset[int]]:
-    """Each channel's lead days from the watches that still want leads about ``change``:
-    not those that stop when handled and have it marked handled."""
+) -> dict[str, Route]:
+    """Each channel's route from the watches that still want leads about ``change`` (their
+    lead days, their mentions): not those that stop when handled and have it marked."""
     wanting = [
         watch
         for watch in watches
         if not (watch.stop_when_handled and marked_for(watch, change.handled) is not None)
     ]
     found = routes(wanting, change.facts, default_lead_days=default_lead_days)
-    return {route.channel: route.lead_days for route in found}
+    return {route.channel: route for route in found}
 
 
 def _revived(existing: Iterable[KnownReminder], wanted: set[str], now: datetime) -> list[int]:

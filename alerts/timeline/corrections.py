@@ -38,7 +38,7 @@ from alerts.timeline.ingest import (
     unused_uid,
 )
 from alerts.timeline.place import fresh_state
-from store import audit, queries, revisions
+from store import audit, handled, queries, revisions
 from store.models import ChangeStatus, Rule, RuleChange
 
 # What an edit may set. The rest of a change (its uid, sources, revision) is the timeline's.
@@ -226,6 +226,8 @@ def merge_changes(
             status=409,
         )
     queries.link_notices(session, from_change=_id(dropped), to_change=_id(kept))
+    # What the team marked on the copy they saw holds for the change it is part of.
+    handled.move_marks(session, from_change=_id(dropped), to_change=_id(kept))
     filled: dict[str, object] = {}
     if kept.announced_on is None and dropped.announced_on is not None:
         filled["announced_on"] = dropped.announced_on

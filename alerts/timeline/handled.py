@@ -85,6 +85,10 @@ def handled_by_all(watches: Sequence[Watch], marks: Sequence[Mark]) -> bool:
     return bool(watches) and all(marked_for(watch, marks) is not None for watch in watches)
 
 
+# The longest watch name or tag a mark keeps (its column's width).
+SCOPE_MAX = 200
+
+
 def set_handled(
     session: Session,
     watches: Sequence[Watch],
@@ -101,6 +105,10 @@ def set_handled(
     covers it; marking again replaces the note, who and when), or with ``undo`` remove
     that mark (None). The caller commits. Raises Refused: no such change, or no
     mark to undo (404); no such watch or tag, or one that does not cover the change (422)."""
+    # PostgreSQL cannot store NUL in text; a form's field may carry one (the API drops it).
+    scope, note = scope.replace("\x00", ""), note.replace("\x00", "")
+    if len(scope) > SCOPE_MAX:
+        raise Refused(f"名称最长 {SCOPE_MAX} 字（{kind.value} name too long）", status=422)
     found = queries.get_change(session, uid=uid) if _uid_like(uid) else None
     if found is None:
         raise Refused(f"没有 uid 为 {uid!r} 的变更（no change has uid {uid!r}）", status=404)
