@@ -411,3 +411,18 @@ async def test_a_merge_keeps_the_marks_made_on_the_duplicate(
             (mark,) = session.exec(select(HandledMark)).all()
             kept = session.exec(select(RuleChange).where(RuleChange.uid == keep)).one()
     assert mark.change_id == kept.id and mark.scope == "ship"
+
+
+async def test_a_null_watch_or_tag_is_a_422_naming_it(
+    tmp_path: Path, engine: Engine, database_url: str
+):
+    with Receiver(secret=WHSEC) as up:
+        settings = settings_for(tmp_path, up.url_for("/hook"), database_url)
+        uid = await watched_change(settings, engine)
+        transport = httpx.ASGITransport(app=create_app(settings, engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://rw.test") as client:
+            editor = {"Authorization": f"Bearer {EDITOR}"}
+            answer = await client.put(
+                f"/api/changes/{uid}/handled", json={"tag": None}, headers=editor
+            )
+    assert answer.status_code == 422 and "watch or tag" in answer.text

@@ -179,7 +179,7 @@ def post_change(
 
 @router.post(
     "/changes/{uid}/withdraw",
-    responses=_errors(*_WRITE, 404),
+    responses=_errors(*_WRITE, 404, 409),
     summary="Mark a change withdrawn: it leaves the feed, channels are told once.",
 )
 def withdraw(

@@ -396,8 +396,9 @@ class HandledIn(_In):
     )
 
     # Not nullable in the schema: leave the other one out.
-    watch: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=64)
-    tag: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    # The lengths on the text alone: on the union pydantic would measure a null as well.
+    watch: Annotated[str, Field(min_length=1, max_length=64)] | SkipJsonSchema[None] = None
+    tag: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     note: str = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
