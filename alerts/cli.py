@@ -98,11 +98,11 @@ def _settings(ctx: typer.Context, *, secrets_needed: bool = True) -> Settings:
 def _session(settings: Settings) -> Iterator[Any]:
     from alerts import clock
     from alerts.reminders.plan import sync_channels
-    from store.db import connect, session_scope, upgrade
+    from store.db import connect, ensure_schema, session_scope
 
     engine = connect(settings.service.database)
     try:
-        upgrade(engine)
+        ensure_schema(engine)
         with session_scope(engine) as session:
             # A channel dates from the first command that saw it in the config, so changes
             # stored after that are announced on it.

@@ -144,3 +144,29 @@ def test_every_route_is_documented(route: str):
     pattern = re.escape(path).replace(r"\{", "[{<]").replace(r"\}", "[}>]")
     pattern = re.sub(r"\[\{<\]\w+\[\}>\]", r"[{<][\\w-]+[}>]", pattern)
     assert re.search(pattern, DOCS), f"{route} is in no README or docs/ page"
+
+
+def test_a_command_on_a_store_at_head_checks_its_schema_without_alembic(tmp_path: Path):
+    from store.db import connect, current_revision, head_revision, newest_revision, upgrade
+
+    assert newest_revision() == head_revision()  # the files' names say what Alembic says
+    config = tmp_path / "config.toml"
+    config.write_text('[service]\ndatabase = "sqlite:///store.db"\n', encoding="utf-8")
+    engine = connect(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine, "0008")  # an older store: the first command upgrades it
+    code = (
+        "import json, sys\n"
+        "from alerts.cli import app\n"
+        "for _ in range(2):\n"
+        f"    try: app(['--config', {str(config)!r}, 'changes'])\n"
+        "    except SystemExit as stop: assert not stop.code, stop.code\n"
+        "    print(json.dumps('alembic' in sys.modules), file=sys.stderr)\n"
+        "    [sys.modules.pop(name) for name in list(sys.modules) if name.startswith('alembic')]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    first, second = (json.loads(line) for line in done.stderr.strip().splitlines()[-2:])
+    assert (first, second) == (True, False)  # upgraded once; then one query
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
