@@ -146,13 +146,16 @@ def edit_change(
     columns: dict[str, object] = {
         key: after[key] for key in ("announced_on", "effective_on", "effective_at", "tentative")
     }
-    target = _rule_named(session, after["rule"], after["platform"])
-    if target.key == rule.key:
-        # The same rule however it was spelt (Taobao, 淘宝网): nothing to record.
-        after["rule"], after["platform"] = rule.name, rule.platform
-    else:
-        after["rule"], after["platform"] = target.name, target.platform
-        columns |= {"rule_id": target.id, "platform": target.platform}
+    if (after["rule"], after["platform"]) != (rule.name, rule.platform):
+        # Only a rule or platform written otherwise is looked up: a rule keyed otherwise than
+        # its name reads today (a headline's subject, an older key) stays where it is.
+        target = _rule_named(session, after["rule"], after["platform"])
+        if target.key == rule.key:
+            # The same rule however it was spelt (Taobao, 淘宝网): nothing to record.
+            after["rule"], after["platform"] = rule.name, rule.platform
+        else:
+            after["rule"], after["platform"] = target.name, target.platform
+            columns |= {"rule_id": target.id, "platform": target.platform}
     changed = {key: [before[key], after[key]] for key in EDITABLE if before[key] != after[key]}
     if not changed:
         return None

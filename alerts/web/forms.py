@@ -37,6 +37,17 @@ def _editor(request: Request) -> Caller:
     return who
 
 
+def _posting_editor(request: Request, csrf: str) -> Caller:
+    """The editor a form is posted by: its CSRF token checked first, then who signed in."""
+    check_csrf(request, csrf)
+    return _editor(request)
+
+
+def _back_to(uid: str, part: str) -> RedirectResponse:
+    """Back to a part of a change's page once its form is done."""
+    return RedirectResponse(f"/changes/{quote(uid, safe='')}#{part}", status_code=303)
+
+
 @router.post("/reminders/{uid}/retry", include_in_schema=False)
 def retry_form(
     uid: str,
@@ -44,8 +55,7 @@ def retry_form(
     session: SessionDep,
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    retry_logged(session, _editor(request), uid=uid, detail={"from": "page"})
+    retry_logged(session, _posting_editor(request, csrf), uid=uid, detail={"from": "page"})
     return RedirectResponse("/#failed", status_code=303)
 
 
@@ -67,8 +77,7 @@ def edit_form(
     reason: _Reason = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    who = _editor(request)
+    who = _posting_editor(request, csrf)
     values = {
         "announced_on": _day(announced_on, "公示日期"),
         "effective_on": _day(effective_on, "生效日期"),
@@ -78,7 +87,7 @@ def edit_form(
         "platform": platform.strip() or None,
     }
     correct(session, who.name, "edit", uid, reason, values=values, seen=seen or None)
-    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+    return _back_to(uid, "history")
 
 
 @router.post("/changes/{uid}/merge", include_in_schema=False)
@@ -90,9 +99,8 @@ def merge_form(
     reason: _Reason = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    correct(session, _editor(request).name, "merge", uid, reason, other=other.strip())
-    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+    correct(session, _posting_editor(request, csrf).name, "merge", uid, reason, other=other.strip())
+    return _back_to(uid, "history")
 
 
 @router.post("/changes/{uid}/split", include_in_schema=False)
@@ -105,10 +113,9 @@ def split_form(
     reason: _Reason = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    who = _editor(request)
+    who = _posting_editor(request, csrf)
     split = correct(session, who.name, "split", uid, reason, notice=notice, tz=settings.service.tz)
-    return RedirectResponse(f"/changes/{split.uid}#history", status_code=303)
+    return _back_to(split.uid, "history")
 
 
 @router.post("/changes/{uid}/delete", include_in_schema=False)
@@ -119,9 +126,8 @@ def delete_form(
     reason: _Reason = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    correct(session, _editor(request).name, "delete", uid, reason)
-    return RedirectResponse(f"/changes/{uid}#history", status_code=303)
+    correct(session, _posting_editor(request, csrf).name, "delete", uid, reason)
+    return _back_to(uid, "history")
 
 
 def _day(value: str, label: str) -> date | None:
@@ -174,14 +180,13 @@ def _handled(
     note: str = "",
     undo: bool = False,
 ) -> RedirectResponse:
-    check_csrf(request, csrf)
-    who = _editor(request)
+    who = _posting_editor(request, csrf)
     kind, name = _scope(scope)
     detail = {"from": "page"}
     handled_logged(
         session, settings, who, uid=uid, kind=kind, scope=name, note=note, undo=undo, detail=detail
     )
-    return RedirectResponse(f"/changes/{quote(uid, safe='')}#handled", status_code=303)
+    return _back_to(uid, "handled")
 
 
 def _scope(value: str) -> tuple[ScopeKind, str]:
@@ -211,8 +216,7 @@ def paste(
     action: Annotated[str, Form(max_length=10)] = "preview",
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    check_csrf(request, csrf)
-    who = _editor(request)
+    who = _posting_editor(request, csrf)
     tz = settings.service.tz
     fields = {"title": title, "text": text, "published": published, "url": url}
     if not text.strip():
