@@ -7,11 +7,15 @@ one in ten at a time of day, one in twenty tentative, each with a source link), 
 1. builds the whole feed (``?all=1``) in process: cold (empty caches), again after one
    change moved (only its events re-serialized), and unchanged (the data-version query and
    a cache look-up);
-2. serves the app with uvicorn on 127.0.0.1 (one process, as ``rulewatch serve`` does) and
-   measures GET /calendar.ics requests per second for full responses and for 304s, with
-   ``wrk`` when it is installed (``apt-get install wrk``; 1 thread, 8 connections), else with
-   an httpx client loop in this process, which is slower than the server and so measures
-   itself as much as the server. Every run is bounded by ``--seconds``.
+2. serves the app with uvicorn on 127.0.0.1 (one process, as ``rulewatch serve`` does) and,
+   beside it, the yardstick: a bare FastAPI endpoint in a process of its own that holds the
+   same bytes (identity and gzip, with their ETags) and answers 200 or 304 the same way.
+   For each feed and each kind of answer (full, full gzip, 304) it measures requests per
+   second of rulewatch and of the yardstick in alternating runs (``--pairs``), with ``wrk``
+   when it is installed (``apt-get install wrk``; 1 thread, 8 connections), else with an
+   httpx client loop in this process, which is slower than the server and so measures
+   itself as much as the server. Every run is bounded by ``--seconds``; the ratio printed is
+   rulewatch's best over the yardstick's best.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from fastapi import FastAPI, Request, Response
 
 from alerts.calendar.feed import FeedQuery, build_feed
 from alerts.calendar.render import FeedCache, parse_alarms
@@ -181,31 +186,92 @@ def serve(config: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def bench_http(config: Path, seconds: int, count: int) -> None:
+def yardstick(folder: str, port: int) -> None:
+    """A bare FastAPI endpoint answering /calendar.ics and /calendar.ics?all=1 with the bytes
+    rulewatch gave, as rulewatch answers them (ETag, gzip when asked, 304 on a match)."""
+    import uvicorn
+
+    held = {}
+    for name in ("watched", "all"):
+        body = (Path(folder) / f"{name}.ics").read_bytes()
+        zipped = (Path(folder) / f"{name}.ics.gz").read_bytes()
+        etag = (Path(folder) / f"{name}.etag").read_text()
+        held[name] = (body, zipped, etag, etag[:-1] + '-gzip"')
+    app = FastAPI()
+
+    @app.get("/calendar.ics")
+    async def feed(request: Request, all: bool = False) -> Response:
+        body, zipped, etag, gzip_etag = held["all" if all else "watched"]
+        gzip = "gzip" in request.headers.get("accept-encoding", "")
+        headers = {"ETag": gzip_etag if gzip else etag, "Vary": "Accept-Encoding"}
+        if request.headers.get("if-none-match") in (etag, gzip_etag):
+            return Response(status_code=304, headers=headers)
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+            return Response(zipped, media_type="text/calendar; charset=utf-8", headers=headers)
+        return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bench_http(config: Path, seconds: int, count: int, pairs: int) -> None:
+    folder = config.parent
+    ours = _start(["--serve", str(config)])
+    theirs: tuple[subprocess.Popen[bytes], str] | None = None
+    try:
+        feeds = (("watched", "/calendar.ics"), ("all", "/calendar.ics?all=1"))
+        for name, path in feeds:
+            plain = httpx.get(ours[1] + path, timeout=120)  # builds and caches it
+            zipped = httpx.get(ours[1] + path, headers={"Accept-Encoding": "gzip"}, timeout=120)
+            (folder / f"{name}.ics").write_bytes(plain.content)
+            (folder / f"{name}.ics.gz").write_bytes(_raw(ours[1] + path))
+            (folder / f"{name}.etag").write_text(plain.headers["etag"])
+            if zipped.content != plain.content:
+                raise SystemExit("the gzip answer decodes to other bytes")
+        theirs = _start(["--yardstick", str(folder)])
+        for name, path in feeds:
+            etag = (folder / f"{name}.etag").read_text()
+            size = (folder / f"{name}.ics").stat().st_size
+            answers = (
+                ("full", {}),
+                ("full gzip", {"Accept-Encoding": "gzip"}),
+                ("304", {"If-None-Match": etag}),
+            )
+            for answer, headers in answers:
+                mine, bare = [], []
+                for _ in range(pairs):
+                    mine.append(_load(ours[1] + path, headers, seconds))
+                    bare.append(_load(theirs[1] + path, headers, seconds))
+                print(
+                    f"GET {path} ({name}, {size / 1e3:,.0f} kB, {count:,} changes) {answer:9}: "
+                    f"rulewatch {max(mine):7,.0f} req/s, bare FastAPI {max(bare):7,.0f} req/s, "
+                    f"ratio {max(mine) / max(bare):.2f}"
+                )
+    finally:
+        for server in (ours, theirs):
+            if server is not None:
+                server[0].terminate()
+                server[0].wait(timeout=10)
+
+
+def _start(arguments: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(config), str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, __file__, *arguments, str(port)], stdout=subprocess.DEVNULL
     )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(base, server)
-        feeds = (("watched", "/calendar.ics"), (f"all {count:,}", "/calendar.ics?all=1"))
-        for label, path in feeds:
-            first = httpx.get(base + path, timeout=120)  # builds and caches it
-            etag = first.headers["etag"]
-            size = len(first.content)
-            full = _load(base + path, {}, seconds)
-            not_modified = _load(base + path, {"If-None-Match": etag}, seconds)
-            print(
-                f"GET {path} ({label}, {size / 1e3:,.0f} kB): "
-                f"{full:,.0f} req/s full, {not_modified:,.0f} req/s 304"
-            )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    base = f"http://127.0.0.1:{port}"
+    _wait_for(base, server)
+    return server, base
+
+
+def _raw(url: str) -> bytes:
+    """The body as sent, still gzipped."""
+    with httpx.stream("GET", url, headers={"Accept-Encoding": "gzip"}, timeout=120) as answer:
+        if answer.headers.get("content-encoding") != "gzip":
+            raise SystemExit(f"{url} did not answer gzip")
+        return b"".join(answer.iter_raw())
 
 
 def _wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -214,7 +280,7 @@ def _wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise SystemExit("the server exited")
         try:
-            httpx.get(base + "/healthz", timeout=1)
+            httpx.get(base + "/healthz", timeout=1)  # the yardstick answers 404: it is up
             return
         except httpx.TransportError:
             time.sleep(0.1)  # waiting for the process to listen
@@ -258,10 +324,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--pairs", type=int, default=3, help="alternating runs per figure")
+    parser.add_argument("--no-build", action="store_true", help="only the HTTP figures")
     parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--yardstick", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]))
+        return
+    if args.yardstick:
+        yardstick(args.yardstick[0], int(args.yardstick[1]))
         return
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.toml"
@@ -270,8 +342,9 @@ def main() -> None:
         started = time.perf_counter()
         fill(settings, args.changes)
         print(f"stored {args.changes:,} changes in {time.perf_counter() - started:.1f} s")
-        bench_build(settings)
-        bench_http(config, args.seconds, args.changes)
+        if not args.no_build:
+            bench_build(settings)
+        bench_http(config, args.seconds, args.changes, args.pairs)
     cpu = _cpu()
     print(f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu}")
     print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx (in process)'}")

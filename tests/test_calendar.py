@@ -24,6 +24,7 @@ from server import running
 from sqlalchemy import Engine, event
 from typer.testing import CliRunner
 
+from alerts.calendar.feed import VERSION_BOUND, FeedQuery, Feeds
 from alerts.calendar.render import (
     CalendarChange,
     CalendarInfo,
@@ -509,9 +510,9 @@ def statements(store: Engine) -> Iterator[list[str]]:
     event.remove(store, "before_cursor_execute", record)
 
 
-async def test_an_unchanged_feed_costs_one_query_and_no_rendering(client, statements):
+async def test_an_unchanged_feed_costs_no_query_and_no_rendering(client, statements):
     first = await client.get("/calendar.ics")
-    cache = client._transport.app.state.feed_cache  # type: ignore[attr-defined]
+    cache = client._transport.app.state.feeds.cache  # type: ignore[attr-defined]
     assert cache.builds == 1
     misses = cache.events.misses
     statements.clear()
@@ -520,13 +521,45 @@ async def test_an_unchanged_feed_costs_one_query_and_no_rendering(client, statem
         assert again.status_code == 304
         assert (await client.get("/calendar.ics")).content == first.content
     assert cache.builds == 1 and cache.events.misses == misses
-    assert len(statements) == 6  # the data-version query, once per request
+    assert statements == []  # answered from memory
+
+
+async def test_a_write_of_the_serving_process_shows_at_once(client, store, statements):
+    first = await client.get("/calendar.ics", params={"all": "1"})
+    postpone_shipping(store)  # through the engine the app serves from
+    statements.clear()
+    moved = await client.get("/calendar.ics", params={"all": "1"})
+    assert moved.headers["etag"] != first.headers["etag"]
+    assert "DTSTART;VALUE=DATE:20261231" in moved.text
+    assert "DTSTART;VALUE=DATE:20261231" not in first.text
+    assert len([s for s in statements if "count" in s.lower()]) == 1  # the version, read again
+
+
+def test_a_write_of_another_process_shows_within_the_bound(tmp_path, store):
+    now = [100.0]
+    feeds = Feeds(store, settings_for(tmp_path), clock=lambda: now[0])
+    query = FeedQuery(all=True)
+    first = feeds.get(query)
+    assert feeds.cached(query) is first
+    # Another instance on the same store: its commits are not this process's to count.
+    other = connect(store.url.render_as_string(hide_password=False))
+    try:
+        postpone_shipping(other)
+    finally:
+        other.dispose()
+    now[0] += VERSION_BOUND * 0.9
+    assert feeds.cached(query) is first  # the documented lag
+    now[0] += VERSION_BOUND * 0.1
+    assert feeds.cached(query) is None
+    moved = feeds.get(query)
+    assert b"DTSTART;VALUE=DATE:20261231" in moved.body
+    assert feeds.cached(query) is moved
 
 
 async def test_changing_one_rule_reserializes_only_its_events(client, store):
     announce_shipping(store)
     await client.get("/calendar.ics", params={"alarm": "1d"})
-    cache = client._transport.app.state.feed_cache  # type: ignore[attr-defined]
+    cache = client._transport.app.state.feeds.cache  # type: ignore[attr-defined]
     total = cache.events.misses
     assert total > 10 and cache.events.hits == 0
     postpone_shipping(store)

@@ -3,19 +3,21 @@
 :func:`build_feed` selects the changes (those a watch covers, unless ``all``), marks those
 handled for the feed's watches (:func:`_handled`), renders them
 with alerts/calendar/render.py and caches the result per data version and filters;
-`rulewatch ics` and the routes of alerts/web/feed.py both call it. A request for an
-unchanged feed costs one aggregate query (:func:`store.queries.data_version`) and a
-dictionary look-up.
+`rulewatch ics` calls it; the routes of alerts/web/feed.py go through :class:`Feeds`,
+which answers an unchanged feed from memory: no session, no query, a dictionary look-up.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from alerts.calendar.render import (
@@ -36,10 +38,15 @@ from alerts.timeline.handled import Mark, handled_by_all, mark_of, marked_for
 from alerts.timeline.views import select_changes
 from alerts.watches import covering, current_watches, facts_of, tags_of
 from store import handled, queries
+from store.commits import commits
+from store.db import session_scope
 from store.models import ChangeStatus, Rule, RuleChange
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of a feed that never had anything
+# Seconds within which a feed shows a write made by another process (another instance,
+# `rulewatch import`); this process's own writes show at once.
+VERSION_BOUND = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,16 +79,22 @@ def calendar_info(settings: Settings) -> CalendarInfo:
 
 
 def build_feed(
-    session: Session, settings: Settings, query: FeedQuery, *, cache: FeedCache | None = None
+    session: Session,
+    settings: Settings,
+    query: FeedQuery,
+    *,
+    cache: FeedCache | None = None,
+    version: queries.DataVersion | None = None,
 ) -> Feed:
     """The feed for ``query``: from ``cache`` when the store has not changed since it was
     built, else built again, serializing only the events the cache does not hold.
+    ``version`` is the store's data version when the caller has just read it.
 
     A ``watch`` no watch is called, or a ``tag`` no watch has, gives an empty calendar (the
     answer a subscriber's app handles best when a watch is removed).
     """
     cache = cache if cache is not None else FeedCache()
-    version = queries.data_version(session)
+    version = version if version is not None else queries.data_version(session)
 
     def build(events: EventCache) -> tuple[bytes, datetime]:
         changes, newest = _select(session, settings, query)
@@ -92,6 +105,55 @@ def build_feed(
         return body, newest
 
     return cache.get(version, query, build)
+
+
+class Feeds:
+    """The feeds of one store as a service serves them: :meth:`cached` answers an unchanged
+    feed from memory, with no session and no query, and :meth:`get` (blocking) reads the
+    store's data version and builds what is not cached.
+
+    The data version is read again once this process has committed on the engine since
+    the last read (store/commits.py), or once that read is ``bound`` seconds old: another
+    process's write shows within ``bound``, this process's own at once.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        bound: float = VERSION_BOUND,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.cache = FeedCache()
+        self.bound = bound
+        self._clock = clock
+        # The last version read, the commit count before that read, and when it began.
+        self._known: tuple[queries.DataVersion, int, float] | None = None
+
+    def cached(self, query: FeedQuery) -> Feed | None:
+        """The feed for ``query`` if it is built for the version known to be current."""
+        known = self._known
+        if known is None:
+            return None
+        version, count, read_at = known
+        if commits(self.engine) != count or self._clock() - read_at >= self.bound:
+            return None
+        return self.cache.peek(version, query)
+
+    def get(self, query: FeedQuery) -> Feed:
+        """The feed for ``query`` at the store's current version, built if need be."""
+        # Both taken before the read: a commit or another process's write that lands
+        # during it makes the next request read again.
+        count, read_at = commits(self.engine), self._clock()
+        with session_scope(self.engine, commit_at_end=False) as session:
+            version = queries.data_version(session)
+            known = self._known
+            if known is None or (known[1], known[2]) <= (count, read_at):
+                self._known = (version, count, read_at)
+            return build_feed(session, self.settings, query, cache=self.cache, version=version)
 
 
 def write_feed(path: Path, body: bytes) -> None:

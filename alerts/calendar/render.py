@@ -357,19 +357,23 @@ class FeedCache:
     ) -> Feed:
         """The feed for ``filters`` at ``version``; ``build`` makes the body and the instant
         of its newest content when it is not cached."""
-        key = (version, filters)
-        found = self._feeds.get(key)
-        if isinstance(found, Feed):
+        found = self.peek(version, filters)
+        if found is not None:
             return found
         with self._build_lock:
-            found = self._feeds.get(key)
-            if isinstance(found, Feed):
+            found = self.peek(version, filters)
+            if found is not None:
                 return found
             self.builds += 1
             body, modified = build(self.events)
             feed = self._validated(filters, body, modified)
-            self._feeds.put(key, feed)
+            self._feeds.put((version, filters), feed)
             return feed
+
+    def peek(self, version: Hashable, filters: Hashable) -> Feed | None:
+        """The feed for ``filters`` at ``version`` if it is built, else None."""
+        found = self._feeds.get((version, filters))
+        return found if isinstance(found, Feed) else None
 
     def _validated(self, filters: Hashable, body: bytes, modified: datetime) -> Feed:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

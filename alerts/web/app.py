@@ -27,6 +27,7 @@ from starlette.routing import Route
 from swagger_ui_bundle import swagger_ui_path
 
 from alerts import clock
+from alerts.calendar.feed import Feeds
 from alerts.errors import Refused, RulewatchError
 from alerts.reminders.plan import workdays_of
 from alerts.reminders.workdays import coverage_warnings
@@ -70,6 +71,7 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     app.state.scheduler = None
     app.state.settings = settings
     app.state.engine = engine
+    app.state.feeds = Feeds(engine, settings)
     app.state.metrics = Metrics(engine)
 
     @app.exception_handler(StoreError)
@@ -119,13 +121,15 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
             return _error_page(settings, 422, "；".join(map(_said, exc.errors())))
         return JSONResponse({"detail": [_shown(error) for error in exc.errors()]}, status_code=422)
 
+    # The feed's routes first: they take nearly every request (calendar apps poll), and
+    # each route before them is one more match tried.
+    app.include_router(feed.router)
     app.get("/healthz", summary="Is the service up, its store reachable, its scheduler running?")(
         _healthz
     )
     app.get("/metrics", summary="Prometheus metrics.", response_class=PlainTextResponse)(_metrics)
     routers = (
         api.router,
-        feed.router,
         pages.router,
         change_page.router,
         signin.router,

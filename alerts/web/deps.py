@@ -38,8 +38,13 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+async def _settings_of(request: Request) -> Settings:
+    # A coroutine, so that FastAPI does not send it to a thread of its own.
+    return _settings(request)
+
+
 SessionDep = Annotated[Session, Depends(_session)]
-SettingsDep = Annotated["Settings", Depends(_settings)]
+SettingsDep = Annotated["Settings", Depends(_settings_of)]
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -1,79 +1,137 @@
 """GET /calendar.ics and /calendar/{token}.ics: the feed over HTTP (filters, token, gzip,
-ETag and Last-Modified, 304). What the feed holds is alerts/calendar/feed.py's."""
+ETag and Last-Modified, 304). What the feed holds is alerts/calendar/feed.py's.
+
+The routes and their dependencies are coroutines: a feed that is cached (the answer to
+nearly every poll) is answered on the event loop, with no thread and no session; only a
+build goes to a thread.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlmodel import Session
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 
-from alerts.calendar.feed import MEDIA_TYPE, FeedQuery, build_feed
-from alerts.calendar.render import (
-    ALARM_PATTERN,
-    EventKind,
-    Feed,
-    FeedCache,
-    parse_alarms,
-)
+from alerts.calendar.feed import MEDIA_TYPE, FeedQuery, Feeds
+from alerts.calendar.render import ALARM_PATTERN, EventKind, Feed, parse_alarms
 from alerts.config import Settings
 from alerts.timeline.search import MAX_QUERY, SEARCH
-from alerts.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(tags=["calendar"])
-_cache_lock = threading.Lock()
 
 
-def _feed_query(
-    platform: Annotated[str | None, Query(description="Only this platform, e.g. 1688.")] = None,
-    rule: Annotated[
-        str | None, Query(description="Only rules whose key or name contains this.")
-    ] = None,
-    tag: Annotated[
-        str | None, Query(description="Only changes a watch with this tag covers.")
-    ] = None,
-    watch: Annotated[
-        str | None, Query(description="Only changes the watch of this name covers.")
-    ] = None,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY, description=SEARCH)] = None,
-    kind: Annotated[
-        EventKind | None,
-        Query(description="Only 公示 (announced) or only 生效 (effective) events."),
-    ] = None,
-    all_: Annotated[
-        bool,
-        Query(alias="all", description="Every change, not only those a watch covers."),
-    ] = False,
-    alarm: Annotated[
-        str | None,
-        Query(
-            description="Alarms before each 生效 event: up to five lead times, e.g. 1d,2h "
-            "(w weeks, d days, h hours, m minutes).",
-            pattern=ALARM_PATTERN,
-        ),
-    ] = None,
-) -> FeedQuery:
-    return FeedQuery(
-        platform=platform or None,
-        rule=rule or None,
-        tag=tag or None,
-        watch=watch or None,
-        q=q or None,
-        kind=kind,
-        all=all_,
-        alarms=parse_alarms(alarm) if alarm else (),
+class FeedParams(BaseModel):
+    """The query of a feed's address."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    platform: str | None = Field(None, description="Only this platform, e.g. 1688.")
+    rule: str | None = Field(None, description="Only rules whose key or name contains this.")
+    tag: str | None = Field(None, description="Only changes a watch with this tag covers.")
+    watch: str | None = Field(None, description="Only changes the watch of this name covers.")
+    q: str | None = Field(None, max_length=MAX_QUERY, description=SEARCH)
+    kind: EventKind | None = Field(
+        None, description="Only 公示 (announced) or only 生效 (effective) events."
+    )
+    all_: bool = Field(
+        False, alias="all", description="Every change, not only those a watch covers."
+    )
+    alarm: str | None = Field(
+        None,
+        pattern=ALARM_PATTERN,
+        description="Alarms before each 生效 event: up to five lead times, e.g. 1d,2h "
+        "(w weeks, d days, h hours, m minutes).",
+    )
+    token: str | None = Field(
+        None, description="The `[calendar] token`, when one is configured (/calendar.ics)."
     )
 
+    def feed_query(self) -> FeedQuery:
+        return FeedQuery(
+            platform=self.platform or None,
+            rule=self.rule or None,
+            tag=self.tag or None,
+            watch=self.watch or None,
+            q=self.q or None,
+            kind=self.kind,
+            all=self.all_,
+            alarms=parse_alarms(self.alarm) if self.alarm else (),
+        )
 
-FeedQueryDep = Annotated[FeedQuery, Depends(_feed_query)]
+
+def _documented(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters of ``model``'s fields, as FastAPI would write them."""
+    schema = model.model_json_schema(by_alias=True)
+    defined = schema.get("$defs", {})
+
+    def inlined(part: Any) -> Any:  # the document has no $defs: an enum is written out
+        if isinstance(part, dict):
+            if "$ref" in part:
+                return inlined(defined[part["$ref"].rsplit("/", 1)[-1]])
+            return {k: inlined(v) for k, v in part.items() if k not in ("title", "description")}
+        if isinstance(part, list):
+            return [inlined(item) for item in part]
+        return part
+
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": inlined(field),
+            "description": field.get("description", ""),
+        }
+        for name, field in schema["properties"].items()
+    ]
+
+
+@lru_cache(maxsize=1024)
+def _parsed(query_string: bytes) -> FeedParams:
+    # FastAPI's validation of nine query parameters costs more than the rest of a cached
+    # answer; a feed's address is polled again and again, so each is validated once.
+    # Repeated keys: the last wins, as in FastAPI's reading of a single-valued parameter.
+    try:
+        return FeedParams.model_validate(dict(QueryParams(query_string)))
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in errors]
+        ) from None
+
+
+def _params(request: Request) -> FeedParams:
+    return _parsed(request.scope.get("query_string", b""))
+
+
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/calendar": {}}, "description": "The iCalendar feed."},
     304: {"description": "Unchanged since the ETag or Last-Modified given."},
     404: {"description": "A token is configured and the right one was not given."},
+    # Written out: FastAPI documents its 422 only for the parameters it validates itself.
+    422: {
+        "description": "A parameter is not valid.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    },
+}
+
+
+_QUERY = _documented(FeedParams)
+_TOKEN_IN_PATH = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The `[calendar] token`.",
 }
 
 
@@ -82,19 +140,14 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     response_class=Response,
     responses=_RESPONSES,
     summary="The iCalendar feed: 公示 and 生效 dates of the watched changes.",
+    openapi_extra={"parameters": _QUERY},
 )
-def calendar_feed(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    query: FeedQueryDep,
-    token: Annotated[
-        str | None, Query(description="The `[calendar] token`, when one is configured.")
-    ] = None,
-) -> Response:
-    if settings.calendar.token is not None and not _token_matches(settings, token):
+async def calendar_feed(request: Request) -> Response:
+    params = _params(request)
+    settings: Settings = request.app.state.settings
+    if settings.calendar.token is not None and not _token_matches(settings, params.token):
         return _counted(request, Response(status_code=404))
-    return _answer(request, session, settings, query)
+    return await _answer(request, settings, params.feed_query())
 
 
 @router.get(
@@ -102,14 +155,16 @@ def calendar_feed(
     response_class=Response,
     responses=_RESPONSES,
     summary="The iCalendar feed at its secret address (with `[calendar] token` set).",
+    openapi_extra={"parameters": [_TOKEN_IN_PATH, *(p for p in _QUERY if p["name"] != "token")]},
 )
-def calendar_feed_at_token(
-    request: Request, token: str, session: SessionDep, settings: SettingsDep, query: FeedQueryDep
-) -> Response:
+async def calendar_feed_at_token(request: Request) -> Response:
+    params = _params(request)
+    settings: Settings = request.app.state.settings
     # Without a configured token there is no secret address: only /calendar.ics answers.
+    token = request.path_params["token"]
     if settings.calendar.token is None or not _token_matches(settings, token):
         return _counted(request, Response(status_code=404))
-    return _answer(request, session, settings, query)
+    return await _answer(request, settings, params.feed_query())
 
 
 # HEAD as GET (link checkers and some calendar apps ask it first), left out of the schema
@@ -135,8 +190,11 @@ def _token_matches(settings: Settings, given: str | None) -> bool:
     )
 
 
-def _answer(request: Request, session: Session, settings: Settings, query: FeedQuery) -> Response:
-    feed = build_feed(session, settings, query, cache=_app_cache(request))
+async def _answer(request: Request, settings: Settings, query: FeedQuery) -> Response:
+    feeds: Feeds = request.app.state.feeds
+    feed = feeds.cached(query)
+    if feed is None:
+        feed = await run_in_threadpool(feeds.get, query)
     zipped = _takes_gzip(request.headers.get("accept-encoding", ""))
     headers = {
         "ETag": feed.gzip_etag if zipped else feed.etag,
@@ -187,12 +245,3 @@ def _not_modified(request: Request, feed: Feed) -> bool:
 def _counted(request: Request, response: Response) -> Response:
     request.app.state.metrics.feed_requests.labels(status=str(response.status_code)).inc()
     return response
-
-
-def _app_cache(request: Request) -> FeedCache:
-    state = request.app.state
-    with _cache_lock:
-        cache: FeedCache | None = getattr(state, "feed_cache", None)
-        if cache is None:
-            cache = state.feed_cache = FeedCache()
-    return cache
