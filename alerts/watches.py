@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -88,7 +89,7 @@ def matches(watch: Watch, change: ChangeFacts) -> bool:
     ):
         return False
     platform = canonical_platform(change.platform) or change.platform
-    if watch.platforms and platform not in _platforms(watch.platforms):
+    if watch.platforms and platform not in _platforms(tuple(watch.platforms)):
         return False
     if not (watch.rules or watch.keywords or watch.regex):
         return bool(watch.platforms)
@@ -143,6 +144,7 @@ def _names_rule(entry: str, change: ChangeFacts) -> bool:
     return canonical_rule(entry, change.platform)[1] == change.rule_key
 
 
-def _platforms(names: Iterable[str]) -> set[str | None]:
+@lru_cache(maxsize=256)  # asked for each change a watch is matched with
+def _platforms(names: tuple[str, ...]) -> frozenset[str | None]:
     # Any spelling a user writes (抖店, Douyin, 天猫商城) matches the platform extraction found.
-    return {canonical_platform(name) or name for name in names}
+    return frozenset(canonical_platform(name) or name for name in names)

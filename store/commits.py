@@ -5,7 +5,9 @@ own process may have changed the store since.
 Counted after each session commit, never before it: a reader that sees the count move and
 reads again finds the commit's rows. Every write of the store goes through a session
 (store/db.py's ``session_scope`` and ``committed``); a commit that wrote nothing is counted
-too, which costs a reader one needless read, never a stale one.
+too, which costs a reader one needless read, never a stale one. A session that writes only
+what no reader caches (the feed's own stored events) says so with :data:`UNCOUNTED` in its
+``info`` and is not counted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 _counts: WeakKeyDictionary[Engine, int] = WeakKeyDictionary()
 _lock = threading.Lock()
+UNCOUNTED = "rulewatch.uncounted"  # Session(info={UNCOUNTED: True})
 
 
 def commits(engine: Engine) -> int:
@@ -27,6 +30,8 @@ def commits(engine: Engine) -> int:
 
 @event.listens_for(Session, "after_commit")
 def _counted(session: Session) -> None:
+    if session.info.get(UNCOUNTED):
+        return
     bind = session.bind
     engine = bind.engine if bind is not None else None
     if engine is not None:

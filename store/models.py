@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from store.types import AwareDateTime
@@ -300,3 +300,17 @@ class HandledMark(SQLModel, table=True):
     by: str = Field(max_length=64)  # a [[users]] name, "api" or "cli:<user>"
     at: datetime = Field(sa_column=Column(AwareDateTime(), nullable=False))
     note: str = Field(default="", sa_type=Text)
+
+
+class CalendarEvent(SQLModel, table=True):
+    """One VEVENT of the calendar feed as serialized (without alarms), kept so that a restart
+    does not serialize every event again. ``key`` digests everything the event shows
+    (alerts/calendar/render.py's ``event_key``): a row is never stale, only unused; the
+    newest few of each change are kept (store/events.py)."""
+
+    __tablename__ = "calendar_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True, unique=True)
+    change_uid: str = Field(max_length=64, index=True)
+    block: bytes = Field(sa_type=LargeBinary)

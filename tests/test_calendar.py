@@ -7,6 +7,7 @@ ical.js runs under node from tests/js (`npm ci --prefix tests/js` installs it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import icalendar
 import pytest
 import vobject
 from server import running
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from typer.testing import CliRunner
 
 from alerts.calendar.feed import VERSION_BOUND, FeedQuery, Feeds
@@ -31,6 +32,7 @@ from alerts.calendar.render import (
     EventCache,
     EventKind,
     Source,
+    event_key,
     parse_alarms,
     render_event,
 )
@@ -41,6 +43,7 @@ from alerts.timeline.ingest import add_change, import_files, ingest
 from alerts.web.app import create_app
 from store import queries
 from store.db import connect, session_scope
+from store.events import KEPT_PER_CHANGE, StoredEvents
 
 TZ = ZoneInfo("Asia/Shanghai")
 JS = Path(__file__).parent / "js"
@@ -569,6 +572,94 @@ async def test_changing_one_rule_reserializes_only_its_events(client, store):
     assert cache.events.hits == len(summaries(body)) - 2
 
 
+def test_a_restart_reads_the_stored_events_and_serves_the_same_bytes(tmp_path, store):
+    announce_shipping(store)
+    settings = settings_for(tmp_path)
+    query = FeedQuery(all=True)
+    before = Feeds(store, settings).get(query)
+    url = store.url.render_as_string(hide_password=False)
+    restarted, again = connect(url), connect(url)  # new processes: nothing in memory
+    try:
+        feeds = Feeds(restarted, settings)
+        after = feeds.get(query)
+        events = feeds.cache.events
+        assert after.body == before.body and after.etag == before.etag
+        assert events.misses == 0 and events.loaded == len(summaries(after.body)) > 10
+        postpone_shipping(restarted)
+        moved = Feeds(again, settings)
+        moved.get(query)
+        assert moved.cache.events.misses == 2  # the moved change's 公示 and 生效 only
+    finally:
+        restarted.dispose()
+        again.dispose()
+
+
+def test_each_change_keeps_only_its_newest_stored_events(store):
+    stored = StoredEvents(store)
+    stored.save([(f"{n:064x}", "u1", b"old %d" % n) for n in range(KEPT_PER_CHANGE + 5)])
+    stored.save([("f" * 64, "u2", b"other")])
+    kept = stored.load([f"{n:064x}" for n in range(KEPT_PER_CHANGE + 5)])
+    assert sorted(kept.values()) == sorted(b"old %d" % n for n in range(5, KEPT_PER_CHANGE + 5))
+    assert stored.load(["f" * 64]) == {"f" * 64: b"other"}
+
+
+def test_a_failing_event_store_costs_serializing_never_the_feed(tmp_path, store, caplog):
+    first = Feeds(store, settings_for(tmp_path)).get(FeedQuery(all=True))
+    with store.begin() as connection:
+        connection.execute(text("DROP TABLE calendar_event"))
+    feeds = Feeds(store, settings_for(tmp_path))
+    assert feeds.get(FeedQuery(all=True)).body == first.body
+    assert feeds.cache.events.loaded == 0 and feeds.cache.events.misses > 10
+    warned = [r.getMessage() for r in caplog.records if r.name == "store.events"]
+    assert any("could not read the stored calendar events" in line for line in warned)
+    assert any("could not store calendar events" in line for line in warned)
+
+
+def test_every_field_an_event_shows_is_in_its_stored_key():
+    info = CalendarInfo("日历", "", "Asia/Shanghai", timedelta(hours=1), "https://rw.example.com")
+    change = CalendarChange(
+        uid="c1",
+        rule=SHIPPING,
+        platform="1688",
+        title=TITLE,
+        summary="摘要",
+        announced_on=date(2026, 12, 1),
+        effective_on=date(2026, 12, 15),
+        effective_at=None,
+        tentative=False,
+        revision=0,
+        postponed_from=None,
+        updated_at=datetime(2026, 12, 1, 9, 30, tzinfo=TZ),
+    )
+    others = {
+        "uid": "c2",
+        "rule": LONG_RULE,
+        "platform": "淘宝",
+        "title": "别的",
+        "summary": "别的",
+        "announced_on": date(2026, 12, 2),
+        "effective_on": date(2026, 12, 16),
+        "effective_at": time(10, 0),
+        "tentative": True,
+        "revision": 1,
+        "postponed_from": date(2026, 12, 8),
+        "updated_at": datetime(2026, 12, 1, 9, 31, tzinfo=TZ),
+        "sources": (Source("来源", None),),
+        "tags": ("logistics",),
+        "handled": True,
+    }
+    assert set(others) == {f.name for f in dataclasses.fields(CalendarChange) if f.repr}
+    key = event_key(change, EventKind.effective, info)
+    assert key == event_key(dataclasses.replace(change), EventKind.effective, info)
+    for name, value in others.items():
+        assert (
+            event_key(dataclasses.replace(change, **{name: value}), EventKind.effective, info)
+            != key
+        ), name
+    assert event_key(change, EventKind.announced, info) != key
+    assert event_key(change, EventKind.effective, dataclasses.replace(info, name="别的")) != key
+
+
 # --- the command -------------------------------------------------------------------------
 
 
@@ -624,9 +715,9 @@ def test_spliced_alarms_are_the_bytes_icalendar_writes():
     cache = EventCache()
     for alarms in [(), parse_alarms("1d,2h"), parse_alarms("30m")]:
         for kind in EventKind:
-            assert cache.block(change, kind, alarms, info) == render_event(
-                change, kind, alarms, info
-            )
+            assert cache.blocks([(change, kind)], alarms, info) == [
+                render_event(change, kind, alarms, info)
+            ]
     assert cache.misses == 2 and cache.hits == 4
 
 

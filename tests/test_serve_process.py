@@ -67,3 +67,73 @@ def test_an_idle_service_writes_no_line_per_tick(tmp_path: Path):
     assert "serving on" in output
     for chatter in ("Running job", "executed successfully", "tick:"):
         assert chatter not in output, output[-2000:]
+
+
+def _serving(config: Path, port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [RULEWATCH, "--config", str(config), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)  # waiting for the process to listen
+    process.kill()
+    raise AssertionError(f"serve did not answer: {process.communicate()[0][-2000:]}")
+
+
+def _stopped(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-2000:]
+    return output
+
+
+def test_the_feed_survives_a_restart_and_shows_another_process_s_writes(tmp_path: Path):
+    with socket.create_server(("127.0.0.1", 0)) as free:
+        port = free.getsockname()[1]
+    config = _config(tmp_path, port)
+    run = {"cwd": tmp_path, "capture_output": True, "text": True, "timeout": 120}
+    imported = subprocess.run([RULEWATCH, "--config", str(config), "import", "--sample"], **run)
+    assert imported.returncode == 0, imported.stderr
+    feed = f"http://127.0.0.1:{port}/calendar.ics?all=1"
+    process = _serving(config, port)
+    try:
+        before = httpx.get(feed, timeout=60)
+    finally:
+        _stopped(process)
+    process = _serving(config, port)  # a new process: only the store remembers the events
+    try:
+        after = httpx.get(feed, timeout=60)
+        assert after.status_code == before.status_code == 200
+        assert after.content == before.content and after.headers["etag"] == before.headers["etag"]
+        added = subprocess.run(
+            [
+                RULEWATCH,
+                "--config",
+                str(config),
+                "add",
+                "--rule",
+                "淘宝新规则测试规范",
+                "--platform",
+                "淘宝",
+                "--effective",
+                "2027-03-01",
+            ],
+            **run,
+        )
+        assert added.returncode == 0, added.stderr
+        # Another process wrote it: the service sees it within its bound (1 s), and a
+        # generous deadline keeps a slow machine from failing the test.
+        deadline = time.monotonic() + 20
+        while (answer := httpx.get(feed, timeout=60)).headers["etag"] == after.headers["etag"]:
+            assert time.monotonic() < deadline, "the added change never reached the feed"
+            time.sleep(0.2)  # polling a real process; its clock is not ours to move
+        assert "淘宝新规则测试规范" in answer.text
+    finally:
+        _stopped(process)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -29,18 +30,18 @@ from alerts.calendar.render import (
     Feed,
     FeedCache,
     Source,
-    event_kinds,
     render_calendar,
 )
 from alerts.config import Settings, Watch
 from alerts.errors import RulewatchError
 from alerts.timeline.handled import Mark, handled_by_all, mark_of, marked_for
-from alerts.timeline.views import select_changes
-from alerts.watches import covering, current_watches, facts_of, tags_of
+from alerts.timeline.views import select_change_rows
+from alerts.watches import ChangeFacts, covering, current_watches, tags_of
 from store import handled, queries
 from store.commits import commits
 from store.db import session_scope
-from store.models import ChangeStatus, Rule, RuleChange
+from store.events import StoredEvents
+from store.models import ChangeStatus
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of a feed that never had anything
@@ -114,7 +115,8 @@ class Feeds:
 
     The data version is read again once this process has committed on the engine since
     the last read (store/commits.py), or once that read is ``bound`` seconds old: another
-    process's write shows within ``bound``, this process's own at once.
+    process's write shows within ``bound``, this process's own at once. Serialized events
+    are kept in the store (store/events.py), so a restart serializes only what changed.
     """
 
     def __init__(
@@ -127,7 +129,7 @@ class Feeds:
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.cache = FeedCache()
+        self.cache = FeedCache(store=StoredEvents(engine))
         self.bound = bound
         self._clock = clock
         # The last version read, the commit count before that read, and when it began.
@@ -182,58 +184,66 @@ def _select(
 ) -> tuple[list[CalendarChange], datetime]:
     """The feed's changes, and the newest instant among what decides its content. Withdrawn, merged
     and deleted changes count there: their leaving changes the feed."""
-    rows = select_changes(
-        session,
-        rule=query.rule,
-        platform=query.platform,
-        search=query.q,
-        include_withdrawn=True,
+    rows = select_change_rows(
+        session, rule=query.rule, platform=query.platform, search=query.q, include_withdrawn=True
     )
     watches = current_watches(session, settings)
-    covered: list[tuple[RuleChange, Rule, list[Watch]]] = []
-    for change, rule in rows:
-        wanted = _covering(watches, query, change, rule)
+    covered: list[tuple[Any, list[Watch]]] = []
+    announced, effective = (kind in query.kinds for kind in EventKind)
+    for row in rows:
+        if not (
+            (announced and row.announced_on is not None)
+            or (effective and row.effective_on is not None)
+        ):
+            continue  # no event of the kinds asked for
+        facts = ChangeFacts(
+            rule_key=row.rule_key,
+            rule_name=row.rule_name,
+            platform=row.rule_platform,
+            title=row.title,
+            summary=row.summary,
+            effective_on=row.effective_on,
+        )
+        wanted = _covering(watches, query, facts)
         if wanted is not None:
-            covered.append((change, rule, wanted))
-    ids = [change.id for change, _, _ in covered if change.id is not None]
+            covered.append((row, wanted))
+    ids = [row.id for row, _ in covered]
     sources = queries.sources_of_changes(session, change_ids=ids)
     marks = handled.marks_of_changes(session, change_ids=ids)
     selected: list[CalendarChange] = []
     newest = EPOCH
-    for change, rule, covering_watches in covered:
-        found = sources.get(change.id or 0, [])
-        done = [mark_of(row) for row in marks.get(change.id or 0, [])]
-        item = CalendarChange(
-            uid=change.uid,
-            rule=rule.key,
-            platform=rule.platform,
-            title=change.title,
-            summary=change.summary,
-            announced_on=change.announced_on,
-            effective_on=change.effective_on,
-            effective_at=change.effective_at,
-            tentative=change.tentative,
-            revision=change.revision,
-            postponed_from=change.postponed_from,
-            updated_at=change.updated_at,
-            sources=tuple(Source(title=s.title, url=s.url) for s in found),
-            tags=tuple(sorted(tags_of(covering_watches))),
-            handled=_handled(covering_watches, query, done),
-        )
-        if not event_kinds(item, query.kinds):
-            continue
-        newest = max([newest, change.updated_at, *(s.created_at for s in found)])
+    for row, covering_watches in covered:
+        found = sources.get(row.id, [])
+        done = [mark_of(mark) for mark in marks.get(row.id, [])]
+        newest = max([newest, row.updated_at, *(s.created_at for s in found)])
         newest = max([newest, *(mark.at for mark in done)])
-        if change.status == ChangeStatus.ACTIVE:
-            selected.append(item)
+        if row.status != ChangeStatus.ACTIVE:
+            continue
+        selected.append(
+            CalendarChange(
+                uid=row.uid,
+                rule=row.rule_key,
+                platform=row.rule_platform,
+                title=row.title,
+                summary=row.summary,
+                announced_on=row.announced_on,
+                effective_on=row.effective_on,
+                effective_at=row.effective_at,
+                tentative=row.tentative,
+                revision=row.revision,
+                postponed_from=row.postponed_from,
+                updated_at=row.updated_at,
+                sources=tuple(Source(title=s.title, url=s.url) for s in found),
+                tags=tuple(sorted(tags_of(covering_watches))),
+                handled=_handled(covering_watches, query, done),
+            )
+        )
     return selected, newest
 
 
-def _covering(
-    watches: list[Watch], query: FeedQuery, change: RuleChange, rule: Rule
-) -> list[Watch] | None:
-    """The watches covering ``change``, or None when the query leaves it out."""
-    found = covering(watches, facts_of(change, rule))
+def _covering(watches: list[Watch], query: FeedQuery, facts: ChangeFacts) -> list[Watch] | None:
+    """The watches covering the change of ``facts``, or None when the query leaves it out."""
+    found = covering(watches, facts)
     if query.watch is not None and all(watch.name != query.watch for watch in found):
         return None
     if query.tag is not None and all(query.tag not in watch.tags for watch in found):

@@ -21,14 +21,16 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+from icalendar import __version__ as icalendar_version
 
 PRODID = "-//rulewatch//calendar feed//ZH"
 SUMMARY_CHARS = 300  # of a change's text in a description: 10,000 changes stay a few MB
@@ -75,6 +77,19 @@ class CalendarChange:
     sources: tuple[Source, ...] = ()
     tags: tuple[str, ...] = ()  # of the watches that cover the change, sorted
     handled: bool = False  # marked handled (已处理) for the feed's watches: ✓ in the summary
+    # Made once: a build looks each change up several times, and a dataclass's own hash
+    # walks every field each time.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shown = tuple(getattr(self, name) for name in _SHOWN)
+        object.__setattr__(self, "_hash", hash(shown))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+_SHOWN = tuple(f.name for f in fields(CalendarChange) if f.repr)
 
 
 @dataclass(frozen=True)
@@ -91,13 +106,22 @@ class CalendarInfo:
 @dataclass(frozen=True)
 class Feed:
     """A serialized feed with the validators HTTP answers carry, and its gzip coding (made
-    once per build: a feed compresses to about a sixth)."""
+    once, when first asked for: a feed compresses to about a sixth, at 10 ms a MB)."""
 
     body: bytes
     etag: str  # quoted, strong
     last_modified: datetime  # aware UTC, whole seconds
-    gzipped: bytes = b""
     gzip_etag: str = ""  # a strong ETag names one coding of the content
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        # mtime=0: the same content gives the same bytes, in every process.
+        return gzip.compress(self.body, compresslevel=6, mtime=0)
+
+    @property
+    def has_gzipped(self) -> bool:
+        """Whether :attr:`gzipped` is made already (else asking for it takes a while)."""
+        return "gzipped" in self.__dict__
 
 
 Alarms = tuple[timedelta, ...]
@@ -125,8 +149,12 @@ def parse_alarms(text: str) -> Alarms:
 
 def event_kinds(change: CalendarChange, kinds: Collection[EventKind]) -> list[EventKind]:
     """The events ``change`` gives among ``kinds``: one per date it has."""
-    dates = {EventKind.announced: change.announced_on, EventKind.effective: change.effective_on}
-    return [kind for kind in EventKind if kind in kinds and dates[kind] is not None]
+    found = []
+    if change.announced_on is not None and EventKind.announced in kinds:
+        found.append(EventKind.announced)
+    if change.effective_on is not None and EventKind.effective in kinds:
+        found.append(EventKind.effective)
+    return found
 
 
 def render_calendar(
@@ -139,14 +167,15 @@ def render_calendar(
 ) -> bytes:
     """The VCALENDAR of ``changes``, in the order given."""
     cache = cache if cache is not None else EventCache(0)  # nothing kept
-    blocks: list[bytes] = []
+    events: list[tuple[CalendarChange, EventKind]] = []
     timed: list[date] = []
     for change in changes:
         for kind in event_kinds(change, kinds):
-            blocks.append(cache.block(change, kind, alarms, info))
+            events.append((change, kind))
             if kind is EventKind.effective and change.effective_at and change.effective_on:
                 timed.append(change.effective_on)
     zone = _vtimezone(info.timezone, min(timed).year, max(timed).year) if timed else b""
+    blocks = cache.blocks(events, alarms, info)
     return _head(info) + zone + b"".join(blocks) + b"END:VCALENDAR\r\n"
 
 
@@ -299,36 +328,114 @@ class _Lru:
                 self._held -= self._items.popitem(last=False)[1][1]
 
 
+class EventStore(Protocol):
+    """Where serialized events outlive the process (store/events.py's StoredEvents)."""
+
+    def load(self, keys: Collection[str]) -> dict[str, bytes]: ...
+
+    def save(self, events: Sequence[tuple[str, str, bytes]]) -> None: ...
+
+
+# Part of every stored event's key: a new way of writing events, or another icalendar,
+# writes them again instead of reading what the old one wrote.
+EVENT_FORMAT = f"1 icalendar {icalendar_version}"
+
+
+def event_key(change: CalendarChange, kind: EventKind, info: CalendarInfo) -> str:
+    """A digest of everything the event of ``change`` and ``kind`` shows, stable across
+    processes: the key of its stored block."""
+    return _keyed(change, info, (kind,))[0]
+
+
+def _keyed(change: CalendarChange, info: CalendarInfo, kinds: Sequence[EventKind]) -> list[str]:
+    shown = hashlib.sha256(repr((EVENT_FORMAT, change, info)).encode("utf-8", "surrogatepass"))
+    keys = []
+    for kind in kinds:
+        each = shown.copy()
+        each.update(kind.value.encode())
+        keys.append(each.hexdigest())
+    return keys
+
+
 class EventCache:
     """Serialized event blocks, keyed by the change's every shown field, the kind and the
     calendar info, so a hit can never be stale whatever changed. Alarms are kept apart and
     spliced in before END:VEVENT, the place icalendar writes them: a subscriber asking for
-    other alarms re-serializes no event. ``misses`` counts events serialized."""
+    other alarms re-serializes no event.
 
-    def __init__(self, budget: int = 64 << 20) -> None:
+    Behind the memory, an optional ``store`` keeps the blocks across restarts (looked up by
+    :func:`event_key`, in one batch per build). ``hits`` counts events found in memory,
+    ``loaded`` those read from the store, ``misses`` those serialized.
+    """
+
+    def __init__(self, budget: int = 64 << 20, *, store: EventStore | None = None) -> None:
         self._blocks = _Lru(budget)
+        self.store = store
         self.hits = 0
+        self.loaded = 0
         self.misses = 0
 
-    def block(
-        self, change: CalendarChange, kind: EventKind, alarms: Alarms, info: CalendarInfo
-    ) -> bytes:
-        key = (change, kind, info)
-        found = self._blocks.get(key)
-        if isinstance(found, bytes):
-            self.hits += 1
-        else:
-            self.misses += 1
-            found = render_event(change, kind, (), info)
-            self._blocks.put(key, found)
-        if not alarms or kind is not EventKind.effective:
-            return found
-        summary = event_summary(change, kind)
+    def blocks(
+        self,
+        events: Sequence[tuple[CalendarChange, EventKind]],
+        alarms: Alarms,
+        info: CalendarInfo,
+    ) -> list[bytes]:
+        """The block of each of ``events``, in their order, with ``alarms`` spliced in."""
+        found = [self._blocks.get((change, kind, info)) for change, kind in events]
+        missing = [i for i, block in enumerate(found) if not isinstance(block, bytes)]
+        self.hits += len(events) - len(missing)
+        keys = self._keys(events, missing, info) if self.store else {}
+        stored = self.store.load(set(keys.values())) if self.store and keys else {}
+        made: list[tuple[str, str, bytes]] = []
+        for i in missing:
+            change, kind = events[i]
+            block = stored.get(keys[i]) if keys else None
+            if block is not None:
+                self.loaded += 1
+            else:
+                self.misses += 1
+                block = render_event(change, kind, (), info)
+                if keys:
+                    made.append((keys[i], change.uid, block))
+            self._blocks.put((change, kind, info), block)
+            found[i] = block
+        if made and self.store:
+            self.store.save(made)
+        blocks = [block for block in found if isinstance(block, bytes)]
+        if not alarms:
+            return blocks
+        return [
+            self._with_alarms(block, change, alarms) if kind is EventKind.effective else block
+            for block, (change, kind) in zip(blocks, events, strict=True)
+        ]
+
+    @staticmethod
+    def _keys(
+        events: Sequence[tuple[CalendarChange, EventKind]],
+        indices: Sequence[int],
+        info: CalendarInfo,
+    ) -> dict[int, str]:
+        """The :func:`event_key` of ``events[i]`` for each index, digesting each change once
+        (its events come one after the other)."""
+        keys: dict[int, str] = {}
+        run: list[int] = []
+        for i in [*indices, -1]:
+            if run and (i < 0 or events[i][0] is not events[run[0]][0]):
+                found = _keyed(events[run[0]][0], info, [events[j][1] for j in run])
+                keys.update(zip(run, found, strict=True))
+                run = []
+            if i >= 0:
+                run.append(i)
+        return keys
+
+    def _with_alarms(self, block: bytes, change: CalendarChange, alarms: Alarms) -> bytes:
+        summary = event_summary(change, EventKind.effective)
         spliced = self._blocks.get((summary, alarms))
         if not isinstance(spliced, bytes):
             spliced = b"".join(bytes(alarm.to_ical()) for alarm in _alarms(summary, alarms))
             self._blocks.put((summary, alarms), spliced)
-        return found[: -len(_END_EVENT)] + spliced + _END_EVENT
+        return block[: -len(_END_EVENT)] + spliced + _END_EVENT
 
 
 _END_EVENT = b"END:VEVENT\r\n"
@@ -341,8 +448,14 @@ class FeedCache:
     build instead of each starting their own.
     """
 
-    def __init__(self, *, feed_bytes: int = 64 << 20, event_bytes: int = 64 << 20) -> None:
-        self.events = EventCache(event_bytes)
+    def __init__(
+        self,
+        *,
+        feed_bytes: int = 64 << 20,
+        event_bytes: int = 64 << 20,
+        store: EventStore | None = None,
+    ) -> None:
+        self.events = EventCache(event_bytes, store=store)
         self._feeds = _Lru(feed_bytes)
         # The validators last given per filters, to keep Last-Modified moving forward.
         self._last: OrderedDict[Hashable, tuple[str, datetime]] = OrderedDict()
@@ -389,9 +502,4 @@ class FeedCache:
         self._last.move_to_end(filters)
         while len(self._last) > 1024:
             self._last.popitem(last=False)
-        # mtime=0: the same content gives the same bytes, in every process.
-        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
-        gzip_etag = etag[:-1] + '-gzip"'
-        return Feed(
-            body=body, etag=etag, last_modified=modified, gzipped=gzipped, gzip_etag=gzip_etag
-        )
+        return Feed(body=body, etag=etag, last_modified=modified, gzip_etag=etag[:-1] + '-gzip"')

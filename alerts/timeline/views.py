@@ -162,6 +162,24 @@ def select_changes(
     )
 
 
+def select_change_rows(
+    session: Session,
+    *,
+    rule: str | None = None,
+    platform: str | None = None,
+    search: str | None = None,
+    include_withdrawn: bool = False,
+) -> Sequence[Any]:
+    """:func:`select_changes` as plain rows (:func:`store.queries.list_change_rows`)."""
+    return queries.list_change_rows(
+        session,
+        rule=rule,
+        platform=stored_platform(platform),
+        search=search_terms(search),
+        include_withdrawn=include_withdrawn,
+    )
+
+
 def count_selected(
     session: Session,
     *,

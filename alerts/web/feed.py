@@ -206,6 +206,8 @@ async def _answer(request: Request, settings: Settings, query: FeedQuery) -> Res
     if _not_modified(request, feed):
         return _counted(request, Response(status_code=304, headers=headers))
     if zipped:
+        if not feed.has_gzipped:  # compressing a large feed would hold up the event loop
+            await run_in_threadpool(lambda: feed.gzipped)
         headers["Content-Encoding"] = "gzip"
         return _counted(request, Response(feed.gzipped, media_type=MEDIA_TYPE, headers=headers))
     return _counted(request, Response(feed.body, media_type=MEDIA_TYPE, headers=headers))

@@ -1,0 +1,97 @@
+"""The calendar feed's serialized events, kept in the store so that a restarted service
+reads them instead of serializing every event again (alerts/calendar/render.py's
+:class:`EventCache` asks; the keys are its digests).
+
+A row is never stale (its key digests everything the event shows) but may go unused: each
+change keeps the rows of its newest :data:`KEPT_PER_CHANGE` events. Losing a row costs one
+serialization, so a failing store is logged here and never fails a feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col
+
+from store.commits import UNCOUNTED
+from store.models import CalendarEvent
+
+log = logging.getLogger(__name__)
+
+# Two kinds of event a change, each in a few forms (handled for one feed's watch and not
+# for another's): enough that feeds asking for either never push each other out.
+KEPT_PER_CHANGE = 8
+_BATCH = 1000  # keys or rows a statement, far below every backend's parameter limit
+
+
+class StoredEvents:
+    """The ``calendar_event`` table of ``engine``, each call in a session of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def load(self, keys: Collection[str]) -> dict[str, bytes]:
+        """The blocks stored under ``keys``, those there are."""
+        wanted = list(keys)
+        found: dict[str, bytes] = {}
+        try:
+            with Session(self.engine) as session:
+                for start in range(0, len(wanted), _BATCH):
+                    statement = select(col(CalendarEvent.key), col(CalendarEvent.block)).where(
+                        col(CalendarEvent.key).in_(wanted[start : start + _BATCH])
+                    )
+                    rows = session.connection().execute(statement).all()
+                    found.update((key, block) for key, block in rows)
+        except SQLAlchemyError as exc:
+            log.warning("could not read the stored calendar events: %s", _first_line(exc))
+        return found
+
+    def save(self, events: Sequence[tuple[str, str, bytes]]) -> None:
+        """Store ``(key, change uid, block)`` rows, then drop the oldest rows of those
+        changes beyond :data:`KEPT_PER_CHANGE`."""
+        if not events:
+            return
+        try:
+            # Its commit changes nothing a feed shows: no reader need read the version again.
+            with Session(self.engine, info={UNCOUNTED: True}) as session:
+                dialect = session.get_bind().dialect.name
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                rows = [
+                    {"key": key, "change_uid": uid, "block": block} for key, uid, block in events
+                ]
+                for start in range(0, len(rows), _BATCH):
+                    session.connection().execute(
+                        insert(CalendarEvent).on_conflict_do_nothing(index_elements=["key"]),
+                        rows[start : start + _BATCH],
+                    )
+                uids = sorted({uid for _, uid, _ in events})
+                for start in range(0, len(uids), _BATCH):
+                    _prune(session, uids[start : start + _BATCH])
+                session.commit()
+        except SQLAlchemyError as exc:
+            log.warning("could not store calendar events: %s", _first_line(exc))
+
+
+def _prune(session: Session, uids: Sequence[str]) -> None:
+    newest = (
+        select(
+            col(CalendarEvent.id),
+            func.row_number()
+            .over(partition_by=col(CalendarEvent.change_uid), order_by=col(CalendarEvent.id).desc())
+            .label("n"),
+        )
+        .where(col(CalendarEvent.change_uid).in_(uids))
+        .subquery()
+    )
+    old = select(newest.c.id).where(newest.c.n > KEPT_PER_CHANGE)
+    session.connection().execute(delete(CalendarEvent).where(col(CalendarEvent.id).in_(old)))
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    # The statement and its parameters (blocks of bytes) are no use in a log line.
+    cause = getattr(exc, "orig", None)
+    return (str(cause if cause is not None else exc).splitlines() or [type(exc).__name__])[0]
