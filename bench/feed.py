@@ -278,11 +278,24 @@ def bench_http(config: Path, seconds: int, count: int, pairs: int) -> None:
                     f"rulewatch {max(mine):7,.0f} req/s, bare FastAPI {max(bare):7,.0f} req/s, "
                     f"ratio {max(mine) / max(bare):.2f}"
                 )
+        peaks = [_peak_rss(server[0].pid) for server in (ours, theirs)]
+        print(
+            f"peak RSS after the runs: rulewatch {peaks[0] / 1e6:,.0f} MB, bare FastAPI "
+            f"{peaks[1] / 1e6:,.0f} MB, ratio {peaks[0] / peaks[1]:.2f}"
+        )
     finally:
         for server in (ours, theirs):
             if server is not None:
                 server[0].terminate()
                 server[0].wait(timeout=10)
+
+
+def _peak_rss(pid: int) -> int:
+    """The peak resident set of a live process, in bytes (Linux: VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise SystemExit(f"no VmHWM for process {pid}")
 
 
 def _start(arguments: list[str]) -> tuple[subprocess.Popen[bytes], str]:

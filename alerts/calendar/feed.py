@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,12 @@ def build_feed(
     *,
     cache: FeedCache | None = None,
     version: queries.DataVersion | None = None,
+    made: MadeByQuery | None = None,
 ) -> Feed:
     """The feed for ``query``: from ``cache`` when the store has not changed since it was
     built, else built again, serializing only the events the cache does not hold.
-    ``version`` is the store's data version when the caller has just read it.
+    ``version`` is the store's data version when the caller has just read it; ``made``
+    keeps what each build made of the rows, for the next (:class:`Made`).
 
     A ``watch`` no watch is called, or a ``tag`` no watch has, gives an empty calendar (the
     answer a subscriber's app handles best when a watch is removed).
@@ -98,7 +101,11 @@ def build_feed(
     version = version if version is not None else queries.data_version(session)
 
     def build(events: EventCache) -> tuple[bytes, datetime]:
-        changes, newest = _select(session, settings, query)
+        changes, newest, now_made = _select(
+            session, settings, query, made.get(query) if made is not None else None
+        )
+        if made is not None:
+            made.put(query, now_made)
         if version.watches_created_at:  # watches decide what is in and the CATEGORIES
             newest = max(newest, version.watches_created_at)
         info = calendar_info(settings)
@@ -130,6 +137,7 @@ class Feeds:
         self.engine = engine
         self.settings = settings
         self.cache = FeedCache(store=StoredEvents(engine))
+        self._made = MadeByQuery()
         self.bound = bound
         self._clock = clock
         # The last version read, the commit count before that read, and when it began.
@@ -155,7 +163,9 @@ class Feeds:
             known = self._known
             if known is None or (known[1], known[2]) <= (count, read_at):
                 self._known = (version, count, read_at)
-            return build_feed(session, self.settings, query, cache=self.cache, version=version)
+            return build_feed(
+                session, self.settings, query, cache=self.cache, version=version, made=self._made
+            )
 
 
 def write_feed(path: Path, body: bytes) -> None:
@@ -179,15 +189,47 @@ def write_feed(path: Path, body: bytes) -> None:
         raise
 
 
+@dataclass
+class Made:
+    """What a build of one query made of each change row, kept for its next build: after one
+    change moved, every row is read again but only that change is worked out once more.
+    ``watches`` fingerprints the watches it was made with (other watches, other coverage)."""
+
+    watches: tuple[str, ...] = ()
+    covering: dict[Any, list[Watch] | None] = field(default_factory=dict)
+    items: dict[Any, CalendarChange] = field(default_factory=dict)
+
+
+class MadeByQuery:
+    """:class:`Made` of the queries built last, the least recently built forgotten first."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._made: OrderedDict[FeedQuery, Made] = OrderedDict()
+
+    def get(self, query: FeedQuery) -> Made | None:
+        return self._made.get(query)
+
+    def put(self, query: FeedQuery, made: Made) -> None:
+        self._made[query] = made
+        self._made.move_to_end(query)
+        while len(self._made) > self.size:
+            self._made.popitem(last=False)
+
+
 def _select(
-    session: Session, settings: Settings, query: FeedQuery
-) -> tuple[list[CalendarChange], datetime]:
-    """The feed's changes, and the newest instant among what decides its content. Withdrawn, merged
-    and deleted changes count there: their leaving changes the feed."""
+    session: Session, settings: Settings, query: FeedQuery, before: Made | None = None
+) -> tuple[list[CalendarChange], datetime, Made]:
+    """The feed's changes, the newest instant among what decides its content (withdrawn,
+    merged and deleted changes count there: their leaving changes the feed), and what was
+    made of each row, for the next build (reusing ``before``'s where a row is the same)."""
     rows = select_change_rows(
         session, rule=query.rule, platform=query.platform, search=query.q, include_withdrawn=True
     )
     watches = current_watches(session, settings)
+    made = Made(watches=tuple(watch.model_dump_json() for watch in watches))
+    if before is None or before.watches != made.watches:
+        before = Made()
     covered: list[tuple[Any, list[Watch]]] = []
     announced, effective = (kind in query.kinds for kind in EventKind)
     for row in rows:
@@ -196,15 +238,19 @@ def _select(
             or (effective and row.effective_on is not None)
         ):
             continue  # no event of the kinds asked for
-        facts = ChangeFacts(
-            rule_key=row.rule_key,
-            rule_name=row.rule_name,
-            platform=row.rule_platform,
-            title=row.title,
-            summary=row.summary,
-            effective_on=row.effective_on,
-        )
-        wanted = _covering(watches, query, facts)
+        if row in before.covering:
+            wanted = before.covering[row]
+        else:
+            facts = ChangeFacts(
+                rule_key=row.rule_key,
+                rule_name=row.rule_name,
+                platform=row.rule_platform,
+                title=row.title,
+                summary=row.summary,
+                effective_on=row.effective_on,
+            )
+            wanted = _covering(watches, query, facts)
+        made.covering[row] = wanted
         if wanted is not None:
             covered.append((row, wanted))
     ids = [row.id for row, _ in covered]
@@ -213,14 +259,16 @@ def _select(
     selected: list[CalendarChange] = []
     newest = EPOCH
     for row, covering_watches in covered:
-        found = sources.get(row.id, [])
-        done = [mark_of(mark) for mark in marks.get(row.id, [])]
-        newest = max([newest, row.updated_at, *(s.created_at for s in found)])
-        newest = max([newest, *(mark.at for mark in done)])
+        found = tuple(sources.get(row.id, ()))
+        done = tuple(mark_of(mark) for mark in marks.get(row.id, ()))
+        for instant in (row.updated_at, *(s.created_at for s in found), *(m.at for m in done)):
+            newest = max(newest, instant)
         if row.status != ChangeStatus.ACTIVE:
             continue
-        selected.append(
-            CalendarChange(
+        key = (row, found, done)
+        item = before.items.get(key)
+        if item is None:
+            item = CalendarChange(
                 uid=row.uid,
                 rule=row.rule_key,
                 platform=row.rule_platform,
@@ -235,10 +283,11 @@ def _select(
                 updated_at=row.updated_at,
                 sources=tuple(Source(title=s.title, url=s.url) for s in found),
                 tags=tuple(sorted(tags_of(covering_watches))),
-                handled=_handled(covering_watches, query, done),
+                handled=_handled(covering_watches, query, list(done)),
             )
-        )
-    return selected, newest
+        made.items[key] = item
+        selected.append(item)
+    return selected, newest, made
 
 
 def _covering(watches: list[Watch], query: FeedQuery, facts: ChangeFacts) -> list[Watch] | None:

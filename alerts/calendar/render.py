@@ -317,6 +317,20 @@ class _Lru:
             self._items.move_to_end(key)
             return found[0]
 
+    def get_many(self, keys: Sequence[Hashable]) -> list[bytes | Feed | None]:
+        """:meth:`get` of each of ``keys``, under one hold of the lock."""
+        found: list[bytes | Feed | None] = []
+        with self._lock:
+            items, touch = self._items, self._items.move_to_end
+            for key in keys:
+                item = items.get(key)
+                if item is None:
+                    found.append(None)
+                else:
+                    touch(key)
+                    found.append(item[0])
+        return found
+
     def put(self, key: Hashable, value: bytes | Feed) -> None:
         size = len(value) if isinstance(value, bytes) else len(value.body)
         with self._lock:
@@ -382,7 +396,7 @@ class EventCache:
         info: CalendarInfo,
     ) -> list[bytes]:
         """The block of each of ``events``, in their order, with ``alarms`` spliced in."""
-        found = [self._blocks.get((change, kind, info)) for change, kind in events]
+        found = self._blocks.get_many([(change, kind, info) for change, kind in events])
         missing = [i for i, block in enumerate(found) if not isinstance(block, bytes)]
         self.hits += len(events) - len(missing)
         keys = self._keys(events, missing, info) if self.store else {}
