@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -57,7 +58,7 @@ def serve(settings: Settings) -> None:
             )
     host, port = settings.service.listen_host, settings.service.listen_port
     listening = _listen(host, port)
-    log.info("serving on http://%s:%d", host, port)
+    log.info("serving on http://%s:%d (event loop %s, HTTP parser %s)", host, port, *_runs_on())
     app = create_app(settings, engine, lifespan=_reminders(settings, engine))
     stopped_by: list[int] = []
     # uvicorn stops gracefully on these, then raises the signal again for the handler it
@@ -65,9 +66,23 @@ def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda number, _frame: stopped_by.append(number))
     with listening:
-        uvicorn.run(app, fd=listening.fileno(), log_level="info")
+        uvicorn.run(app, fd=listening.fileno(), log_level="info", loop="auto", http="auto")
     if stopped_by:
         log.info("stopped on %s", signal.Signals(stopped_by[0]).name)
+
+
+def _runs_on() -> tuple[str, str]:
+    """The event loop and HTTP parser uvicorn's "auto" takes, found as it finds them: uvloop
+    and httptools where they import (``uvicorn[standard]``), else asyncio's own and h11."""
+    return _importable("uvloop", "asyncio"), _importable("httptools", "h11")
+
+
+def _importable(fast: str, fallback: str) -> str:
+    try:
+        importlib.import_module(fast)
+    except ImportError:
+        return fallback
+    return fast
 
 
 def _listen(host: str, port: int) -> socket.socket:

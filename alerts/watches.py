@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from alerts.config import Settings, Watch
-from alerts.extract.platforms import canonical_platform
-from alerts.extract.rules import canonical_rule
 from store import watches as stored_watches
 
+# The extractor's platform and rule tables (tens of milliseconds of patterns to compile) are
+# imported by the functions that match, so a command that only lists changes goes without.
 if TYPE_CHECKING:
     from store.models import Rule, RuleChange
 
@@ -88,6 +88,8 @@ def matches(watch: Watch, change: ChangeFacts) -> bool:
         change.effective_on is None or change.effective_on < watch.since
     ):
         return False
+    from alerts.extract.platforms import canonical_platform
+
     platform = canonical_platform(change.platform) or change.platform
     if watch.platforms and platform not in _platforms(tuple(watch.platforms)):
         return False
@@ -140,11 +142,15 @@ def routes(
 def _names_rule(entry: str, change: ChangeFacts) -> bool:
     if entry in (change.rule_key, change.rule_name):
         return True
+    from alerts.extract.rules import canonical_rule
+
     # "商家发货行为管理规范" in a watch names 1688's rule when the change is on 1688.
     return canonical_rule(entry, change.platform)[1] == change.rule_key
 
 
 @lru_cache(maxsize=256)  # asked for each change a watch is matched with
 def _platforms(names: tuple[str, ...]) -> frozenset[str | None]:
+    from alerts.extract.platforms import canonical_platform
+
     # Any spelling a user writes (抖店, Douyin, 天猫商城) matches the platform extraction found.
     return frozenset(canonical_platform(name) or name for name in names)

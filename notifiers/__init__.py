@@ -14,9 +14,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, NamedTuple, Protocol, Union
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Protocol, Union
 
-import httpx
 from pydantic import BaseModel, Field
 
 from notifiers.base import Deps, Notifier, utc_now
@@ -26,6 +25,9 @@ from notifiers.feishu import FeishuChannel, FeishuNotifier
 from notifiers.slack import SlackChannel, SlackNotifier
 from notifiers.webhook import WebhookChannel, WebhookNotifier
 from notifiers.wecom import WeComChannel, WeComNotifier
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CHANNELS",

@@ -21,9 +21,9 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
-
 if TYPE_CHECKING:
+    import httpx
+
     from notifiers.email import SmtpSettings
 
 REDACTED = "***"

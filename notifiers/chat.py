@@ -25,15 +25,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
-import httpx
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr, field_validator
 
 from notifiers.base import Deps, Message, Outcome, Verdict, one_line, url_secrets, utc_now
-from notifiers.http import check_http_url, config_problem, post
+from notifiers.checks import check_http_url, config_problem
 from notifiers.pacing import Pacing
+
+if TYPE_CHECKING:  # loading a config builds the models only: no HTTP client, no templates
+    import httpx
+    from jinja2 import Template
 
 # --- config ------------------------------------------------------------------------------
 
@@ -251,6 +253,8 @@ MARKDOWN = Dialect(bold=lambda s: f"**{s}**", link=_markdown_link, escape=_markd
 
 @cache
 def _template() -> Template:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     environment = Environment(
         loader=PackageLoader("notifiers", "templates"),
         undefined=StrictUndefined,
@@ -466,6 +470,8 @@ class ChatNotifier:
 
         text = fit(Card.of(message), dialect, lambda t: self.fits(t, encoded(t)), mentions=line)
         codes = self.codes
+        from notifiers.http import post
+
         return await post(
             self._client,
             self.address(now),

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 from pydantic import SecretStr, field_validator
 
 from notifiers.base import Message
@@ -28,7 +27,7 @@ from notifiers.chat import (
     SigningSecret,
     hmac_base64,
 )
-from notifiers.http import config_problem
+from notifiers.checks import config_problem
 from notifiers.pacing import RateLimit
 
 MOBILE = r"\+?[0-9][0-9-]{4,19}"
@@ -77,6 +76,8 @@ class DingTalkNotifier(ChatNotifier):
     config: DingTalkChannel
 
     def address(self, now: datetime) -> str:
+        import httpx
+
         if self.config.secret is None:
             return self.config.address()
         timestamp = str(int(now.timestamp() * 1000))

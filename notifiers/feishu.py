@@ -27,7 +27,7 @@ from notifiers.chat import (
     SigningSecret,
     hmac_base64,
 )
-from notifiers.http import config_problem
+from notifiers.checks import config_problem
 from notifiers.pacing import RateLimit
 
 

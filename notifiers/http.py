@@ -1,5 +1,5 @@
-"""What every channel kind that POSTs to a URL shares: the URL check, one POST bounded as a
-whole by its timeout, and how its answer is judged.
+"""What every channel kind that POSTs to a URL shares: one POST bounded as a whole by its
+timeout, and how its answer is judged (the URL check is in :mod:`notifiers.checks`).
 
 :func:`post` makes the request and turns whatever happens into an :class:`Outcome`: a
 transport failure is ``retry``; an HTTP answer is judged by
@@ -14,12 +14,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Annotated
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
 
 from notifiers.base import Outcome, Verdict, classify_http, one_line, origin, redact, utc_now
 
@@ -30,34 +26,6 @@ BODY_EXCERPT_BYTES = 64 * 1024
 # A kind's reading of a body answered with 2xx: an Outcome when the body says the message
 # was refused (``{"errcode": 310000}``), None when the status stands.
 Judge = Callable[[str], Outcome | None]
-
-
-def config_problem(message: str) -> PydanticCustomError:
-    # The message is already complete; the config loader shows it as written.
-    return PydanticCustomError("rulewatch", message)
-
-
-def check_http_url(value: str) -> str:
-    """Accept an absolute http(s) URL with a host; raise a pydantic error otherwise.
-
-    The URL itself is never put into the message: it may carry a token, and the loader
-    shows the given value in redacted form next to the message.
-    """
-    if any(c.isspace() for c in value):
-        raise config_problem("a URL cannot contain spaces or line breaks")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https"):
-        raise config_problem("must be an http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError:
-        raise config_problem("the port in the URL is not a number from 1 to 65535") from None
-    if not parts.hostname:
-        raise config_problem("the URL has no host")
-    return value
-
-
-HttpUrlStr = Annotated[str, AfterValidator(check_http_url)]
 
 
 async def post(

@@ -23,7 +23,7 @@ from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, PlainSerializer
 
-from notifiers.http import config_problem
+from notifiers.checks import config_problem
 
 
 class RateLimit(NamedTuple):

@@ -18,9 +18,8 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import httpx
 from pydantic import (
     BeforeValidator,
     ConfigDict,
@@ -39,8 +38,11 @@ from notifiers.base import (
     url_secrets,
     utc_now,
 )
-from notifiers.http import HttpUrlStr, config_problem, post
+from notifiers.checks import HttpUrlStr, config_problem
 from notifiers.pacing import Pacing
+
+if TYPE_CHECKING:
+    import httpx
 
 SECRET_PREFIX = "whsec_"
 # The spec recommends 24 to 64 bytes; shorter keys are refused rather than silently weak.
@@ -238,6 +240,8 @@ class WebhookNotifier:
             headers["webhook-signature"] = " ".join(
                 sign(key, message.id, timestamp, body) for key in self._keys
             )
+        from notifiers.http import post
+
         return await post(
             self._client,
             self.config.url,

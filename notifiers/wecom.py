@@ -16,8 +16,8 @@ from pydantic import SecretStr, field_validator
 
 from notifiers.base import Message
 from notifiers.chat import ChatChannel, ChatNotifier, Codes, Dialect
+from notifiers.checks import config_problem
 from notifiers.dingtalk import MOBILE
-from notifiers.http import config_problem
 from notifiers.pacing import RateLimit
 
 

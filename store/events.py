@@ -13,11 +13,11 @@ import logging
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from store.commits import UNCOUNTED
+from store.db import dialect_insert
 from store.models import CalendarEvent
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,13 @@ class StoredEvents:
         try:
             # Its commit changes nothing a feed shows: no reader need read the version again.
             with Session(self.engine, info={UNCOUNTED: True}) as session:
-                dialect = session.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                insert = dialect_insert(session, CalendarEvent)
                 rows = [
                     {"key": key, "change_uid": uid, "block": block} for key, uid, block in events
                 ]
                 for start in range(0, len(rows), _BATCH):
                     session.connection().execute(
-                        insert(CalendarEvent).on_conflict_do_nothing(index_elements=["key"]),
+                        insert.on_conflict_do_nothing(index_elements=["key"]),
                         rows[start : start + _BATCH],
                     )
                 uids = sorted({uid for _, uid, _ in events})

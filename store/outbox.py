@@ -23,9 +23,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from store.db import dialect_insert
 from store.models import (
     Channel,
     Delivery,
@@ -152,10 +152,8 @@ def add_reminders(session: Session, drafts: Iterable[NewReminder], *, now: datet
     ]
     if not values:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(Reminder)
+        dialect_insert(session, Reminder)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(col(Reminder.id))
     )

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
+from store.db import dialect_insert
 from store.models import SourceItem, SourceState, StoredSource
 
 
@@ -43,11 +43,8 @@ def claim(session: Session, name: str, *, now: datetime, polled_before: datetime
     One conditional UPDATE, so that of several instances polling on one store exactly one
     wins each round, on PostgreSQL and on SQLite alike. The caller commits.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.connection().execute(
-        insert(SourceState).values(name=name).on_conflict_do_nothing(index_elements=["name"])
-    )
+    insert = dialect_insert(session, SourceState).values(name=name)
+    session.connection().execute(insert.on_conflict_do_nothing(index_elements=["name"]))
     last, until = col(SourceState.last_polled_at), col(SourceState.not_before)
     taken = session.connection().execute(
         update(SourceState)

@@ -7,7 +7,9 @@ that sneaks in through a chain of others counts as much as a direct one.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +98,89 @@ def test_the_ics_command_loads_no_web_framework(tmp_path: Path):
     loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert _under(loaded, "fastapi", "starlette", "uvicorn", *SENDERS) == []
     assert (tmp_path / "f.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+
+
+# What the commands a person or cron runs most must not load (issue 14: each answers in
+# under half a second): the HTTP client and what sends, the sources' parsers, the templates,
+# the calendar, the spreadsheet writer, the web framework, Alembic (a store at head is
+# checked with one query), the extractor's patterns and the PostgreSQL dialect on SQLite.
+# Each is imported where it is used; the config still validates every channel and source kind.
+HEAVY = (
+    "httpx",
+    "aiosmtplib",
+    "apscheduler",
+    "jinja2",
+    "selectolax",
+    "trafilatura",
+    "feedparser",
+    "icalendar",
+    "openpyxl",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "alembic",
+    "alerts.extract.rules",
+    "alerts.extract.platforms",
+    "sqlalchemy.dialects.postgresql",
+)
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the example config.toml (watches, a webhook channel) and its store,
+    the sample imported."""
+    folder = tmp_path_factory.mktemp("sample")
+    shutil.copy(ROOT / "config.toml", folder / "config.toml")
+    loaded_by_command(folder, "import", "--sample")
+    return folder
+
+
+def loaded_by_command(folder: Path, *arguments: str) -> set[str]:
+    """The modules loaded when ``rulewatch ARGUMENTS`` exits, run as the script runs it."""
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
+        "from alerts.cli import main\n"
+        "main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--config", "config.toml", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()  # it answered
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--help"],
+        ["changes"],
+        ["changes", "--upcoming"],
+        ["rules"],
+        ["reminders"],
+        ["run-due", "--dry-run"],
+    ],
+    ids=" ".join,
+)
+def test_a_listing_command_loads_nothing_it_does_not_use(sample_store: Path, arguments):
+    assert _under(loaded_by_command(sample_store, *arguments), *HEAVY) == []
+
+
+def test_a_dry_run_with_reminders_due_loads_no_sender(sample_store: Path):
+    # The sample's week: a reminder is planned (watches matched: the extractor's patterns are
+    # loaded now), none sent.
+    loaded = loaded_by_command(
+        sample_store, "run-due", "--dry-run", "--now", "2025-02-12T09:00+08:00"
+    )
+    assert "alerts.extract.rules" in loaded
+    assert (
+        _under(loaded, "httpx", "aiosmtplib", "apscheduler", "fastapi", "uvicorn", "alembic") == []
+    )
 
 
 DOCS = "\n".join(

@@ -1,4 +1,5 @@
-"""`rulewatch serve` as a process: a taken address is one line, an idle service is quiet."""
+"""`rulewatch serve` as a process: a taken address is one line, an idle service is quiet, and it
+runs on uvloop and httptools."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def test_an_idle_service_writes_no_line_per_tick(tmp_path: Path):
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-2000:]
-    assert "serving on" in output
+    # uvicorn[standard] is a dependency: the service runs on uvloop and httptools.
+    assert (
+        f"serving on http://127.0.0.1:{port} (event loop uvloop, HTTP parser httptools)" in output
+    )
     for chatter in ("Running job", "executed successfully", "tick:"):
         assert chatter not in output, output[-2000:]
 

@@ -66,8 +66,8 @@ from alerts.errors import ConfigError
 from alerts.sources import SourceConfig, source_union
 from alerts.users import UserConfig
 from notifiers import ChannelConfig, channel_union
+from notifiers.checks import check_http_url
 from notifiers.email import SmtpSettings
-from notifiers.http import check_http_url
 
 __all__ = [
     "ApiSettings",

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from ssl import SSLContext
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy import Engine
 
 from alerts import clock
@@ -32,6 +31,7 @@ from notifiers.pacing import Pacing
 from store.db import PLANNING_LOCK, session_scope, try_lock
 
 if TYPE_CHECKING:
+    import httpx
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)

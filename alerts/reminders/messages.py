@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from notifiers.base import Message
+
+if TYPE_CHECKING:  # Jinja2 is imported when a message is first rendered
+    from jinja2 import Environment, Template
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def _iso(value: date | None) -> str | None:
 
 @cache
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader("alerts", "templates"),
         autoescape=select_autoescape(["html.j2"]),

@@ -8,7 +8,6 @@ import signal
 import uuid
 from datetime import datetime
 
-import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -22,7 +21,7 @@ from alerts.reminders.plan import plan_reminders, workdays_of
 from notifiers.base import Message, Outcome
 from notifiers.pacing import Pacing
 from store import outbox, queries
-from store.db import connect, upgrade
+from store.db import connect, ensure_schema
 from store.models import ChangeStatus, Reminder, Rule, RuleChange
 
 
@@ -32,7 +31,7 @@ def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list
     Returns lines for a person to read.
     """
     engine = connect(settings.service.database)
-    upgrade(engine)
+    ensure_schema(engine)
     try:
         if dry_run:
             return _preview(settings, engine, now)
@@ -42,6 +41,8 @@ def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list
 
 
 async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
+    import httpx  # here, not for every command: a dry run sends nothing
+
     async with httpx.AsyncClient() as http:
         reminder_engine = ReminderEngine(settings, engine, http=http)
         # SIGTERM or Ctrl-C: what is in flight finishes and is recorded, the rest of what
@@ -131,6 +132,8 @@ def test_channel(settings: Settings, name: str) -> Outcome:
 
 
 async def _send_test(settings: Settings, name: str) -> Outcome:
+    import httpx
+
     from alerts import clock
 
     now = clock.now().astimezone(settings.service.tz)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urljoin
 
 from pydantic import AfterValidator, Field
-from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from alerts.sources.articles import read_article, read_new
 from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import check_selector, collapse, digest_key, publish_time
-from notifiers.http import HttpUrlStr
+from notifiers.checks import HttpUrlStr
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborNode
 
 Selector = Annotated[str, Field(min_length=1), AfterValidator(check_selector)]
 
@@ -78,6 +80,8 @@ class ListEntry:
 def list_entries(html: str, config: HtmlListSourceConfig, *, base: str) -> list[ListEntry]:
     """The items of a list page, in page order. Raises SourceError when the item selector
     matches nothing: a list page that lists nothing has most likely been redesigned."""
+    from selectolax.lexbor import LexborHTMLParser
+
     nodes = LexborHTMLParser(html).css(config.item)
     if not nodes:
         raise SourceError(

@@ -19,7 +19,7 @@ from alerts.extract.model import Notice
 from alerts.sources.articles import read_article, read_new
 from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import PathError, at_path, digest_key, fragment_text, publish_time
-from notifiers.http import HttpUrlStr
+from notifiers.checks import HttpUrlStr
 
 
 def _template(value: str | None) -> str | None:

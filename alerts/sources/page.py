@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 from alerts.extract.model import Notice
 from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import check_selector, collapse, main_text
-from notifiers.http import HttpUrlStr
+from notifiers.checks import HttpUrlStr
 
 
 class PageSourceConfig(SourceConfig):

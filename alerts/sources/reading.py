@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
-
-from alerts.extract.markup import html_to_text
+# The HTML parsers are imported where they read: loading a config builds the sources'
+# models, which check a selector only when a source gives one.
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser
 
 __all__ = [
     "PageText",
@@ -137,6 +139,8 @@ def collapse(text: str) -> str:
 def check_selector(selector: str) -> str:
     """``selector`` when the HTML parser can use it; ValueError saying so otherwise (a
     config model calls it, so a typo is reported at start-up, not at the first poll)."""
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
     try:
         LexborHTMLParser("<p></p>").css(selector)
     except (SelectolaxError, ValueError):
@@ -154,9 +158,13 @@ def fragment_text(html: str) -> str:
     """An HTML fragment (a feed entry's summary, a selected block) as text: tags, scripts and
     entities gone, a line per block. Never raises: markup the stdlib parser refuses is read
     by the lenient one instead."""
+    from alerts.extract.markup import html_to_text
+
     try:
         return collapse("\n".join(html_to_text(html).lines))
     except (AssertionError, ValueError):
+        from selectolax.lexbor import LexborHTMLParser
+
         tree = LexborHTMLParser(html)
         return collapse(tree.root.text(separator="\n") if tree.root is not None else "")
 
@@ -178,6 +186,8 @@ def main_text(html: str, *, selector: str | None = None, url: str | None = None)
     marked as the publish time, JSON-LD), never a date from its text, which may be the
     effective date. Never raises; the text is empty when the selector matches nothing.
     """
+    from selectolax.lexbor import LexborHTMLParser
+
     tree = LexborHTMLParser(html)
     title = _heading(tree)
     published = _stated_time(html, tree)

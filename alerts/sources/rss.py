@@ -15,7 +15,7 @@ from alerts.extract.model import Notice
 from alerts.sources.articles import read_article, read_new
 from alerts.sources.base import Context, Fetched, Item, SourceConfig, SourceError, where
 from alerts.sources.reading import digest_key, fragment_text, publish_time
-from notifiers.http import HttpUrlStr
+from notifiers.checks import HttpUrlStr
 
 
 class RssSourceConfig(SourceConfig):

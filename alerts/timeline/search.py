@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable
 
 from alerts.errors import RulewatchError
-from alerts.extract.normalize import normalize
 from store.models import Notice, Rule, RuleChange
 
 # A query is a few words typed into a box; past this it is a pasted text, not a search.
@@ -34,6 +33,8 @@ class QueryTooLong(RulewatchError):
 
 def fold(text: str) -> str:
     """``text`` in the one spelling documents and queries are compared in."""
+    from alerts.extract.normalize import normalize  # not loaded by a listing without a search
+
     plain = _CONTROL.sub(" ", text)  # PostgreSQL refuses NUL; no control character is a word
     return normalize(unicodedata.normalize("NFKC", plain)).casefold()
 

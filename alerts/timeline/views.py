@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from alerts.extract.platforms import canonical_platform
 from alerts.timeline.handled import Mark, mark_of
 from alerts.timeline.search import terms as search_terms
 from store import handled, outbox, queries, revisions
@@ -131,6 +130,8 @@ def stored_platform(platform: str | None) -> str | None:
     """
     if not platform:
         return None
+    from alerts.extract.platforms import canonical_platform  # compiles the platform patterns
+
     return canonical_platform(platform) or platform
 
 
