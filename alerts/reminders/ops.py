@@ -8,7 +8,6 @@ import signal
 import uuid
 from datetime import datetime
 
-import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -20,6 +19,7 @@ from alerts.reminders.engine import ReminderEngine, notifiers_for
 from alerts.reminders.messages import ReminderFacts, render
 from alerts.reminders.plan import plan_reminders, workdays_of
 from notifiers.base import Message, Outcome
+from notifiers.http import sending_client
 from notifiers.pacing import Pacing
 from store import outbox, queries
 from store.db import connect, upgrade
@@ -42,7 +42,7 @@ def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list
 
 
 async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
-    async with httpx.AsyncClient() as http:
+    async with sending_client() as http:
         reminder_engine = ReminderEngine(settings, engine, http=http)
         # SIGTERM or Ctrl-C: what is in flight finishes and is recorded, the rest of what
         # was claimed goes back to the outbox for the next run.
@@ -158,7 +158,7 @@ async def _send_test(settings: Settings, name: str) -> Outcome:
         link=settings.service.base_url,
     )
     message: Message = render(facts, today=now.date())
-    async with httpx.AsyncClient() as http:
+    async with sending_client() as http:
         return await notifiers_for(settings, http=http)[name].send(message)
 
 
