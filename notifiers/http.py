@@ -89,15 +89,18 @@ class _SendingClient(HttpxAiohttpClient):
 
 
 class _HttpxErrors(httpx.AsyncBaseTransport):
-    """A transport raising what httpx's own does where httpx-aiohttp does otherwise: a
+    """A transport doing what httpx's own does where httpx-aiohttp does otherwise: a
     refused connection or a bad certificate is a ``ConnectError`` (not a timeout), a peer
-    that hung up a ``RemoteProtocolError``, and an answer that is not HTTP an
-    ``httpx.RemoteProtocolError`` rather than an aiohttp error whose text holds the URL."""
+    that hung up or an answer that is not HTTP a ``RemoteProtocolError`` (not an aiohttp
+    error whose text holds the URL), and a URL's user and password go only as the
+    ``Authorization`` header httpx made of them (aiohttp refuses both at once)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.userinfo:
+            request.url = request.url.copy_with(userinfo=b"")
         try:
             response = await self._inner.handle_async_request(request)
         except Exception as exc:
@@ -132,15 +135,15 @@ def _as_httpx(exc: Exception, request: httpx.Request) -> Exception:
     """The httpx error for what aiohttp raised (httpx-aiohttp's own mapping put it in
     ``__cause__``); its text never holds the URL's path or query."""
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
-    if not isinstance(cause, aiohttp.ClientError | OSError):  # not the network's doing
-        return exc
+    if isinstance(exc, httpx.HTTPError) and not isinstance(cause, aiohttp.ClientError | OSError):
+        return exc  # httpx's own
     error: type[httpx.TransportError]
     text = str(cause)
     if isinstance(cause, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
         error, text = httpx.ProxyError, _without_url(cause)
     elif isinstance(cause, aiohttp.ConnectionTimeoutError):
         error = httpx.ConnectTimeout
-    elif isinstance(cause, aiohttp.ServerTimeoutError):
+    elif isinstance(cause, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         error = httpx.ReadTimeout
     elif isinstance(cause, aiohttp.ClientConnectorError):
         error = httpx.ConnectError  # refused, unresolved, TLS refused or not trusted
@@ -152,8 +155,10 @@ def _as_httpx(exc: Exception, request: httpx.Request) -> Exception:
         error = httpx.ReadError
     elif isinstance(cause, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         error, text = httpx.UnsupportedProtocol, "the URL cannot be requested"
-    else:
+    elif isinstance(cause, aiohttp.ClientError | OSError):
         error, text = httpx.NetworkError, type(cause).__name__
+    else:  # aiohttp refused the request: its text may quote the URL
+        error, text = httpx.TransportError, type(cause).__name__
     return error(text, request=request)
 
 

@@ -6,6 +6,7 @@ out."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import httpx
@@ -82,3 +83,12 @@ async def test_a_proxy_named_in_the_environment_carries_the_request(
         async with sending_client() as http:
             outcome = await attempt(http, "http://hook.invalid/hook")
     assert outcome.verdict is Verdict.delivered, outcome.reason
+
+
+async def test_a_user_and_password_in_the_url_are_sent_as_basic_auth(http, receiver):
+    url = receiver.url_for(f"/hook?token={TOKEN}").replace("http://", "http://rw:pa55@")
+    outcome = await attempt(http, url)
+    assert outcome.verdict is Verdict.delivered, outcome.reason
+    (got,) = receiver.wait_for(1)
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"rw:pa55").decode()
+    assert got.path == f"/hook?token={TOKEN}"
