@@ -922,16 +922,18 @@ async def _poll_sources(settings: Settings, sources: list[Any]) -> list[Any]:
 
     from alerts.sources.service import Poller, admin_notifier, manners
     from alerts.sources.web import HttpWeb
+    from notifiers.http import sending_client
     from store.db import connect
 
     engine = connect(settings.service.database)
     try:
-        async with httpx.AsyncClient() as http:
+        # Two clients, as `serve` has: see alerts.server._reminders.
+        async with httpx.AsyncClient() as http, sending_client() as sending:
             poller = Poller(
                 settings,
                 engine,
                 web=HttpWeb(http, manners(settings)),
-                admin=admin_notifier(settings, http),
+                admin=admin_notifier(settings, sending),
             )
             return [await poller.poll(source, on_demand=True) for source in sources]
     finally:

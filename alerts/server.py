@@ -101,9 +101,13 @@ def _listen(host: str, port: int) -> socket.socket:
 def _reminders(settings: Settings, engine: Engine) -> Lifespan:
     """Run the reminder scheduler for as long as the app runs."""
 
+    from notifiers.http import sending_client
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient() as http:
+        # The sources keep httpx's own client: HttpWeb checks the address it connected to
+        # (httpcore's network_stream), which the senders' client does not tell.
+        async with sending_client() as http, httpx.AsyncClient() as fetching:
             reminders = ReminderEngine(settings, engine, http=http)
             scheduler = start_scheduler(reminders)
             app.state.scheduler = scheduler
@@ -111,7 +115,7 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
             poller = Poller(
                 settings,
                 engine,
-                web=HttpWeb(http, manners(settings)),
+                web=HttpWeb(fetching, manners(settings)),
                 admin=admin_notifier(settings, http),
             )
             start_polling(poller, scheduler)

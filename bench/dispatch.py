@@ -1,4 +1,5 @@
-"""How fast the dispatcher empties a full outbox, against a bare httpx loop as the ceiling.
+"""How fast the dispatcher empties a full outbox, against a bare loop on the same client as
+the ceiling.
 
 Run as ``.venv/bin/python bench/dispatch.py [--reminders 10000] [--concurrency 1 4 8 16 32]``
 (add ``--database postgresql+psycopg://postgres@127.0.0.1:5432/postgres`` to run on
@@ -17,8 +18,9 @@ What it does, in one run:
    other half wait for later, as in a real outbox;
 3. for each concurrency: on a fresh copy of that store, times ``Dispatcher.run_once``
    (through ``ReminderEngine``, as ``serve`` and ``run-due`` build it) sending every due
-   reminder; then, on the same receiver, a bare ``httpx.AsyncClient`` loop posting the same
-   bodies with the same headers (signed beforehand) with the same number in flight. Each
+   reminder; then, on the same receiver, a bare loop posting the same bodies with the same
+   headers (signed beforehand) with the same number in flight, through the client the
+   service sends with (``notifiers.http.sending_client``), so the ratio is rulewatch's. Each
    measurement runs in a child process of its own so its peak RSS is its own; the service
    is run once more under tracemalloc for its peak of Python allocations (not timed).
 
@@ -26,6 +28,10 @@ What it does, in one run:
    ``digest`` set: every due reminder falls in one window, so they go out as digests of up
    to a claim's worth (the dispatcher's batch, 500) each; it prints reminders per second and
    the CPU a reminder costs.
+
+5. with ``--clients``, in each round the service and the bare loop once more on httpx's own
+   transport (``httpx.AsyncClient()``), and the bare loop on a plain ``aiohttp.ClientSession``,
+   to compare clients.
 
 It fails loudly unless every due reminder ended ``sent`` with one delivery row, the other
 half is still pending, and the receiver counted exactly ``--reminders`` requests (distinct
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -68,7 +75,7 @@ CHANNEL = "bench-hook"
 LEAD_DAYS = (7, 1, 0)
 DEFAULT_CONCURRENCY = (1, 4, 8, 16, 32)
 # Before each timed run, wait up to this long for the machine to be idle (it may be shared).
-QUIET_WAIT = 60.0
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "60"))
 
 
 # --- the receiver (its own process) --------------------------------------------------------
@@ -205,17 +212,16 @@ def dispatch_instant(effective_on: date) -> datetime:
 
 def build_store(config_path: Path, changes: int, effective_on: date) -> int:
     """Fill the store named in the config; returns how many reminders are due."""
-    import httpx
-
     from alerts.reminders.engine import ReminderEngine
     from alerts.timeline.ingest import add_change
+    from notifiers.http import sending_client
     from store import outbox
     from store.db import connect, session_scope, upgrade
 
     settings = load(config_path)
     engine = connect(settings.service.database)
     upgrade(engine)
-    http = httpx.AsyncClient()  # planning sends nothing; closed below
+    http = sending_client()  # planning sends nothing; closed below
     try:
         service = ReminderEngine(settings, engine, http=http)
         # The channel exists before the changes are stored, so they get announced reminders.
@@ -337,12 +343,14 @@ def maxrss_mb() -> float:
 
 
 def measure_service(
-    config_path: Path, concurrency: int, now: datetime, trace: bool
+    config_path: Path, concurrency: int, now: datetime, trace: bool, client: str = "service"
 ) -> dict[str, Any]:
-    """Time ``Dispatcher.run_once`` over the outbox; check every reminder ended sent."""
+    """Time ``Dispatcher.run_once`` over the outbox; check every reminder ended sent.
+    ``client`` is "service" (``sending_client``) or "httpx" (httpx's own transport)."""
     import httpx
 
     from alerts.reminders.engine import ReminderEngine
+    from notifiers.http import sending_client
     from store import outbox
     from store.db import connect, session_scope
 
@@ -358,7 +366,7 @@ def measure_service(
     waited: list[float] = []
 
     async def run() -> tuple[Any, float, float, float]:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient() if client == "httpx" else sending_client() as http:
             service = ReminderEngine(settings, engine, http=http, concurrency=concurrency)
             waited.append(wait_for_quiet(QUIET_WAIT))
             rx_cpu.append(receiver_stats(base, "reset")["cpu_seconds"])
@@ -412,13 +420,19 @@ def measure_service(
     }
 
 
-def measure_bare(config_path: Path, concurrency: int, now: datetime) -> dict[str, Any]:
-    """Post the same bodies with the same headers from a bare httpx loop: the ceiling."""
+def measure_bare(
+    config_path: Path, concurrency: int, now: datetime, client: str = "service"
+) -> dict[str, Any]:
+    """Post the same bodies with the same headers from a bare loop: the ceiling. ``client``
+    is "service" (the service's own, ``sending_client``), "httpx" (httpx's own transport)
+    or "aiohttp" (a plain ``aiohttp.ClientSession``)."""
+    import aiohttp
     import httpx
     from sqlmodel import Session
 
     from alerts.reminders.dispatcher import reminder_facts
     from alerts.reminders.messages import render
+    from notifiers.http import sending_client
     from notifiers.webhook import sign
     from store import outbox, queries
     from store.db import connect
@@ -464,12 +478,27 @@ def measure_bare(config_path: Path, concurrency: int, now: datetime) -> dict[str
     async def run() -> tuple[list[int], float, float, float]:
         statuses: list[int] = []
         queue = iter(requests)
-        async with httpx.AsyncClient() as http:
+        async with contextlib.AsyncExitStack() as stack:
+            if client == "aiohttp":
+                session = await stack.enter_async_context(aiohttp.ClientSession())
+
+                async def post(body: bytes, headers: dict[str, str]) -> int:
+                    async with session.post(channel.url, data=body, headers=headers) as answer:
+                        await answer.read()
+                        return answer.status
+
+            else:
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient() if client == "httpx" else sending_client()
+                )
+
+                async def post(body: bytes, headers: dict[str, str]) -> int:
+                    answer = await http.post(channel.url, content=body, headers=headers)
+                    return answer.status_code
 
             async def worker() -> None:
                 for body, headers in queue:
-                    response = await http.post(channel.url, content=body, headers=headers)
-                    statuses.append(response.status_code)
+                    statuses.append(await post(body, headers))
 
             waited.append(wait_for_quiet(QUIET_WAIT))
             rx_cpu.append(receiver_stats(base, "reset")["cpu_seconds"])
@@ -564,11 +593,23 @@ def main() -> None:
         "--no-tracemalloc", action="store_true", help="skip the tracemalloc pass of the service"
     )
     parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=QUIET_WAIT,
+        help="seconds to wait at most for an idle machine before each timed run (60)",
+    )
+    parser.add_argument(
+        "--clients",
+        action="store_true",
+        help="also time the bare loop on httpx's own transport and on plain aiohttp",
+    )
+    parser.add_argument(
         "--digest",
         default="15m",
         help='also time the service with the channel\'s digest = WINDOW ("15m"); "" skips it',
     )
     args = parser.parse_args()
+    os.environ["BENCH_QUIET_WAIT"] = str(args.quiet_wait)  # read by the measuring children
     if args.reminders <= 0 or args.reminders % 2:
         parser.error("--reminders must be a positive even number (two due per change)")
 
@@ -594,21 +635,25 @@ def main() -> None:
                 raise SystemExit(f"expected {args.reminders} due reminders, found {due}")
             print(HEADER)
             rows = []
+            modes = ["bare", "service"]
+            if args.clients:
+                modes += ["bare-httpx", "service-httpx", "bare-aiohttp"]
             for concurrency in args.concurrency:
-                service_runs: list[dict[str, Any]] = []
-                bare_runs: list[dict[str, Any]] = []
+                runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+                service_runs, bare_runs = runs["service"], runs["bare"]
                 for round_ in range(args.rounds):
                     # The bare loop only reads the outbox: it reads the template. The service
                     # gets a fresh copy each time. Odd rounds go the other way round, so
-                    # neither side always runs first.
-                    url = stores.copy(template, f"c{concurrency}r{round_}")
-                    run_config = workdir / f"c{concurrency}-r{round_}.toml"
-                    run_config.write_text(config_text(url, f"{base}/hook"), "utf-8")
-                    for mode in ("bare", "service") if round_ % 2 == 0 else ("service", "bare"):
-                        runs = bare_runs if mode == "bare" else service_runs
-                        path = config if mode == "bare" else run_config
-                        runs.append(child(mode, path, concurrency, now, due))
-                    stores.drop(url)
+                    # no side always runs first.
+                    for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                        if mode.startswith("bare"):
+                            runs[mode].append(child(mode, config, concurrency, now, due))
+                            continue
+                        url = stores.copy(template, f"c{concurrency}r{round_}")
+                        run_config = workdir / f"c{concurrency}-r{round_}.toml"
+                        run_config.write_text(config_text(url, f"{base}/hook"), "utf-8")
+                        runs[mode].append(child(mode, run_config, concurrency, now, due))
+                        stores.drop(url)
                     if args.rounds > 1:
                         print(
                             f"{'':>9}   round {round_ + 1}: "
@@ -624,6 +669,8 @@ def main() -> None:
                 row = summarize(concurrency, due, service_runs, bare_runs, traced)
                 rows.append(row)
                 print(row["line"], flush=True)
+                if args.clients:
+                    print(f"{'':>9}   {compare_clients(runs, due)}", flush=True)
             if args.digest:
                 for concurrency in args.concurrency:
                     url = stores.copy(template, f"c{concurrency}digest")
@@ -663,6 +710,16 @@ def others(run: dict[str, Any]) -> float:
     """Cores used by other processes on the machine while ``run`` was timed."""
     ours = float(run["cpu_seconds"] + run["receiver_cpu_seconds"])
     return max(float(run["machine_cpu_seconds"]) - ours, 0.0) / float(run["seconds"])
+
+
+def compare_clients(runs: dict[str, list[dict[str, Any]]], due: int) -> str:
+    """The other clients' best rounds, beside the service's own client."""
+    per_s = {mode: due / min(r["seconds"] for r in done) for mode, done in runs.items()}
+    return (
+        f"on httpx's own transport: service {per_s['service-httpx']:,.0f}/s, bare "
+        f"{per_s['bare-httpx']:,.0f}/s, ratio {per_s['service-httpx'] / per_s['bare-httpx']:.2f}"
+        f"; plain aiohttp bare {per_s['bare-aiohttp']:,.0f}/s"
+    )
 
 
 def round_line(service: dict[str, Any], bare: dict[str, Any], due: int) -> str:
@@ -710,10 +767,14 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "_measure":
         mode, path, concurrency, instant = sys.argv[2:6]
         when = datetime.fromisoformat(instant)
-        if mode == "bare":
-            result = measure_bare(Path(path), int(concurrency), when)
+        if mode.startswith("bare"):
+            client = mode.partition("-")[2] or "service"
+            result = measure_bare(Path(path), int(concurrency), when, client)
         else:
-            result = measure_service(Path(path), int(concurrency), when, trace=mode == "traced")
+            client = mode.partition("-")[2] or "service"
+            result = measure_service(
+                Path(path), int(concurrency), when, trace=mode == "traced", client=client
+            )
         print(json.dumps(result))
     else:
         main()

@@ -6,16 +6,25 @@ transport failure is ``retry``; an HTTP answer is judged by
 :func:`notifiers.base.classify_http`, then, for a 2xx, by the kind's own ``judge`` of the
 body, since chat bots (DingTalk, WeCom, Feishu) answer HTTP 200 with an error code inside.
 Every reason is redacted with the secrets the caller names.
+
+:func:`sending_client` builds the one ``httpx.AsyncClient`` that every sender shares: httpx's
+API over aiohttp's connection pool (httpx-aiohttp), which keeps its pace as more requests
+are in flight where httpx's own pool slows down (bench/README.md). A failure of aiohttp's is
+raised as the httpx error that httpx's own transport raises for it, so :func:`post` reads
+both the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
+import aiohttp
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 
 from notifiers.base import Outcome, Verdict, classify_http, one_line, origin, redact, utc_now
 
@@ -26,6 +35,110 @@ BODY_EXCERPT_BYTES = 64 * 1024
 # A kind's reading of a body answered with 2xx: an Outcome when the body says the message
 # was refused (``{"errcode": 310000}``), None when the status stands.
 Judge = Callable[[str], Outcome | None]
+
+
+def sending_client() -> httpx.AsyncClient:
+    """The HTTP client the notifiers send through, owned and closed by the caller.
+
+    As ``httpx.AsyncClient()`` would be: the system's trusted CAs (certifi, or
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+    ``NO_PROXY``, no redirect followed, up to 100 connections. Timeouts are per request.
+    """
+    return _SendingClient()
+
+
+class _SendingClient(HttpxAiohttpClient):
+    # httpx builds the transport of each route (direct, or one per proxy from the
+    # environment) through these two; each is wrapped to speak httpx's errors.
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        return _HttpxErrors(super()._init_transport(*args, **kwargs))
+
+    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        return _HttpxErrors(super()._init_proxy_transport(*args, **kwargs))
+
+
+class _HttpxErrors(httpx.AsyncBaseTransport):
+    """A transport doing what httpx's own does where httpx-aiohttp does otherwise: a
+    refused connection or a bad certificate is a ``ConnectError`` (not a timeout), a peer
+    that hung up or an answer that is not HTTP a ``RemoteProtocolError`` (not an aiohttp
+    error whose text holds the URL), and a URL's user and password go only as the
+    ``Authorization`` header httpx made of them (aiohttp refuses both at once)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.userinfo:
+            request.url = request.url.copy_with(userinfo=b"")
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception as exc:
+            raise _as_httpx(exc, request) from exc
+        response.stream = _Body(response.stream, request)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, request: httpx.Request) -> None:
+        self._inner = inner
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except Exception as exc:
+            raise _as_httpx(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        except Exception as exc:
+            raise _as_httpx(exc, self._request) from exc
+
+
+def _as_httpx(exc: Exception, request: httpx.Request) -> Exception:
+    """The httpx error for what aiohttp raised (httpx-aiohttp's own mapping put it in
+    ``__cause__``); its text never holds the URL's path or query."""
+    cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
+    if isinstance(exc, httpx.HTTPError) and not isinstance(cause, aiohttp.ClientError | OSError):
+        return exc  # httpx's own
+    error: type[httpx.TransportError]
+    text = str(cause)
+    if isinstance(cause, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        error, text = httpx.ProxyError, _without_url(cause)
+    elif isinstance(cause, aiohttp.ConnectionTimeoutError):
+        error = httpx.ConnectTimeout
+    elif isinstance(cause, TimeoutError):  # aiohttp's ServerTimeoutError is one too
+        error = httpx.ReadTimeout
+    elif isinstance(cause, aiohttp.ClientConnectorError):
+        error = httpx.ConnectError  # refused, unresolved, TLS refused or not trusted
+    elif isinstance(cause, aiohttp.ServerDisconnectedError):
+        error, text = httpx.RemoteProtocolError, "Server disconnected"
+    elif isinstance(cause, aiohttp.ClientResponseError):
+        error, text = httpx.RemoteProtocolError, _without_url(cause)
+    elif isinstance(cause, aiohttp.ClientPayloadError):
+        error = httpx.ReadError
+    elif isinstance(cause, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        error, text = httpx.UnsupportedProtocol, "the URL cannot be requested"
+    elif isinstance(cause, aiohttp.ClientError | OSError):
+        error, text = httpx.NetworkError, type(cause).__name__
+    else:  # aiohttp refused the request: its text may quote the URL
+        error, text = httpx.TransportError, type(cause).__name__
+    return error(text, request=request)
+
+
+def _without_url(exc: aiohttp.ClientError) -> str:
+    # aiohttp's ClientResponseError prints the request's URL, which may hold a token; a
+    # proxy's refusal says its status, a reply that is not HTTP what was wrong with it.
+    message = " ".join(str(getattr(exc, "message", "") or type(exc).__name__).split())
+    status = getattr(exc, "status", None)
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and status:
+        return f"the proxy answered {status} {message}"
+    return message
 
 
 async def post(

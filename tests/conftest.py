@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from notifiers.http import sending_client
 from store.db import connect, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +30,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the kind the engine shares between channels."""
-    async with httpx.AsyncClient() as client:
+    """The HTTP client the engine shares between channels."""
+    async with sending_client() as client:
         yield client
 
 

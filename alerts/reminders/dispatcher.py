@@ -109,10 +109,10 @@ def triage_rows(
     return coalesced + missed
 
 
-# Chosen with bench/dispatch.py (bench/README.md): on loopback the service peaks at 4 to 8
-# reminders in flight (about 1,350/s, as does the bare httpx loop), and falls by 40% at 16
-# as httpx's pool scans its connections for every request. 8 rather than 4 because a real
-# receiver's latency is hidden better with more in flight.
+# Chosen with bench/dispatch.py (bench/README.md) on httpx's own pool, which slowed down past
+# 8 in flight as it scanned its connections for every request. Over aiohttp's pool
+# (notifiers.http.sending_client) 50 in flight go faster still, but each sender may cost a
+# repeat after a crash (docs/reliability.md), so the default stays 8.
 DEFAULT_CONCURRENCY = 8
 # Reminders claimed per store step at most: 500 measured 3–5% faster than 200 (fewer
 # statements per reminder, fewer batch tails) and no faster at 1,000.

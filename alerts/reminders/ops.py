@@ -41,9 +41,9 @@ def run_due(settings: Settings, *, now: datetime, dry_run: bool = False) -> list
 
 
 async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
-    import httpx  # here, not for every command: a dry run sends nothing
+    from notifiers.http import sending_client  # not for every command: a dry run sends none
 
-    async with httpx.AsyncClient() as http:
+    async with sending_client() as http:
         reminder_engine = ReminderEngine(settings, engine, http=http)
         # SIGTERM or Ctrl-C: what is in flight finishes and is recorded, the rest of what
         # was claimed goes back to the outbox for the next run.
@@ -132,9 +132,8 @@ def test_channel(settings: Settings, name: str) -> Outcome:
 
 
 async def _send_test(settings: Settings, name: str) -> Outcome:
-    import httpx
-
     from alerts import clock
+    from notifiers.http import sending_client
 
     now = clock.now().astimezone(settings.service.tz)
     facts = ReminderFacts(
@@ -161,7 +160,7 @@ async def _send_test(settings: Settings, name: str) -> Outcome:
         link=settings.service.base_url,
     )
     message: Message = render(facts, today=now.date())
-    async with httpx.AsyncClient() as http:
+    async with sending_client() as http:
         return await notifiers_for(settings, http=http)[name].send(message)
 
 
