@@ -53,7 +53,15 @@ def bigrams(document: str) -> str:
 
 def save_document(session: Session, *, change_id: int, document: str) -> None:
     """Keep ``document`` as the change's searchable text, replacing the one it had."""
-    pairs = bigrams(document)
+    save_documents(session, [(change_id, document)])
+
+
+def save_documents(session: Session, documents: Sequence[tuple[int, str]]) -> None:
+    """Keep each (change id, document) as the change's searchable text, replacing the one it
+    had: a few statements for them all (executemany)."""
+    if not documents:
+        return
+    rows = [{"id": i, "document": d, "bigrams": bigrams(d)} for i, d in documents]
     connection = session.connection()
     if _dialect(session) == "postgresql":
         statement = sa.text(
@@ -61,18 +69,15 @@ def save_document(session: Session, *, change_id: int, document: str) -> None:
             "VALUES (:id, :document, :bigrams) ON CONFLICT (change_id) DO UPDATE "
             "SET document = excluded.document, bigrams = excluded.bigrams"
         )
-        connection.execute(statement, {"id": change_id, "document": document, "bigrams": pairs})
+        connection.execute(statement, rows)
         return
     # An FTS5 table has no upsert: the old row goes, the new one comes.
-    for table, value in ((TABLE, document), (BIGRAM_TABLE, pairs)):
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), {"id": change_id})
+    ids = [{"id": row["id"]} for row in rows]
+    for table, column in ((TABLE, "document"), (BIGRAM_TABLE, "bigrams")):
+        connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), ids)
         connection.execute(
-            sa.text(f"INSERT INTO {table} (rowid, {_COLUMN[table]}) VALUES (:id, :value)"),
-            {"id": change_id, "value": value},
+            sa.text(f"INSERT INTO {table} (rowid, {column}) VALUES (:id, :{column})"), rows
         )
-
-
-_COLUMN = {TABLE: "document", BIGRAM_TABLE: "bigrams"}
 
 
 def matching(session: Session, terms: Sequence[str], change_id: Any) -> Any:
