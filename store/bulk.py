@@ -9,7 +9,7 @@ is an ORM object, so nothing is flushed behind the caller's back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, TypeVar
@@ -335,6 +335,9 @@ def described(session: Session, ids: Sequence[int]) -> dict[int, Described]:
     return found
 
 
-def save_documents(session: Session, documents: Sequence[tuple[int, str]]) -> None:
-    """Keep each (change id, folded document) as what a search of the change looks in."""
-    search_index.save_documents(session, documents)
+def save_documents(
+    session: Session, documents: Sequence[tuple[int, str]], *, fresh: Collection[int] = ()
+) -> None:
+    """Keep each (change id, folded document) as what a search of the change looks in
+    (``fresh``: the ids of changes just added, which had none)."""
+    search_index.save_documents(session, documents, fresh=fresh)

@@ -20,7 +20,7 @@ A word is found by the index that serves its length (bench/search.py measures ea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,9 +56,11 @@ def save_document(session: Session, *, change_id: int, document: str) -> None:
     save_documents(session, [(change_id, document)])
 
 
-def save_documents(session: Session, documents: Sequence[tuple[int, str]]) -> None:
+def save_documents(
+    session: Session, documents: Sequence[tuple[int, str]], *, fresh: Collection[int] = ()
+) -> None:
     """Keep each (change id, document) as the change's searchable text, replacing the one it
-    had: a few statements for them all (executemany)."""
+    had (none for the ids of ``fresh``, changes just added): a few statements for them all."""
     if not documents:
         return
     rows = [{"id": i, "document": d, "bigrams": bigrams(d)} for i, d in documents]
@@ -72,9 +74,10 @@ def save_documents(session: Session, documents: Sequence[tuple[int, str]]) -> No
         connection.execute(statement, rows)
         return
     # An FTS5 table has no upsert: the old row goes, the new one comes.
-    ids = [{"id": row["id"]} for row in rows]
+    old = [{"id": row["id"]} for row in rows if row["id"] not in fresh]
     for table, column in ((TABLE, "document"), (BIGRAM_TABLE, "bigrams")):
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), ids)
+        if old:
+            connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), old)
         connection.execute(
             sa.text(f"INSERT INTO {table} (rowid, {column}) VALUES (:id, :{column})"), rows
         )

@@ -335,7 +335,8 @@ class Timeline:
             (change_id, search.document(parts, parts, parts.notices))
             for change_id, parts in bulk.described(self.session, ids).items()
         ]
-        bulk.save_documents(self.session, documents)
+        fresh = {change.id for change in self.writes.changes if change.id is not None}
+        bulk.save_documents(self.session, documents, fresh=fresh)
 
 
 def stored_fields(state: ChangeState) -> queries.ChangeFields:

@@ -7,10 +7,9 @@ the API alike. It is idempotent: a notice already stored (same content hash) cha
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
@@ -20,10 +19,10 @@ import charset_normalizer
 from sqlmodel import Session
 
 from alerts.errors import ExtractionError, Refused, RulewatchError
-from alerts.extract import extract, read_notices, unplaced_days
+from alerts.extract import read_notices
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.rules import canonical_rule, rule_key
-from alerts.timeline import batch, search
+from alerts.extract.rules import canonical_rule
+from alerts.timeline import batch, reading, search
 from alerts.timeline.batch import (
     EARLIEST,
     LATEST,
@@ -34,25 +33,26 @@ from alerts.timeline.batch import (
     stored_fields,
 )
 from alerts.timeline.place import ChangeState, new_uid
+from alerts.timeline.reading import TEXT_CAP, changes_in, cleaned, content_hash, digest
 from store import bulk, queries
 from store.db import committed, hold_writes
 from store.models import ChangeStatus, Rule, RuleChange
 
-__all__ = ["EARLIEST", "LATEST", "ChangeReport", "IngestReport", "stored_fields"]
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "TEXT_CAP",
+    "ChangeReport",
+    "IngestReport",
+    "changes_in",
+    "cleaned",
+    "content_hash",
+    "stored_fields",
+]
 
 
 # Notices stored per transaction: an import stopped halfway keeps the batches it committed.
-BATCH = 1000
-
-
-@dataclass(eq=False)
-class _Pending:
-    """A notice on its way into the store: cleaned, known by its hash, read when first needed."""
-
-    notice: Notice
-    digest: str
-    platform: str | None
-    item: Item | None = None
+BATCH = 2000
 
 
 def ingest(
@@ -72,23 +72,23 @@ def ingest(
     imports of the same file at once store each notice once (the second finds it).
     ``progress`` is told how many notices each committed batch held.
     """
-    pending = [_pending(notice, platform) for notice in notices]
+    every = [reading.pending(notice, platform) for notice in notices]
+    batches = [every[start : start + BATCH] for start in range(0, len(every), BATCH)]
+    # Read outside the writes, which hold the store: each notice not stored yet, once.
+    known = bulk.known_hashes(session, [entry.digest for entry in every])
+    session.commit()
     timeline = batch.Timeline(tz)  # what one batch read, for the next when still true
     report = IngestReport()
-    for start in range(0, len(pending), BATCH):
-        chunk = pending[start : start + BATCH]
-        # Read outside the write, which holds the store: the notices not stored yet.
-        known = bulk.known_hashes(session, [entry.digest for entry in chunk])
-        session.commit()
-        for entry in chunk:
+    for entries in batches:
+        for entry in entries:
             if entry.digest not in known:
-                known.add(entry.digest)
-                entry.item = _read(entry, origin)
-        write = partial(_write, session, chunk, origin=origin, timeline=timeline)
+                known.add(entry.digest)  # read once: a repeat is known when it is stored
+                entry.item = reading.read(entry, origin)
+        write = partial(_write, session, entries, origin=origin, timeline=timeline)
         report.extend(committed(session, write))
         timeline.committed()
         if progress is not None:
-            progress(len(chunk))
+            progress(len(entries))
     return report
 
 
@@ -102,17 +102,12 @@ def ingest_notice(
 ) -> IngestReport:
     """Store one notice (unless already stored) and place the changes extracted from it:
     a batch of one. The caller commits."""
-    pending = [_pending(notice, platform)]
+    pending = [reading.pending(notice, platform)]
     return _write(session, pending, origin=origin, timeline=batch.Timeline(tz))
 
 
-def _pending(notice: Notice, platform: str | None) -> _Pending:
-    notice = cleaned(notice)
-    return _Pending(notice=notice, digest=content_hash(notice), platform=platform)
-
-
 def _write(
-    session: Session, pending: list[_Pending], *, origin: str, timeline: batch.Timeline
+    session: Session, pending: list[reading.Pending], *, origin: str, timeline: batch.Timeline
 ) -> IngestReport:
     """Store the notices not stored yet, each once: a known one is not read again."""
     hold_writes(session)
@@ -124,57 +119,10 @@ def _write(
             report.notices_known += 1
             continue
         known.add(entry.digest)
-        entry.item = entry.item or _read(entry, origin)
+        entry.item = entry.item or reading.read(entry, origin)
         items.append(entry.item)
     report.extend(timeline.store(session, items))
     return report
-
-
-def _read(entry: _Pending, origin: str) -> Item:
-    candidates = changes_in(entry.notice, platform=entry.platform)
-    # Days without a year matter only where they leave a change without a date.
-    undated = not candidates or any(
-        c.effective_on is None or c.announced_on is None for c in candidates
-    )
-    without_year = unplaced_days(entry.notice) if undated else []
-    return Item(_capped(entry.notice), entry.digest, origin, candidates, without_year)
-
-
-def cleaned(notice: Notice) -> Notice:
-    """The notice as it is stored and known by its content hash."""
-    # PostgreSQL cannot store NUL in text, and no reader needs it.
-    # A byte-order mark pasted into a title is no part of it.
-    return replace(
-        notice,
-        title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
-        text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
-    )
-
-
-def changes_in(notice: Notice, *, platform: str | None = None) -> list[ChangeCandidate]:
-    """The changes read from ``notice``, those naming no platform under ``platform``: what
-    an import stores, and what `rulewatch sources try` shows a poll would."""
-    return [_on_platform(c, platform) for c in extract(notice)]
-
-
-def _on_platform(candidate: ChangeCandidate, platform: str | None) -> ChangeCandidate:
-    """The candidate with ``platform`` when its notice named none, keyed under it."""
-    if platform is None or candidate.platform is not None:
-        return candidate
-    key = rule_key(candidate.rule or candidate.rule_key, platform)
-    return replace(candidate, platform=platform, rule_key=key)
-
-
-# The most of a notice's text that is stored (and so shown on its pages): the changes are
-# read from the whole text first. The API takes no more than this in one notice.
-TEXT_CAP = 200_000
-
-
-def _capped(notice: Notice) -> Notice:
-    if len(notice.text) <= TEXT_CAP:
-        return notice
-    note = f"\n……（原文共 {len(notice.text):,} 字，此处只保存前 {TEXT_CAP:,} 字）"
-    return replace(notice, text=notice.text[:TEXT_CAP] + note)
 
 
 def add_change(
@@ -226,11 +174,11 @@ def add_change(
     text = note.strip() if note else ""
     fields = json.dumps(candidate.as_json() | {"url": url}, ensure_ascii=False, sort_keys=True)
     notice = Notice(title=title or name, text=text, published_at=now, url=url)
-    digest = _digest(["manual", fields, title or "", text])
+    hashed = digest(["manual", fields, title or "", text])
     hold_writes(session)
-    if queries.find_notice(session, content_hash=digest) is not None:
+    if queries.find_notice(session, content_hash=hashed) is not None:
         return IngestReport(notices_known=1)
-    return batch.Timeline(tz).store(session, [Item(notice, digest, "manual", [candidate])])
+    return batch.Timeline(tz).store(session, [Item(notice, hashed, "manual", [candidate])])
 
 
 def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
@@ -246,16 +194,6 @@ def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
             status=409,
         )
     return queries.withdraw_change(session, uid=uid, now=now)
-
-
-def content_hash(notice: Notice) -> str:
-    """The identity of a notice's content: the same text from the same time is the same notice."""
-    published = notice.published_at.isoformat() if notice.published_at else None
-    return _digest([notice.title, notice.text, published, notice.url])
-
-
-def _digest(parts: list[str | None]) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
 def unused_uid(
