@@ -279,3 +279,44 @@ def test_an_import_in_batches_stores_what_one_notice_at_a_time_does(
     live = [c for c in by_uid.values() if c["rule_id"].endswith("直播管理规范")]
     assert sorted(c["rule_id"] for c in live) == ["天猫直播管理规范", "淘宝直播管理规范"]
     assert any(c["revision"] > 0 and c["postponed_from"] for c in by_uid.values())
+
+
+def test_an_import_tells_its_progress_after_each_batch(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(ingest, "BATCH", 16)
+    path = _write(tmp_path / "notices.jsonl", generated(40, random.Random(3)))
+    told: list[tuple[str, int, int]] = []
+    with session_scope(engine) as session:
+        import_files(session, [path], tz=TZ, progress=lambda *said: told.append(said))
+    assert told == [("notices.jsonl", 16, 40), ("notices.jsonl", 32, 40), ("notices.jsonl", 40, 40)]
+
+
+@time_machine.travel(datetime(2026, 6, 1, 3, tzinfo=UTC), tick=False)
+def test_an_import_that_fails_midway_keeps_whole_batches_and_completes_when_run_again(
+    two_stores: list[Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from store import bulk
+
+    monkeypatch.setattr(ingest, "BATCH", 16)
+    path = _write(tmp_path / "notices.jsonl", generated(60, random.Random(5)))
+    broken, whole = two_stores
+    write, calls = bulk.write, []
+
+    def failing(session: Any, writes: Any) -> None:
+        calls.append(1)
+        write(session, writes)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(bulk, "write", failing)
+    with pytest.raises(RuntimeError):
+        in_batches(broken, path)
+    monkeypatch.setattr(bulk, "write", write)
+    with broken.connect() as connection:
+        stored = connection.execute(sa.text("SELECT count(*) FROM notice")).scalar()
+    first = {ingest.content_hash(ingest.cleaned(n)) for n in notices_in(path)[:16]}
+    assert stored == len(first)  # the first batch, and nothing of the second
+    in_batches(broken, path)
+    in_batches(whole, path)
+    assert rows(broken) == rows(whole)
