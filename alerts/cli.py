@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -203,7 +203,7 @@ def import_command(
     settings = _settings(ctx)
     published_at = _parse_published(published)
     unread: list[str] = []
-    with _session(settings) as session, _progress(len(files)) as advance:
+    with _session(settings) as session, _progress() as advance:
         report = IngestReport()
         for path in files:
             # One file that cannot be read stops nothing: the others are stored, it is named.
@@ -215,12 +215,12 @@ def import_command(
                         format=format.value,
                         tz=settings.service.tz,
                         published_at=published_at,
+                        progress=advance,
                     )
                 )
             except ExtractionError as exc:
                 unread.append(str(exc))
                 print_error(exc)
-            advance(path.name)
     _print_report(report)
     if unread:
         err.print(f"{len(unread)} of {len(files)} file(s) could not be read", markup=False)
@@ -228,24 +228,31 @@ def import_command(
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    from rich.progress import Progress
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A bar of the notices stored of each file, moved after each batch (on a terminal)."""
+    from rich.progress import MofNCompleteColumn, Progress
 
-    if total < 3:
-        yield lambda _name: None
-        return
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("importing", total=total)
-        yield lambda name: progress.update(task, advance=1, description=name)
+    with Progress(
+        *Progress.get_default_columns(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def advance(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        yield advance
 
 
 def _print_report(report: IngestReport) -> None:
+    lines = []
     for change in report.changes:
         if change.action == "merged":
             continue
         moved = f" (moved from {change.postponed_from})" if change.postponed_from else ""
         dates = f"公示 {change.announced_on or '-'}  生效 {change.effective_on or '-'}"
-        out.print(f"{change.action:6}  {change.rule_key}  {dates}{moved}", markup=False)
+        lines.append(f"{change.action:6}  {change.rule_key}  {dates}{moved}")
+    if lines:  # one print: a line at a time costs 0.1 ms each, a second for a large import
+        out.print("\n".join(lines), markup=False)
     for title, reason in report.unreadable:
         err.print(f"unreadable: {title}: {reason}", markup=False)
     for title, days in report.without_year:

@@ -192,6 +192,18 @@ def try_lock(session: Session, key: int) -> bool:
     return bool(taken.scalar())
 
 
+def hold_writes(session: Session) -> None:
+    """Take the right to write for the rest of the session's transaction, so that what it
+    reads before it writes stays true: on SQLite the database's write lock (BEGIN
+    IMMEDIATE, waiting for another writer as any write does), unless a write of the
+    transaction took it already; PostgreSQL locks the rows a writer reads instead."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def hold_lock(session: Session, key: int) -> None:
     """Take ``key`` for the rest of the session's transaction, waiting for another
     instance that holds it. On SQLite there is nothing to take (see :func:`try_lock`)."""

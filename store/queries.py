@@ -79,14 +79,18 @@ KEY_LENGTH, PLATFORM_LENGTH = 200, 40
 def get_or_add_rule(session: Session, *, key: str, name: str, platform: str | None) -> Rule:
     """The rule stored under ``key``, added if new. Names longer than a column (never a
     real rule's) are cut to fit, the same way for every notice, so they still join."""
-    key, name = key[:KEY_LENGTH], name[:KEY_LENGTH]
-    platform = platform[:PLATFORM_LENGTH] if platform else platform
+    key, name, platform = fitted_rule(key, name, platform)
     rule = session.exec(select(Rule).where(Rule.key == key)).first()
     if rule is None:
         rule = Rule(key=key, name=name, platform=platform, created_at=utcnow())
         session.add(rule)
         session.flush()
     return rule
+
+
+def fitted_rule(key: str, name: str, platform: str | None) -> tuple[str, str, str | None]:
+    """A rule's key, name and platform cut to their columns (see :func:`get_or_add_rule`)."""
+    return key[:KEY_LENGTH], name[:KEY_LENGTH], platform[:PLATFORM_LENGTH] if platform else platform
 
 
 def changes_of_rule(session: Session, *, rule_id: int) -> list[tuple[RuleChange, list[Notice]]]:
@@ -103,7 +107,7 @@ def notices_of_change(session: Session, *, change_id: int) -> list[Notice]:
         select(Notice)
         .join(ChangeNotice, col(ChangeNotice.notice_id) == col(Notice.id))
         .where(ChangeNotice.change_id == change_id)
-        .order_by(col(Notice.published_at))
+        .order_by(col(Notice.published_at), col(Notice.id))
     )
     return list(session.exec(statement).all())
 
@@ -131,7 +135,38 @@ def save_change(
             updated_at=now,
             kind=fields.kind,
         )
-    values = {
+    if change.id is None:
+        _set(change, fields)
+    else:
+        apply_fields(change, fields, title=title, summary=summary, notice=notice, now=now)
+    session.add(change)
+    session.flush()
+    link = session.get(ChangeNotice, (change.id, notice.id))
+    if link is None:
+        session.add(ChangeNotice(change_id=_id(change), notice_id=_id(notice)))
+        session.flush()
+    return change
+
+
+def apply_fields(
+    change: Any, fields: ChangeFields, *, title: str, summary: str, notice: Any, now: datetime
+) -> bool:
+    """Set ``fields`` on a stored ``change`` (a row or a batch's record of one) as
+    ``notice`` gives them: a change whose fields move is updated now, and takes the title
+    and summary of the notice that now dates it, which describes it best. Whether any
+    field moved."""
+    values = _values(fields)
+    moved = any(getattr(change, key) != value for key, value in values.items())
+    if moved:
+        change.updated_at = now
+        if fields.dated_by == notice.published_at:
+            change.title, change.summary = title[:500], summary
+    _set(change, fields)
+    return moved
+
+
+def _values(fields: ChangeFields) -> dict[str, Any]:
+    return {
         "kind": fields.kind,
         "announced_on": fields.announced_on,
         "effective_on": fields.effective_on,
@@ -141,20 +176,11 @@ def save_change(
         "postponed_from": fields.postponed_from,
         "dated_by": fields.dated_by,
     }
-    if change.id is not None and any(getattr(change, k) != v for k, v in values.items()):
-        change.updated_at = now
-        if fields.dated_by == notice.published_at:
-            # The notice that now dates the change describes it best.
-            change.title, change.summary = title[:500], summary
-    for key, value in values.items():
+
+
+def _set(change: Any, fields: ChangeFields) -> None:
+    for key, value in _values(fields).items():
         setattr(change, key, value)
-    session.add(change)
-    session.flush()
-    link = session.get(ChangeNotice, (change.id, notice.id))
-    if link is None:
-        session.add(ChangeNotice(change_id=_id(change), notice_id=_id(notice)))
-        session.flush()
-    return change
 
 
 def save_search_document(session: Session, *, change: RuleChange, document: str) -> None:
@@ -415,7 +441,7 @@ def notices_of_changes(session: Session, *, change_ids: Sequence[int]) -> dict[i
         select(ChangeNotice.change_id, Notice)
         .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
         .where(col(ChangeNotice.change_id).in_(change_ids))
-        .order_by(col(Notice.published_at))
+        .order_by(col(Notice.published_at), col(Notice.id))
     )
     found: dict[int, list[Notice]] = {change_id: [] for change_id in change_ids}
     for change_id, notice in session.exec(statement).all():

@@ -20,7 +20,7 @@ A word is found by the index that serves its length (bench/search.py measures ea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,7 +53,17 @@ def bigrams(document: str) -> str:
 
 def save_document(session: Session, *, change_id: int, document: str) -> None:
     """Keep ``document`` as the change's searchable text, replacing the one it had."""
-    pairs = bigrams(document)
+    save_documents(session, [(change_id, document)])
+
+
+def save_documents(
+    session: Session, documents: Sequence[tuple[int, str]], *, fresh: Collection[int] = ()
+) -> None:
+    """Keep each (change id, document) as the change's searchable text, replacing the one it
+    had (none for the ids of ``fresh``, changes just added): a few statements for them all."""
+    if not documents:
+        return
+    rows = [{"id": i, "document": d, "bigrams": bigrams(d)} for i, d in documents]
     connection = session.connection()
     if _dialect(session) == "postgresql":
         statement = sa.text(
@@ -61,18 +71,16 @@ def save_document(session: Session, *, change_id: int, document: str) -> None:
             "VALUES (:id, :document, :bigrams) ON CONFLICT (change_id) DO UPDATE "
             "SET document = excluded.document, bigrams = excluded.bigrams"
         )
-        connection.execute(statement, {"id": change_id, "document": document, "bigrams": pairs})
+        connection.execute(statement, rows)
         return
     # An FTS5 table has no upsert: the old row goes, the new one comes.
-    for table, value in ((TABLE, document), (BIGRAM_TABLE, pairs)):
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), {"id": change_id})
+    old = [{"id": row["id"]} for row in rows if row["id"] not in fresh]
+    for table, column in ((TABLE, "document"), (BIGRAM_TABLE, "bigrams")):
+        if old:
+            connection.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), old)
         connection.execute(
-            sa.text(f"INSERT INTO {table} (rowid, {_COLUMN[table]}) VALUES (:id, :value)"),
-            {"id": change_id, "value": value},
+            sa.text(f"INSERT INTO {table} (rowid, {column}) VALUES (:id, :{column})"), rows
         )
-
-
-_COLUMN = {TABLE: "document", BIGRAM_TABLE: "bigrams"}
 
 
 def matching(session: Session, terms: Sequence[str], change_id: Any) -> Any:

@@ -7,10 +7,9 @@ the API alike. It is idempotent: a notice already stored (same content hash) cha
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
@@ -19,52 +18,41 @@ from zoneinfo import ZoneInfo
 import charset_normalizer
 from sqlmodel import Session
 
-from alerts import clock
 from alerts.errors import ExtractionError, Refused, RulewatchError
-from alerts.extract import extract, read_notices, unplaced_days
+from alerts.extract import read_notices
 from alerts.extract.model import ChangeCandidate, ChangeKind, Notice
-from alerts.extract.rules import canonical_rule, rule_key
-from alerts.timeline import search
-from alerts.timeline.place import Action, ChangeState, new_uid, place
-from alerts.timeline.views import no_year_problem
-from store import queries
-from store.db import committed
+from alerts.extract.rules import canonical_rule
+from alerts.timeline import batch, reading, search
+from alerts.timeline.batch import (
+    EARLIEST,
+    LATEST,
+    ChangeReport,
+    IngestReport,
+    Item,
+    state_of,
+    stored_fields,
+)
+from alerts.timeline.place import ChangeState, new_uid
+from alerts.timeline.reading import TEXT_CAP, changes_in, cleaned, content_hash, digest
+from store import bulk, queries
+from store.db import committed, hold_writes
 from store.models import ChangeStatus, Rule, RuleChange
-from store.models import Notice as NoticeRow
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "TEXT_CAP",
+    "ChangeReport",
+    "IngestReport",
+    "changes_in",
+    "cleaned",
+    "content_hash",
+    "stored_fields",
+]
 
 
-@dataclass(frozen=True)
-class ChangeReport:
-    """What happened to one change because of one notice."""
-
-    action: str  # "added", "merged", "moved"
-    uid: str
-    rule_key: str
-    effective_on: date | None
-    announced_on: date | None
-    postponed_from: date | None = None
-
-
-@dataclass
-class IngestReport:
-    """The outcome of storing a batch of notices."""
-
-    notices_added: int = 0
-    notices_known: int = 0
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (title, reason)
-    # (title, days): a notice naming days it gives no year for, so its changes lack them
-    without_year: list[tuple[str, list[str]]] = field(default_factory=list)
-    changes: list[ChangeReport] = field(default_factory=list)
-
-    def count(self, action: str) -> int:
-        return sum(1 for change in self.changes if change.action == action)
-
-    def extend(self, other: IngestReport) -> None:
-        self.notices_added += other.notices_added
-        self.notices_known += other.notices_known
-        self.unreadable.extend(other.unreadable)
-        self.without_year.extend(other.without_year)
-        self.changes.extend(other.changes)
+# Notices stored per transaction: an import stopped halfway keeps the batches it committed.
+BATCH = 2000
 
 
 def ingest(
@@ -74,18 +62,33 @@ def ingest(
     origin: str,
     tz: ZoneInfo,
     platform: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Store each notice and the changes read from it; return what was added, merged or moved.
 
     ``platform`` is the platform of a change whose notice names none (a source that is one
-    platform's rule centre). Each notice is committed on its own: an import stopped halfway
-    keeps what it stored, and two imports of the same file at once store each notice once
-    (the second finds it).
+    platform's rule centre). The notices are committed in batches of :data:`BATCH`, each
+    whole or not at all: an import stopped halfway keeps the batches it stored, and two
+    imports of the same file at once store each notice once (the second finds it).
+    ``progress`` is told how many notices each committed batch held.
     """
+    every = [reading.pending(notice, platform) for notice in notices]
+    batches = [every[start : start + BATCH] for start in range(0, len(every), BATCH)]
+    # Read outside the writes, which hold the store: each notice not stored yet, once.
+    known = bulk.known_hashes(session, [entry.digest for entry in every])
+    session.commit()
+    timeline = batch.Timeline(tz)  # what one batch read, for the next when still true
     report = IngestReport()
-    for notice in notices:
-        write = partial(ingest_notice, session, notice, origin=origin, tz=tz, platform=platform)
+    for entries in batches:
+        for entry in entries:
+            if entry.digest not in known:
+                known.add(entry.digest)  # read once: a repeat is known when it is stored
+                entry.item = reading.read(entry, origin)
+        write = partial(_write, session, entries, origin=origin, timeline=timeline)
         report.extend(committed(session, write))
+        timeline.committed()
+        if progress is not None:
+            progress(len(entries))
     return report
 
 
@@ -97,63 +100,29 @@ def ingest_notice(
     tz: ZoneInfo,
     platform: str | None = None,
 ) -> IngestReport:
-    """Store one notice (unless already stored) and place the changes extracted from it."""
-    notice = cleaned(notice)
-    digest = content_hash(notice)
-    if queries.find_notice(session, content_hash=digest) is not None:
-        return IngestReport(notices_known=1)  # known: nothing to read again
-    candidates = changes_in(notice, platform=platform)
-    # Days without a year matter only where they leave a change without a date.
-    undated = not candidates or any(
-        c.effective_on is None or c.announced_on is None for c in candidates
-    )
-    without_year = unplaced_days(notice) if undated else []
-    return _store(
-        session,
-        _capped(notice),
-        candidates,
-        origin=origin,
-        tz=tz,
-        digest=digest,
-        without_year=without_year,
-    )
+    """Store one notice (unless already stored) and place the changes extracted from it:
+    a batch of one. The caller commits."""
+    pending = [reading.pending(notice, platform)]
+    return _write(session, pending, origin=origin, timeline=batch.Timeline(tz))
 
 
-def cleaned(notice: Notice) -> Notice:
-    """The notice as it is stored and known by its content hash."""
-    # PostgreSQL cannot store NUL in text, and no reader needs it.
-    # A byte-order mark pasted into a title is no part of it.
-    return replace(
-        notice,
-        title=notice.title.replace("\x00", "").removeprefix("\ufeff"),
-        text=notice.text.replace("\x00", "").removeprefix("\ufeff"),
-    )
-
-
-def changes_in(notice: Notice, *, platform: str | None = None) -> list[ChangeCandidate]:
-    """The changes read from ``notice``, those naming no platform under ``platform``: what
-    an import stores, and what `rulewatch sources try` shows a poll would."""
-    return [_on_platform(c, platform) for c in extract(notice)]
-
-
-def _on_platform(candidate: ChangeCandidate, platform: str | None) -> ChangeCandidate:
-    """The candidate with ``platform`` when its notice named none, keyed under it."""
-    if platform is None or candidate.platform is not None:
-        return candidate
-    key = rule_key(candidate.rule or candidate.rule_key, platform)
-    return replace(candidate, platform=platform, rule_key=key)
-
-
-# The most of a notice's text that is stored (and so shown on its pages): the changes are
-# read from the whole text first. The API takes no more than this in one notice.
-TEXT_CAP = 200_000
-
-
-def _capped(notice: Notice) -> Notice:
-    if len(notice.text) <= TEXT_CAP:
-        return notice
-    note = f"\n……（原文共 {len(notice.text):,} 字，此处只保存前 {TEXT_CAP:,} 字）"
-    return replace(notice, text=notice.text[:TEXT_CAP] + note)
+def _write(
+    session: Session, pending: list[reading.Pending], *, origin: str, timeline: batch.Timeline
+) -> IngestReport:
+    """Store the notices not stored yet, each once: a known one is not read again."""
+    hold_writes(session)
+    known = bulk.known_hashes(session, [p.digest for p in pending])
+    report = IngestReport()
+    items = []
+    for entry in pending:
+        if entry.digest in known:
+            report.notices_known += 1
+            continue
+        known.add(entry.digest)
+        entry.item = entry.item or reading.read(entry, origin)
+        items.append(entry.item)
+    report.extend(timeline.store(session, items))
+    return report
 
 
 def add_change(
@@ -205,14 +174,11 @@ def add_change(
     text = note.strip() if note else ""
     fields = json.dumps(candidate.as_json() | {"url": url}, ensure_ascii=False, sort_keys=True)
     notice = Notice(title=title or name, text=text, published_at=now, url=url)
-    digest = _digest(["manual", fields, title or "", text])
-    if queries.find_notice(session, content_hash=digest) is not None:
+    hashed = digest(["manual", fields, title or "", text])
+    hold_writes(session)
+    if queries.find_notice(session, content_hash=hashed) is not None:
         return IngestReport(notices_known=1)
-    return _store(session, notice, [candidate], origin="manual", tz=tz, digest=digest)
-
-
-# Dates outside these are typos or test data, and would overflow the feed and the planner.
-EARLIEST, LATEST = date(1970, 1, 1), date(2199, 12, 31)
+    return batch.Timeline(tz).store(session, [Item(notice, hashed, "manual", [candidate])])
 
 
 def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
@@ -228,103 +194,6 @@ def withdraw(session: Session, *, uid: str, now: datetime) -> RuleChange | None:
             status=409,
         )
     return queries.withdraw_change(session, uid=uid, now=now)
-
-
-def content_hash(notice: Notice) -> str:
-    """The identity of a notice's content: the same text from the same time is the same notice."""
-    published = notice.published_at.isoformat() if notice.published_at else None
-    return _digest([notice.title, notice.text, published, notice.url])
-
-
-def _digest(parts: list[str | None]) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
-
-
-def _store(
-    session: Session,
-    notice: Notice,
-    candidates: list[ChangeCandidate],
-    *,
-    origin: str,
-    tz: ZoneInfo,
-    digest: str,
-    without_year: list[str] | None = None,
-) -> IngestReport:
-    """Store a notice not stored yet (its callers check) and place its candidates."""
-    received_at = clock.now()
-    published_at = _instant(notice.published_at, tz)
-    problem = None if candidates else "no rule change found in the text"
-    if published_at is not None and not EARLIEST <= published_at.date() <= LATEST:
-        published_at, candidates = None, []
-        problem = f"publish time {notice.published_at} is outside 1970–2199"
-    candidates = [_in_range(candidate) for candidate in candidates]
-    if without_year and problem is None:
-        # Kept with the notice, so the change it leaves undated says why wherever it shows.
-        problem = no_year_problem(without_year)
-    row = queries.add_notice(
-        session,
-        content_hash=digest,
-        title=notice.title,
-        text=notice.text,
-        published_at=published_at,
-        url=notice.url,
-        origin=origin,
-        problem=problem,
-    )
-    report = IngestReport(notices_added=1)
-    if without_year:
-        report.without_year.append((notice.title, without_year))
-    elif problem is not None:
-        report.unreadable.append((notice.title, problem))
-    local_published = published_at.astimezone(tz) if published_at else None
-    for candidate in candidates:
-        rule = rule_of(session, candidate)
-        known = known_states(session, rule_id=_rule_id(rule.id), tz=tz)
-        placement = place(
-            candidate,
-            rule_key=candidate.rule_key,
-            published_at=local_published,
-            known=known,
-            received_at=received_at.astimezone(tz),
-        )
-        state = placement.change
-        merged_into = queries.merged_target(session, uid=state.uid)
-        if merged_into is not None:
-            # A person merged that change into another: this notice is about that one.
-            queries.add_source(session, change=merged_into, notice=row)
-            index_change(session, merged_into)
-            report.changes.append(
-                ChangeReport(
-                    action=Action.merged.value,
-                    uid=merged_into.uid,
-                    rule_key=candidate.rule_key,
-                    effective_on=merged_into.effective_on,
-                    announced_on=merged_into.announced_on,
-                )
-            )
-            continue
-        if placement.action is Action.added:
-            state = unused_uid(session, state, candidate, local_published)
-        change = queries.save_change(
-            session,
-            rule=rule,
-            fields=stored_fields(state),
-            title=notice.title,
-            summary=notice.text[:2000],
-            notice=row,
-        )
-        index_change(session, change, rule)
-        report.changes.append(
-            ChangeReport(
-                action=placement.action.value,
-                uid=state.uid,
-                rule_key=candidate.rule_key,
-                effective_on=state.effective_on,
-                announced_on=state.announced_on,
-                postponed_from=state.postponed_from if placement.action is Action.moved else None,
-            )
-        )
-    return report
 
 
 def unused_uid(
@@ -352,21 +221,6 @@ def rule_of(session: Session, candidate: ChangeCandidate) -> Rule:
     )
 
 
-def stored_fields(state: ChangeState) -> queries.ChangeFields:
-    """A change as the timeline placed it, as the store keeps it."""
-    return queries.ChangeFields(
-        uid=state.uid,
-        kind=state.kind.value,
-        announced_on=state.announced_on,
-        effective_on=state.effective_on,
-        effective_at=state.effective_at,
-        tentative=state.tentative,
-        revision=state.revision,
-        postponed_from=state.postponed_from,
-        dated_by=state.dated_by,
-    )
-
-
 def index_change(session: Session, change: RuleChange, rule: Rule | None = None) -> None:
     """Fold the change's search document anew: it may have a new source, title, summary or
     rule. Every write to a change calls this."""
@@ -384,53 +238,9 @@ def index_change(session: Session, change: RuleChange, rule: Rule | None = None)
 def known_states(session: Session, *, rule_id: int, tz: ZoneInfo) -> list[ChangeState]:
     """The rule's stored changes as the timeline places candidates among them."""
     return [
-        _state(change, notices, tz)
+        state_of(change, [n.published_at for n in notices], tz)
         for change, notices in queries.changes_of_rule(session, rule_id=rule_id)
     ]
-
-
-def _state(change: RuleChange, notices: list[NoticeRow], tz: ZoneInfo) -> ChangeState:
-    return ChangeState(
-        uid=change.uid,
-        kind=ChangeKind(change.kind),
-        announced_on=change.announced_on,
-        effective_on=change.effective_on,
-        effective_at=change.effective_at,
-        tentative=change.tentative,
-        revision=change.revision,
-        postponed_from=change.postponed_from,
-        dated_by=change.dated_by.astimezone(tz) if change.dated_by else None,
-        published_days=frozenset(
-            n.published_at.astimezone(tz).date() for n in notices if n.published_at
-        ),
-    )
-
-
-def _in_range(candidate: ChangeCandidate) -> ChangeCandidate:
-    def kept(value: date | None) -> date | None:
-        return value if value is not None and EARLIEST <= value <= LATEST else None
-
-    return replace(
-        candidate,
-        announced_on=kept(candidate.announced_on),
-        effective_on=kept(candidate.effective_on),
-        postponed_from=kept(candidate.postponed_from),
-    )
-
-
-def _instant(value: datetime | date | None, tz: ZoneInfo) -> datetime | None:
-    """An aware instant for a publish time; naive times and bare dates are in the service zone."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    return value if value.tzinfo else value.replace(tzinfo=tz)
-
-
-def _rule_id(value: int | None) -> int:
-    if value is None:
-        raise RuntimeError("rule was not flushed")
-    return value
 
 
 def import_files(
@@ -440,15 +250,25 @@ def import_files(
     format: str = "auto",
     tz: ZoneInfo,
     published_at: datetime | date | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestReport:
-    """Read notices from each file and store them, naming the file as their origin.
+    """Read notices from each file and store them, naming the file as their origin;
+    ``progress`` is told the file's name, the notices done and its notices after each batch.
 
     Raises ExtractionError when a file cannot be read or is not in the given format.
     """
     report = IngestReport()
     for path in paths:
         notices = notices_in(path, format=format, published_at=published_at)
-        report.extend(ingest(session, notices, origin=path.name, tz=tz))
+        done = 0
+
+        def stored(count: int, name: str = path.name, total: int = len(notices)) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(name, done, total)
+
+        report.extend(ingest(session, notices, origin=path.name, tz=tz, progress=stored))
     return report
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Protocol
 
 from alerts.errors import RulewatchError
-from store.models import Notice, Rule, RuleChange
 
 # A query is a few words typed into a box; past this it is a pasted text, not a search.
 MAX_QUERY = 200
@@ -49,7 +49,28 @@ def terms(query: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fold(query).split()))
 
 
-def document(rule: Rule, change: RuleChange, notices: Iterable[Notice]) -> str:
+class _Rule(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _Change(Protocol):
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+
+
+class _Source(Protocol):
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def document(rule: _Rule, change: _Change, notices: Iterable[_Source]) -> str:
     """What a search of ``change`` looks in: its rule's key and name, its title and summary,
     and the title and text of each of its ``notices``, folded."""
     parts = [rule.key, rule.name, change.title, change.summary]
