@@ -178,7 +178,9 @@ class HttpWeb:
             # name that answered a public address first may have led elsewhere since.
             stream = response.extensions.get("network_stream")
             peer = stream.get_extra_info("server_addr") if stream is not None else None
-            why = private_address(str(peer[0])) if peer else None
+            # A client that does not say where it connected (not httpx's own transport)
+            # cannot show the address is public: refused, never let through unchecked.
+            why = private_address(str(peer[0])) if peer else "连接的地址无从得知"
             if why is not None:
                 await response.aclose()
                 raise _refused_private(url, why)

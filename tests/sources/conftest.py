@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -23,6 +23,14 @@ def site(_site_server: Site) -> Site:
     """A site with no pages and nothing asked yet."""
     _site_server.reset()
     return _site_server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """The client the service reads sources with: httpx's own, which says the address it
+    connected to (the senders' client does not)."""
+    async with httpx.AsyncClient() as client:
+        yield client
 
 
 @pytest.fixture

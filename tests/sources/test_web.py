@@ -574,3 +574,22 @@ async def test_a_restricted_web_follows_no_redirect_to_this_machine(
     assert "localhost 是本机" in str(error) and error.lasting
     assert site.paths() == ["/moved"]
     assert (await web.get(site.url_for("/moved"))).text == "内部页面"  # unrestricted: followed
+
+
+async def test_a_client_that_hides_the_address_it_reached_is_refused_for_a_restricted_source(
+    site, monkeypatch
+):
+    # The senders' client (httpx over aiohttp) does not say where it connected: a source
+    # added through the API must not be read through it unchecked.
+    import alerts.sources.web
+    from notifiers.http import sending_client
+
+    async def looked_public(url: str) -> None:
+        return None
+
+    monkeypatch.setattr(alerts.sources.web, "_check_public", looked_public)
+    site.put("/list", "<ul><li>一条</li></ul>")
+    async with sending_client() as client:
+        web = HttpWeb(client, Manners(timeout=10, per_host_interval=0)).restricted()
+        with pytest.raises(SourceError, match="连接的地址无从得知"):
+            await web.get(site.url_for("/list"))
