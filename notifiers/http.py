@@ -102,7 +102,8 @@ class _Body(httpx.AsyncByteStream):
 
 def _as_httpx(exc: Exception, request: httpx.Request) -> Exception:
     """The httpx error for what aiohttp raised (httpx-aiohttp's own mapping put it in
-    ``__cause__``); its text never holds the URL's path or query."""
+    ``__cause__``); its text never holds the URL's path or query (aiohttp's own text is
+    kept only where it names no more than the host)."""
     cause = exc.__cause__ if isinstance(exc, httpx.HTTPError) else exc
     if isinstance(exc, httpx.HTTPError) and not isinstance(cause, aiohttp.ClientError | OSError):
         return exc  # httpx's own
@@ -111,9 +112,11 @@ def _as_httpx(exc: Exception, request: httpx.Request) -> Exception:
     if isinstance(cause, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
         error, text = httpx.ProxyError, _without_url(cause)
     elif isinstance(cause, aiohttp.ConnectionTimeoutError):
-        error = httpx.ConnectTimeout
+        # Its text is "Connection timeout to host <the URL>", written out again by yarl,
+        # so that redacting the configured URL's parts would miss a %-encoded token.
+        error, text = httpx.ConnectTimeout, "connection timed out"
     elif isinstance(cause, TimeoutError):  # aiohttp's ServerTimeoutError is one too
-        error = httpx.ReadTimeout
+        error, text = httpx.ReadTimeout, "timed out reading the answer"
     elif isinstance(cause, aiohttp.ClientConnectorError):
         error = httpx.ConnectError  # refused, unresolved, TLS refused or not trusted
     elif isinstance(cause, aiohttp.ServerDisconnectedError):

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import icalendar
 import pytest
 import vobject
 from server import running
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from typer.testing import CliRunner
 
 from alerts.calendar.feed import VERSION_BOUND, FeedQuery, Feeds
@@ -592,6 +593,21 @@ def test_a_restart_reads_the_stored_events_and_serves_the_same_bytes(tmp_path, s
     finally:
         restarted.dispose()
         again.dispose()
+
+
+def test_polls_waiting_for_a_build_leave_the_build_its_connections(tmp_path, store, caplog):
+    # A pool of two: the build and its event store need both. Polls that wait for the
+    # build must not hold one meanwhile, or the build waits for the pool and gives up.
+    url = store.url.render_as_string(hide_password=False)
+    small = create_engine(url, pool_size=2, max_overflow=0, pool_timeout=1)
+    try:
+        feeds = Feeds(small, settings_for(tmp_path))
+        with ThreadPoolExecutor(4) as pool:
+            bodies = {f.body for f in pool.map(lambda _: feeds.get(FeedQuery(all=True)), range(4))}
+        assert len(bodies) == 1 and feeds.cache.builds == 1
+        assert not [r for r in caplog.records if r.name == "store.events"]
+    finally:
+        small.dispose()
 
 
 def test_each_change_keeps_only_its_newest_stored_events(store):

@@ -81,38 +81,41 @@ def calendar_info(settings: Settings) -> CalendarInfo:
 
 
 def build_feed(
-    session: Session,
-    settings: Settings,
-    query: FeedQuery,
-    *,
-    cache: FeedCache | None = None,
-    version: queries.DataVersion | None = None,
-    made: MadeByQuery | None = None,
+    session: Session, settings: Settings, query: FeedQuery, *, cache: FeedCache | None = None
 ) -> Feed:
     """The feed for ``query``: from ``cache`` when the store has not changed since it was
     built, else built again, serializing only the events the cache does not hold.
-    ``version`` is the store's data version when the caller has just read it; ``made``
-    keeps what each build made of the rows, for the next (:class:`Made`).
 
     A ``watch`` no watch is called, or a ``tag`` no watch has, gives an empty calendar (the
     answer a subscriber's app handles best when a watch is removed).
     """
     cache = cache if cache is not None else FeedCache()
-    version = version if version is not None else queries.data_version(session)
+    version = queries.data_version(session)
+    return cache.get(
+        version, query, lambda events: _built(session, settings, query, version, events, None)
+    )
 
-    def build(events: EventCache) -> tuple[bytes, datetime]:
-        changes, newest, now_made = _select(
-            session, settings, query, made.get(query) if made is not None else None
-        )
-        if made is not None:
-            made.put(query, now_made)
-        if version.watches_created_at:  # watches decide what is in and the CATEGORIES
-            newest = max(newest, version.watches_created_at)
-        info = calendar_info(settings)
-        body = render_calendar(changes, info, kinds=query.kinds, alarms=query.alarms, cache=events)
-        return body, newest
 
-    return cache.get(version, query, build)
+def _built(
+    session: Session,
+    settings: Settings,
+    query: FeedQuery,
+    version: queries.DataVersion,
+    events: EventCache,
+    made: MadeByQuery | None,
+) -> tuple[bytes, datetime]:
+    """The body of the feed for ``query`` and the instant of its newest content; ``made``
+    keeps what each build made of the rows, for the next (:class:`Made`)."""
+    changes, newest, now_made = _select(
+        session, settings, query, made.get(query) if made is not None else None
+    )
+    if made is not None:
+        made.put(query, now_made)
+    if version.watches_created_at:  # watches decide what is in and the CATEGORIES
+        newest = max(newest, version.watches_created_at)
+    info = calendar_info(settings)
+    body = render_calendar(changes, info, kinds=query.kinds, alarms=query.alarms, cache=events)
+    return body, newest
 
 
 class Feeds:
@@ -160,12 +163,17 @@ class Feeds:
         count, read_at = commits(self.engine), self._clock()
         with session_scope(self.engine, commit_at_end=False) as session:
             version = queries.data_version(session)
-            known = self._known
-            if known is None or (known[1], known[2]) <= (count, read_at):
-                self._known = (version, count, read_at)
-            return build_feed(
-                session, self.settings, query, cache=self.cache, version=version, made=self._made
-            )
+        known = self._known
+        if known is None or (known[1], known[2]) <= (count, read_at):
+            self._known = (version, count, read_at)
+
+        # Only the one build holds a connection: requests waiting for it hold none, so that
+        # polls arriving together after a change cannot take the pool from the build.
+        def build(events: EventCache) -> tuple[bytes, datetime]:
+            with session_scope(self.engine, commit_at_end=False) as session:
+                return _built(session, self.settings, query, version, events, self._made)
+
+        return self.cache.get(version, query, build)
 
 
 def write_feed(path: Path, body: bytes) -> None:

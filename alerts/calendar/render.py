@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -350,9 +352,18 @@ class EventStore(Protocol):
     def save(self, events: Sequence[tuple[str, str, bytes]]) -> None: ...
 
 
-# Part of every stored event's key: a new way of writing events, or another icalendar,
-# writes them again instead of reading what the old one wrote.
-EVENT_FORMAT = f"1 icalendar {icalendar_version}"
+# Part of every stored event's key: this module's code (any change to how an event is
+# written) and icalendar's version, so that another release writes its events again
+# instead of reading what the old one wrote, even beside it on one store.
+def _format() -> str:
+    try:
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    except OSError:  # no source beside the module: nothing stored is reused
+        code = secrets.token_hex(8)
+    return f"{code} icalendar {icalendar_version}"
+
+
+EVENT_FORMAT = _format()
 
 
 def event_key(change: CalendarChange, kind: EventKind, info: CalendarInfo) -> str:

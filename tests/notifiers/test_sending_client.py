@@ -92,3 +92,19 @@ async def test_a_user_and_password_in_the_url_are_sent_as_basic_auth(http, recei
     (got,) = receiver.wait_for(1)
     assert got.headers["authorization"] == "Basic " + base64.b64encode(b"rw:pa55").decode()
     assert got.path == f"/hook?token={TOKEN}"
+
+
+def test_a_connect_timeout_is_named_without_the_url_aiohttp_writes_out_again():
+    import aiohttp
+    import yarl
+
+    from notifiers.http import _as_httpx
+
+    # aiohttp says "Connection timeout to host <URL>" with the URL as yarl writes it: a
+    # %-encoded token comes out decoded, where redacting the configured URL would miss it.
+    url = "https://hooks.example.com/T/ab%3Dc?token=ab%2Fcd"
+    request = httpx.Request("POST", url)
+    cause = aiohttp.ConnectionTimeoutError(f"Connection timeout to host {yarl.URL(url)}")
+    error = _as_httpx(cause, request)
+    assert isinstance(error, httpx.ConnectTimeout)
+    assert "ab/cd" not in str(error) and "ab=c" not in str(error) and "hooks" not in str(error)
