@@ -166,6 +166,10 @@ PLANNING_LOCK = 0x7275_6C65_7761_0002
 # Held while a claim counts what rate-limited channels were sent, so that two instances
 # cannot both find room for the same last message.
 PACING_LOCK = 0x7275_6C65_7761_0003
+# Held by a batch of notices being placed (alerts/timeline/batch.py), so that writers of the
+# timeline on PostgreSQL take turns as SQLite's write lock makes them: a batch reads the
+# changes it places into only once no other batch can add to them before it commits.
+TIMELINE_LOCK = 0x7275_6C65_7761_0004
 
 
 def _exclusive(engine: Engine) -> Engine:

@@ -24,6 +24,7 @@ from alerts.timeline.place import Action, ChangeState, new_uid, place
 from alerts.timeline.views import no_year_problem
 from store import bulk, queries
 from store.bulk import ChangeRow, NoticeRow, RuleRow
+from store.db import TIMELINE_LOCK, hold_lock
 from store.models import ChangeStatus, RuleChange, utcnow
 
 
@@ -106,6 +107,9 @@ class Timeline:
         place their changes, in order; return what was added, merged or moved. The caller
         commits, then calls :meth:`committed`."""
         self.session = session
+        # Before anything is read: a change another instance's batch adds meanwhile would
+        # not be seen by this one's locking reads (PostgreSQL's READ COMMITTED).
+        hold_lock(session, TIMELINE_LOCK)
         if self._seen is None or bulk.version(session) != self._seen:
             self._forget()
         self._seen = self._wrote = None  # until this batch is committed
