@@ -560,6 +560,19 @@ def test_a_write_of_another_process_shows_within_the_bound(tmp_path, store):
     assert feeds.cached(query) is moved
 
 
+async def test_a_rebuilt_feed_replaces_the_one_it_outdates(client, store):
+    cache = client._transport.app.state.feeds.cache  # type: ignore[attr-defined]
+    await client.get("/calendar.ics")
+    await client.get("/calendar.ics", params={"all": "1"})
+    assert cache.held() == 2
+    postpone_shipping(store)
+    moved = await client.get("/calendar.ics", params={"all": "1"})
+    assert "DTSTART;VALUE=DATE:20261231" in moved.text
+    assert cache.held() == 2  # the old ?all=1 is gone; the watched feed waits to be asked
+    await client.get("/calendar.ics")
+    assert cache.held() == 2
+
+
 async def test_changing_one_rule_reserializes_only_its_events(client, store):
     announce_shipping(store)
     await client.get("/calendar.ics", params={"alarm": "1d"})

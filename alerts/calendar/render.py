@@ -311,6 +311,9 @@ class _Lru:
         self._held = 0
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def get(self, key: Hashable) -> bytes | Feed | None:
         with self._lock:
             found = self._items.get(key)
@@ -332,6 +335,12 @@ class _Lru:
                     touch(key)
                     found.append(item[0])
         return found
+
+    def pop(self, key: Hashable) -> None:
+        with self._lock:
+            found = self._items.pop(key, None)
+            if found is not None:
+                self._held -= found[1]
 
     def put(self, key: Hashable, value: bytes | Feed) -> None:
         size = len(value) if isinstance(value, bytes) else len(value.body)
@@ -484,6 +493,7 @@ class FeedCache:
         self._feeds = _Lru(feed_bytes)
         # The validators last given per filters, to keep Last-Modified moving forward.
         self._last: OrderedDict[Hashable, tuple[str, datetime]] = OrderedDict()
+        self._versions: OrderedDict[Hashable, Hashable] = OrderedDict()  # the last built
         self._build_lock = threading.Lock()
         self.builds = 0
 
@@ -506,7 +516,21 @@ class FeedCache:
             body, modified = build(self.events)
             feed = self._validated(filters, body, modified)
             self._feeds.put((version, filters), feed)
+            # The feed of an older version is asked for no more once a newer one is built
+            # (a request that read the old version before the write comes late, at worst):
+            # dropped now, not when the budget runs out, so memory holds current feeds.
+            older = self._versions.get(filters)
+            if older is not None and older != version:
+                self._feeds.pop((older, filters))
+            self._versions[filters] = version
+            self._versions.move_to_end(filters)
+            while len(self._versions) > 1024:
+                self._versions.popitem(last=False)
             return feed
+
+    def held(self) -> int:
+        """How many feeds are kept."""
+        return len(self._feeds)
 
     def peek(self, version: Hashable, filters: Hashable) -> Feed | None:
         """The feed for ``filters`` at ``version`` if it is built, else None."""
