@@ -320,3 +320,64 @@ def test_an_import_that_fails_midway_keeps_whole_batches_and_completes_when_run_
     in_batches(broken, path)
     in_batches(whole, path)
     assert rows(broken) == rows(whole)
+
+
+def test_a_batch_that_waited_for_another_writer_sees_the_change_it_added(
+    engine: Engine, monkeypatch
+):
+    # Two instances place notices of one rule at once: the first adds a change and has not
+    # committed yet when the second, about the same change, begins. The second must merge
+    # into that change once the first commits, not add a second one beside it.
+    import threading
+
+    from alerts.extract.model import Notice
+    from alerts.timeline import batch
+    from store import queries
+
+    rule = "淘宝竞态测试规范"
+
+    def notice(title: str, text: str, when: str) -> Notice:
+        return Notice(
+            title=title, text=text, published_at=datetime.fromisoformat(when).replace(tzinfo=TZ)
+        )
+
+    first_change = notice(
+        f"《{rule}》变更公告",
+        f"《{rule}》于2026年11月1日公示，将于2026年12月1日生效。",
+        "2026-11-01 10:00",
+    )
+    revision = f"《{rule}》于2027年2月1日公示，将于2027年3月1日生效。"
+    with session_scope(engine) as session:
+        ingest.ingest(session, [first_change], origin="t", tz=TZ)
+
+    written, go = threading.Event(), threading.Event()
+    write = batch.bulk.write
+
+    def held_open(session: Any, writes: Any) -> None:
+        write(session, writes)
+        if threading.current_thread().name == "first":
+            written.set()  # its rows are written, its transaction still open
+            go.wait(30)
+
+    monkeypatch.setattr(batch.bulk, "write", held_open)
+
+    def place(title: str, when: str) -> None:
+        with session_scope(engine) as session:
+            ingest.ingest(session, [notice(title, revision, when)], origin="t", tz=TZ)
+
+    first = threading.Thread(
+        target=place, args=(f"《{rule}》再次修订", "2027-02-01 10:00"), name="first"
+    )
+    second = threading.Thread(
+        target=place, args=(f"《{rule}》再次修订（转载）", "2027-02-01 11:00"), name="second"
+    )
+    first.start()
+    assert written.wait(30)
+    second.start()
+    second.join(2)  # it waits for the first (SQLite's write lock, PostgreSQL's advisory lock)
+    go.set()
+    first.join(30)
+    second.join(30)
+    with session_scope(engine) as session:
+        changes = queries.list_changes(session, rule=rule)
+    assert sorted(str(change.effective_on) for change, _ in changes) == ["2026-12-01", "2027-03-01"]
