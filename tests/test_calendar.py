@@ -790,3 +790,15 @@ def test_the_feed_goes_gzipped_to_clients_that_take_it(tmp_path, store):
                 },
             )
             assert again.status_code == 304
+
+
+async def test_a_long_query_string_is_answered_but_not_kept(client):
+    from alerts.web import feed as feed_routes
+
+    padding = "x" * 3000  # an unknown parameter: ignored, as FastAPI ignored it
+    kept = feed_routes._parsed.cache_info().currsize
+    answer = await client.get("/calendar.ics", params={"all": "1", "pad": padding})
+    refused = await client.get("/calendar.ics", params={"kind": "both", "pad": padding})
+    assert answer.status_code == 200 and refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "kind"]
+    assert feed_routes._parsed.cache_info().currsize == kept

@@ -108,7 +108,13 @@ def _parsed(query_string: bytes) -> FeedParams:
 
 
 def _params(request: Request) -> FeedParams:
-    return _parsed(request.scope.get("query_string", b""))
+    query_string: bytes = request.scope.get("query_string", b"")
+    if len(query_string) > _KEPT_QUERY:  # no calendar app's; not let to push theirs out
+        return _parsed.__wrapped__(query_string)
+    return _parsed(query_string)
+
+
+_KEPT_QUERY = 2048  # bytes of a query string whose validation is kept
 
 
 _RESPONSES: dict[int | str, dict[str, object]] = {
