@@ -31,6 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = "from alerts.cli import main; main()"
 COMMANDS = [
@@ -96,28 +100,18 @@ def main() -> None:
     bare_wall, bare_cpu = medians(timings["python -c pass", "this"])
     print(f"{'command':28} {'tree':5} {'wall s':>7} {'cpu s':>7} {'wall ×':>7} {'cpu ×':>7}")
     for (label, tree), runs in timings.items():
-        wall, cpu = medians(runs)
+        wall, busy = medians(runs)
         print(
-            f"{label:28} {tree:5} {wall:7.3f} {cpu:7.3f} "
-            f"{wall / bare_wall:7.1f} {cpu / bare_cpu:7.1f}"
+            f"{label:28} {tree:5} {wall:7.3f} {busy:7.3f} "
+            f"{wall / bare_wall:7.1f} {busy / bare_cpu:7.1f}"
         )
     print(f"\nmedians of {args.runs} rounds; × is the ratio to python -c pass")
     if args.against:
         print(f"other = {trees['other']}")
     print(
-        f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {_cpu()}; load average "
+        f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu()}; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after"
     )
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 if __name__ == "__main__":

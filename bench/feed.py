@@ -38,9 +38,11 @@ from datetime import time as clock_time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from machine import cpu
 from sqlalchemy import select as sql_select
 from sqlmodel import col
 
@@ -207,14 +209,16 @@ def bench_build(settings: Settings) -> None:
     engine.dispose()
 
 
-def serve(config: str, port: int) -> None:
+def serve(config: str, port: int, loop: str = "auto", http: str = "auto") -> None:
+    """The app of ``config`` under uvicorn, as `rulewatch serve` runs it (one process)."""
     import uvicorn
 
     from alerts.web.app import create_app
 
     settings = load_settings(Path(config))
     app = create_app(settings, connect(settings.service.database))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    quiet = {"log_level": "warning", "access_log": False}
+    uvicorn.run(app, host="127.0.0.1", port=port, loop=loop, http=http, **quiet)
 
 
 def yardstick(folder: str, port: int) -> None:
@@ -389,19 +393,8 @@ def main() -> None:
         if not args.no_build:
             bench_build(settings)
         bench_http(config, args.seconds, args.changes, args.pairs)
-    cpu = _cpu()
-    print(f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu}")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu()}")
     print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx (in process)'}")
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 if __name__ == "__main__":

@@ -30,8 +30,6 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,6 +37,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import postgres_database
 
 from alerts.extract import extract
 from alerts.timeline.ingest import import_files, notices_in
@@ -113,22 +114,6 @@ def notices(count: int, rng: random.Random) -> list[dict[str, object]]:
             notice["published_at"] = published.isoformat()
         made.append(notice)
     return made
-
-
-@contextmanager
-def postgres_database(server: str, label: str) -> Iterator[str]:
-    """A throwaway database on ``server`` (a URL of its maintenance database), dropped after."""
-    import psycopg
-
-    name = f"rulewatch_bench_import_{label}_{os.getpid()}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def extraction(path: Path) -> tuple[int, float, float]:
@@ -256,8 +241,8 @@ def main() -> None:
             run_store("SQLite", urls, path, count)
         if not args.no_postgres:
             with (
-                postgres_database(args.postgres, "a") as first,
-                postgres_database(args.postgres, "b") as second,
+                postgres_database(args.postgres, "import_a") as first,
+                postgres_database(args.postgres, "import_b") as second,
             ):
                 run_store("PostgreSQL", (first, second), path, count)
     print(

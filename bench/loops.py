@@ -29,32 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from feed import CONFIG, _load, _wait_for, fill
+from feed import CONFIG, _load, _wait_for, fill, serve
+from machine import cpu
 
 from alerts.config import load_settings
 
 VARIANTS = {"asyncio + h11": ("asyncio", "h11"), "uvloop + httptools": ("uvloop", "httptools")}
 # What each process may have mapped: the compiled parts of uvloop and httptools.
 LIBRARIES = {"uvloop": "/uvloop/loop.", "httptools": "/httptools/parser/"}
-
-
-def serve(config: str, port: int, loop: str, http: str) -> None:
-    import uvicorn
-
-    from alerts.web.app import create_app
-    from store.db import connect
-
-    settings = load_settings(Path(config))
-    app = create_app(settings, connect(settings.service.database))
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop=loop,
-        http=http,
-    )
 
 
 def start(config: Path, loop: str, http: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -99,7 +81,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(timeout=10)
     print(
-        f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {_cpu()}; "
+        f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu()}; "
         f"load average {os.getloadavg()[0]:.2f} at the end; "
         f"load generator: {'wrk -t1 -c8' if shutil.which('wrk') else 'httpx (in process)'}"
     )
@@ -135,16 +117,6 @@ def measure(
             f"{statistics.median(fast) / statistics.median(slow):.2f}, "
             f"best {max(fast) / max(slow):.2f}"
         )
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 if __name__ == "__main__":

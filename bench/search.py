@@ -29,14 +29,16 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import postgres_database
 
 from alerts.config import Settings, load_settings
 from alerts.timeline import search
@@ -226,22 +228,6 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - len(text) - wide)
 
 
-@contextmanager
-def postgres_database(server: str) -> Iterator[str]:
-    """A throwaway database on ``server`` (a URL of its maintenance database), dropped after."""
-    import psycopg
-
-    name = f"rulewatch_bench_search_{os.getpid()}"
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def run_store(url: str, folder: Path, args: argparse.Namespace, label: str) -> None:
     config = folder / f"{label}.toml"
     config.write_text(CONFIG.format(database=url), encoding="utf-8")
@@ -273,7 +259,7 @@ def main() -> None:
         folder = Path(name)
         run_store(f"sqlite:///{folder / 'bench.db'}", folder, args, "SQLite")
         if not args.no_postgres:
-            with postgres_database(args.postgres) as url:
+            with postgres_database(args.postgres, "search") as url:
                 run_store(url, folder, args, "PostgreSQL")
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {platform.machine()}, "
