@@ -499,6 +499,52 @@ async def test_the_token_guards_the_feed(tmp_path, store):
         assert (await open_feed.get("/calendar.ics")).status_code == 200
 
 
+async def test_a_cached_feed_is_answered_as_the_route_answered_it(tmp_path, store):
+    # In a new app the first request of a feed builds it (the route answers); the next one
+    # is answered from the cache in front of the app, and must not differ in any header.
+    settings = settings_for(tmp_path, TOKEN)
+    requests: list[tuple[str, str, dict[str, str]]] = [
+        ("GET", f"/calendar/{TOKEN}.ics", {"Accept-Encoding": "identity"}),
+        ("GET", f"/calendar.ics?token={TOKEN}&kind=effective", {"Accept-Encoding": "gzip"}),
+        ("HEAD", f"/calendar/{TOKEN}.ics?all=1", {"Accept-Encoding": "gzip, br"}),
+    ]
+    for method, url, headers in requests:
+        async with client_for(settings, store) as http:
+            built = await http.request(method, url, headers=headers)
+        validators = [
+            {"If-None-Match": built.headers["etag"]},
+            {"If-Modified-Since": built.headers["last-modified"]},
+        ]
+        for extra in ({}, *validators):
+            async with client_for(settings, store) as http:
+                by_route = await http.request(method, url, headers={**headers, **extra})
+                cached = await http.request(method, url, headers={**headers, **extra})
+            assert cached.status_code == by_route.status_code == (304 if extra else 200)
+            assert cached.headers.multi_items() == by_route.headers.multi_items(), url
+            assert cached.content == by_route.content
+
+
+async def test_a_cached_feed_still_refuses_what_the_route_refuses(tmp_path, store):
+    async with client_for(settings_for(tmp_path, TOKEN), store) as guarded:
+        assert (await guarded.get(f"/calendar/{TOKEN}.ics")).status_code == 200  # cached now
+        for url in (
+            "/calendar.ics",
+            "/calendar/wrong-token-0123456789.ics",
+            f"/calendar.ics?token={TOKEN}x",
+            f"/calendar//{TOKEN}.ics",
+        ):
+            assert (await guarded.get(url)).status_code == 404, url
+        bad = await guarded.get(f"/calendar/{TOKEN}.ics", params={"alarm": "soon"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "alarm"]
+        # NUL is dropped from the URL by the guard behind the cache, as for any route.
+        cleaned = await guarded.get(f"/calendar/{TOKEN}.ics?kind=effective%00")
+        assert cleaned.status_code == 200 and b"BEGIN:VEVENT" in cleaned.content
+        posted = await guarded.post(f"/calendar/{TOKEN}.ics")
+        assert posted.status_code == 405
+        metrics = (await guarded.get("/metrics")).text
+        assert 'rulewatch_feed_requests_total{status="404"} 3.0' in metrics
+
+
 # --- cost ----------------------------------------------------------------------------------
 
 

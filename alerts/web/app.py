@@ -150,6 +150,10 @@ def create_app(settings: Settings, engine: Engine, *, lifespan: Lifespan | None 
     )
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(NoNulInUrl)
+    # Outermost: a calendar app's poll of a cached feed is answered before all of the above.
+    app.add_middleware(
+        feed.CachedFeeds, feeds=app.state.feeds, settings=settings, metrics=app.state.metrics
+    )
     return app
 
 

@@ -1,9 +1,10 @@
 """GET /calendar.ics and /calendar/{token}.ics: the feed over HTTP (filters, token, gzip,
 ETag and Last-Modified, 304). What the feed holds is alerts/calendar/feed.py's.
 
-The routes and their dependencies are coroutines: a feed that is cached (the answer to
-nearly every poll) is answered on the event loop, with no thread and no session; only a
-build goes to a thread.
+A feed that is cached (the answer to nearly every poll) is answered by :class:`CachedFeeds`
+in front of the app, on the event loop: no routing, no session, no thread. The routes answer
+the rest (a feed to build, a refused token, a parameter that is not valid) and document the
+feed in the OpenAPI schema; both answer through :func:`_response`, so they answer alike.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import QueryParams
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alerts.calendar.feed import MEDIA_TYPE, FeedQuery, Feeds
 from alerts.calendar.render import ALARM_PATTERN, EventKind, Feed, parse_alarms
 from alerts.config import Settings
 from alerts.timeline.search import MAX_QUERY, SEARCH
+from alerts.web.metrics import Metrics
 
 router = APIRouter(tags=["calendar"])
 
@@ -107,8 +110,8 @@ def _parsed(query_string: bytes) -> FeedParams:
         ) from None
 
 
-def _params(request: Request) -> FeedParams:
-    query_string: bytes = request.scope.get("query_string", b"")
+def _params(scope: Scope) -> FeedParams:
+    query_string: bytes = scope.get("query_string", b"")
     if len(query_string) > _KEPT_QUERY:  # no calendar app's; not let to push theirs out
         return _parsed.__wrapped__(query_string)
     return _parsed(query_string)
@@ -149,7 +152,7 @@ _TOKEN_IN_PATH = {
     openapi_extra={"parameters": _QUERY},
 )
 async def calendar_feed(request: Request) -> Response:
-    params = _params(request)
+    params = _params(request.scope)
     settings: Settings = request.app.state.settings
     if settings.calendar.token is not None and not _token_matches(settings, params.token):
         return _counted(request, Response(status_code=404))
@@ -164,7 +167,7 @@ async def calendar_feed(request: Request) -> Response:
     openapi_extra={"parameters": [_TOKEN_IN_PATH, *(p for p in _QUERY if p["name"] != "token")]},
 )
 async def calendar_feed_at_token(request: Request) -> Response:
-    params = _params(request)
+    params = _params(request.scope)
     settings: Settings = request.app.state.settings
     # Without a configured token there is no secret address: only /calendar.ics answers.
     token = request.path_params["token"]
@@ -201,7 +204,20 @@ async def _answer(request: Request, settings: Settings, query: FeedQuery) -> Res
     feed = feeds.cached(query)
     if feed is None:
         feed = await run_in_threadpool(feeds.get, query)
-    zipped = _takes_gzip(request.headers.get("accept-encoding", ""))
+    if (
+        not feed.has_gzipped
+        and _takes_gzip(request.headers.get("accept-encoding", ""))
+        and not _not_modified(request.headers, feed)
+    ):
+        await run_in_threadpool(lambda: feed.gzipped)  # compressing would hold up the loop
+    return _counted(request, _response(feed, request.headers, settings))
+
+
+def _response(feed: Feed, asked: Headers, settings: Settings) -> Response:
+    """The answer to a request with headers ``asked`` for ``feed``: 304 when the client's
+    copy is current, else the feed, gzipped when the client takes it (which needs
+    ``feed.gzipped`` computed, or it is computed here)."""
+    zipped = _takes_gzip(asked.get("accept-encoding", ""))
     headers = {
         "ETag": feed.gzip_etag if zipped else feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
@@ -209,14 +225,12 @@ async def _answer(request: Request, settings: Settings, query: FeedQuery) -> Res
         "Cache-Control": "private, no-cache" if settings.calendar.token else "no-cache",
         "Vary": "Accept-Encoding",
     }
-    if _not_modified(request, feed):
-        return _counted(request, Response(status_code=304, headers=headers))
+    if _not_modified(asked, feed):
+        return Response(status_code=304, headers=headers)
     if zipped:
-        if not feed.has_gzipped:  # compressing a large feed would hold up the event loop
-            await run_in_threadpool(lambda: feed.gzipped)
         headers["Content-Encoding"] = "gzip"
-        return _counted(request, Response(feed.gzipped, media_type=MEDIA_TYPE, headers=headers))
-    return _counted(request, Response(feed.body, media_type=MEDIA_TYPE, headers=headers))
+        return Response(feed.gzipped, media_type=MEDIA_TYPE, headers=headers)
+    return Response(feed.body, media_type=MEDIA_TYPE, headers=headers)
 
 
 def _takes_gzip(accepted: str) -> bool:
@@ -232,13 +246,13 @@ def _takes_gzip(accepted: str) -> bool:
     return False
 
 
-def _not_modified(request: Request, feed: Feed) -> bool:
-    tags = request.headers.get("if-none-match")
+def _not_modified(asked: Headers, feed: Feed) -> bool:
+    tags = asked.get("if-none-match")
     if tags is not None:  # RFC 9110: If-Modified-Since is ignored when this is present
         given = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
         # Either coding's tag: the content is the same, which is what a 304 says.
         return "*" in given or feed.etag in given or feed.gzip_etag in given
-    since = request.headers.get("if-modified-since")
+    since = asked.get("if-modified-since")
     if since is None:
         return False
     try:
@@ -251,5 +265,64 @@ def _not_modified(request: Request, feed: Feed) -> bool:
 
 
 def _counted(request: Request, response: Response) -> Response:
-    request.app.state.metrics.feed_requests.labels(status=str(response.status_code)).inc()
+    metrics: Metrics = request.app.state.metrics
+    metrics.feed_requests.labels(status=str(response.status_code)).inc()
     return response
+
+
+_AT_TOKEN = "/calendar/"
+
+
+class CachedFeeds:
+    """Answers a GET or HEAD of a feed that is cached before the request goes any further
+    into the app (its middleware, routing and dependencies cost more than the answer);
+    every other request, and every feed request it cannot answer from the cache as the
+    route would, goes on to the app unchanged."""
+
+    def __init__(self, app: ASGIApp, *, feeds: Feeds, settings: Settings, metrics: Metrics):
+        self.app = app
+        self.feeds = feeds
+        self.settings = settings
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            response = self._cached(scope)
+            if response is not None:
+                self.metrics.feed_requests.labels(status=str(response.status_code)).inc()
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _cached(self, scope: Scope) -> Response | None:
+        path: str = scope["path"]
+        if path == "/calendar.ics":
+            in_path = None
+        elif path.startswith(_AT_TOKEN) and path.endswith(".ics"):
+            in_path = path[len(_AT_TOKEN) : -len(".ics")]
+            if not in_path or "/" in in_path:
+                return None
+        else:
+            return None
+        if scope.get("root_path") or "\x00" in path or b"%00" in scope["query_string"]:
+            return None  # for the routes to match, or the guards to clean first
+        try:
+            params = _params(scope)
+        except RequestValidationError:
+            return None  # the route answers 422 with what was wrong
+        given = params.token if in_path is None else in_path
+        if self.settings.calendar.token is not None and not _token_matches(self.settings, given):
+            return None  # the route's 404
+        if self.settings.calendar.token is None and in_path is not None:
+            return None
+        feed = self.feeds.cached(params.feed_query())
+        if feed is None:
+            return None
+        asked = Headers(scope=scope)
+        if (
+            not feed.has_gzipped
+            and _takes_gzip(asked.get("accept-encoding", ""))
+            and not _not_modified(asked, feed)
+        ):
+            return None  # to be compressed in a thread, by the route
+        return _response(feed, asked, self.settings)
