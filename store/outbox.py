@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
@@ -540,7 +541,7 @@ def record_attempts(
     connection: Connection, attempts: Sequence[Attempt], *, now: datetime, worker: str
 ) -> None:
     """Write a delivery row for each attempt and settle its reminder (lease released),
-    in a few statements whatever the number of attempts.
+    in two statements whatever the number of attempts.
 
     A reminder is settled only while ``worker`` still holds its lease: one whose lease ran
     out and that another sender claimed meanwhile is that sender's to settle, though the
@@ -548,9 +549,9 @@ def record_attempts(
     """
     if not attempts:
         return
-    held = _held_by(worker)
+    insert_delivery, settle = _recording()
     connection.execute(
-        insert(Delivery),
+        insert_delivery,
         [
             {
                 "reminder_id": a.reminder_id,
@@ -567,44 +568,49 @@ def record_attempts(
             for a in attempts
         ],
     )
-    settled = {"lease_until": None, "leased_by": None, "updated_at": now}
-    sent = [a.reminder_id for a in attempts if a.status == SENT]
-    if sent:
-        connection.execute(
-            update(Reminder)
-            .where(col(Reminder.id).in_(bindparam("sent", expanding=True)), held)
-            .values(status=SENT, reason=None, sent_at=now, **settled),
-            {"sent": sent},
+    connection.execute(
+        settle,
+        [
+            {
+                "b_id": a.reminder_id,
+                "b_worker": worker,
+                "b_status": a.status,
+                "b_reason": None if a.status == SENT else a.reason,
+                "b_sent_at": now if a.status == SENT else None,
+                "b_next": a.next_attempt_at if a.status != SENT else None,
+                "b_now": now,
+            }
+            for a in attempts
+        ],
+    )
+
+
+@cache
+def _recording() -> tuple[Any, Any]:
+    """The two statements of :func:`record_attempts`, built once: building and keying a
+    statement costs more than executing it for a few rows."""
+    table = Reminder.__table__.c  # type: ignore[attr-defined]
+    settle = (
+        update(Reminder)
+        .where(
+            table.id == bindparam("b_id"),
+            table.status == SENDING,
+            table.leased_by == bindparam("b_worker"),
         )
-    retrying = [a for a in attempts if a.status != SENT and a.next_attempt_at is not None]
-    if retrying:
-        connection.execute(
-            update(Reminder)
-            .where(col(Reminder.id) == bindparam("b_id"), held)
-            .values(
-                status=bindparam("b_status"),
-                reason=bindparam("b_reason"),
-                next_attempt_at=bindparam("b_next"),
-                **settled,
+        .values(
+            status=bindparam("b_status"),
+            reason=bindparam("b_reason"),
+            # Only a sent reminder gets its sent_at, only one to retry a next attempt.
+            sent_at=func.coalesce(bindparam("b_sent_at", type_=table.sent_at.type), table.sent_at),
+            next_attempt_at=func.coalesce(
+                bindparam("b_next", type_=table.next_attempt_at.type), table.next_attempt_at
             ),
-            [
-                {
-                    "b_id": a.reminder_id,
-                    "b_status": a.status,
-                    "b_reason": a.reason,
-                    "b_next": a.next_attempt_at,
-                }
-                for a in retrying
-            ],
+            lease_until=None,
+            leased_by=None,
+            updated_at=bindparam("b_now", type_=table.updated_at.type),
         )
-    ended = [a for a in attempts if a.status != SENT and a.next_attempt_at is None]
-    if ended:
-        connection.execute(
-            update(Reminder)
-            .where(col(Reminder.id) == bindparam("b_id"), held)
-            .values(status=bindparam("b_status"), reason=bindparam("b_reason"), **settled),
-            [{"b_id": a.reminder_id, "b_status": a.status, "b_reason": a.reason} for a in ended],
-        )
+    )
+    return insert(Delivery), settle
 
 
 def renew_leases(

@@ -61,8 +61,9 @@ class DispatchReport:
     coalesced: int = 0
     missed: int = 0
     released: int = 0  # claimed, then handed back untried because the run was stopped
-    # Each attempt: its channel, the message, and the reminder's status and reason after it.
-    messages: list[tuple[str, Message, str, str | None]] = field(default_factory=list)
+    # Each attempt: its channel, the message's subject, and the reminder's status and
+    # reason after it (not the whole message: a run of thousands would hold every payload).
+    messages: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 def triage(
@@ -503,7 +504,9 @@ class Dispatcher:
                     next_attempt_at=next_attempt_at,
                 )
             )
-        report.messages.append((job.channel, job.message, attempts[0].status, attempts[0].reason))
+        report.messages.append(
+            (job.channel, job.message.subject, attempts[0].status, attempts[0].reason)
+        )
         return attempts
 
     def _settle(

@@ -52,8 +52,8 @@ async def _tick(settings: Settings, engine: Engine, now: datetime) -> list[str]:
             loop.add_signal_handler(sig, reminder_engine.stopping.set)
         report = await reminder_engine.tick(now)
     lines = [
-        f"{channel}: {status} — {message.subject}" + (f"（{reason}）" if reason else "")
-        for channel, message, status, reason in report.dispatch.messages
+        f"{channel}: {status} — {subject}" + (f"（{reason}）" if reason else "")
+        for channel, subject, status, reason in report.dispatch.messages
     ]
     lines.append(report.summary())
     return lines
