@@ -350,6 +350,7 @@ def measure_service(
     import httpx
 
     from alerts.reminders.engine import ReminderEngine
+    from alerts.server import settle_heap
     from notifiers.http import sending_client
     from store import outbox
     from store.db import connect, session_scope
@@ -368,6 +369,7 @@ def measure_service(
     async def run() -> tuple[Any, float, float, float]:
         async with httpx.AsyncClient() if client == "httpx" else sending_client() as http:
             service = ReminderEngine(settings, engine, http=http, concurrency=concurrency)
+            settle_heap()  # as `serve` does once started
             waited.append(wait_for_quiet(QUIET_WAIT))
             rx_cpu.append(receiver_stats(base, "reset")["cpu_seconds"])
             if trace:
@@ -432,6 +434,7 @@ def measure_bare(
 
     from alerts.reminders.dispatcher import reminder_facts
     from alerts.reminders.messages import render
+    from alerts.server import settle_heap
     from notifiers.http import sending_client
     from notifiers.webhook import sign
     from store import outbox, queries
@@ -500,6 +503,7 @@ def measure_bare(
                 for body, headers in queue:
                     statuses.append(await post(body, headers))
 
+            settle_heap()  # as the service's side does
             waited.append(wait_for_quiet(QUIET_WAIT))
             rx_cpu.append(receiver_stats(base, "reset")["cpu_seconds"])
             busy, cpu, start = machine_busy(), time.process_time(), time.perf_counter()
