@@ -541,6 +541,11 @@ async def test_a_cached_feed_still_refuses_what_the_route_refuses(tmp_path, stor
         assert cleaned.status_code == 200 and b"BEGIN:VEVENT" in cleaned.content
         posted = await guarded.post(f"/calendar/{TOKEN}.ics")
         assert posted.status_code == 405
+        for length in ("99999999", "abc"):  # the body limit judges what a request declares
+            declared = await guarded.get(
+                f"/calendar/{TOKEN}.ics", headers={"Content-Length": length}
+            )
+            assert declared.status_code == 413, length
         metrics = (await guarded.get("/metrics")).text
         assert 'rulewatch_feed_requests_total{status="404"} 3.0' in metrics
 

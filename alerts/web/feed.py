@@ -315,10 +315,12 @@ class CachedFeeds:
             return None  # the route's 404
         if self.settings.calendar.token is None and in_path is not None:
             return None
+        asked = Headers(scope=scope)
+        if asked.get("content-length", "0") != "0" or "transfer-encoding" in asked:
+            return None  # a body: the body limit's to judge
         feed = self.feeds.cached(params.feed_query())
         if feed is None:
             return None
-        asked = Headers(scope=scope)
         if (
             not feed.has_gzipped
             and _takes_gzip(asked.get("accept-encoding", ""))
