@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import logging
@@ -132,6 +133,9 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
                 scheduler.shutdown(wait=False)
                 app.state.scheduler = None
                 log.info("reminder scheduler stopped")
+                # The feeds built, for the next start to serve before building any.
+                kept = await asyncio.to_thread(app.state.feeds.keep)
+                log.info("kept %d calendar feed(s) for the next start", kept)
 
     return lifespan
 

@@ -1,16 +1,20 @@
 """The calendar feed's serialized events, kept in the store so that a restarted service
 reads them instead of serializing every event again (alerts/calendar/render.py's
-:class:`EventCache` asks; the keys are its digests).
+:class:`EventCache` asks; the keys are its digests), and the whole feeds a service held
+when it stopped, for the next start to serve as they are (alerts/calendar/feed.py's
+``Feeds`` keeps and asks).
 
-A row is never stale (its key digests everything the event shows) but may go unused: each
-change keeps the rows of its newest :data:`KEPT_PER_CHANGE` events. Losing a row costs one
-serialization, so a failing store is logged here and never fails a feed.
+A row is never stale (its key digests everything it was made of) but may go unused: each
+change keeps the rows of its newest :data:`KEPT_PER_CHANGE` events, and each stop replaces
+the kept feeds. Losing a row costs a build, so a failing store is logged here and never
+fails a feed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +22,7 @@ from sqlmodel import Session, col
 
 from store.commits import UNCOUNTED
 from store.db import dialect_insert
-from store.models import CalendarEvent
+from store.models import CalendarEvent, CalendarFeed
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,43 @@ class StoredEvents:
                 session.commit()
         except SQLAlchemyError as exc:
             log.warning("could not store calendar events: %s", _first_line(exc))
+
+
+class StoredFeeds:
+    """The ``calendar_feed`` table of ``engine``: whole feeds by key, each call in a session
+    of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def load(self, key: str) -> tuple[bytes, datetime] | None:
+        """The body and Last-Modified of the feed kept under ``key``, if one is."""
+        try:
+            with Session(self.engine) as session:
+                statement = select(col(CalendarFeed.body), col(CalendarFeed.last_modified))
+                row = session.connection().execute(statement.where(col(CalendarFeed.key) == key))
+                found = row.first()
+        except SQLAlchemyError as exc:
+            log.warning("could not read the kept calendar feeds: %s", _first_line(exc))
+            return None
+        if found is None:
+            return None
+        return found[0], datetime.fromtimestamp(found[1], UTC)
+
+    def replace(self, feeds: Sequence[tuple[str, bytes, datetime]]) -> bool:
+        """Keep ``(key, body, last modified)`` of each feed instead of those kept before;
+        whether it was stored."""
+        try:
+            with Session(self.engine, info={UNCOUNTED: True}) as session:
+                session.connection().execute(delete(CalendarFeed))
+                for key, body, modified in feeds:
+                    row = CalendarFeed(key=key, body=body, last_modified=int(modified.timestamp()))
+                    session.add(row)
+                session.commit()
+        except SQLAlchemyError as exc:
+            log.warning("could not keep the calendar feeds: %s", _first_line(exc))
+            return False
+        return True
 
 
 def _prune(session: Session, uids: Sequence[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from store.types import AwareDateTime
@@ -314,3 +314,17 @@ class CalendarEvent(SQLModel, table=True):
     key: str = Field(max_length=64, index=True, unique=True)
     change_uid: str = Field(max_length=64, index=True)
     block: bytes = Field(sa_type=LargeBinary)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A whole feed as a service held it when it stopped, for the next start to serve
+    without building it. ``key`` digests all it was built from (the code, the settings, the
+    store's data version, the filters): a row is served only while all of them are the
+    same. Each stop replaces every row (store/events.py)."""
+
+    __tablename__ = "calendar_feed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True, unique=True)
+    body: bytes = Field(sa_type=LargeBinary)
+    last_modified: int = Field(sa_type=BigInteger)  # Unix seconds

@@ -659,6 +659,66 @@ def test_a_restart_reads_the_stored_events_and_serves_the_same_bytes(tmp_path, s
         again.dispose()
 
 
+def test_a_restart_serves_the_feeds_kept_at_the_stop_without_building(tmp_path, store):
+    settings = settings_for(tmp_path)
+    queries_ = [FeedQuery(all=True), FeedQuery(platform="1688", alarms=parse_alarms("1d"))]
+    stopping = Feeds(store, settings)
+    before = [stopping.get(query) for query in queries_]
+    assert stopping.keep() == 2
+    url = store.url.render_as_string(hide_password=False)
+    restarted = connect(url)  # a new process: nothing in memory
+    seen: list[str] = []
+    event.listen(restarted, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    try:
+        feeds = Feeds(restarted, settings)
+        after = [feeds.get(query) for query in queries_]
+        assert [(f.body, f.etag, f.last_modified) for f in after] == [
+            (f.body, f.etag, f.last_modified) for f in before
+        ]
+        events = feeds.cache.events
+        assert (events.misses, events.loaded) == (0, 0)  # nothing built, nothing serialized
+        assert not [s for s in seen if "rule_change" in s and "count" not in s.lower()]
+    finally:
+        restarted.dispose()
+
+
+def test_a_kept_feed_is_not_served_once_what_it_was_built_from_changed(tmp_path, store):
+    settings = settings_for(tmp_path)
+    query = FeedQuery(all=True)
+    stopping = Feeds(store, settings)
+    before = stopping.get(query)
+    stopping.keep()
+    url = store.url.render_as_string(hide_password=False)
+    renamed = parse_settings(
+        config().replace('name = "规则日历"', 'name = "另一个日历"'),
+        path=tmp_path / "config.toml",
+        environ={},
+    )
+    other = connect(url)
+    try:
+        named = Feeds(other, renamed).get(query)  # the settings differ
+        assert "X-WR-CALNAME:另一个日历" in named.body.decode() and named.body != before.body
+        postpone_shipping(store)  # the store changed while no service ran
+        moved = Feeds(other, settings).get(query)
+        assert b"DTSTART;VALUE=DATE:20261231" in moved.body
+        assert b"DTSTART;VALUE=DATE:20261231" not in before.body
+    finally:
+        other.dispose()
+
+
+def test_keeping_feeds_replaces_those_kept_before(tmp_path, store):
+    settings = settings_for(tmp_path)
+    first = Feeds(store, settings)
+    first.get(FeedQuery(all=True))
+    first.get(FeedQuery(platform="淘宝"))
+    assert first.keep() == 2
+    second = Feeds(store, settings)
+    second.get(FeedQuery(kind=EventKind.effective))
+    assert second.keep() == 1
+    with store.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM calendar_feed")).scalar() == 1
+
+
 def test_polls_waiting_for_a_build_leave_the_build_its_connections(tmp_path, store, caplog):
     # A pool of two: the build and its event store need both. Polls that wait for the
     # build must not hold one meanwhile, or the build waits for the pool and gives up.

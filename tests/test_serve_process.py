@@ -110,8 +110,9 @@ def test_the_feed_survives_a_restart_and_shows_another_process_s_writes(tmp_path
     try:
         before = httpx.get(feed, timeout=60)
     finally:
-        _stopped(process)
-    process = _serving(config, port)  # a new process: only the store remembers the events
+        stopped = _stopped(process)
+    assert "kept 1 calendar feed(s) for the next start" in stopped, stopped[-2000:]
+    process = _serving(config, port)  # a new process: only the store remembers the feed
     try:
         after = httpx.get(feed, timeout=60)
         assert after.status_code == before.status_code == 200

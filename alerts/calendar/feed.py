@@ -4,18 +4,22 @@
 handled for the feed's watches (:func:`_handled`), renders them
 with alerts/calendar/render.py and caches the result per data version and filters;
 `rulewatch ics` calls it; the routes of alerts/web/feed.py go through :class:`Feeds`,
-which answers an unchanged feed from memory: no session, no query, a dictionary look-up.
+which answers an unchanged feed from memory: no session, no query, a dictionary look-up;
+and keeps its feeds in the store when the service stops, for the next start to serve.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from alerts.calendar.render import (
+    EVENT_FORMAT,
     Alarms,
     CalendarChange,
     CalendarInfo,
@@ -41,7 +46,7 @@ from alerts.watches import ChangeFacts, covering, current_watches, tags_of
 from store import handled, queries
 from store.commits import commits
 from store.db import session_scope
-from store.events import StoredEvents
+from store.events import StoredEvents, StoredFeeds
 from store.models import ChangeStatus
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -140,6 +145,8 @@ class Feeds:
         self.engine = engine
         self.settings = settings
         self.cache = FeedCache(store=StoredEvents(engine))
+        self._kept = StoredFeeds(engine)
+        self._settings = repr(settings)  # part of a kept feed's key
         self._made = MadeByQuery()
         self.bound = bound
         self._clock = clock
@@ -170,10 +177,42 @@ class Feeds:
         # Only the one build holds a connection: requests waiting for it hold none, so that
         # polls arriving together after a change cannot take the pool from the build.
         def build(events: EventCache) -> tuple[bytes, datetime]:
+            kept = self._kept.load(self._key(version, query))
+            if kept is not None:  # as the last service left it, with nothing changed since
+                return kept
             with session_scope(self.engine, commit_at_end=False) as session:
                 return _built(session, self.settings, query, version, events, self._made)
 
         return self.cache.get(version, query, build)
+
+    def keep(self) -> int:
+        """Keep the feeds held now in the store for the next start to serve without
+        building them (`serve` calls it as it stops); how many were kept."""
+        feeds = [(self._key(v, q), f.body, f.last_modified) for v, q, f in self.cache.current()]
+        return len(feeds) if self._kept.replace(feeds) else 0
+
+    def _key(self, version: Hashable, query: Hashable) -> str:
+        """A kept feed's key: a digest of all it is built from but the rows themselves."""
+        made_of = repr((_code(), self._settings, version, query))
+        return hashlib.sha256(made_of.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def _code() -> str:
+    """A digest of the code that builds a feed (every module of the alerts and store
+    packages, and icalendar's version): a feed kept by one release is not served by another."""
+    import alerts
+    import store
+
+    digest = hashlib.sha256(EVENT_FORMAT.encode())
+    try:
+        for package in (alerts, store):
+            root = Path(package.__file__ or "").parent
+            for path in sorted(root.rglob("*.py")):
+                digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    except OSError:  # no sources beside the modules: no kept feed is served
+        digest.update(secrets.token_bytes(16))
+    return digest.hexdigest()
 
 
 def write_feed(path: Path, body: bytes) -> None:

@@ -532,6 +532,12 @@ class FeedCache:
         """How many feeds are kept."""
         return len(self._feeds)
 
+    def current(self) -> list[tuple[Hashable, Hashable, Feed]]:
+        """``(version, filters, feed)`` of the newest feed held of each filters."""
+        with self._build_lock:
+            found = [(v, f, self.peek(v, f)) for f, v in self._versions.items()]
+        return [(version, filters, feed) for version, filters, feed in found if feed is not None]
+
     def peek(self, version: Hashable, filters: Hashable) -> Feed | None:
         """The feed for ``filters`` at ``version`` if it is built, else None."""
         found = self._feeds.get((version, filters))
