@@ -712,6 +712,9 @@ def test_keeping_feeds_replaces_those_kept_before(tmp_path, store):
     first.get(FeedQuery(all=True))
     first.get(FeedQuery(platform="淘宝"))
     assert first.keep() == 2
+    assert Feeds(store, settings).keep() == 0  # a service no poll reached leaves them
+    with store.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM calendar_feed")).scalar() == 2
     second = Feeds(store, settings)
     second.get(FeedQuery(kind=EventKind.effective))
     assert second.keep() == 1

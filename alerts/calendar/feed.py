@@ -186,10 +186,11 @@ class Feeds:
         return self.cache.get(version, query, build)
 
     def keep(self) -> int:
-        """Keep the feeds held now in the store for the next start to serve without
-        building them (`serve` calls it as it stops); how many were kept."""
+        """Keep the feeds held now in the store, instead of those kept before, for the next
+        start to serve without building them (`serve` calls it as it stops); how many were
+        kept. Holding none (no poll came), it leaves the store's as they are."""
         feeds = [(self._key(v, q), f.body, f.last_modified) for v, q, f in self.cache.current()]
-        return len(feeds) if self._kept.replace(feeds) else 0
+        return len(feeds) if feeds and self._kept.replace(feeds) else 0
 
     def _key(self, version: Hashable, query: Hashable) -> str:
         """A kept feed's key: a digest of all it is built from but the rows themselves."""
