@@ -265,7 +265,10 @@ def _not_modified(asked: Headers, feed: Feed) -> bool:
 
 
 def _counted(request: Request, response: Response) -> Response:
-    metrics: Metrics = request.app.state.metrics
+    return _count(request.app.state.metrics, response)
+
+
+def _count(metrics: Metrics, response: Response) -> Response:
     metrics.feed_requests.labels(status=str(response.status_code)).inc()
     return response
 
@@ -289,8 +292,7 @@ class CachedFeeds:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             response = self._cached(scope)
             if response is not None:
-                self.metrics.feed_requests.labels(status=str(response.status_code)).inc()
-                await response(scope, receive, send)
+                await _count(self.metrics, response)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
