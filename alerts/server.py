@@ -134,8 +134,12 @@ def _reminders(settings: Settings, engine: Engine) -> Lifespan:
                 app.state.scheduler = None
                 log.info("reminder scheduler stopped")
                 # The feeds built, for the next start to serve before building any.
-                kept = await asyncio.to_thread(app.state.feeds.keep)
-                log.info("kept %d calendar feed(s) for the next start", kept)
+                try:
+                    kept = await asyncio.to_thread(app.state.feeds.keep)
+                except Exception:  # the next start builds them: never worth a failed stop
+                    log.exception("could not keep the calendar feeds")
+                else:
+                    log.info("kept %d calendar feed(s) for the next start", kept)
 
     return lifespan
 

@@ -106,9 +106,19 @@ class StoredFeeds:
         try:
             with Session(self.engine, info={UNCOUNTED: True}) as session:
                 session.connection().execute(delete(CalendarFeed))
-                for key, body, modified in feeds:
-                    row = CalendarFeed(key=key, body=body, last_modified=int(modified.timestamp()))
-                    session.add(row)
+                insert = dialect_insert(session, CalendarFeed)
+                # Another instance stopping at the same moment may write the same keys: the
+                # last to commit keeps its rows.
+                upsert = insert.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "body": insert.excluded.body,
+                        "last_modified": insert.excluded.last_modified,
+                    },
+                )
+                for key, body, modified in feeds:  # one at a time: a row may be megabytes
+                    row = {"key": key, "body": body, "last_modified": int(modified.timestamp())}
+                    session.connection().execute(upsert, row)
                 session.commit()
         except SQLAlchemyError as exc:
             log.warning("could not keep the calendar feeds: %s", _first_line(exc))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
@@ -698,12 +700,58 @@ def test_a_kept_feed_is_not_served_once_what_it_was_built_from_changed(tmp_path,
     try:
         named = Feeds(other, renamed).get(query)  # the settings differ
         assert "X-WR-CALNAME:另一个日历" in named.body.decode() and named.body != before.body
+        # Even where only a URL's query differs, which the settings' repr masks.
+        for tenant in ("a", "b"):
+            text = config().replace("rw.example.com", f"rw.example.com/?tenant={tenant}")
+            tenanted = parse_settings(text, path=tmp_path / "config.toml", environ={})
+            feeds = Feeds(other, tenanted)
+            served = feeds.get(query)
+            assert f"tenant={tenant}".encode() in served.body
+            feeds.keep()
         postpone_shipping(store)  # the store changed while no service ran
         moved = Feeds(other, settings).get(query)
         assert b"DTSTART;VALUE=DATE:20261231" in moved.body
         assert b"DTSTART;VALUE=DATE:20261231" not in before.body
     finally:
         other.dispose()
+
+
+def test_a_feed_kept_by_one_process_is_served_by_another(tmp_path, store):
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(config(), encoding="utf-8")
+    url = store.url.render_as_string(hide_password=False)
+    stopping = Feeds(store, load_settings(config_path))
+    before = stopping.get(FeedQuery(all=True))
+    assert stopping.keep() == 1
+    child = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from alerts.calendar.feed import FeedQuery, Feeds\n"
+        "from alerts.config import load_settings\n"
+        "from store.db import connect\n"
+        "feeds = Feeds(connect(sys.argv[1]), load_settings(Path(sys.argv[2])))\n"
+        "feed = feeds.get(FeedQuery(all=True))\n"
+        "events = feeds.cache.events\n"
+        "print(feed.etag, events.misses + events.loaded)\n"
+    )
+    for seed in ("1", "2"):  # str hashes differ: nothing of the key may depend on them
+        done = subprocess.run(
+            [sys.executable, "-c", child, url, str(config_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [before.etag, "0"]  # served as kept: no event read
+
+
+def test_only_feeds_of_the_current_data_version_are_kept(tmp_path, store):
+    feeds = Feeds(store, settings_for(tmp_path))
+    feeds.get(FeedQuery(all=True))
+    postpone_shipping(store)  # the feed held is outdated now
+    assert feeds.keep() == 0
 
 
 def test_keeping_feeds_replaces_those_kept_before(tmp_path, store):

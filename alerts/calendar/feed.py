@@ -11,15 +11,18 @@ and keeps its feeds in the store when the service stops, for the next start to s
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
 import time
+import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +49,11 @@ from alerts.watches import ChangeFacts, covering, current_watches, tags_of
 from store import handled, queries
 from store.commits import commits
 from store.db import session_scope
+from store.errors import StoreError
 from store.events import StoredEvents, StoredFeeds
 from store.models import ChangeStatus
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of a feed that never had anything
@@ -146,7 +152,15 @@ class Feeds:
         self.settings = settings
         self.cache = FeedCache(store=StoredEvents(engine))
         self._kept = StoredFeeds(engine)
-        self._settings = repr(settings)  # part of a kept feed's key
+        # What a kept feed's key holds besides the data version and the filters, taken now:
+        # the code of this process (not the files as they may be by the time it stops),
+        # and exactly what a build reads of the settings (their repr masks URL parts).
+        self._made_by = (
+            _code(),
+            calendar_info(settings),
+            tuple(watch.model_dump_json() for watch in settings.watches),
+            _zone_data(settings.service.timezone),
+        )
         self._made = MadeByQuery()
         self.bound = bound
         self._clock = clock
@@ -177,8 +191,11 @@ class Feeds:
         # Only the one build holds a connection: requests waiting for it hold none, so that
         # polls arriving together after a change cannot take the pool from the build.
         def build(events: EventCache) -> tuple[bytes, datetime]:
-            kept = self._kept.load(self._key(version, query))
+            # The first build of a query in this process: the one a kept feed can spare.
+            first = self._made.get(query) is None
+            kept = self._kept.load(self._key(version, query)) if first else None
             if kept is not None:  # as the last service left it, with nothing changed since
+                self._made.put(query, Made())  # asked once; the next build is a real one
                 return kept
             with session_scope(self.engine, commit_at_end=False) as session:
                 return _built(session, self.settings, query, version, events, self._made)
@@ -186,15 +203,25 @@ class Feeds:
         return self.cache.get(version, query, build)
 
     def keep(self) -> int:
-        """Keep the feeds held now in the store, instead of those kept before, for the next
-        start to serve without building them (`serve` calls it as it stops); how many were
-        kept. Holding none (no poll came), it leaves the store's as they are."""
-        feeds = [(self._key(v, q), f.body, f.last_modified) for v, q, f in self.cache.current()]
+        """Keep the feeds held now that were built at the store's current data version, in
+        the store, for the next start to serve without building them (`serve` calls it as
+        it stops); how many were kept. Holding none, it leaves the kept ones as they are."""
+        try:
+            with session_scope(self.engine, commit_at_end=False) as session:
+                current = queries.data_version(session)
+        except StoreError as exc:
+            log.warning("no calendar feed kept: %s", exc)
+            return 0
+        feeds = [
+            (self._key(version, query), feed.body, feed.last_modified)
+            for version, query, feed in self.cache.current()
+            if version == current  # an older one may even come back as current, and be wrong
+        ]
         return len(feeds) if feeds and self._kept.replace(feeds) else 0
 
     def _key(self, version: Hashable, query: Hashable) -> str:
         """A kept feed's key: a digest of all it is built from but the rows themselves."""
-        made_of = repr((_code(), self._settings, version, query))
+        made_of = repr((self._made_by, version, query))
         return hashlib.sha256(made_of.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -214,6 +241,20 @@ def _code() -> str:
     except OSError:  # no sources beside the modules: no kept feed is served
         digest.update(secrets.token_bytes(16))
     return digest.hexdigest()
+
+
+def _zone_data(name: str) -> bytes:
+    """The time zone database's file of zone ``name`` (its VTIMEZONE is written from it), as
+    zoneinfo finds it: the system's, else the tzdata package's; random bytes when neither
+    is found, so that no kept feed is served."""
+    for root in zoneinfo.TZPATH:
+        path = Path(root) / name
+        if path.is_file():
+            return path.read_bytes()
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).read_bytes()
+    except (ImportError, OSError, ValueError):
+        return secrets.token_bytes(16)
 
 
 def write_feed(path: Path, body: bytes) -> None:
