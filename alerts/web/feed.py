@@ -204,13 +204,18 @@ async def _answer(request: Request, settings: Settings, query: FeedQuery) -> Res
     feed = feeds.cached(query)
     if feed is None:
         feed = await run_in_threadpool(feeds.get, query)
-    if (
-        not feed.has_gzipped
-        and _takes_gzip(request.headers.get("accept-encoding", ""))
-        and not _not_modified(request.headers, feed)
-    ):
+    if _to_compress(feed, request.headers):
         await run_in_threadpool(lambda: feed.gzipped)  # compressing would hold up the loop
     return _counted(request, _response(feed, request.headers, settings))
+
+
+def _to_compress(feed: Feed, asked: Headers) -> bool:
+    """Whether answering ``asked`` needs the gzip coding of ``feed``, not yet made."""
+    return (
+        not feed.has_gzipped
+        and _takes_gzip(asked.get("accept-encoding", ""))
+        and not _not_modified(asked, feed)
+    )
 
 
 def _response(feed: Feed, asked: Headers, settings: Settings) -> Response:
@@ -323,10 +328,6 @@ class CachedFeeds:
         feed = self.feeds.cached(params.feed_query())
         if feed is None:
             return None
-        if (
-            not feed.has_gzipped
-            and _takes_gzip(asked.get("accept-encoding", ""))
-            and not _not_modified(asked, feed)
-        ):
+        if _to_compress(feed, asked):
             return None  # to be compressed in a thread, by the route
         return _response(feed, asked, self.settings)
