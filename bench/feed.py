@@ -8,7 +8,9 @@ one in ten at a time of day, one in twenty tentative, each with a source link), 
    read with SQLAlchemy Core and held event bytes joined): with nothing stored, then as a
    restarted service does (new engine and caches) after a crash (events read from the
    store) and after a stop (the feed kept by ``Feeds.keep``), after one change moved (only
-   its events serialized again), unchanged (``Feeds.cached``, no I/O);
+   its events serialized again; best of three moves), unchanged (``Feeds.cached``, no I/O).
+   Each timed build and each round of the floor starts after a garbage collection, so that
+   none pays for the garbage an earlier step left;
 2. serves the app with uvicorn on 127.0.0.1 (one process, as ``rulewatch serve`` does) and,
    beside it, the yardstick: a bare FastAPI endpoint in a process of its own that holds the
    same bytes (identity and gzip, with their ETags) and answers 200 or 304 the same way.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import re
@@ -120,14 +123,14 @@ def _fields(
     )
 
 
-def move_one(settings: Settings) -> None:
-    """Postpone change 0 by a week, as a 延期 notice would."""
+def move_one(settings: Settings, round_: int = 0) -> None:
+    """Postpone change 0 by a week, as a 延期 notice (the ``round_``-th) would."""
     engine = connect(settings.service.database)
     with session_scope(engine) as session:
         (change, rule), *_ = queries.list_changes(session, rule="第0号", limit=1)
         notice = queries.add_notice(
             session,
-            content_hash="f" * 64,
+            content_hash=f"{round_:f>64}",
             title="延期",
             text="延期",
             published_at=datetime.now(UTC),
@@ -158,6 +161,7 @@ def floor(settings: Settings) -> float:
         held = {(row.uid, kind): block for row in connection.execute(statement) for kind in (0, 1)}
     best = float("inf")
     for _ in range(5):
+        gc.collect()  # as before each build timed: no round pays for garbage of another
         started = time.perf_counter()
         with engine.connect() as connection:
             rows = connection.execute(statement).all()
@@ -198,11 +202,16 @@ def bench_build(settings: Settings) -> None:
     line("first build after a crash", restarted(), " (best of 3; events from the store)")
     feeds.keep()  # what `serve` does as it stops
     line("first build after a restart", restarted(), " (best of 3; the feed kept at the stop)")
-    move_one(settings)
-    started = time.perf_counter()
-    feeds.get(query)
-    moved = time.perf_counter() - started
-    line("build after one change moved", moved, f" ({feeds.cache.events.misses - events} events)")
+    moved = float("inf")
+    for round_ in range(3):
+        events = feeds.cache.events.misses
+        move_one(settings, round_)
+        gc.collect()
+        started = time.perf_counter()
+        feeds.get(query)
+        moved = min(moved, time.perf_counter() - started)
+    serialized = feeds.cache.events.misses - events
+    line("build after one change moved", moved, f" (best of 3; {serialized} events serialized)")
     rounds = 20_000
     started = time.perf_counter()
     for _ in range(rounds):
@@ -381,6 +390,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--pairs", type=int, default=3, help="alternating runs per figure")
     parser.add_argument("--no-build", action="store_true", help="only the HTTP figures")
+    parser.add_argument("--no-http", action="store_true", help="only the build figures")
     parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--yardstick", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -399,7 +409,8 @@ def main() -> None:
         print(f"stored {args.changes:,} changes in {time.perf_counter() - started:.1f} s")
         if not args.no_build:
             bench_build(settings)
-        bench_http(config, args.seconds, args.changes, args.pairs)
+        if not args.no_http:
+            bench_http(config, args.seconds, args.changes, args.pairs)
     print(f"python {platform.python_version()}, {os.cpu_count()} cpu(s), {cpu()}")
     print(f"load generator: {'wrk' if shutil.which('wrk') else 'httpx (in process)'}")
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from store.models import HandledMark
+from store.queries import of_changes
 
 
 def marks_of_changes(
@@ -15,15 +16,14 @@ def marks_of_changes(
 ) -> dict[int, list[HandledMark]]:
     """The marks of each change in ``change_ids``, by scope kind and scope."""
     found: dict[int, list[HandledMark]] = {change_id: [] for change_id in change_ids}
-    if not change_ids:
-        return found
-    statement = (
-        select(HandledMark)
-        .where(col(HandledMark.change_id).in_(change_ids))
-        .order_by(col(HandledMark.scope_kind).desc(), col(HandledMark.scope))
+    statement = select(HandledMark).order_by(
+        col(HandledMark.scope_kind).desc(), col(HandledMark.scope)
     )
-    for row in session.exec(statement).all():
-        found[row.change_id].append(row)
+    for each in of_changes(statement, col(HandledMark.change_id), change_ids):
+        for row in session.exec(each).all():
+            wanted = found.get(row.change_id)
+            if wanted is not None:
+                wanted.append(row)
     return found
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, true
 from sqlalchemy import select as sql_select
@@ -309,7 +309,29 @@ def list_changes(
     return [(change, rule_row) for change, rule_row in session.exec(statement).all()]
 
 
-# What a reader of thousands of changes needs of each, as plain columns.
+class ChangeRow(NamedTuple):
+    """What a reader of thousands of changes needs of each (the feed), as plain values:
+    a tuple, compared and read at C speed where an SQLAlchemy row reads each field by name
+    in about 0.6 µs."""
+
+    id: int
+    uid: str
+    title: str
+    summary: str
+    announced_on: date | None
+    effective_on: date | None
+    effective_at: time | None
+    tentative: bool
+    revision: int
+    postponed_from: date | None
+    updated_at: datetime
+    status: str
+    rule_key: str
+    rule_name: str
+    rule_platform: str | None
+
+
+# The columns of a ChangeRow, in its order.
 CHANGE_ROW: tuple[Any, ...] = (
     col(RuleChange.id),
     col(RuleChange.uid),
@@ -336,10 +358,9 @@ def list_change_rows(
     platform: str | None = None,
     search: Sequence[str] = (),
     include_withdrawn: bool = False,
-) -> Sequence[Any]:
-    """:func:`list_changes`'s selection and order as rows of the :data:`CHANGE_ROW` columns
-    (named as the fields, the rule's as ``rule_key``, ``rule_name``, ``rule_platform``): no
-    ORM object is made, which is most of the cost of reading thousands (the feed)."""
+) -> list[ChangeRow]:
+    """:func:`list_changes`'s selection and order as :class:`ChangeRow` values: no ORM
+    object is made, which is most of the cost of reading thousands (the feed)."""
     statement = _filtered(
         sql_select(*CHANGE_ROW),
         effective_from=None,
@@ -349,7 +370,9 @@ def list_change_rows(
         found=_searched(session, search),
         include_withdrawn=include_withdrawn,
     )
-    return session.connection().execute(_in_timeline_order(statement)).all()
+    # all(): a fetchall, where iterating the result would fetch the rows one by one.
+    rows = session.connection().execute(_in_timeline_order(statement)).all()
+    return [ChangeRow._make(row) for row in rows]
 
 
 def _in_timeline_order(statement: Any) -> Any:
@@ -539,13 +562,24 @@ class SourceRow:
     created_at: datetime
 
 
+def of_changes(statement: Any, column: Any, change_ids: Sequence[int]) -> list[Any]:
+    """``statement`` restricted to the rows whose ``column`` is one of ``change_ids``: a
+    statement per thousand ids, far below every backend's parameter limit; for more than two
+    thousand (a whole feed), ``statement`` itself, one pass over every row, which costs less
+    than many IN lists: the caller keeps the rows of the ids it asked for."""
+    ids = list(change_ids)
+    batches = [ids[start : start + 1000] for start in range(0, len(ids), 1000)]
+    if len(batches) > 2:
+        return [statement]
+    return [statement.where(column.in_(batch)) for batch in batches]
+
+
 def sources_of_changes(
     session: Session, *, change_ids: Sequence[int]
 ) -> dict[int, list[SourceRow]]:
     """Title, URL, publish and storage time of each change's notices, oldest publication
     first, without their (long) texts: what messages and the feed cite."""
     found: dict[int, list[SourceRow]] = {change_id: [] for change_id in change_ids}
-    ids = list(change_ids)
     statement = (
         sql_select(
             col(ChangeNotice.change_id),
@@ -557,20 +591,27 @@ def sources_of_changes(
         .join(Notice, col(Notice.id) == col(ChangeNotice.notice_id))
         .order_by(col(Notice.published_at), col(Notice.id))
     )
-    # Up to a thousand at a time, far below every backend's parameter limit; more than that
-    # (a whole feed) costs less as one pass over every link, keeping the ones asked for.
-    batches = [ids[start : start + 1000] for start in range(0, len(ids), 1000)]
-    statements = (
-        [statement.where(col(ChangeNotice.change_id).in_(batch)) for batch in batches]
-        if len(batches) <= 2
-        else [statement]
-    )
-    for each in statements:
-        for change_id, title, url, published_at, created_at in session.connection().execute(each):
+    for each in of_changes(statement, col(ChangeNotice.change_id), change_ids):
+        rows = session.connection().execute(each).all()
+        for change_id, title, url, published_at, created_at in rows:
             wanted = found.get(change_id)
             if wanted is not None:
                 wanted.append(SourceRow(title, url, published_at, created_at))
     return found
+
+
+def links_of_changes(session: Session, *, change_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """The ids of each change's notices, ascending: which sources it has, without reading
+    them. Notices are never changed or deleted once stored, so the same ids are the same
+    sources (the feed reads again only those of a change whose links differ)."""
+    found: dict[int, list[int]] = {change_id: [] for change_id in change_ids}
+    statement = sql_select(col(ChangeNotice.change_id), col(ChangeNotice.notice_id))
+    for each in of_changes(statement, col(ChangeNotice.change_id), change_ids):
+        for change_id, notice_id in session.connection().execute(each).all():
+            wanted = found.get(change_id)
+            if wanted is not None:
+                wanted.append(notice_id)
+    return {change_id: tuple(sorted(ids)) for change_id, ids in found.items()}
 
 
 def _aware(value: object) -> datetime | None:

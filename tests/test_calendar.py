@@ -639,6 +639,63 @@ async def test_changing_one_rule_reserializes_only_its_events(client, store):
     assert cache.events.hits == len(summaries(body)) - 2
 
 
+def _descriptions(body: bytes, rule: str) -> list[str]:
+    return [str(e["description"]) for e in read_icalendar(body) if rule in str(e["summary"])]
+
+
+def test_a_source_linked_or_unlinked_alone_shows_in_the_next_build(tmp_path, store):
+    feeds = Feeds(store, settings_for(tmp_path))
+    query = FeedQuery(all=True)
+    (first,) = set(_descriptions(feeds.get(query).body, LONG_KEY))
+    assert "notice?id=1&lang=zh" in first
+    with session_scope(store) as session:
+        (change, _), *_ = queries.list_changes(session, rule=LONG_KEY)
+        (linked,) = queries.notices_of_changes(session, change_ids=[change.id or 0])[change.id]
+        # A second source and nothing else: the change's own row stays as it was.
+        again = queries.add_notice(
+            session,
+            content_hash="a" * 64,
+            title="淘宝再次提醒商品发布规范调整",
+            text="",
+            published_at=datetime(2026, 12, 2, 9, 0, tzinfo=TZ),
+            url="https://rules.example.com/again",
+            origin="t",
+        )
+        queries.add_source(session, change=change, notice=again)
+    (added,) = set(_descriptions(feeds.get(query).body, LONG_KEY))
+    assert "rules.example.com/again" in added and "notice?id=1&lang=zh" in added
+    with session_scope(store) as session:
+        queries.unlink_notice(session, change_id=change.id or 0, notice_id=linked.id or 0)
+    (left,) = set(_descriptions(feeds.get(query).body, LONG_KEY))
+    assert "rules.example.com/again" in left and "notice?id=1&lang=zh" not in left
+
+
+def test_a_rebuild_reads_again_only_the_sources_of_what_changed(tmp_path, store):
+    feeds = Feeds(store, settings_for(tmp_path))
+    query = FeedQuery(all=True)
+    feeds.get(query)
+    asked: list[list[object]] = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):  # type: ignore[no-untyped-def]
+        if "notice.title" in statement:  # the read of the sources the feed cites
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            asked.append(list(values))
+
+    postpone_shipping(store)
+    with session_scope(store) as session:
+        (moved,) = [
+            change
+            for change, _ in queries.list_changes(session, rule=SHIPPING)
+            if change.effective_on == date(2026, 12, 31)
+        ]
+    event.listen(store, "before_cursor_execute", record)
+    try:
+        assert b"DTSTART;VALUE=DATE:20261231" in feeds.get(query).body
+    finally:
+        event.remove(store, "before_cursor_execute", record)
+    assert asked == [[moved.id]]  # its sources; the others' are the last build's
+
+
 def test_a_restart_reads_the_stored_events_and_serves_the_same_bytes(tmp_path, store):
     announce_shipping(store)
     settings = settings_for(tmp_path)

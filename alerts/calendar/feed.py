@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -39,7 +39,8 @@ from alerts.calendar.render import (
     Feed,
     FeedCache,
     Source,
-    render_calendar,
+    calendar_of,
+    event_blocks,
 )
 from alerts.config import Settings, Watch
 from alerts.errors import RulewatchError
@@ -117,15 +118,29 @@ def _built(
 ) -> tuple[bytes, datetime]:
     """The body of the feed for ``query`` and the instant of its newest content; ``made``
     keeps what each build made of the rows, for the next (:class:`Made`)."""
-    changes, newest, now_made = _select(
-        session, settings, query, made.get(query) if made is not None else None
+    info = calendar_info(settings)
+    shown, newest, now_made = _select(
+        session, settings, query, info, made.get(query) if made is not None else None
     )
-    if made is not None:
-        made.put(query, now_made)
     if version.watches_created_at:  # watches decide what is in and the CATEGORIES
         newest = max(newest, version.watches_created_at)
-    info = calendar_info(settings)
-    body = render_calendar(changes, info, kinds=query.kinds, alarms=query.alarms, cache=events)
+    unmade = [entry for entry in shown if entry.blocks is None]
+    blocks = event_blocks(
+        [entry.item for entry in unmade if entry.item is not None],
+        info,
+        query.kinds,
+        query.alarms,
+        events,
+    )
+    for entry, its in zip(unmade, blocks, strict=True):
+        now_made.changes[entry.values.id] = entry._replace(blocks=its)
+    # The blocks of a change that is as it was are the last build's: found in memory.
+    events.hits += sum(len(entry.blocks) for entry in shown if entry.blocks is not None)
+    if made is not None:
+        made.put(query, now_made)
+    entries = [now_made.changes[entry.values.id] for entry in shown]
+    changes = [entry.item for entry in entries if entry.item is not None]
+    body = calendar_of(changes, info, query.kinds, [entry.blocks or () for entry in entries])
     return body, newest
 
 
@@ -278,15 +293,31 @@ def write_feed(path: Path, body: bytes) -> None:
         raise
 
 
+class _Made(NamedTuple):
+    """What a build made of one change row; each is made anew when anything in it differs,
+    so a build that fails half-way leaves the last one's intact."""
+
+    values: queries.ChangeRow  # the row as read
+    covering: list[Watch] | None  # None: the query leaves the change out
+    notices: tuple[int, ...] | None = None  # the linked notices its sources were read for
+    sources: tuple[queries.SourceRow, ...] = ()
+    marks: tuple[Mark, ...] = ()
+    item: CalendarChange | None = None  # None for a change that is not active
+    blocks: tuple[bytes, ...] | None = None  # its events, as this query's feed shows them
+    latest: datetime = EPOCH  # the newest instant of the row, its sources and marks
+
+
 @dataclass
 class Made:
-    """What a build of one query made of each change row, kept for its next build: after one
-    change moved, every row is read again but only that change is worked out once more.
-    ``watches`` fingerprints the watches it was made with (other watches, other coverage)."""
+    """What a build of one query made of each change row, by change id, kept for its next
+    build: after one change moved, every row and every link is read again (the row as a
+    tuple, the link as two ids), but only that change is worked out once more and only its
+    sources are read. ``watches`` fingerprints the watches it was made with (other watches,
+    other coverage) and ``info`` the calendar's (other blocks)."""
 
     watches: tuple[str, ...] = ()
-    covering: dict[Any, list[Watch] | None] = field(default_factory=dict)
-    items: dict[Any, CalendarChange] = field(default_factory=dict)
+    info: CalendarInfo | None = None
+    changes: dict[int, _Made] = field(default_factory=dict)
 
 
 class MadeByQuery:
@@ -307,19 +338,24 @@ class MadeByQuery:
 
 
 def _select(
-    session: Session, settings: Settings, query: FeedQuery, before: Made | None = None
-) -> tuple[list[CalendarChange], datetime, Made]:
-    """The feed's changes, the newest instant among what decides its content (withdrawn,
-    merged and deleted changes count there: their leaving changes the feed), and what was
-    made of each row, for the next build (reusing ``before``'s where a row is the same)."""
+    session: Session,
+    settings: Settings,
+    query: FeedQuery,
+    info: CalendarInfo,
+    before: Made | None = None,
+) -> tuple[list[_Made], datetime, Made]:
+    """What is made of each change the feed shows, in its order (with the last build's
+    blocks where the change is as it was), the newest instant among what decides its
+    content (withdrawn, merged and deleted changes count there: their leaving changes the
+    feed), and what was made of each row, for the next build."""
     rows = select_change_rows(
         session, rule=query.rule, platform=query.platform, search=query.q, include_withdrawn=True
     )
     watches = current_watches(session, settings)
-    made = Made(watches=tuple(watch.model_dump_json() for watch in watches))
-    if before is None or before.watches != made.watches:
-        before = Made()
-    covered: list[tuple[Any, list[Watch]]] = []
+    made = Made(watches=tuple(watch.model_dump_json() for watch in watches), info=info)
+    same = before is not None and (before.watches, before.info) == (made.watches, info)
+    last = before.changes if before is not None and same else {}
+    covered: list[tuple[queries.ChangeRow, _Made | None, bool, list[Watch]]] = []
     announced, effective = (kind in query.kinds for kind in EventKind)
     for row in rows:
         if not (
@@ -327,8 +363,10 @@ def _select(
             or (effective and row.effective_on is not None)
         ):
             continue  # no event of the kinds asked for
-        if row in before.covering:
-            wanted = before.covering[row]
+        then = last.get(row.id)
+        same = then is not None and then.values == row
+        if then is not None and same:
+            wanted = then.covering
         else:
             facts = ChangeFacts(
                 rule_key=row.rule_key,
@@ -339,44 +377,65 @@ def _select(
                 effective_on=row.effective_on,
             )
             wanted = _covering(watches, query, facts)
-        made.covering[row] = wanted
-        if wanted is not None:
-            covered.append((row, wanted))
-    ids = [row.id for row, _ in covered]
-    sources = queries.sources_of_changes(session, change_ids=ids)
+        if wanted is None:
+            made.changes[row.id] = _Made(row, None)
+        else:
+            covered.append((row, then, same, wanted))
+    ids = [row.id for row, *_ in covered]
+    links = queries.links_of_changes(session, change_ids=ids)
+    unread = [row.id for row, then, *_ in covered if then is None or then.notices != links[row.id]]
+    sources = queries.sources_of_changes(session, change_ids=unread) if unread else {}
     marks = handled.marks_of_changes(session, change_ids=ids)
-    selected: list[CalendarChange] = []
+    shown: list[_Made] = []
     newest = EPOCH
-    for row, covering_watches in covered:
-        found = tuple(sources.get(row.id, ()))
-        done = tuple(mark_of(mark) for mark in marks.get(row.id, ()))
-        for instant in (row.updated_at, *(s.created_at for s in found), *(m.at for m in done)):
-            newest = max(newest, instant)
-        if row.status != ChangeStatus.ACTIVE:
-            continue
-        key = (row, found, done)
-        item = before.items.get(key)
-        if item is None:
-            item = CalendarChange(
-                uid=row.uid,
-                rule=row.rule_key,
-                platform=row.rule_platform,
-                title=row.title,
-                summary=row.summary,
-                announced_on=row.announced_on,
-                effective_on=row.effective_on,
-                effective_at=row.effective_at,
-                tentative=row.tentative,
-                revision=row.revision,
-                postponed_from=row.postponed_from,
-                updated_at=row.updated_at,
-                sources=tuple(Source(title=s.title, url=s.url) for s in found),
-                tags=tuple(sorted(tags_of(covering_watches))),
-                handled=_handled(covering_watches, query, list(done)),
-            )
-        made.items[key] = item
-        selected.append(item)
-    return selected, newest, made
+    for row, then, same, covering_watches in covered:
+        notices = links[row.id]
+        marked = marks[row.id]
+        done = tuple(mark_of(mark) for mark in marked) if marked else ()
+        if then is not None and same and then.notices == notices and then.marks == done:
+            entry = then  # as the last build made it: the same row, notices and marks
+        else:
+            fresh = sources.get(row.id)
+            found = then.sources if fresh is None and then is not None else tuple(fresh or ())
+            latest = max((row.updated_at, *(s.created_at for s in found), *(m.at for m in done)))
+            entry = _Made(row, covering_watches, notices, found, done, latest=latest)
+            if row.status != ChangeStatus.ACTIVE:
+                pass  # counted in ``newest``, not shown
+            elif then is not None and (then.values, then.sources, then.marks) == (row, found, done):
+                entry = entry._replace(item=then.item, blocks=then.blocks)  # only notices moved
+            else:
+                entry = entry._replace(item=_item(row, found, done, covering_watches, query))
+        newest = max(newest, entry.latest)
+        made.changes[row.id] = entry
+        if entry.item is not None:
+            shown.append(entry)
+    return shown, newest, made
+
+
+def _item(
+    row: queries.ChangeRow,
+    found: tuple[queries.SourceRow, ...],
+    done: tuple[Mark, ...],
+    covering_watches: list[Watch],
+    query: FeedQuery,
+) -> CalendarChange:
+    return CalendarChange(
+        uid=row.uid,
+        rule=row.rule_key,
+        platform=row.rule_platform,
+        title=row.title,
+        summary=row.summary,
+        announced_on=row.announced_on,
+        effective_on=row.effective_on,
+        effective_at=row.effective_at,
+        tentative=row.tentative,
+        revision=row.revision,
+        postponed_from=row.postponed_from,
+        updated_at=row.updated_at,
+        sources=tuple(Source(title=s.title, url=s.url) for s in found),
+        tags=tuple(sorted(tags_of(covering_watches))),
+        handled=_handled(covering_watches, query, list(done)),
+    )
 
 
 def _covering(watches: list[Watch], query: FeedQuery, facts: ChangeFacts) -> list[Watch] | None:

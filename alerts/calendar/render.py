@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -168,17 +169,41 @@ def render_calendar(
     cache: EventCache | None = None,
 ) -> bytes:
     """The VCALENDAR of ``changes``, in the order given."""
+    changes = list(changes)
+    return calendar_of(changes, info, kinds, event_blocks(changes, info, kinds, alarms, cache))
+
+
+def event_blocks(
+    changes: Sequence[CalendarChange],
+    info: CalendarInfo,
+    kinds: Collection[EventKind],
+    alarms: Alarms = (),
+    cache: EventCache | None = None,
+) -> list[tuple[bytes, ...]]:
+    """The VEVENT blocks of each change's events among ``kinds`` (one tuple per change),
+    from ``cache`` where it holds them."""
     cache = cache if cache is not None else EventCache(0)  # nothing kept
-    events: list[tuple[CalendarChange, EventKind]] = []
-    timed: list[date] = []
-    for change in changes:
-        for kind in event_kinds(change, kinds):
-            events.append((change, kind))
-            if kind is EventKind.effective and change.effective_at and change.effective_on:
-                timed.append(change.effective_on)
+    events = [(change, kind) for change in changes for kind in event_kinds(change, kinds)]
+    blocks = iter(cache.blocks(events, alarms, info))
+    return [tuple(next(blocks) for _ in event_kinds(change, kinds)) for change in changes]
+
+
+def calendar_of(
+    changes: Sequence[CalendarChange],
+    info: CalendarInfo,
+    kinds: Collection[EventKind],
+    blocks: Sequence[tuple[bytes, ...]],
+) -> bytes:
+    """The VCALENDAR around the ``blocks`` of ``changes`` (each change's in a tuple): the
+    header, and the time zone when an event of ``kinds`` has a time of day."""
+    timed = (
+        [change.effective_on for change in changes if change.effective_at and change.effective_on]
+        if EventKind.effective in kinds
+        else []
+    )
     zone = _vtimezone(info.timezone, min(timed).year, max(timed).year) if timed else b""
-    blocks = cache.blocks(events, alarms, info)
-    return _head(info) + zone + b"".join(blocks) + b"END:VCALENDAR\r\n"
+    # One join: a feed of 10,000 changes is some 17 MB, each concatenation a copy of it.
+    return b"".join([_head(info), zone, *chain.from_iterable(blocks), b"END:VCALENDAR\r\n"])
 
 
 def render_event(

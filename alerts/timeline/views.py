@@ -170,7 +170,7 @@ def select_change_rows(
     platform: str | None = None,
     search: str | None = None,
     include_withdrawn: bool = False,
-) -> Sequence[Any]:
+) -> list[queries.ChangeRow]:
     """:func:`select_changes` as plain rows (:func:`store.queries.list_change_rows`)."""
     return queries.list_change_rows(
         session,
