@@ -9,8 +9,8 @@ one in ten at a time of day, one in twenty tentative, each with a source link), 
    restarted service does (new engine and caches) after a crash (events read from the
    store) and after a stop (the feed kept by ``Feeds.keep``), after one change moved (only
    its events serialized again; best of three moves), unchanged (``Feeds.cached``, no I/O).
-   Each timed build and each round of the floor starts after a garbage collection, so that
-   none pays for the garbage an earlier step left;
+   Each of the three timed rebuilds after a move and each round of the floor starts after a
+   garbage collection, so that none pays for the garbage an earlier step left;
 2. serves the app with uvicorn on 127.0.0.1 (one process, as ``rulewatch serve`` does) and,
    beside it, the yardstick: a bare FastAPI endpoint in a process of its own that holds the
    same bytes (identity and gzip, with their ETags) and answers 200 or 304 the same way.

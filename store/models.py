@@ -88,7 +88,11 @@ class RuleChange(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """The source text a change was read from, kept whole so it can be read again later."""
+    """The source text a change was read from, kept whole so it can be read again later.
+
+    Never changed or deleted once stored (only its links to changes come and go): the
+    feed's rebuild reuses the sources it read for a change while the same notices are
+    linked to it (alerts/calendar/feed.py)."""
 
     __tablename__ = "notice"
 

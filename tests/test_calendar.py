@@ -643,6 +643,21 @@ def _descriptions(body: bytes, rule: str) -> list[str]:
     return [str(e["description"]) for e in read_icalendar(body) if rule in str(e["summary"])]
 
 
+def _second_source(session, change):  # type: ignore[no-untyped-def]
+    """Link one more notice to ``change``, and nothing else: its own row stays as it was."""
+    again = queries.add_notice(
+        session,
+        content_hash="a" * 64,
+        title="淘宝再次提醒商品发布规范调整",
+        text="",
+        published_at=datetime(2026, 12, 2, 9, 0, tzinfo=TZ),
+        url="https://rules.example.com/again",
+        origin="t",
+    )
+    queries.add_source(session, change=change, notice=again)
+    return again
+
+
 def test_a_source_linked_or_unlinked_alone_shows_in_the_next_build(tmp_path, store):
     feeds = Feeds(store, settings_for(tmp_path))
     query = FeedQuery(all=True)
@@ -651,23 +666,47 @@ def test_a_source_linked_or_unlinked_alone_shows_in_the_next_build(tmp_path, sto
     with session_scope(store) as session:
         (change, _), *_ = queries.list_changes(session, rule=LONG_KEY)
         (linked,) = queries.notices_of_changes(session, change_ids=[change.id or 0])[change.id]
-        # A second source and nothing else: the change's own row stays as it was.
-        again = queries.add_notice(
-            session,
-            content_hash="a" * 64,
-            title="淘宝再次提醒商品发布规范调整",
-            text="",
-            published_at=datetime(2026, 12, 2, 9, 0, tzinfo=TZ),
-            url="https://rules.example.com/again",
-            origin="t",
-        )
-        queries.add_source(session, change=change, notice=again)
+        _second_source(session, change)
     (added,) = set(_descriptions(feeds.get(query).body, LONG_KEY))
     assert "rules.example.com/again" in added and "notice?id=1&lang=zh" in added
     with session_scope(store) as session:
         queries.unlink_notice(session, change_id=change.id or 0, notice_id=linked.id or 0)
     (left,) = set(_descriptions(feeds.get(query).body, LONG_KEY))
     assert "rules.example.com/again" in left and "notice?id=1&lang=zh" not in left
+
+
+def test_a_link_that_moves_while_a_build_reads_does_not_leave_stale_sources(
+    tmp_path, store, monkeypatch
+):
+    settings = settings_for(tmp_path)
+    feeds = Feeds(store, settings)
+    query = FeedQuery(all=True)
+    feeds.get(query)
+    with session_scope(store) as session:
+        (change, _), *_ = queries.list_changes(session, rule=LONG_KEY)
+        again = _second_source(session, change)
+    read = queries.sources_of_changes
+
+    def unlinked_meanwhile(session, *, change_ids):  # type: ignore[no-untyped-def]
+        # Another writer, between the build's read of the links and of the sources.
+        with session_scope(store) as other:
+            queries.unlink_notice(other, change_id=change.id or 0, notice_id=again.id or 0)
+        monkeypatch.setattr(queries, "sources_of_changes", read)
+        return read(session, change_ids=change_ids)
+
+    monkeypatch.setattr(queries, "sources_of_changes", unlinked_meanwhile)
+    feeds.get(query)
+    with session_scope(store) as session:
+        queries.add_source(session, change=change, notice=again)
+        stored = session.get(type(change), change.id)
+        assert stored is not None
+        queries.update_change(
+            session, stored, {"title": "淘宝商品发布规范调整（更正）"}, now=datetime.now(TZ)
+        )
+    rebuilt = feeds.get(query).body
+    (shown,) = set(_descriptions(rebuilt, LONG_KEY))
+    assert "rules.example.com/again" in shown
+    assert rebuilt == Feeds(store, settings).get(query).body  # as a build from nothing
 
 
 def test_a_rebuild_reads_again_only_the_sources_of_what_changed(tmp_path, store):

@@ -124,23 +124,22 @@ def _built(
     )
     if version.watches_created_at:  # watches decide what is in and the CATEGORIES
         newest = max(newest, version.watches_created_at)
-    unmade = [entry for entry in shown if entry.blocks is None]
-    blocks = event_blocks(
-        [entry.item for entry in unmade if entry.item is not None],
-        info,
-        query.kinds,
-        query.alarms,
-        events,
-    )
-    for entry, its in zip(unmade, blocks, strict=True):
-        now_made.changes[entry.values.id] = entry._replace(blocks=its)
-    # The blocks of a change that is as it was are the last build's: found in memory.
-    events.hits += sum(len(entry.blocks) for entry in shown if entry.blocks is not None)
+    unmade = [(entry, item) for entry, item in shown if entry.blocks is None]
+    made_now = event_blocks([item for _, item in unmade], info, query.kinds, events)
+    blocks = {entry.values.id: its for (entry, _), its in zip(unmade, made_now, strict=True)}
+    for entry, _ in unmade:
+        now_made.changes[entry.values.id] = entry._replace(blocks=blocks[entry.values.id])
+    events.reused(sum(len(entry.blocks) for entry, _ in shown if entry.blocks is not None))
     if made is not None:
         made.put(query, now_made)
-    entries = [now_made.changes[entry.values.id] for entry in shown]
-    changes = [entry.item for entry in entries if entry.item is not None]
-    body = calendar_of(changes, info, query.kinds, [entry.blocks or () for entry in entries])
+    body = calendar_of(
+        [item for _, item in shown],
+        info,
+        query.kinds,
+        [entry.blocks or blocks[entry.values.id] for entry, _ in shown],
+        alarms=query.alarms,
+        cache=events,
+    )
     return body, newest
 
 
@@ -293,17 +292,21 @@ def write_feed(path: Path, body: bytes) -> None:
         raise
 
 
-class _Made(NamedTuple):
+class _Entry(NamedTuple):
     """What a build made of one change row; each is made anew when anything in it differs,
     so a build that fails half-way leaves the last one's intact."""
 
-    values: queries.ChangeRow  # the row as read
+    values: queries.FeedRow  # the row as read
     covering: list[Watch] | None  # None: the query leaves the change out
-    notices: tuple[int, ...] | None = None  # the linked notices its sources were read for
+    # The notices its sources were read from: read with them, so that a link another
+    # writer moves between the read of the links and of the sources shows as a difference.
+    notices: tuple[int, ...] | None = None
     sources: tuple[queries.SourceRow, ...] = ()
     marks: tuple[Mark, ...] = ()
     item: CalendarChange | None = None  # None for a change that is not active
-    blocks: tuple[bytes, ...] | None = None  # its events, as this query's feed shows them
+    # Its events, as the feed of the query shows them without alarms: the event cache's
+    # own bytes, so that the feeds of several queries hold them once.
+    blocks: tuple[bytes, ...] | None = None
     latest: datetime = EPOCH  # the newest instant of the row, its sources and marks
 
 
@@ -317,7 +320,7 @@ class Made:
 
     watches: tuple[str, ...] = ()
     info: CalendarInfo | None = None
-    changes: dict[int, _Made] = field(default_factory=dict)
+    changes: dict[int, _Entry] = field(default_factory=dict)
 
 
 class MadeByQuery:
@@ -343,7 +346,7 @@ def _select(
     query: FeedQuery,
     info: CalendarInfo,
     before: Made | None = None,
-) -> tuple[list[_Made], datetime, Made]:
+) -> tuple[list[tuple[_Entry, CalendarChange]], datetime, Made]:
     """What is made of each change the feed shows, in its order (with the last build's
     blocks where the change is as it was), the newest instant among what decides its
     content (withdrawn, merged and deleted changes count there: their leaving changes the
@@ -353,9 +356,11 @@ def _select(
     )
     watches = current_watches(session, settings)
     made = Made(watches=tuple(watch.model_dump_json() for watch in watches), info=info)
-    same = before is not None and (before.watches, before.info) == (made.watches, info)
-    last = before.changes if before is not None and same else {}
-    covered: list[tuple[queries.ChangeRow, _Made | None, bool, list[Watch]]] = []
+    usable = before is not None and (before.watches, before.info) == (made.watches, info)
+    last = before.changes if before is not None and usable else {}
+    # Each row the query covers, with what the last build made of it (its sources may be
+    # reused even when the row moved) and whether the row is as it was.
+    covered: list[tuple[queries.FeedRow, _Entry | None, bool, list[Watch]]] = []
     announced, effective = (kind in query.kinds for kind in EventKind)
     for row in rows:
         if not (
@@ -365,20 +370,9 @@ def _select(
             continue  # no event of the kinds asked for
         then = last.get(row.id)
         same = then is not None and then.values == row
-        if then is not None and same:
-            wanted = then.covering
-        else:
-            facts = ChangeFacts(
-                rule_key=row.rule_key,
-                rule_name=row.rule_name,
-                platform=row.rule_platform,
-                title=row.title,
-                summary=row.summary,
-                effective_on=row.effective_on,
-            )
-            wanted = _covering(watches, query, facts)
+        wanted = then.covering if then is not None and same else _covering(watches, query, row)
         if wanted is None:
-            made.changes[row.id] = _Made(row, None)
+            made.changes[row.id] = _Entry(row, None)
         else:
             covered.append((row, then, same, wanted))
     ids = [row.id for row, *_ in covered]
@@ -386,39 +380,57 @@ def _select(
     unread = [row.id for row, then, *_ in covered if then is None or then.notices != links[row.id]]
     sources = queries.sources_of_changes(session, change_ids=unread) if unread else {}
     marks = handled.marks_of_changes(session, change_ids=ids)
-    shown: list[_Made] = []
+    shown: list[tuple[_Entry, CalendarChange]] = []
     newest = EPOCH
     for row, then, same, covering_watches in covered:
-        notices = links[row.id]
         marked = marks[row.id]
         done = tuple(mark_of(mark) for mark in marked) if marked else ()
-        if then is not None and same and then.notices == notices and then.marks == done:
+        if then is not None and same and then.notices == links[row.id] and then.marks == done:
             entry = then  # as the last build made it: the same row, notices and marks
         else:
-            fresh = sources.get(row.id)
-            found = then.sources if fresh is None and then is not None else tuple(fresh or ())
-            latest = max((row.updated_at, *(s.created_at for s in found), *(m.at for m in done)))
-            entry = _Made(row, covering_watches, notices, found, done, latest=latest)
-            if row.status != ChangeStatus.ACTIVE:
-                pass  # counted in ``newest``, not shown
-            elif then is not None and (then.values, then.sources, then.marks) == (row, found, done):
-                entry = entry._replace(item=then.item, blocks=then.blocks)  # only notices moved
-            else:
-                entry = entry._replace(item=_item(row, found, done, covering_watches, query))
+            entry = _entry(row, then, sources.get(row.id), done, covering_watches, query)
         newest = max(newest, entry.latest)
         made.changes[row.id] = entry
         if entry.item is not None:
-            shown.append(entry)
+            shown.append((entry, entry.item))
     return shown, newest, made
 
 
+def _entry(
+    row: queries.FeedRow,
+    then: _Entry | None,
+    read: list[queries.SourceRow] | None,
+    done: tuple[Mark, ...],
+    covering_watches: list[Watch],
+    query: FeedQuery,
+) -> _Entry:
+    """What is made of a covered ``row`` that is not as the last build made it (``then``):
+    its sources as ``read`` now, else as they were; its item made again only when what it
+    shows moved."""
+    if read is not None:
+        found = tuple(read)
+        notices: tuple[int, ...] | None = tuple(sorted(source.notice_id for source in read))
+    elif then is not None:
+        found, notices = then.sources, then.notices
+    else:
+        found, notices = (), ()
+    latest = max((row.updated_at, *(s.created_at for s in found), *(m.at for m in done)))
+    entry = _Entry(row, covering_watches, notices, found, done, latest=latest)
+    if row.status != ChangeStatus.ACTIVE:
+        return entry  # counted in the feed's newest instant, not shown
+    if then is not None and (then.values, then.sources, then.marks) == (row, found, done):
+        return entry._replace(item=then.item, blocks=then.blocks)  # only its links moved
+    return entry._replace(item=_item(row, found, done, covering_watches, query))
+
+
 def _item(
-    row: queries.ChangeRow,
+    row: queries.FeedRow,
     found: tuple[queries.SourceRow, ...],
     done: tuple[Mark, ...],
     covering_watches: list[Watch],
     query: FeedQuery,
 ) -> CalendarChange:
+    """What the feed shows of the change of ``row``."""
     return CalendarChange(
         uid=row.uid,
         rule=row.rule_key,
@@ -438,8 +450,16 @@ def _item(
     )
 
 
-def _covering(watches: list[Watch], query: FeedQuery, facts: ChangeFacts) -> list[Watch] | None:
-    """The watches covering the change of ``facts``, or None when the query leaves it out."""
+def _covering(watches: list[Watch], query: FeedQuery, row: queries.FeedRow) -> list[Watch] | None:
+    """The watches covering the change of ``row``, or None when the query leaves it out."""
+    facts = ChangeFacts(
+        rule_key=row.rule_key,
+        rule_name=row.rule_name,
+        platform=row.rule_platform,
+        title=row.title,
+        summary=row.summary,
+        effective_on=row.effective_on,
+    )
     found = covering(watches, facts)
     if query.watch is not None and all(watch.name != query.watch for watch in found):
         return None

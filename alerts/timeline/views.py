@@ -170,7 +170,7 @@ def select_change_rows(
     platform: str | None = None,
     search: str | None = None,
     include_withdrawn: bool = False,
-) -> list[queries.ChangeRow]:
+) -> list[queries.FeedRow]:
     """:func:`select_changes` as plain rows (:func:`store.queries.list_change_rows`)."""
     return queries.list_change_rows(
         session,
