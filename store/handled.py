@@ -14,16 +14,18 @@ from store.queries import of_changes
 def marks_of_changes(
     session: Session, *, change_ids: Sequence[int]
 ) -> dict[int, list[HandledMark]]:
-    """The marks of each change in ``change_ids``, by scope kind and scope."""
-    found: dict[int, list[HandledMark]] = {change_id: [] for change_id in change_ids}
+    """The marks of each change of ``change_ids`` that has any, by scope kind and scope
+    (a change with none is not in the mapping: most have none, and a whole feed asks for
+    every change)."""
+    wanted = set(change_ids)
+    found: dict[int, list[HandledMark]] = {}
     statement = select(HandledMark).order_by(
         col(HandledMark.scope_kind).desc(), col(HandledMark.scope)
     )
     for each in of_changes(statement, col(HandledMark.change_id), change_ids):
         for row in session.exec(each).all():
-            wanted = found.get(row.change_id)
-            if wanted is not None:
-                wanted.append(row)
+            if row.change_id in wanted:
+                found.setdefault(row.change_id, []).append(row)
     return found
 
 

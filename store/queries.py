@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, true
@@ -602,18 +604,24 @@ def sources_of_changes(
     return found
 
 
+_change_id = itemgetter(0)
+
+
 def links_of_changes(session: Session, *, change_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
     """The ids of each change's notices, ascending: which sources it has, without reading
     them. Notices are never changed or deleted once stored, so the same ids are the same
     sources (the feed reads again only those of a change whose links differ)."""
-    found: dict[int, list[int]] = {change_id: [] for change_id in change_ids}
-    statement = sql_select(col(ChangeNotice.change_id), col(ChangeNotice.notice_id))
+    found: dict[int, tuple[int, ...]] = dict.fromkeys(change_ids, ())
+    statement = sql_select(col(ChangeNotice.change_id), col(ChangeNotice.notice_id)).order_by(
+        col(ChangeNotice.change_id), col(ChangeNotice.notice_id)
+    )
     for each in of_changes(statement, col(ChangeNotice.change_id), change_ids):
-        for change_id, notice_id in session.connection().execute(each).all():
-            wanted = found.get(change_id)
-            if wanted is not None:
-                wanted.append(notice_id)
-    return {change_id: tuple(sorted(ids)) for change_id, ids in found.items()}
+        # Tuples straight from the ordered rows: no list per change for the collector to
+        # follow (a whole feed reads 10,000 of them).
+        for change_id, links in groupby(session.connection().execute(each).all(), _change_id):
+            if change_id in found:
+                found[change_id] = tuple(notice_id for _, notice_id in links)
+    return found
 
 
 def _aware(value: object) -> datetime | None:

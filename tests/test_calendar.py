@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from server import running
 from sqlalchemy import Engine, create_engine, event, text
 from typer.testing import CliRunner
 
-from alerts.calendar.feed import VERSION_BOUND, FeedQuery, Feeds
+from alerts.calendar.feed import VERSION_BOUND, FeedQuery, Feeds, build_feed
 from alerts.calendar.render import (
     CalendarChange,
     CalendarInfo,
@@ -44,7 +45,7 @@ from alerts.config import Settings, load_settings, parse_settings
 from alerts.extract.model import Notice
 from alerts.timeline.ingest import add_change, import_files, ingest
 from alerts.web.app import create_app
-from store import queries
+from store import handled, queries
 from store.db import connect, session_scope
 from store.events import KEPT_PER_CHANGE, StoredEvents
 
@@ -733,6 +734,96 @@ def test_a_rebuild_reads_again_only_the_sources_of_what_changed(tmp_path, store)
     finally:
         event.remove(store, "before_cursor_execute", record)
     assert asked == [[moved.id]]  # its sources; the others' are the last build's
+
+
+REBUILT_QUERIES = [
+    FeedQuery(all=True),
+    FeedQuery(watch="a"),
+    FeedQuery(tag="t2"),
+    FeedQuery(kind=EventKind.effective, alarms=parse_alarms("1d")),
+    FeedQuery(),
+]
+
+
+def _random_write(session, rng: random.Random, step: int) -> None:  # type: ignore[no-untyped-def]
+    """One write of the kinds a running service sees, to a change picked at random."""
+    when = datetime(2026, 12, 1, 9, 0, tzinfo=TZ) + timedelta(hours=step)
+    change = rng.choice([c for c, _ in queries.list_changes(session, include_withdrawn=True)])
+    what = rng.choice(["link", "unlink", "mark", "unmark", "move", "withdraw", "restore"])
+    if what == "link":
+        notice = queries.add_notice(
+            session,
+            content_hash=f"{step:064d}",
+            title=f"第{step}篇转载",
+            text="",
+            published_at=when - timedelta(days=rng.randint(0, 5)),
+            url=f"https://news.example.com/{step}",
+            origin="t",
+        )
+        queries.add_source(session, change=change, notice=notice)
+    elif what == "unlink":
+        notices = queries.notices_of_change(session, change_id=change.id or 0)
+        if len(notices) > 1:
+            unlinked = rng.choice(notices).id or 0
+            queries.unlink_notice(session, change_id=change.id or 0, notice_id=unlinked)
+    elif what == "mark":
+        kind, scope = rng.choice([("watch", "a"), ("watch", "b"), ("tag", "t1"), ("tag", "t2")])
+        handled.mark(
+            session,
+            change_id=change.id or 0,
+            scope_kind=kind,
+            scope=scope,
+            by="t",
+            note=f"第{step}次",
+            now=when,
+        )
+    elif what == "unmark":
+        for mark in handled.marks_of_changes(session, change_ids=[change.id or 0]).get(
+            change.id or 0, []
+        )[:1]:
+            handled.unmark(
+                session, change_id=change.id or 0, scope_kind=mark.scope_kind, scope=mark.scope
+            )
+    else:
+        moved: dict[str, object] = {"revision": change.revision + 1}
+        if what == "move":
+            moved["effective_on"] = (change.effective_on or date(2027, 1, 1)) + timedelta(days=1)
+        else:
+            moved["status"] = "withdrawn" if what == "withdraw" else "active"
+        queries.update_change(session, change, moved, now=when)
+
+
+def test_every_rebuild_after_random_writes_is_a_build_from_nothing(tmp_path, engine):
+    settings = parse_settings(
+        '[service]\ntimezone = "Asia/Shanghai"\nbase_url = "https://rw.example.com"\n'
+        '[[watch]]\nname = "a"\nplatforms = ["淘宝"]\ntags = ["t1"]\n'
+        '[[watch]]\nname = "b"\nkeywords = ["发货"]\ntags = ["t2"]\n',
+        path=tmp_path / "config.toml",
+        environ={},
+    )
+    with session_scope(engine) as session:
+        for i in range(6):
+            add_change(
+                session,
+                rule=f"淘宝{'发货' if i % 3 == 0 else '经营'}管理规范第{i}号",
+                platform="淘宝",
+                announced_on=date(2026, 12, 1),
+                effective_on=date(2026, 12, 10 + i),
+                effective_at=time(10, 0) if i % 2 else None,
+                title=f"第{i}号规范调整",
+                url=f"https://rules.example.com/{i}",
+                now=datetime(2026, 12, 1, 9, i, tzinfo=TZ),
+                tz=TZ,
+            )
+    feeds = Feeds(engine, settings)
+    rng = random.Random(14)
+    for step in range(60):
+        for query in REBUILT_QUERIES:
+            with session_scope(engine, commit_at_end=False) as session:
+                expected = build_feed(session, settings, query).body
+            assert feeds.get(query).body == expected, (step, query)
+        with session_scope(engine) as session:
+            _random_write(session, rng, step)
 
 
 def test_a_restart_reads_the_stored_events_and_serves_the_same_bytes(tmp_path, store):

@@ -119,26 +119,22 @@ def _built(
     """The body of the feed for ``query`` and the instant of its newest content; ``made``
     keeps what each build made of the rows, for the next (:class:`Made`)."""
     info = calendar_info(settings)
-    shown, newest, now_made = _select(
+    shown, items, newest, now_made = _select(
         session, settings, query, info, made.get(query) if made is not None else None
     )
     if version.watches_created_at:  # watches decide what is in and the CATEGORIES
         newest = max(newest, version.watches_created_at)
-    unmade = [(entry, item) for entry, item in shown if entry.blocks is None]
-    made_now = event_blocks([item for _, item in unmade], info, query.kinds, events)
-    blocks = {entry.values.id: its for (entry, _), its in zip(unmade, made_now, strict=True)}
-    for entry, _ in unmade:
-        now_made.changes[entry.values.id] = entry._replace(blocks=blocks[entry.values.id])
-    events.reused(sum(len(entry.blocks) for entry, _ in shown if entry.blocks is not None))
+    unmade = [i for i, entry in enumerate(shown) if entry.blocks is None]
+    made_now = event_blocks([items[i] for i in unmade], info, query.kinds, events)
+    blocks = [entry.blocks for entry in shown]
+    for i, its in zip(unmade, made_now, strict=True):
+        blocks[i] = its
+        now_made.changes[shown[i].values.id] = shown[i]._replace(blocks=its)
+    events.reused(sum(len(entry.blocks) for entry in shown if entry.blocks is not None))
     if made is not None:
         made.put(query, now_made)
     body = calendar_of(
-        [item for _, item in shown],
-        info,
-        query.kinds,
-        [entry.blocks or blocks[entry.values.id] for entry, _ in shown],
-        alarms=query.alarms,
-        cache=events,
+        items, info, query.kinds, [its or () for its in blocks], alarms=query.alarms, cache=events
     )
     return body, newest
 
@@ -346,9 +342,9 @@ def _select(
     query: FeedQuery,
     info: CalendarInfo,
     before: Made | None = None,
-) -> tuple[list[tuple[_Entry, CalendarChange]], datetime, Made]:
+) -> tuple[list[_Entry], list[CalendarChange], datetime, Made]:
     """What is made of each change the feed shows, in its order (with the last build's
-    blocks where the change is as it was), the newest instant among what decides its
+    blocks where the change is as it was), and its item; the newest instant among what decides its
     content (withdrawn, merged and deleted changes count there: their leaving changes the
     feed), and what was made of each row, for the next build."""
     rows = select_change_rows(
@@ -359,8 +355,12 @@ def _select(
     usable = before is not None and (before.watches, before.info) == (made.watches, info)
     last = before.changes if before is not None and usable else {}
     # Each row the query covers, with what the last build made of it (its sources may be
-    # reused even when the row moved) and whether the row is as it was.
-    covered: list[tuple[queries.FeedRow, _Entry | None, bool, list[Watch]]] = []
+    # reused even when the row moved), whether the row is as it was and its watches: in
+    # lists side by side, not a tuple a row for the collector to follow (see ``shown``).
+    covered: list[queries.FeedRow] = []
+    thens: list[_Entry | None] = []
+    sames: list[bool] = []
+    covering_watches: list[list[Watch]] = []
     announced, effective = (kind in query.kinds for kind in EventKind)
     for row in rows:
         if not (
@@ -374,26 +374,37 @@ def _select(
         if wanted is None:
             made.changes[row.id] = _Entry(row, None)
         else:
-            covered.append((row, then, same, wanted))
-    ids = [row.id for row, *_ in covered]
+            covered.append(row)
+            thens.append(then)
+            sames.append(same)
+            covering_watches.append(wanted)
+    ids = [row.id for row in covered]
     links = queries.links_of_changes(session, change_ids=ids)
-    unread = [row.id for row, then, *_ in covered if then is None or then.notices != links[row.id]]
+    unread = [
+        row.id
+        for row, then in zip(covered, thens, strict=True)
+        if then is None or then.notices != links[row.id]
+    ]
     sources = queries.sources_of_changes(session, change_ids=unread) if unread else {}
     marks = handled.marks_of_changes(session, change_ids=ids)
-    shown: list[tuple[_Entry, CalendarChange]] = []
+    # Two lists rather than a list of pairs: 10,000 pairs made each build, and kept to its
+    # end, brought on a full collection of the whole heap every few builds (100 ms).
+    shown: list[_Entry] = []
+    items: list[CalendarChange] = []
     newest = EPOCH
-    for row, then, same, covering_watches in covered:
-        marked = marks[row.id]
+    for row, then, same, watched in zip(covered, thens, sames, covering_watches, strict=True):
+        marked = marks.get(row.id)
         done = tuple(mark_of(mark) for mark in marked) if marked else ()
         if then is not None and same and then.notices == links[row.id] and then.marks == done:
             entry = then  # as the last build made it: the same row, notices and marks
         else:
-            entry = _entry(row, then, sources.get(row.id), done, covering_watches, query)
+            entry = _entry(row, then, sources.get(row.id), done, watched, query)
         newest = max(newest, entry.latest)
         made.changes[row.id] = entry
         if entry.item is not None:
-            shown.append((entry, entry.item))
-    return shown, newest, made
+            shown.append(entry)
+            items.append(entry.item)
+    return shown, items, newest, made
 
 
 def _entry(
