@@ -133,9 +133,8 @@ def _built(
     events.reused(sum(len(entry.blocks) for entry in shown if entry.blocks is not None))
     if made is not None:
         made.put(query, now_made)
-    body = calendar_of(
-        items, info, query.kinds, [its or () for its in blocks], alarms=query.alarms, cache=events
-    )
+    made_all = [its or () for its in blocks]  # each has its blocks now: kept or just made
+    body = calendar_of(items, info, query.kinds, made_all, alarms=query.alarms, cache=events)
     return body, newest
 
 
@@ -344,9 +343,9 @@ def _select(
     before: Made | None = None,
 ) -> tuple[list[_Entry], list[CalendarChange], datetime, Made]:
     """What is made of each change the feed shows, in its order (with the last build's
-    blocks where the change is as it was), and its item; the newest instant among what decides its
-    content (withdrawn, merged and deleted changes count there: their leaving changes the
-    feed), and what was made of each row, for the next build."""
+    blocks where the change is as it was), and its item; the newest instant among what
+    decides the feed's content (withdrawn, merged and deleted changes count there: their
+    leaving changes the feed); and what was made of each row, for the next build."""
     rows = select_change_rows(
         session, rule=query.rule, platform=query.platform, search=query.q, include_withdrawn=True
     )
