@@ -333,23 +333,12 @@ class FeedRow(NamedTuple):
     rule_platform: str | None
 
 
-# The columns of a FeedRow, in its order.
-CHANGE_ROW: tuple[Any, ...] = (
-    col(RuleChange.id),
-    col(RuleChange.uid),
-    col(RuleChange.title),
-    col(RuleChange.summary),
-    col(RuleChange.announced_on),
-    col(RuleChange.effective_on),
-    col(RuleChange.effective_at),
-    col(RuleChange.tentative),
-    col(RuleChange.revision),
-    col(RuleChange.postponed_from),
-    col(RuleChange.updated_at),
-    col(RuleChange.status),
-    col(Rule.key).label("rule_key"),
-    col(Rule.name).label("rule_name"),
-    col(Rule.platform).label("rule_platform"),
+# The columns of a FeedRow, in its order: the change's own under their names, the rule's
+# labelled as the fields that hold them.
+_RULE_FIELDS = {"rule_key": Rule.key, "rule_name": Rule.name, "rule_platform": Rule.platform}
+CHANGE_ROW: tuple[Any, ...] = tuple(
+    col(_RULE_FIELDS[name]).label(name) if name in _RULE_FIELDS else col(getattr(RuleChange, name))
+    for name in FeedRow._fields
 )
 
 

@@ -125,16 +125,18 @@ def _built(
     if version.watches_created_at:  # watches decide what is in and the CATEGORIES
         newest = max(newest, version.watches_created_at)
     unmade = [i for i, entry in enumerate(shown) if entry.blocks is None]
-    made_now = event_blocks([items[i] for i in unmade], info, query.kinds, events)
-    blocks = [entry.blocks for entry in shown]
-    for i, its in zip(unmade, made_now, strict=True):
-        blocks[i] = its
+    fresh = dict(
+        zip(
+            unmade, event_blocks([items[i] for i in unmade], info, query.kinds, events), strict=True
+        )
+    )
+    for i, its in fresh.items():
         now_made.changes[shown[i].values.id] = shown[i]._replace(blocks=its)
     events.reused(sum(len(entry.blocks) for entry in shown if entry.blocks is not None))
     if made is not None:
         made.put(query, now_made)
-    made_all = [its or () for its in blocks]  # each has its blocks now: kept or just made
-    body = calendar_of(items, info, query.kinds, made_all, alarms=query.alarms, cache=events)
+    blocks = [fresh[i] if e.blocks is None else e.blocks for i, e in enumerate(shown)]
+    body = calendar_of(items, info, query.kinds, blocks, alarms=query.alarms, cache=events)
     return body, newest
 
 
